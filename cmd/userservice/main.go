@@ -1,0 +1,210 @@
+// Command userservice runs the user service: `serve` (the default) starts the HTTP API,
+// `migrate up|down|status` manages the schema, `version` prints the build.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/debug"
+	"text/tabwriter"
+	"time"
+
+	"go.uber.org/fx"
+
+	"github.com/acme/userservice/modules/users"
+	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/health"
+	"github.com/acme/userservice/platform/httpserver"
+	"github.com/acme/userservice/platform/logging"
+)
+
+// features are the business modules. Adding a module is one line here.
+func features() fx.Option {
+	return fx.Options(
+		users.Module,
+	)
+}
+
+// serveModules is the whole service: the platform and every feature module.
+func serveModules(cfg config.Config) fx.Option {
+	return fx.Options(
+		config.Module(cfg),
+		logging.Module,
+		database.Module,
+		httpserver.Module,
+		health.Module,
+		features(),
+	)
+}
+
+// migrateModules is what `migrate` needs: the database and the modules' migrations.
+func migrateModules(cfg config.Config) fx.Option {
+	cfg.MigrateOnStart = false
+	return fx.Options(
+		config.Module(cfg),
+		logging.Module,
+		database.Module,
+		features(),
+	)
+}
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise the module
+// version from the build information is used.
+var version = ""
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "userservice:", err)
+			os.Exit(1)
+		}
+	}
+}
+
+const usage = `userservice: a user-management HTTP service.
+
+Usage:
+  userservice [serve]                 start the HTTP API (the default)
+  userservice migrate up|down|status  apply, roll back (one step per module) or list migrations
+  userservice version                 print the version
+  userservice <command> --help        help for a command
+
+Configuration comes from environment variables (see README.md): HTTP_ADDR, DATABASE_URL,
+LOG_LEVEL, LOG_FORMAT, MIGRATE_ON_START, SHUTDOWN_TIMEOUT, DB_MAX_CONNS, HTTP_*_TIMEOUT.
+`
+
+func run(args []string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(args, stderr)
+	case "migrate":
+		return migrate(args, stdout, stderr)
+	case "version":
+		fs := newFlagSet("version", "userservice version\n\nPrints the version of this build.\n", stderr)
+		if err := fs.Parse(args); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, buildVersion())
+		return nil
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", cmd)
+}
+
+func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() { fmt.Fprint(stderr, help) }
+	return fs
+}
+
+func serve(args []string, stderr io.Writer) error {
+	fs := newFlagSet("serve", `userservice serve
+
+Starts the HTTP API on HTTP_ADDR against DATABASE_URL, applying pending migrations first unless
+MIGRATE_ON_START=false. SIGINT or SIGTERM stops it gracefully: it stops accepting connections,
+lets in-flight requests finish within SHUTDOWN_TIMEOUT, closes the database and exits 0.
+`, stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	app := fx.New(serveModules(cfg), fx.StopTimeout(cfg.ShutdownTimeout+5*time.Second))
+	if err := app.Err(); err != nil {
+		return err
+	}
+	startCtx, cancel := context.WithTimeout(context.Background(), app.StartTimeout())
+	defer cancel()
+	if err := app.Start(startCtx); err != nil {
+		return err
+	}
+	<-app.Wait()
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), app.StopTimeout())
+	defer cancelStop()
+	return app.Stop(stopCtx)
+}
+
+func migrate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("migrate", `userservice migrate up|down|status
+
+  up      apply every pending migration of every module
+  down    roll back the latest migration of every module
+  status  list every migration and whether it is applied
+
+Runs against DATABASE_URL. On PostgreSQL an advisory lock keeps concurrent runs apart.
+`, stderr)
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		fs.Usage()
+		return errors.New("migrate needs exactly one of up, down, status")
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	var m *database.Migrator
+	app := fx.New(migrateModules(cfg), fx.Populate(&m), fx.NopLogger)
+	if err := app.Err(); err != nil {
+		return err
+	}
+	ctx := context.Background()
+	defer func() { _ = app.Stop(ctx) }()
+	switch fs.Arg(0) {
+	case "up":
+		if err := m.Up(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "migrations applied")
+	case "down":
+		if err := m.Down(ctx); err != nil {
+			return err
+		}
+		fmt.Fprintln(stdout, "rolled back one migration per module")
+	case "status":
+		st, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "MODULE\tVERSION\tSTATE\tFILE")
+		for _, s := range st {
+			state := "pending"
+			if s.Applied {
+				state = "applied"
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%s\t%s\n", s.Module, s.Version, state, s.Name)
+		}
+		return tw.Flush()
+	default:
+		fs.Usage()
+		return fmt.Errorf("unknown migrate command %q", fs.Arg(0))
+	}
+	return nil
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
+		return info.Main.Version
+	}
+	return "(devel)"
+}

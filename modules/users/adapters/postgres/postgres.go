@@ -1,0 +1,208 @@
+// Package postgres implements the users module's ports on PostgreSQL through pgx and the
+// sqlc-generated queries in pgstore. Storage errors are translated to domain errors here and
+// nowhere else.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/acme/userservice/modules/users/adapters/postgres/pgstore"
+	"github.com/acme/userservice/modules/users/domain"
+	"github.com/acme/userservice/modules/users/ports"
+	"github.com/acme/userservice/platform/database"
+)
+
+// uniqueViolation is PostgreSQL's SQLSTATE for a unique index conflict.
+const uniqueViolation = "23505"
+
+// Repository is the PostgreSQL UserRepository. It runs on whatever it was given: the pool for
+// single statements, a transaction inside a unit of work.
+type Repository struct {
+	q *pgstore.Queries
+}
+
+var _ ports.UserRepository = (*Repository)(nil)
+
+// NewRepository returns a repository that runs its statements on db.
+func NewRepository(db pgstore.DBTX) *Repository {
+	return &Repository{q: pgstore.New(db)}
+}
+
+// Add inserts u; a taken email or username is a *domain.AlreadyExistsError.
+func (r *Repository) Add(ctx context.Context, u *domain.User) error {
+	s := u.Snapshot()
+	err := r.q.InsertUser(ctx, pgstore.InsertUserParams{
+		UserID:    s.ID,
+		Username:  s.Username,
+		Email:     s.Email,
+		IsActive:  s.Active,
+		Role:      string(s.Role),
+		CreatedAt: s.CreatedAt,
+		UpdatedAt: s.UpdatedAt,
+	})
+	return mapWriteError(err, s)
+}
+
+// Get returns the user with the id.
+func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error) {
+	row, err := r.q.GetUserByID(ctx, id)
+	return oneUser(row, err, id)
+}
+
+// GetByEmail returns the user with the email, ignoring case.
+func (r *Repository) GetByEmail(ctx context.Context, email string) (*domain.User, error) {
+	row, err := r.q.GetUserByEmail(ctx, email)
+	return oneUser(row, err, uuid.Nil)
+}
+
+// GetByUsername returns the user with the username, ignoring case.
+func (r *Repository) GetByUsername(ctx context.Context, username string) (*domain.User, error) {
+	row, err := r.q.GetUserByUsername(ctx, username)
+	return oneUser(row, err, uuid.Nil)
+}
+
+// List returns a page of users in (created_at, user_id) order.
+func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.User, error) {
+	active := pgtype.Bool{}
+	if q.IsActive != nil {
+		active = pgtype.Bool{Bool: *q.IsActive, Valid: true}
+	}
+	var (
+		rows []pgstore.User
+		err  error
+	)
+	if q.After == nil {
+		rows, err = r.q.ListUsersFirst(ctx, pgstore.ListUsersFirstParams{IsActive: active, Lim: int64(q.Limit)})
+	} else {
+		rows, err = r.q.ListUsersAfter(ctx, pgstore.ListUsersAfterParams{
+			AfterCreatedAt: q.After.CreatedAt,
+			AfterUserID:    q.After.ID,
+			IsActive:       active,
+			Lim:            int64(q.Limit),
+		})
+	}
+	if err != nil {
+		return nil, mapError(err)
+	}
+	users := make([]*domain.User, len(rows))
+	for i, row := range rows {
+		users[i] = toDomain(row)
+	}
+	return users, nil
+}
+
+// Update saves every field of u.
+func (r *Repository) Update(ctx context.Context, u *domain.User) error {
+	s := u.Snapshot()
+	n, err := r.q.UpdateUser(ctx, pgstore.UpdateUserParams{
+		UserID:    s.ID,
+		Username:  s.Username,
+		Email:     s.Email,
+		IsActive:  s.Active,
+		Role:      string(s.Role),
+		UpdatedAt: s.UpdatedAt,
+	})
+	if err != nil {
+		return mapWriteError(err, s)
+	}
+	if n == 0 {
+		return &domain.NotFoundError{ID: s.ID}
+	}
+	return nil
+}
+
+// Delete removes the user with the id.
+func (r *Repository) Delete(ctx context.Context, id uuid.UUID) error {
+	n, err := r.q.DeleteUser(ctx, id)
+	if err != nil {
+		return mapError(err)
+	}
+	if n == 0 {
+		return &domain.NotFoundError{ID: id}
+	}
+	return nil
+}
+
+func oneUser(row pgstore.User, err error, id uuid.UUID) (*domain.User, error) {
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, &domain.NotFoundError{ID: id}
+	}
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return toDomain(row), nil
+}
+
+func toDomain(row pgstore.User) *domain.User {
+	return domain.Restore(domain.Snapshot{
+		ID:        row.UserID,
+		Username:  row.Username,
+		Email:     row.Email,
+		Active:    row.IsActive,
+		Role:      domain.Role(row.Role),
+		CreatedAt: row.CreatedAt.UTC(),
+		UpdatedAt: row.UpdatedAt.UTC(),
+	})
+}
+
+// mapWriteError turns a unique violation into the domain's already-exists error, naming the
+// field by the index that refused the row.
+func mapWriteError(err error, s domain.Snapshot) error {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == uniqueViolation {
+		switch pgErr.ConstraintName {
+		case "users_email_lower_key":
+			return &domain.AlreadyExistsError{Field: domain.FieldEmail, Value: s.Email}
+		case "users_username_lower_key":
+			return &domain.AlreadyExistsError{Field: domain.FieldUsername, Value: s.Username}
+		}
+	}
+	return mapError(err)
+}
+
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return database.ClassifyPostgres(fmt.Errorf("users postgres: %w", err))
+}
+
+// UnitOfWork runs functions in PostgreSQL transactions.
+type UnitOfWork struct {
+	pool *pgxpool.Pool
+}
+
+var _ ports.UnitOfWork = (*UnitOfWork)(nil)
+
+// NewUnitOfWork returns a unit of work over pool.
+func NewUnitOfWork(pool *pgxpool.Pool) *UnitOfWork {
+	return &UnitOfWork{pool: pool}
+}
+
+// Do runs fn in a transaction: commit on nil, rollback on error or panic.
+func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r ports.Repos) error) (err error) {
+	tx, err := w.pool.Begin(ctx)
+	if err != nil {
+		return mapError(err)
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			// The request may be gone; the rollback must still reach the server.
+			_ = tx.Rollback(context.WithoutCancel(ctx))
+			panic(p)
+		}
+	}()
+	if err := fn(ctx, ports.Repos{Users: NewRepository(tx)}); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return err
+	}
+	return mapError(tx.Commit(ctx))
+}

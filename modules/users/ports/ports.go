@@ -1,0 +1,64 @@
+// Package ports declares what the users module needs from the outside world: a repository of
+// users and a unit of work that makes a sequence of repository calls atomic. The service layer
+// depends on these interfaces; the adapters (PostgreSQL, SQLite) implement them and pass one
+// shared contract suite.
+package ports
+
+import (
+	"context"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/modules/users/domain"
+)
+
+// UserRepository stores users. Implementations map storage errors to domain errors: a missing
+// user is a *domain.NotFoundError, a taken email or username a *domain.AlreadyExistsError
+// (decided by the database's unique index, never by a prior read).
+type UserRepository interface {
+	// Add inserts a new user.
+	Add(ctx context.Context, u *domain.User) error
+	// Get returns the user with the id.
+	Get(ctx context.Context, id uuid.UUID) (*domain.User, error)
+	// GetByEmail returns the user with the email, compared without regard to case.
+	GetByEmail(ctx context.Context, email string) (*domain.User, error)
+	// GetByUsername returns the user with the username, compared without regard to case.
+	GetByUsername(ctx context.Context, username string) (*domain.User, error)
+	// List returns up to q.Limit users in (CreatedAt, ID) order, after q.After when set.
+	List(ctx context.Context, q ListQuery) ([]*domain.User, error)
+	// Update saves every field of an existing user.
+	Update(ctx context.Context, u *domain.User) error
+	// Delete removes the user with the id.
+	Delete(ctx context.Context, id uuid.UUID) error
+}
+
+// ListQuery selects a page of users.
+type ListQuery struct {
+	// Limit is the most users to return; it is always positive.
+	Limit int
+	// After, when set, starts the page after this position.
+	After *Position
+	// IsActive, when set, keeps only users with that state.
+	IsActive *bool
+}
+
+// Position is a place in the (CreatedAt, ID) order of users: the keyset of a page.
+type Position struct {
+	CreatedAt time.Time
+	ID        uuid.UUID
+}
+
+// Repos are the repositories a unit of work hands to its function, all bound to one
+// transaction.
+type Repos struct {
+	Users UserRepository
+}
+
+// UnitOfWork runs a function atomically.
+type UnitOfWork interface {
+	// Do runs fn in one transaction: it commits when fn returns nil and rolls back when fn
+	// returns an error or panics (the panic then continues). The repositories in Repos are
+	// valid only during fn.
+	Do(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
+}

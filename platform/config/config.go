@@ -1,0 +1,106 @@
+// Package config reads the service's configuration from environment variables, once, at
+// start-up, and validates it: a bad value stops the service with one line naming the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"reflect"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.uber.org/fx"
+	"go.uber.org/zap/zapcore"
+
+	"github.com/acme/userservice/platform/database/dburl"
+)
+
+// Config is every setting of the service. The README's configuration table documents each.
+type Config struct {
+	// HTTPAddr is the address the HTTP server listens on.
+	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
+	// DatabaseURL selects the database: postgres://…, postgresql://… or sqlite://PATH.
+	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite://./userservice.db"`
+	// DBMaxConns caps the PostgreSQL pool; 0 keeps pgx's default.
+	DBMaxConns int32 `env:"DB_MAX_CONNS" envDefault:"0"`
+	// LogLevel is the least severe level logged: debug, info, warn or error.
+	LogLevel zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
+	// LogFormat is json (one object per line) or console (for people).
+	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
+	// MigrateOnStart applies pending migrations when the service starts.
+	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
+	// ShutdownTimeout bounds how long in-flight requests may take to finish on shutdown.
+	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout cut slow or idle clients.
+	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s"`
+	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s"`
+	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
+	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
+}
+
+// Module supplies cfg to the application. The command loads the configuration before it
+// builds the application, so that a bad value stops start-up with one line, not an fx trace.
+func Module(cfg Config) fx.Option {
+	return fx.Module("config", fx.Supply(cfg))
+}
+
+// Load reads the configuration from the environment.
+func Load() (Config, error) {
+	return Parse(nil)
+}
+
+// Parse reads the configuration from environ ("KEY=value" pairs) or, when environ is nil,
+// from the process environment, and validates it.
+func Parse(environ map[string]string) (Config, error) {
+	opts := env.Options{}
+	if environ != nil {
+		opts.Environment = environ
+	}
+	cfg, err := env.ParseAsWithOptions[Config](opts)
+	if err != nil {
+		return Config{}, describe(err)
+	}
+	return cfg, cfg.validate()
+}
+
+func (c Config) validate() error {
+	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
+		return fmt.Errorf("config: HTTP_ADDR=%q: must be host:port, e.g. :8080", c.HTTPAddr)
+	}
+	if _, _, err := dburl.Parse(c.DatabaseURL); err != nil {
+		return fmt.Errorf("config: DATABASE_URL: %v", err)
+	}
+	if c.DBMaxConns < 0 {
+		return fmt.Errorf("config: DB_MAX_CONNS=%d: must be 0 (the default) or more", c.DBMaxConns)
+	}
+	if c.LogFormat != "json" && c.LogFormat != "console" {
+		return fmt.Errorf("config: LOG_FORMAT=%q: must be json or console", c.LogFormat)
+	}
+	for name, d := range map[string]time.Duration{
+		"SHUTDOWN_TIMEOUT":         c.ShutdownTimeout,
+		"HTTP_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout,
+		"HTTP_READ_TIMEOUT":        c.ReadTimeout,
+		"HTTP_WRITE_TIMEOUT":       c.WriteTimeout,
+		"HTTP_IDLE_TIMEOUT":        c.IdleTimeout,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("config: %s=%s: must be a positive duration, e.g. 15s", name, d)
+		}
+	}
+	return nil
+}
+
+// describe rewrites the library's error, which names Go struct fields, into one line naming
+// the environment variable.
+func describe(err error) error {
+	var perr env.ParseError
+	if errors.As(err, &perr) {
+		name := perr.Name
+		if f, ok := reflect.TypeFor[Config]().FieldByName(perr.Name); ok {
+			name = f.Tag.Get("env")
+		}
+		return fmt.Errorf("config: %s: %v", name, perr.Err)
+	}
+	return fmt.Errorf("config: %w", err)
+}

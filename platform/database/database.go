@@ -1,0 +1,117 @@
+// Package database opens the service's database, PostgreSQL (pgxpool) or the embedded SQLite,
+// as DATABASE_URL chooses; it runs the modules' migrations under a lock and classifies driver
+// errors that mean "the database is unreachable". It never names a module: modules contribute
+// their migrations through the "migrations" fx value group.
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/acme/userservice/platform/database/dburl"
+
+	// The pure-Go SQLite driver, registered as "sqlite"; no cgo needed.
+	_ "modernc.org/sqlite"
+)
+
+// Engine names a database engine.
+type Engine = dburl.Engine
+
+// The supported engines.
+const (
+	Postgres = dburl.Postgres
+	SQLite   = dburl.SQLite
+)
+
+
+// Options tune how the database is opened.
+type Options struct {
+	// URL is postgres://…, postgresql://… or sqlite://PATH.
+	URL string
+	// MaxConns caps the PostgreSQL pool; 0 keeps pgx's default (the larger of 4 and the CPUs).
+	MaxConns int32
+}
+
+// DB is the open database: exactly one of Pool and SQL is set, as Engine says.
+type DB struct {
+	Engine Engine
+	// Pool is the PostgreSQL pool.
+	Pool *pgxpool.Pool
+	// SQL is the SQLite handle. It has a single connection: SQLite allows one writer, and one
+	// connection also keeps a :memory: database alive and shared.
+	SQL *sql.DB
+}
+
+// Open opens the database and checks that it answers.
+func Open(ctx context.Context, opt Options) (*DB, error) {
+	engine, dsn, err := dburl.Parse(opt.URL)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	switch engine {
+	case Postgres:
+		return openPostgres(ctx, dsn, opt)
+	default:
+		return openSQLite(ctx, dsn)
+	}
+}
+
+func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
+	cfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	if opt.MaxConns > 0 {
+		cfg.MaxConns = opt.MaxConns
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// An unreachable server must fail a request quickly, never hang it.
+		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect to postgres: %w", err)
+	}
+	return &DB{Engine: Postgres, Pool: pool}, nil
+}
+
+func openSQLite(ctx context.Context, dsn string) (*DB, error) {
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	db.SetMaxIdleConns(1)
+	db.SetConnMaxLifetime(0)
+	db.SetConnMaxIdleTime(0)
+	if err := db.PingContext(ctx); err != nil {
+		_ = db.Close()
+		return nil, fmt.Errorf("open sqlite: %w", err)
+	}
+	return &DB{Engine: SQLite, SQL: db}, nil
+}
+
+// Ping checks that the database answers.
+func (db *DB) Ping(ctx context.Context) error {
+	if db.Engine == Postgres {
+		return ClassifyPostgres(db.Pool.Ping(ctx))
+	}
+	return ClassifySQLite(db.SQL.PingContext(ctx))
+}
+
+// Close releases the database.
+func (db *DB) Close() error {
+	if db.Engine == Postgres {
+		db.Pool.Close()
+		return nil
+	}
+	return db.SQL.Close()
+}

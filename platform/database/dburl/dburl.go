@@ -1,0 +1,52 @@
+// Package dburl parses DATABASE_URL. It is a leaf package so that both config (to reject a bad
+// value at start-up) and database (to open it) can use the one parser.
+package dburl
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Engine names a database engine.
+type Engine string
+
+// The supported engines.
+const (
+	Postgres Engine = "postgres"
+	SQLite   Engine = "sqlite"
+)
+
+// Parse returns the engine and the engine-specific DSN of a DATABASE_URL. For sqlite://
+// everything after the scheme is the file path (sqlite://./u.db, sqlite:///var/lib/u.db,
+// sqlite://:memory:).
+func Parse(raw string) (Engine, string, error) {
+	switch {
+	case strings.HasPrefix(raw, "postgres://"), strings.HasPrefix(raw, "postgresql://"):
+		if _, err := url.Parse(raw); err != nil {
+			return "", "", fmt.Errorf("not a valid postgres URL: %w", err)
+		}
+		return Postgres, raw, nil
+	case strings.HasPrefix(raw, "sqlite://"):
+		path := strings.TrimPrefix(raw, "sqlite://")
+		if path == "" {
+			return "", "", errors.New("sqlite:// needs a file path, e.g. sqlite://./userservice.db")
+		}
+		return SQLite, sqliteDSN(path), nil
+	}
+	return "", "", errors.New("must start with postgres://, postgresql:// or sqlite://")
+}
+
+// sqliteDSN turns a path into a modernc DSN: WAL for concurrent readers, a busy timeout instead
+// of instant "database is locked" errors, foreign keys on, and _time_format=sqlite so that
+// times scan back as time.Time.
+func sqliteDSN(path string) string {
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(5000)")
+	q.Add("_pragma", "journal_mode(WAL)")
+	q.Add("_pragma", "foreign_keys(1)")
+	q.Add("_pragma", "synchronous(NORMAL)")
+	q.Set("_time_format", "sqlite")
+	return "file:" + path + "?" + q.Encode()
+}

@@ -1,0 +1,60 @@
+package database
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// ErrUnavailable marks errors that mean the database cannot serve now (down, unreachable,
+// overloaded, too slow) rather than that the request is wrong. HTTP answers them with 503.
+var ErrUnavailable = errors.New("database unavailable")
+
+// ClassifyPostgres wraps err with ErrUnavailable when it says PostgreSQL cannot be reached or
+// is shutting down; it returns other errors unchanged.
+func ClassifyPostgres(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if postgresUnavailable(err) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+func postgresUnavailable(err error) bool {
+	var (
+		pgErr   *pgconn.PgError
+		connErr *pgconn.ConnectError
+		netErr  net.Error
+	)
+	switch {
+	case errors.As(err, &pgErr):
+		// Class 08: connection exceptions; 57P01-57P03: admin shutdown, crash shutdown, cannot
+		// connect now; 53300: too many connections.
+		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == "53300"
+	case errors.As(err, &connErr), errors.As(err, &netErr):
+		return true
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.DeadlineExceeded):
+		return true
+	}
+	return pgconn.Timeout(err)
+}
+
+// ClassifySQLite wraps err with ErrUnavailable when SQLite stayed busy past its timeout.
+func ClassifySQLite(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	msg := err.Error()
+	if strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
+		errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}

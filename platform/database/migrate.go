@@ -1,0 +1,135 @@
+package database
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+	"github.com/pressly/goose/v3/lock"
+)
+
+// Migrations are one module's schema migrations (goose SQL files), one tree per engine.
+// Modules add theirs to the "migrations" fx value group.
+type Migrations struct {
+	// Module names the module; its applied versions live in the table goose_<Module>, so
+	// modules migrate independently.
+	Module   string
+	Postgres fs.FS
+	SQLite   fs.FS
+}
+
+// MigrationStatus is the state of one migration file.
+type MigrationStatus struct {
+	Module  string
+	Version int64
+	Name    string
+	Applied bool
+}
+
+// Migrator applies every module's migrations.
+type Migrator struct {
+	db   *DB
+	sets []Migrations
+}
+
+// NewMigrator returns a migrator for the modules' migrations, applied in module-name order so
+// runs are reproducible whatever order fx collected them in.
+func NewMigrator(db *DB, sets []Migrations) *Migrator {
+	sorted := slices.Clone(sets)
+	slices.SortFunc(sorted, func(a, b Migrations) int { return strings.Compare(a.Module, b.Module) })
+	return &Migrator{db: db, sets: sorted}
+}
+
+// Up applies every pending migration. On PostgreSQL it holds an advisory lock while it runs, so
+// instances started together apply each migration exactly once.
+func (m *Migrator) Up(ctx context.Context) error {
+	return m.each(ctx, false, func(ctx context.Context, _ string, p *goose.Provider) error {
+		_, err := p.Up(ctx)
+		return err
+	})
+}
+
+// Down rolls back the latest migration of every module, in reverse module order.
+func (m *Migrator) Down(ctx context.Context) error {
+	return m.each(ctx, true, func(ctx context.Context, _ string, p *goose.Provider) error {
+		_, err := p.Down(ctx)
+		return err
+	})
+}
+
+// Status lists every migration and whether it is applied.
+func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
+	var out []MigrationStatus
+	err := m.each(ctx, false, func(ctx context.Context, module string, p *goose.Provider) error {
+		st, err := p.Status(ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range st {
+			out = append(out, MigrationStatus{
+				Module:  module,
+				Version: s.Source.Version,
+				Name:    s.Source.Path,
+				Applied: s.State == goose.StateApplied,
+			})
+		}
+		return nil
+	})
+	return out, err
+}
+
+// each runs fn with a goose provider for every module, in module order or its reverse.
+func (m *Migrator) each(ctx context.Context, reverse bool, fn func(ctx context.Context, module string, p *goose.Provider) error) error {
+	sqlDB, dialect := m.sqlDB()
+	if m.db.Engine == Postgres {
+		// The *sql.DB borrows connections from the pool; closing it leaves the pool open.
+		defer sqlDB.Close()
+	}
+	order := make([]int, len(m.sets))
+	for i := range order {
+		order[i] = i
+	}
+	if reverse {
+		slices.Reverse(order)
+	}
+	for _, i := range order {
+		set := m.sets[i]
+		fsys := set.SQLite
+		opts := []goose.ProviderOption{goose.WithTableName("goose_" + set.Module)}
+		if m.db.Engine == Postgres {
+			fsys = set.Postgres
+			locker, err := lock.NewPostgresSessionLocker()
+			if err != nil {
+				return err
+			}
+			opts = append(opts, goose.WithSessionLocker(locker))
+		}
+		p, err := goose.NewProvider(dialect, sqlDB, fsys, opts...)
+		if err != nil {
+			return fmt.Errorf("migrations of %s: %w", set.Module, err)
+		}
+		if err := fn(ctx, set.Module, p); err != nil {
+			return fmt.Errorf("migrations of %s: %w", set.Module, m.classify(err))
+		}
+	}
+	return nil
+}
+
+func (m *Migrator) sqlDB() (*sql.DB, goose.Dialect) {
+	if m.db.Engine == Postgres {
+		return stdlib.OpenDBFromPool(m.db.Pool), goose.DialectPostgres
+	}
+	return m.db.SQL, goose.DialectSQLite3
+}
+
+func (m *Migrator) classify(err error) error {
+	if m.db.Engine == Postgres {
+		return ClassifyPostgres(err)
+	}
+	return ClassifySQLite(err)
+}

@@ -1,0 +1,85 @@
+package httpserver
+
+import (
+	"context"
+	"net/http"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/acme/userservice/platform/oas"
+	"github.com/acme/userservice/platform/problem"
+)
+
+// Handler composes the modules' implementations of the operation groups of openapi.yaml into
+// the one oas.Handler the generated server needs. A module that is not wired leaves its group
+// unprovided, and the application fails to build, naming the missing interface.
+type Handler struct {
+	oas.SystemHandler
+	oas.UsersHandler
+
+	problems *Problems
+}
+
+var _ oas.Handler = (*Handler)(nil)
+
+// HandlerParams are the operation groups and the error mapping NewHandler composes.
+type HandlerParams struct {
+	fx.In
+	System   oas.SystemHandler
+	Users    oas.UsersHandler
+	Problems *Problems
+}
+
+// NewHandler returns the composed handler.
+func NewHandler(p HandlerParams) *Handler {
+	return &Handler{SystemHandler: p.System, UsersHandler: p.Users, problems: p.Problems}
+}
+
+// NewError renders any error a module's handler returns as a problem (ogen's convenient
+// errors: every operation's default response is a Problem).
+func (h *Handler) NewError(ctx context.Context, err error) *oas.ErrorStatusCode {
+	p := h.problems.FromError(ctx, err)
+	var fields []oas.FieldError // nil, not empty: ogen then omits "errors"
+	for _, f := range p.Errors {
+		fields = append(fields, oas.FieldError{Field: f.Field, Message: f.Message})
+	}
+	resp := oas.Problem{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail, Errors: fields}
+	if p.Instance != "" {
+		resp.Instance = oas.NewOptString(p.Instance)
+	}
+	return &oas.ErrorStatusCode{StatusCode: p.Status, Response: resp}
+}
+
+// NewHTTPHandler returns the generated server for h behind the platform's middleware.
+func NewHTTPHandler(h *Handler, problems *Problems, log *zap.Logger) (http.Handler, error) {
+	srv, err := oas.NewServer(h,
+		oas.WithErrorHandler(problems.ErrorHandler),
+		oas.WithNotFound(func(w http.ResponseWriter, r *http.Request) {
+			p := problem.New(http.StatusNotFound, "No route for "+r.Method+" "+r.URL.Path+".")
+			p.Instance = r.URL.Path
+			problem.Write(w, p)
+		}),
+		oas.WithMethodNotAllowed(func(w http.ResponseWriter, r *http.Request, allowed string) {
+			w.Header().Set("Allow", allowed)
+			p := problem.New(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+allowed+".")
+			p.Instance = r.URL.Path
+			problem.Write(w, p)
+		}),
+	)
+	if err != nil {
+		return nil, err
+	}
+	return chain(srv, log, routeOf(srv)), nil
+}
+
+// routeOf returns a function naming the route template a request matched, for logs: templates
+// keep the set of values small, raw paths would not.
+func routeOf(srv *oas.Server) func(*http.Request) string {
+	return func(r *http.Request) string {
+		if route, ok := srv.FindPath(r.Method, r.URL); ok {
+			return route.PathPattern()
+		}
+		return "unmatched"
+	}
+}
