@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"hash/fnv"
 	"io/fs"
 	"slices"
 	"strings"
@@ -103,7 +104,7 @@ func (m *Migrator) each(ctx context.Context, reverse bool, fn func(ctx context.C
 		opts := []goose.ProviderOption{goose.WithTableName("goose_" + set.Module)}
 		if m.db.Engine == Postgres {
 			fsys = set.Postgres
-			locker, err := lock.NewPostgresSessionLocker()
+			locker, err := m.postgresLocker(ctx, sqlDB)
 			if err != nil {
 				return err
 			}
@@ -118,6 +119,21 @@ func (m *Migrator) each(ctx context.Context, reverse bool, fn func(ctx context.C
 		}
 	}
 	return nil
+}
+
+// postgresLocker returns a session advisory lock private to the current schema: instances
+// migrating one schema take turns, while databases in other schemas (tests run in parallel,
+// each in its own) do not wait for each other.
+func (m *Migrator) postgresLocker(ctx context.Context, db *sql.DB) (lock.SessionLocker, error) {
+	var schema string
+	if err := db.QueryRowContext(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		return nil, fmt.Errorf("migrations: read current schema: %w", ClassifyPostgres(err))
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte("userservice migrations " + schema))
+	// Poll every second rather than goose's default five: a second instance should start
+	// soon after the first one finished migrating.
+	return lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
 }
 
 func (m *Migrator) sqlDB() (*sql.DB, goose.Dialect) {

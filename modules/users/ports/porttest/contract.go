@@ -1,0 +1,359 @@
+// Package porttest is the contract every users storage adapter must pass: one suite, run
+// against PostgreSQL and SQLite alike, so the adapters are interchangeable by proof rather than
+// by intent.
+package porttest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/modules/users/domain"
+	"github.com/acme/userservice/modules/users/ports"
+)
+
+// Factory returns a unit of work over a fresh, empty, migrated database owned by the test.
+type Factory func(t *testing.T) ports.UnitOfWork
+
+// Run runs the contract suite; every subtest gets its own database from newUoW.
+func Run(t *testing.T, newUoW Factory) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, uow ports.UnitOfWork)
+	}{
+		{"AddThenGetRoundTrips", testAddGet},
+		{"GetMissingIsNotFound", testGetMissing},
+		{"LookupsIgnoreCase", testLookups},
+		{"DuplicateEmailOrUsernameIsAlreadyExists", testDuplicates},
+		{"ListIsKeysetOrderedAndFiltered", testList},
+		{"UpdateSavesEveryField", testUpdate},
+		{"UpdateMissingIsNotFound", testUpdateMissing},
+		{"UpdateToTakenEmailIsAlreadyExists", testUpdateConflict},
+		{"DeleteRemoves", testDelete},
+		{"UnitOfWorkRollsBackOnError", testRollbackOnError},
+		{"UnitOfWorkRollsBackOnPanic", testRollbackOnPanic},
+		{"ConcurrentSameEmailHasOneWinner", testConcurrentAdds},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, newUoW(t))
+		})
+	}
+}
+
+var base = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
+
+func newUser(t *testing.T, username, email string, at time.Time) *domain.User {
+	t.Helper()
+	u, err := domain.NewUser(uuid.Must(uuid.NewV7()), username, email, at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+func do(t *testing.T, uow ports.UnitOfWork, fn func(ctx context.Context, r ports.UserRepository) error) error {
+	t.Helper()
+	return uow.Do(context.Background(), func(ctx context.Context, r ports.Repos) error { return fn(ctx, r.Users) })
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func add(t *testing.T, uow ports.UnitOfWork, users ...*domain.User) {
+	t.Helper()
+	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+		for _, u := range users {
+			if err := r.Add(ctx, u); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+}
+
+func get(t *testing.T, uow ports.UnitOfWork, id uuid.UUID) (*domain.User, error) {
+	t.Helper()
+	var u *domain.User
+	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+		var err error
+		u, err = r.Get(ctx, id)
+		return err
+	})
+	return u, err
+}
+
+func testAddGet(t *testing.T, uow ports.UnitOfWork) {
+	u := newUser(t, "john_doe", "john@example.com", base)
+	add(t, uow, u)
+	got, err := get(t, uow, u.ID())
+	must(t, err)
+	if got.Snapshot() != u.Snapshot() {
+		t.Fatalf("read back %+v, saved %+v", got.Snapshot(), u.Snapshot())
+	}
+}
+
+func testGetMissing(t *testing.T, uow ports.UnitOfWork) {
+	id := uuid.New()
+	_, err := get(t, uow, id)
+	var nf *domain.NotFoundError
+	if !errors.As(err, &nf) || nf.ID != id {
+		t.Fatalf("got %v, want NotFoundError for %s", err, id)
+	}
+}
+
+func testLookups(t *testing.T, uow ports.UnitOfWork) {
+	u := newUser(t, "Mixed_Case", "Mixed.Case@Example.com", base)
+	add(t, uow, u)
+	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+		byEmail, err := r.GetByEmail(ctx, "mixed.case@example.COM")
+		if err != nil {
+			return fmt.Errorf("by email: %w", err)
+		}
+		byName, err := r.GetByUsername(ctx, "mixed_case")
+		if err != nil {
+			return fmt.Errorf("by username: %w", err)
+		}
+		if byEmail.ID() != u.ID() || byName.ID() != u.ID() {
+			return errors.New("lookups found another user")
+		}
+		var nf *domain.NotFoundError
+		if _, err := r.GetByEmail(ctx, "nobody@example.com"); !errors.As(err, &nf) {
+			return fmt.Errorf("missing email: got %v, want NotFoundError", err)
+		}
+		if _, err := r.GetByUsername(ctx, "nobody"); !errors.As(err, &nf) {
+			return fmt.Errorf("missing username: got %v, want NotFoundError", err)
+		}
+		return nil
+	}))
+}
+
+func testDuplicates(t *testing.T, uow ports.UnitOfWork) {
+	add(t, uow, newUser(t, "john_doe", "john@example.com", base))
+	tests := []struct {
+		name, username, email string
+		field                 domain.Field
+	}{
+		{"same email", "other", "john@example.com", domain.FieldEmail},
+		{"email in other case", "other", "JOHN@Example.com", domain.FieldEmail},
+		{"same username", "john_doe", "other@example.com", domain.FieldUsername},
+		{"username in other case", "JOHN_DOE", "other@example.com", domain.FieldUsername},
+	}
+	for _, tc := range tests {
+		err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+			return r.Add(ctx, newUser(t, tc.username, tc.email, base))
+		})
+		var ae *domain.AlreadyExistsError
+		if !errors.As(err, &ae) || ae.Field != tc.field {
+			t.Errorf("%s: got %v, want AlreadyExistsError on %s", tc.name, err, tc.field)
+		}
+	}
+}
+
+func list(t *testing.T, uow ports.UnitOfWork, q ports.ListQuery) []*domain.User {
+	t.Helper()
+	var out []*domain.User
+	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+		var err error
+		out, err = r.List(ctx, q)
+		return err
+	}))
+	return out
+}
+
+func ids(users []*domain.User) []uuid.UUID {
+	out := make([]uuid.UUID, len(users))
+	for i, u := range users {
+		out[i] = u.ID()
+	}
+	return out
+}
+
+func testList(t *testing.T, uow ports.UnitOfWork) {
+	// Five users; two share a timestamp so the id breaks the tie. Inserted out of order.
+	users := []*domain.User{
+		newUser(t, "user_a", "a@example.com", base),
+		newUser(t, "user_b", "b@example.com", base.Add(time.Second)),
+		newUser(t, "user_c", "c@example.com", base.Add(time.Second)),
+		newUser(t, "user_d", "d@example.com", base.Add(2*time.Second)),
+		newUser(t, "user_e", "e@example.com", base.Add(3*time.Second)),
+	}
+	if users[1].ID().String() > users[2].ID().String() {
+		users[1], users[2] = users[2], users[1]
+	}
+	add(t, uow, users[3], users[0], users[4], users[2], users[1])
+	users[3].Deactivate(base.Add(time.Hour))
+	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Update(ctx, users[3]) }))
+
+	wantIDs := ids(users)
+	active, inactive := true, false
+	tests := []struct {
+		name string
+		q    ports.ListQuery
+		want []uuid.UUID
+	}{
+		{"all", ports.ListQuery{Limit: 10}, wantIDs},
+		{"limited", ports.ListQuery{Limit: 2}, wantIDs[:2]},
+		{"after tie", ports.ListQuery{Limit: 10, After: pos(users[1])}, wantIDs[2:]},
+		{"after last", ports.ListQuery{Limit: 10, After: pos(users[4])}, []uuid.UUID{}},
+		{"active", ports.ListQuery{Limit: 10, IsActive: &active}, []uuid.UUID{wantIDs[0], wantIDs[1], wantIDs[2], wantIDs[4]}},
+		{"inactive", ports.ListQuery{Limit: 10, IsActive: &inactive}, []uuid.UUID{wantIDs[3]}},
+		{"active after", ports.ListQuery{Limit: 1, After: pos(users[2]), IsActive: &active}, []uuid.UUID{wantIDs[4]}},
+	}
+	for _, tc := range tests {
+		got := ids(list(t, uow, tc.q))
+		if fmt.Sprint(got) != fmt.Sprint(tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}
+
+func pos(u *domain.User) *ports.Position {
+	return &ports.Position{CreatedAt: u.CreatedAt(), ID: u.ID()}
+}
+
+func testUpdate(t *testing.T, uow ports.UnitOfWork) {
+	u := newUser(t, "john_doe", "john@example.com", base)
+	add(t, uow, u)
+	name, email := "johnny", "johnny@example.com"
+	if _, err := u.Apply(domain.Changes{Username: &name, Email: &email}, base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	u.Deactivate(base.Add(time.Hour))
+	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Update(ctx, u) }))
+	got, err := get(t, uow, u.ID())
+	must(t, err)
+	if got.Snapshot() != u.Snapshot() {
+		t.Fatalf("read back %+v, saved %+v", got.Snapshot(), u.Snapshot())
+	}
+}
+
+func testUpdateMissing(t *testing.T, uow ports.UnitOfWork) {
+	u := newUser(t, "john_doe", "john@example.com", base)
+	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Update(ctx, u) })
+	var nf *domain.NotFoundError
+	if !errors.As(err, &nf) {
+		t.Fatalf("got %v, want NotFoundError", err)
+	}
+}
+
+func testUpdateConflict(t *testing.T, uow ports.UnitOfWork) {
+	a := newUser(t, "alice", "alice@example.com", base)
+	b := newUser(t, "bob", "bob@example.com", base)
+	add(t, uow, a, b)
+	taken := "ALICE@example.com"
+	if _, err := b.Apply(domain.Changes{Email: &taken}, base); err != nil {
+		t.Fatal(err)
+	}
+	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Update(ctx, b) })
+	var ae *domain.AlreadyExistsError
+	if !errors.As(err, &ae) || ae.Field != domain.FieldEmail {
+		t.Fatalf("got %v, want AlreadyExistsError on email", err)
+	}
+}
+
+func testDelete(t *testing.T, uow ports.UnitOfWork) {
+	u := newUser(t, "john_doe", "john@example.com", base)
+	add(t, uow, u)
+	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Delete(ctx, u.ID()) }))
+	var nf *domain.NotFoundError
+	if _, err := get(t, uow, u.ID()); !errors.As(err, &nf) {
+		t.Fatalf("after delete: got %v, want NotFoundError", err)
+	}
+	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Delete(ctx, u.ID()) })
+	if !errors.As(err, &nf) {
+		t.Fatalf("second delete: got %v, want NotFoundError", err)
+	}
+	// The email is free again.
+	add(t, uow, newUser(t, "john_doe", "john@example.com", base))
+}
+
+func testRollbackOnError(t *testing.T, uow ports.UnitOfWork) {
+	u := newUser(t, "john_doe", "john@example.com", base)
+	boom := errors.New("boom")
+	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+		if err := r.Add(ctx, u); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("Do returned %v, want the function's error", err)
+	}
+	var nf *domain.NotFoundError
+	if _, err := get(t, uow, u.ID()); !errors.As(err, &nf) {
+		t.Fatalf("after rollback: got %v, want NotFoundError", err)
+	}
+}
+
+func testRollbackOnPanic(t *testing.T, uow ports.UnitOfWork) {
+	u := newUser(t, "john_doe", "john@example.com", base)
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Fatal("the panic did not propagate")
+			}
+		}()
+		_ = do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+			if err := r.Add(ctx, u); err != nil {
+				return err
+			}
+			panic("boom")
+		})
+	}()
+	var nf *domain.NotFoundError
+	if _, err := get(t, uow, u.ID()); !errors.As(err, &nf) {
+		t.Fatalf("after panic: got %v, want NotFoundError", err)
+	}
+	// The connection went back usable.
+	add(t, uow, newUser(t, "jane_doe", "jane@example.com", base))
+}
+
+func testConcurrentAdds(t *testing.T, uow ports.UnitOfWork) {
+	const n = 64
+	var (
+		wg       sync.WaitGroup
+		winners  atomic.Int32
+		conflict atomic.Int32
+		start    = make(chan struct{})
+	)
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			u := newUser(t, fmt.Sprintf("racer_%d", i), "race@example.com", base)
+			<-start
+			err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Add(ctx, u) })
+			var ae *domain.AlreadyExistsError
+			switch {
+			case err == nil:
+				winners.Add(1)
+			case errors.As(err, &ae):
+				conflict.Add(1)
+			default:
+				errs <- err
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("unexpected error: %v", err)
+	}
+	if winners.Load() != 1 || conflict.Load() != n-1 {
+		t.Fatalf("%d winners and %d conflicts, want 1 and %d", winners.Load(), conflict.Load(), n-1)
+	}
+}

@@ -1,0 +1,228 @@
+package service_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/modules/users"
+	"github.com/acme/userservice/modules/users/domain"
+	"github.com/acme/userservice/modules/users/service"
+	"github.com/acme/userservice/platform/database/dbtest"
+)
+
+// fakeClock advances one millisecond per reading, so every user has a distinct, known time.
+type fakeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(time.Millisecond)
+	return c.now
+}
+
+// forEngine runs fn against a service on a fresh database of every engine.
+func forEngine(t *testing.T, fn func(t *testing.T, svc *service.Service)) {
+	t.Helper()
+	for _, engine := range dbtest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			db := dbtest.Open(t, engine, users.Migrations())
+			clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+			fn(t, service.New(users.NewUnitOfWork(db), clock))
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func register(t *testing.T, svc *service.Service, username, email string) *domain.User {
+	t.Helper()
+	u, err := svc.Register(ctx, service.RegisterInput{Username: username, Email: email})
+	if err != nil {
+		t.Fatalf("register %s: %v", username, err)
+	}
+	return u
+}
+
+func TestRegister(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, svc *service.Service) {
+		u := register(t, svc, "john_doe", "john@example.com")
+		if !u.IsActive() || u.Role() != domain.RoleUser || u.ID().Version() != 7 {
+			t.Fatalf("unexpected new user %+v", u.Snapshot())
+		}
+		got, err := svc.Get(ctx, u.ID())
+		if err != nil || got.Snapshot() != u.Snapshot() {
+			t.Fatalf("Get = %+v, %v", got, err)
+		}
+
+		_, err = svc.Register(ctx, service.RegisterInput{Username: "other", Email: "John@Example.com"})
+		var ae *domain.AlreadyExistsError
+		if !errors.As(err, &ae) || err.Error() != "User with email John@Example.com already exists" {
+			t.Fatalf("duplicate email: %v", err)
+		}
+		_, err = svc.Register(ctx, service.RegisterInput{Username: "John_Doe", Email: "other@example.com"})
+		if !errors.As(err, &ae) || ae.Field != domain.FieldUsername {
+			t.Fatalf("duplicate username: %v", err)
+		}
+		_, err = svc.Register(ctx, service.RegisterInput{Username: "x", Email: "bad"})
+		var ve *domain.ValidationError
+		if !errors.As(err, &ve) {
+			t.Fatalf("invalid input: %v", err)
+		}
+		page, err := svc.List(ctx, service.ListInput{})
+		if err != nil || len(page.Users) != 1 {
+			t.Fatalf("after failures there must be one user: %d, %v", len(page.Users), err)
+		}
+	})
+}
+
+func TestGetMissing(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, svc *service.Service) {
+		id := uuid.New()
+		_, err := svc.Get(ctx, id)
+		if err == nil || err.Error() != fmt.Sprintf("User %s not found", id) {
+			t.Fatalf("got %v", err)
+		}
+	})
+}
+
+func TestListPagesThroughEveryUserOnce(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, svc *service.Service) {
+		var want []uuid.UUID
+		for i := range 25 {
+			want = append(want, register(t, svc, fmt.Sprintf("user_%02d", i), fmt.Sprintf("u%d@example.com", i)).ID())
+		}
+		var got []uuid.UUID
+		cursor, pages := "", 0
+		for {
+			page, err := svc.List(ctx, service.ListInput{Limit: 10, Cursor: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for _, u := range page.Users {
+				got = append(got, u.ID())
+			}
+			if pages == 1 {
+				// Users registered mid-listing come after every existing one: no skips, no repeats.
+				want = append(want, register(t, svc, "late_comer", "late@example.com").ID())
+			}
+			if page.NextCursor == "" {
+				break
+			}
+			cursor = page.NextCursor
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) || pages != 3 {
+			t.Fatalf("%d pages\n got %v\nwant %v", pages, got, want)
+		}
+	})
+}
+
+func TestListFiltersAndRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, svc *service.Service) {
+		a := register(t, svc, "alice", "alice@example.com")
+		register(t, svc, "bob", "bob@example.com")
+		if _, err := svc.Deactivate(ctx, a.ID()); err != nil {
+			t.Fatal(err)
+		}
+		inactive := false
+		page, err := svc.List(ctx, service.ListInput{IsActive: &inactive})
+		if err != nil || len(page.Users) != 1 || page.Users[0].ID() != a.ID() || page.NextCursor != "" {
+			t.Fatalf("inactive filter: %+v %v", page, err)
+		}
+		for _, cursor := range []string{"garbage", "AAAA", "!!"} {
+			if _, err := svc.List(ctx, service.ListInput{Cursor: cursor}); !errors.Is(err, service.ErrInvalidCursor) {
+				t.Errorf("cursor %q: got %v", cursor, err)
+			}
+		}
+		var ve *domain.ValidationError
+		if _, err := svc.List(ctx, service.ListInput{Limit: 101}); !errors.As(err, &ve) {
+			t.Errorf("limit 101: got %v", err)
+		}
+	})
+}
+
+func TestUpdate(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, svc *service.Service) {
+		alice := register(t, svc, "alice", "alice@example.com")
+		bob := register(t, svc, "bob", "bob@example.com")
+		name, email := "bobby", "bobby@example.com"
+		u, err := svc.Update(ctx, bob.ID(), domain.Changes{Username: &name, Email: &email})
+		if err != nil || u.Username() != name || u.Email() != email || !u.UpdatedAt().After(bob.UpdatedAt()) {
+			t.Fatalf("update: %+v %v", u, err)
+		}
+
+		// Taking alice's email fails as a whole: the username change is rolled back too.
+		newName, taken := "robert", "ALICE@example.com"
+		_, err = svc.Update(ctx, bob.ID(), domain.Changes{Username: &newName, Email: &taken})
+		var ae *domain.AlreadyExistsError
+		if !errors.As(err, &ae) {
+			t.Fatalf("taken email: %v", err)
+		}
+		got, _ := svc.Get(ctx, bob.ID())
+		if got.Username() != "bobby" || got.Email() != "bobby@example.com" {
+			t.Fatalf("failed update left %s %s", got.Username(), got.Email())
+		}
+		var nf *domain.NotFoundError
+		if _, err := svc.Update(ctx, uuid.New(), domain.Changes{Username: &newName}); !errors.As(err, &nf) {
+			t.Fatalf("missing user: %v", err)
+		}
+		bad := "no spaces"
+		var ve *domain.ValidationError
+		if _, err := svc.Update(ctx, alice.ID(), domain.Changes{Username: &bad}); !errors.As(err, &ve) {
+			t.Fatalf("invalid username: %v", err)
+		}
+	})
+}
+
+func TestLifecycle(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, svc *service.Service) {
+		u := register(t, svc, "john_doe", "john@example.com")
+		tests := []struct {
+			name       string
+			op         func(context.Context, uuid.UUID) (*domain.User, error)
+			wantActive bool
+		}{
+			{"deactivate", svc.Deactivate, false},
+			{"deactivate again", svc.Deactivate, false},
+			{"activate", svc.Activate, true},
+			{"activate again", svc.Activate, true},
+		}
+		for _, tc := range tests {
+			got, err := tc.op(ctx, u.ID())
+			if err != nil || got.IsActive() != tc.wantActive {
+				t.Fatalf("%s: %+v %v", tc.name, got, err)
+			}
+			stored, _ := svc.Get(ctx, u.ID())
+			if stored.IsActive() != tc.wantActive {
+				t.Fatalf("%s: stored active=%v", tc.name, stored.IsActive())
+			}
+		}
+		var nf *domain.NotFoundError
+		if _, err := svc.Deactivate(ctx, uuid.New()); !errors.As(err, &nf) {
+			t.Fatalf("deactivate missing: %v", err)
+		}
+		if err := svc.Delete(ctx, u.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if err := svc.Delete(ctx, u.ID()); !errors.As(err, &nf) {
+			t.Fatalf("delete twice: %v", err)
+		}
+	})
+}
+
