@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/oas"
+)
+
+// The end-to-end tests drive the real server over HTTP with the generated client, on every
+// engine, while apitest holds each request and response to openapi.yaml.
+
+func forEngine(t *testing.T, fn func(t *testing.T, a *api)) {
+	t.Helper()
+	for _, engine := range dbtest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			fn(t, startAPI(t, engine))
+		})
+	}
+}
+
+var ctx = context.Background()
+
+func (a *api) register(t *testing.T, username, email string) *oas.User {
+	t.Helper()
+	res, err := a.client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: oas.Username(username), Email: oas.Email(email)})
+	if err != nil {
+		t.Fatalf("register %s: %v", username, err)
+	}
+	created, ok := res.(*oas.UserHeaders)
+	if !ok {
+		t.Fatalf("register %s: got %T", username, res)
+	}
+	if created.Location != "/users/"+created.Response.UserID.String() {
+		t.Fatalf("Location %q for %s", created.Location, created.Response.UserID)
+	}
+	return &created.Response
+}
+
+// problemOf returns the problem of a client call's error.
+func problemOf(t *testing.T, err error) oas.Problem {
+	t.Helper()
+	var sc *oas.ErrorStatusCode
+	if !errors.As(err, &sc) {
+		t.Fatalf("want a problem response, got %v", err)
+	}
+	if sc.Response.Status != sc.StatusCode {
+		t.Fatalf("problem status %d in a %d response", sc.Response.Status, sc.StatusCode)
+	}
+	return sc.Response
+}
+
+func TestTutorialSession(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		health, err := a.client.GetHealth(ctx)
+		if err != nil || health.Status != oas.HealthStatusHealthy {
+			t.Fatalf("health: %+v %v", health, err)
+		}
+		u := a.register(t, "john_doe", "john@example.com")
+		if !u.IsActive || u.Role != oas.RoleUser || u.Username != "john_doe" {
+			t.Fatalf("registered %+v", u)
+		}
+
+		res, err := a.client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: "jane", Email: "JOHN@example.com"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		conflict, ok := res.(*oas.RegisterUserConflict)
+		if !ok || conflict.Status != http.StatusConflict || conflict.Detail != "User with email JOHN@example.com already exists" {
+			t.Fatalf("duplicate: %T %+v", res, res)
+		}
+
+		for range 2 { // idempotent
+			res, err := a.client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: u.UserID})
+			if err != nil || res.(*oas.User).IsActive {
+				t.Fatalf("deactivate: %+v %v", res, err)
+			}
+		}
+		got, err := a.client.GetUser(ctx, oas.GetUserParams{UserID: u.UserID})
+		if err != nil || got.(*oas.User).IsActive {
+			t.Fatalf("get after deactivate: %+v %v", got, err)
+		}
+		act, err := a.client.ActivateUser(ctx, oas.ActivateUserParams{UserID: u.UserID})
+		if err != nil || !act.(*oas.User).IsActive {
+			t.Fatalf("activate: %+v %v", act, err)
+		}
+
+		missing := uuid.New()
+		res2, err := a.client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: missing})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nf, ok := res2.(*oas.DeactivateUserNotFound); !ok || nf.Detail != fmt.Sprintf("User %s not found", missing) {
+			t.Fatalf("deactivate missing: %T %+v", res2, res2)
+		}
+	})
+}
+
+func TestListPagination(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		var want []uuid.UUID
+		for i := range 5 {
+			want = append(want, a.register(t, fmt.Sprintf("user_%d", i), fmt.Sprintf("u%d@example.com", i)).UserID)
+		}
+		if _, err := a.client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: want[1]}); err != nil {
+			t.Fatal(err)
+		}
+		var got []uuid.UUID
+		params := oas.ListUsersParams{Limit: oas.NewOptInt(2)}
+		for pages := 1; ; pages++ {
+			res, err := a.client.ListUsers(ctx, params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			page := res.(*oas.UserPage)
+			for _, u := range page.Items {
+				got = append(got, u.UserID)
+			}
+			cursor, ok := page.NextCursor.Get()
+			if !ok {
+				if pages != 3 {
+					t.Fatalf("%d pages, want 3", pages)
+				}
+				break
+			}
+			params.Cursor = oas.NewOptString(cursor)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("got %v, want %v", got, want)
+		}
+
+		res, err := a.client.ListUsers(ctx, oas.ListUsersParams{IsActive: oas.NewOptBool(false)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if page := res.(*oas.UserPage); len(page.Items) != 1 || page.Items[0].UserID != want[1] || !page.NextCursor.IsNull() {
+			t.Fatalf("inactive users: %+v", page)
+		}
+	})
+}
+
+func TestUpdateAndDelete(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		alice := a.register(t, "alice", "alice@example.com")
+		bob := a.register(t, "bob", "bob@example.com")
+
+		res, err := a.client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail("bobby@example.com")},
+			oas.UpdateUserParams{UserID: bob.UserID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u := res.(*oas.User); u.Email != "bobby@example.com" || u.Username != "bob" {
+			t.Fatalf("updated %+v", u)
+		}
+		res, err = a.client.UpdateUser(ctx, &oas.UpdateUserRequest{}, oas.UpdateUserParams{UserID: bob.UserID})
+		if err != nil || res.(*oas.User).Email != "bobby@example.com" {
+			t.Fatalf("empty update: %+v %v", res, err)
+		}
+		res, err = a.client.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptUsername("ALICE")},
+			oas.UpdateUserParams{UserID: bob.UserID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, ok := res.(*oas.UpdateUserConflict); !ok || c.Detail != "User with username ALICE already exists" {
+			t.Fatalf("taken username: %T %+v", res, res)
+		}
+		res, err = a.client.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptUsername("nobody")},
+			oas.UpdateUserParams{UserID: uuid.New()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := res.(*oas.UpdateUserNotFound); !ok {
+			t.Fatalf("update missing: %T", res)
+		}
+
+		del, err := a.client.DeleteUser(ctx, oas.DeleteUserParams{UserID: alice.UserID})
+		if _, ok := del.(*oas.DeleteUserNoContent); err != nil || !ok {
+			t.Fatalf("delete: %T %v", del, err)
+		}
+		for _, check := range []func() (any, error){
+			func() (any, error) { return a.client.GetUser(ctx, oas.GetUserParams{UserID: alice.UserID}) },
+			func() (any, error) { return a.client.DeleteUser(ctx, oas.DeleteUserParams{UserID: alice.UserID}) },
+		} {
+			res, err := check()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !strings.HasSuffix(fmt.Sprintf("%T", res), "NotFound") {
+				t.Fatalf("after delete: %T", res)
+			}
+		}
+	})
+}
+
+// TestBadInput sends what a careless or hostile client sends. Every answer must be a 4xx
+// problem that says what is wrong (and the responses must still match openapi.yaml).
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		u := a.register(t, "john_doe", "john@example.com")
+		userPath := "/users/" + u.UserID.String()
+		big := `{"username":"` + strings.Repeat("a", 1<<20) + `","email":"x@example.com"}`
+		tests := []struct {
+			name, method, path, contentType, body string
+			chunked                               bool
+			status                                int
+			field                                 string // a field the problem must name, if any
+		}{
+			{"malformed JSON", "POST", "/users", "application/json", `{"username":`, false, 400, ""},
+			{"not an object", "POST", "/users", "application/json", `[1,2]`, false, 400, ""},
+			{"empty body", "POST", "/users", "application/json", ``, false, 400, ""},
+			{"unknown field", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","admin":true}`, false, 400, "admin"},
+			{"missing field", "POST", "/users", "application/json", `{"username":"abc"}`, false, 400, "email"},
+			{"wrong type", "POST", "/users", "application/json", `{"username":5,"email":"a@b.co"}`, false, 400, "username"},
+			{"short username", "POST", "/users", "application/json", `{"username":"ab","email":"a@b.co"}`, false, 400, "username"},
+			{"bad username chars", "POST", "/users", "application/json", `{"username":"a b c","email":"a@b.co"}`, false, 400, "username"},
+			{"bad email", "POST", "/users", "application/json", `{"username":"abc","email":"nope"}`, false, 400, "email"},
+			{"role is not settable", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","role":"admin"}`, false, 400, "role"},
+			{"oversized body", "POST", "/users", "application/json", big, false, 413, ""},
+			{"oversized chunked body", "POST", "/users", "application/json", big, true, 413, ""},
+			{"wrong content type", "POST", "/users", "text/plain", `{"username":"abc","email":"a@b.co"}`, false, 415, ""},
+			{"bad uuid", "GET", "/users/not-a-uuid", "", "", false, 400, "user_id"},
+			{"bad uuid on deactivate", "POST", "/users/123/deactivate", "", "", false, 400, "user_id"},
+			{"limit zero", "GET", "/users?limit=0", "", "", false, 400, "limit"},
+			{"limit too big", "GET", "/users?limit=101", "", "", false, 400, "limit"},
+			{"limit not a number", "GET", "/users?limit=ten", "", "", false, 400, "limit"},
+			{"bad cursor", "GET", "/users?cursor=bogus", "", "", false, 400, "cursor"},
+			{"bad is_active", "GET", "/users?is_active=maybe", "", "", false, 400, "is_active"},
+			{"patch unknown field", "PATCH", userPath, "application/json", `{"role":"admin"}`, false, 400, "role"},
+			{"patch bad email", "PATCH", userPath, "application/json", `{"email":"x"}`, false, 400, "email"},
+			{"patch null", "PATCH", userPath, "application/json", `{"email":null}`, false, 400, "email"},
+			{"unknown route", "GET", "/nope", "", "", false, 404, ""},
+			{"wrong method", "PUT", "/users", "application/json", `{}`, false, 405, ""},
+			{"wrong method on user", "POST", userPath, "", "", false, 405, ""},
+		}
+		client := a.validator.ResponsesOnly().Client()
+		for _, tc := range tests {
+			var body io.Reader = strings.NewReader(tc.body)
+			if tc.chunked {
+				body = io.MultiReader(body) // unknown length: sent chunked
+			}
+			req, _ := http.NewRequest(tc.method, a.base+tc.path, body)
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			resp, err := client.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %v", tc.name, err)
+			}
+			raw, _ := io.ReadAll(resp.Body)
+			_ = resp.Body.Close()
+			var p struct {
+				Type, Title, Detail string
+				Status              int
+				Errors              []struct{ Field, Message string }
+			}
+			if err := json.Unmarshal(raw, &p); err != nil {
+				t.Errorf("%s: body %q: %v", tc.name, raw, err)
+				continue
+			}
+			if resp.StatusCode != tc.status || p.Status != tc.status || p.Title == "" || p.Detail == "" ||
+				resp.Header.Get("Content-Type") != "application/problem+json" {
+				t.Errorf("%s: got %d %s %s, want %d problem+json", tc.name, resp.StatusCode, resp.Header.Get("Content-Type"), raw, tc.status)
+				continue
+			}
+			if tc.field != "" && !namesField(p.Errors, p.Detail, tc.field) {
+				t.Errorf("%s: problem does not name %q: %s", tc.name, tc.field, raw)
+			}
+		}
+		// Nothing above changed the stored user.
+		got, err := a.client.GetUser(ctx, oas.GetUserParams{UserID: u.UserID})
+		if err != nil || *got.(*oas.User) != *u {
+			t.Fatalf("user changed by bad requests: %+v %v", got, err)
+		}
+	})
+}
+
+func namesField(errs []struct{ Field, Message string }, detail, field string) bool {
+	for _, e := range errs {
+		if e.Field == field {
+			return true
+		}
+	}
+	return strings.Contains(detail, field)
+}
+
+// TestConcurrentRegistrationHasOneWinner races 64 registrations of one email through HTTP:
+// the database's unique index lets exactly one through.
+func TestConcurrentRegistrationHasOneWinner(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		const n = 64
+		var (
+			wg    sync.WaitGroup
+			mu    sync.Mutex
+			codes = map[int]int{}
+			start = make(chan struct{})
+		)
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				body := fmt.Sprintf(`{"username":"racer_%d","email":"Race@Example.com"}`, i)
+				req, _ := http.NewRequest("POST", a.base+"/users", strings.NewReader(body))
+				req.Header.Set("Content-Type", "application/json")
+				<-start
+				resp, err := a.validator.Client().Do(req)
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				_ = resp.Body.Close()
+				mu.Lock()
+				codes[resp.StatusCode]++
+				mu.Unlock()
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if codes[201] != 1 || codes[409] != n-1 {
+			t.Fatalf("status counts %v, want one 201 and %d 409", codes, n-1)
+		}
+	})
+}
+
