@@ -2,6 +2,7 @@
 # Code generators and linters are pinned in tools/go.mod and run with `go tool`, so a fresh
 # machine needs nothing but Go.
 
+SHELL     := /bin/bash
 GO        ?= go
 TOOL      := $(GO) tool -modfile=tools/go.mod
 BIN       := bin/userservice
@@ -22,7 +23,12 @@ build: ## build the binary into bin/
 	$(GO) build -o $(BIN) ./cmd/userservice
 
 test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server answers)
-	$(GO) test -count=1 ./...
+	@mkdir -p bin
+	@set -o pipefail; $(GO) test -count=1 -v ./... 2>&1 | tee bin/test.log \
+		| grep -E '^(ok|FAIL|---|panic:|\s+--- (FAIL|SKIP)|\s+\S+\.go:[0-9]+: )|SKIPPED' | grep -vE '^\s*--- PASS'; \
+	status=$$?; skipped=$$(grep -c -- '--- SKIP' bin/test.log); \
+	if [ "$$skipped" -gt 0 ]; then echo "WARNING: $$skipped tests SKIPPED (listed above; full log in bin/test.log)"; fi; \
+	exit $$status
 
 test-race: ## the test suite under the race detector
 	$(GO) test -count=1 -race ./...

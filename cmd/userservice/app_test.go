@@ -1,11 +1,11 @@
 package main
 
 import (
+	"context"
 	"strings"
 	"testing"
 
 	"go.uber.org/fx"
-	"go.uber.org/fx/fxtest"
 
 	"github.com/acme/userservice/platform/apitest"
 	"github.com/acme/userservice/platform/config"
@@ -72,9 +72,17 @@ func startAPI(t *testing.T, engine database.Engine) *api {
 		t.Fatal(err)
 	}
 	var srv *httpserver.Server
-	app := fxtest.New(t, serveModules(cfg), fx.Populate(&srv))
-	app.RequireStart()
-	t.Cleanup(app.RequireStop)
+	// fx.New rather than fxtest.New: the service's own zap logger (at LOG_LEVEL=error) keeps
+	// fx's event log out of the test output.
+	app := fx.New(serveModules(cfg), fx.Populate(&srv))
+	if err := app.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := app.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
 
 	// Created after the app, so cleaned up before it stops (cleanups run last-in first-out).
 	base := "http://" + srv.Addr().String()
@@ -85,4 +93,3 @@ func startAPI(t *testing.T, engine database.Engine) *api {
 	}
 	return &api{base: base, client: client, validator: v}
 }
-

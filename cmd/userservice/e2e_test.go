@@ -336,4 +336,3 @@ func TestConcurrentRegistrationHasOneWinner(t *testing.T) {
 		}
 	})
 }
-

@@ -27,7 +27,6 @@ const (
 	SQLite   = dburl.SQLite
 )
 
-
 // Options tune how the database is opened.
 type Options struct {
 	// URL is postgres://…, postgresql://… or sqlite://PATH.

@@ -225,4 +225,3 @@ func TestLifecycle(t *testing.T) {
 		}
 	})
 }
-

@@ -120,4 +120,3 @@ func postgresSchemaURL(t testing.TB) string {
 	u.RawQuery = q.Encode()
 	return u.String()
 }
-

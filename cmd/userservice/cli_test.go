@@ -1,0 +1,222 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acme/userservice/platform/database"
+)
+
+func TestHelpAndVersion(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		args    []string
+		wantErr error
+		out     string // expected in stdout
+		errOut  string // expected in stderr
+	}{
+		{[]string{"version"}, nil, "", ""},
+		{[]string{"--help"}, nil, "userservice migrate up|down|status", ""},
+		{[]string{"serve", "--help"}, flag.ErrHelp, "", "SHUTDOWN_TIMEOUT"},
+		{[]string{"migrate", "--help"}, flag.ErrHelp, "", "roll back the latest migration"},
+		{[]string{"version", "--help"}, flag.ErrHelp, "", "Prints the version"},
+	}
+	for _, tc := range tests {
+		var stdout, stderr bytes.Buffer
+		err := run(tc.args, &stdout, &stderr)
+		if !errors.Is(err, tc.wantErr) || !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.errOut) {
+			t.Errorf("%v: err=%v\nstdout=%s\nstderr=%s", tc.args, err, stdout.String(), stderr.String())
+		}
+	}
+	var stdout, stderr bytes.Buffer
+	if err := run([]string{"version"}, &stdout, &stderr); err != nil || strings.TrimSpace(stdout.String()) == "" {
+		t.Errorf("version printed %q, %v", stdout.String(), err)
+	}
+	if err := run([]string{"frobnicate"}, &stdout, &stderr); err == nil || !strings.Contains(err.Error(), "frobnicate") {
+		t.Errorf("unknown command: %v", err)
+	}
+}
+
+// buildBinary builds the command once per test that needs the real process.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "userservice")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+func command(bin string, env map[string]string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "LOG_LEVEL=warn")
+	for k, v := range env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	return cmd
+}
+
+func TestBinary(t *testing.T) {
+	t.Parallel()
+	bin := buildBinary(t)
+
+	t.Run("bad config stops start-up with one line", func(t *testing.T) {
+		t.Parallel()
+		var stderr bytes.Buffer
+		cmd := command(bin, map[string]string{"SHUTDOWN_TIMEOUT": "soon"})
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Fatalf("exit: %v", err)
+		}
+		msg := strings.TrimSpace(stderr.String())
+		if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "SHUTDOWN_TIMEOUT") {
+			t.Fatalf("stderr %q", msg)
+		}
+	})
+
+	t.Run("migrate", func(t *testing.T) {
+		t.Parallel()
+		env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "m.db")}
+		steps := []struct {
+			args []string
+			want string
+		}{
+			{[]string{"migrate", "status"}, "pending"},
+			{[]string{"migrate", "up"}, "migrations applied"},
+			{[]string{"migrate", "status"}, "applied"},
+			{[]string{"migrate", "down"}, "rolled back"},
+			{[]string{"migrate", "status"}, "pending"},
+		}
+		for _, st := range steps {
+			out, err := command(bin, env, st.args...).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), st.want) {
+				t.Fatalf("%v: %v\n%s", st.args, err, out)
+			}
+		}
+		out, err := command(bin, env, "migrate", "sideways").CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "sideways") {
+			t.Fatalf("bad migrate command: %v\n%s", err, out)
+		}
+	})
+
+	t.Run("SIGTERM drains in-flight requests and exits 0", func(t *testing.T) {
+		t.Parallel()
+		testGracefulShutdown(t, bin)
+	})
+}
+
+// testGracefulShutdown starts a request, sends SIGTERM while its body is still arriving, and
+// checks that new connections are refused, the request still gets its 201, the process exits
+// 0, and the user is stored.
+func testGracefulShutdown(t *testing.T, bin string) {
+	dbPath := filepath.Join(t.TempDir(), "s.db")
+	addr := freeAddr(t)
+	cmd := command(bin, map[string]string{"DATABASE_URL": "sqlite://" + dbPath, "HTTP_ADDR": addr, "SHUTDOWN_TIMEOUT": "10s"})
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	waitHealthy(t, "http://"+addr)
+
+	body := `{"username":"in_flight","email":"inflight@example.com"}`
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	half := len(body) / 2
+	fmt.Fprintf(conn, "POST /users HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:half])
+	time.Sleep(200 * time.Millisecond) // the server is now reading the body
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	refused := false
+	for range 50 {
+		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
+		if err != nil {
+			refused = true
+			break
+		}
+		_ = c.Close()
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !refused {
+		t.Error("new connections were still accepted after SIGTERM")
+	}
+
+	fmt.Fprint(conn, body[half:])
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err != nil {
+		t.Fatalf("in-flight request lost: %v", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("in-flight request: %d", resp.StatusCode)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the process did not exit after SIGTERM")
+	}
+
+	db, err := database.Open(context.Background(), database.Options{URL: "sqlite://" + dbPath})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	if err := db.SQL.QueryRow("SELECT count(*) FROM users WHERE username = 'in_flight'").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("the 201 user is not stored: n=%d err=%v", n, err)
+	}
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+func waitHealthy(t *testing.T, base string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(base + "/health")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s did not become healthy", base)
+}

@@ -1,0 +1,89 @@
+package httpserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/problem"
+)
+
+func TestFromError(t *testing.T) {
+	t.Parallel()
+	teapot := problem.New(http.StatusTeapot, "mapped by a module")
+	p := NewProblems(ProblemsParams{
+		Mappers: []problem.Mapper{func(err error) (*problem.Problem, bool) {
+			if err.Error() == "module error" {
+				return teapot, true
+			}
+			return nil, false
+		}},
+		Log: zap.NewNop(),
+	})
+	tests := []struct {
+		name   string
+		err    error
+		status int
+	}{
+		{"a problem as is", fmt.Errorf("wrapped: %w", problem.New(http.StatusConflict, "x")), http.StatusConflict},
+		{"module mapper", errors.New("module error"), http.StatusTeapot},
+		{"database down", fmt.Errorf("get: %w", database.ErrUnavailable), http.StatusServiceUnavailable},
+		{"deadline", context.DeadlineExceeded, http.StatusServiceUnavailable},
+		{"body too large", &http.MaxBytesError{Limit: 1}, http.StatusRequestEntityTooLarge},
+		{"anything else is a bug", errors.New("nil pointer somewhere"), http.StatusInternalServerError},
+	}
+	for _, tc := range tests {
+		got := p.FromError(context.Background(), tc.err)
+		if got.Status != tc.status || got.Title != http.StatusText(tc.status) || got.Detail == "" {
+			t.Errorf("%s: got %+v, want status %d", tc.name, got, tc.status)
+		}
+	}
+	if got := p.FromError(context.Background(), errors.New("secret: password=hunter2")); strings.Contains(got.Detail, "hunter2") {
+		t.Errorf("a 500 must not leak the error: %q", got.Detail)
+	}
+}
+
+func TestPanicsBecome500Problems(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.ErrorLevel)
+	h := chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }),
+		zap.New(core), func(*http.Request) string { return "/x" })
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != problem.ContentType {
+		t.Fatalf("got %d %s", rec.Code, rec.Header().Get("Content-Type"))
+	}
+	if logs.FilterMessage("panic in handler").Len() != 1 {
+		t.Fatalf("the panic was not logged: %v", logs.All())
+	}
+}
+
+func TestRequestLogLine(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.InfoLevel)
+	h := chain(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+		_, _ = w.Write([]byte("hello"))
+	}), zap.New(core), func(*http.Request) string { return "/users/{user_id}" })
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/users/123", nil))
+	entries := logs.FilterMessage("request").All()
+	if len(entries) != 1 {
+		t.Fatalf("want one request line, got %v", logs.All())
+	}
+	f := entries[0].ContextMap()
+	if f["method"] != "POST" || f["route"] != "/users/{user_id}" || f["status"] != int64(201) || f["bytes"] != int64(5) {
+		t.Fatalf("fields %v", f)
+	}
+	if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
+		t.Fatal("missing nosniff")
+	}
+}
