@@ -34,7 +34,7 @@ test-race: ## the test suite under the race detector
 	$(GO) test -count=1 -race ./...
 
 generate: ## regenerate the ogen server/client and the sqlc queries
-	$(OGEN) --config tools/ogen.yml --target platform/oas --package oas --clean openapi.yaml
+	$(OGEN) --loglevel error --config tools/ogen.yml --target platform/oas --package oas --clean openapi.yaml
 	$(SQLC) generate
 
 check-generated: generate ## fail when committed generated code differs from a fresh generation

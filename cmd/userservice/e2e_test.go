@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -46,19 +45,6 @@ func (a *api) register(t *testing.T, username, email string) *oas.User {
 		t.Fatalf("Location %q for %s", created.Location, created.Response.UserID)
 	}
 	return &created.Response
-}
-
-// problemOf returns the problem of a client call's error.
-func problemOf(t *testing.T, err error) oas.Problem {
-	t.Helper()
-	var sc *oas.ErrorStatusCode
-	if !errors.As(err, &sc) {
-		t.Fatalf("want a problem response, got %v", err)
-	}
-	if sc.Response.Status != sc.StatusCode {
-		t.Fatalf("problem status %d in a %d response", sc.Response.Status, sc.StatusCode)
-	}
-	return sc.Response
 }
 
 func TestTutorialSession(t *testing.T) {
