@@ -13,17 +13,20 @@ import (
 	"github.com/acme/userservice/platform/config"
 )
 
-// Module provides the *zap.Logger, makes fx log through it, and flushes it on stop.
-var Module = fx.Module("logging",
-	fx.Provide(New),
+// Module provides the *zap.Logger, makes fx log through it, and flushes it on stop. The
+// fx.WithLogger stays outside fx.Module: inside, it would apply to this module's events only.
+var Module = fx.Options(
+	fx.Module("logging",
+		fx.Provide(New),
+		fx.Invoke(func(lc fx.Lifecycle, log *zap.Logger) {
+			lc.Append(fx.StopHook(func(context.Context) { _ = log.Sync() }))
+		}),
+	),
 	fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
 		// fx's start-up chatter is debug-level: useful when wiring breaks, noise otherwise.
 		l := &fxevent.ZapLogger{Logger: log.Named("fx")}
 		l.UseLogLevel(zapcore.DebugLevel)
 		return l
-	}),
-	fx.Invoke(func(lc fx.Lifecycle, log *zap.Logger) {
-		lc.Append(fx.StopHook(func(context.Context) { _ = log.Sync() }))
 	}),
 )
 
