@@ -115,6 +115,43 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("admin create", func(t *testing.T) {
+		t.Parallel()
+		env := map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "a.db")}
+		create := func(stdin string, args ...string) (string, error) {
+			cmd := command(bin, env, append([]string{"admin", "create"}, args...)...)
+			cmd.Stdin = strings.NewReader(stdin)
+			out, err := cmd.CombinedOutput()
+			return strings.TrimSpace(string(out)), err
+		}
+		out, err := create("root password\n", "--username", "root", "--email", "root@example.com", "--password-stdin")
+		if err != nil || !strings.HasPrefix(out, "created admin root (") {
+			t.Fatalf("create: %v %q", err, out)
+		}
+		if strings.Contains(out, "root password") {
+			t.Fatal("the password was echoed")
+		}
+		tests := []struct {
+			name, stdin string
+			args        []string
+			want        string
+		}{
+			{"email taken", "another password\n", []string{"--username", "root2", "--email", "ROOT@example.com", "--password-stdin"}, "User with email ROOT@example.com already exists"},
+			{"short password", "short\n", []string{"--username", "root3", "--email", "r3@example.com", "--password-stdin"}, "password must be at least 8 characters"},
+			{"no password flag", "", []string{"--username", "root4", "--email", "r4@example.com"}, "--password-stdin"},
+		}
+		for _, tc := range tests {
+			out, err := create(tc.stdin, tc.args...)
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() == 0 || !strings.Contains(out, tc.want) {
+				t.Errorf("%s: %v %q", tc.name, err, out)
+			}
+			if tc.name != "no password flag" && strings.Count(out, "\n") != 0 {
+				t.Errorf("%s: want one line, got %q", tc.name, out)
+			}
+		}
+	})
+
 	t.Run("SIGTERM drains in-flight requests and exits 0", func(t *testing.T) {
 		t.Parallel()
 		testGracefulShutdown(t, bin)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -33,7 +34,16 @@ var ctx = context.Background()
 
 func (a *api) register(t *testing.T, username, email string) *oas.User {
 	t.Helper()
-	res, err := a.client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: oas.Username(username), Email: oas.Email(email)})
+	return a.registerWithPassword(t, username, email, "")
+}
+
+func (a *api) registerWithPassword(t *testing.T, username, email, password string) *oas.User {
+	t.Helper()
+	req := &oas.RegisterUserRequest{Username: oas.Username(username), Email: oas.Email(email)}
+	if password != "" {
+		req.Password = oas.NewOptPassword(oas.Password(password))
+	}
+	res, err := a.client.RegisterUser(ctx, req)
 	if err != nil {
 		t.Fatalf("register %s: %v", username, err)
 	}
@@ -54,7 +64,7 @@ func TestTutorialSession(t *testing.T) {
 		if err != nil || health.Status != oas.HealthStatusHealthy {
 			t.Fatalf("health: %+v %v", health, err)
 		}
-		u := a.register(t, "john_doe", "john@example.com")
+		u := a.registerWithPassword(t, "john_doe", "john@example.com", "john's password")
 		if !u.IsActive || u.Role != oas.RoleUser || u.Username != "john_doe" {
 			t.Fatalf("registered %+v", u)
 		}
@@ -68,23 +78,31 @@ func TestTutorialSession(t *testing.T) {
 			t.Fatalf("duplicate: %T %+v", res, res)
 		}
 
-		for range 2 { // idempotent
-			res, err := a.client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: u.UserID})
-			if err != nil || res.(*oas.User).IsActive {
-				t.Fatalf("deactivate: %+v %v", res, err)
-			}
+		john := a.as(t, a.login(t, "john@example.com", "john's password"))
+		me, err := john.GetMe(ctx)
+		if err != nil || me.(*oas.User).UserID != u.UserID {
+			t.Fatalf("me: %+v %v", me, err)
 		}
-		got, err := a.client.GetUser(ctx, oas.GetUserParams{UserID: u.UserID})
-		if err != nil || got.(*oas.User).IsActive {
-			t.Fatalf("get after deactivate: %+v %v", got, err)
+		deact, err := john.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: u.UserID})
+		if err != nil || deact.(*oas.User).IsActive {
+			t.Fatalf("deactivate yourself: %+v %v", deact, err)
 		}
-		act, err := a.client.ActivateUser(ctx, oas.ActivateUserParams{UserID: u.UserID})
+		if res, err := john.GetMe(ctx); err != nil || !isStatus(res, http.StatusUnauthorized) {
+			t.Fatalf("a deactivated user's token must stop working: %T %v", res, err)
+		}
+
+		admin := a.admin(t)
+		again, err := admin.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: u.UserID})
+		if err != nil || again.(*oas.User).IsActive {
+			t.Fatalf("deactivate again (idempotent): %+v %v", again, err)
+		}
+		act, err := admin.ActivateUser(ctx, oas.ActivateUserParams{UserID: u.UserID})
 		if err != nil || !act.(*oas.User).IsActive {
 			t.Fatalf("activate: %+v %v", act, err)
 		}
 
 		missing := uuid.New()
-		res2, err := a.client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: missing})
+		res2, err := admin.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: missing})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -94,20 +112,40 @@ func TestTutorialSession(t *testing.T) {
 	})
 }
 
+// isStatus reports whether res is a problem response with the status. ogen gives each error
+// response its own type: a Problem, or a struct with headers around one (Response).
+func isStatus(res any, status int) bool {
+	v := reflect.ValueOf(res)
+	if v.Kind() != reflect.Pointer || v.IsNil() {
+		return false
+	}
+	v = v.Elem()
+	if r := v.FieldByName("Response"); r.IsValid() && r.Kind() == reflect.Struct {
+		v = r
+	}
+	f := v.FieldByName("Status")
+	return f.IsValid() && f.Kind() == reflect.Int && int(f.Int()) == status
+}
+
 func TestListPagination(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, a *api) {
-		var want []uuid.UUID
+		admin := a.admin(t)
+		me, err := admin.GetMe(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []uuid.UUID{me.(*oas.User).UserID}
 		for i := range 5 {
 			want = append(want, a.register(t, fmt.Sprintf("user_%d", i), fmt.Sprintf("u%d@example.com", i)).UserID)
 		}
-		if _, err := a.client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: want[1]}); err != nil {
+		if _, err := admin.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: want[1]}); err != nil {
 			t.Fatal(err)
 		}
 		var got []uuid.UUID
 		params := oas.ListUsersParams{Limit: oas.NewOptInt(2)}
 		for pages := 1; ; pages++ {
-			res, err := a.client.ListUsers(ctx, params)
+			res, err := admin.ListUsers(ctx, params)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -128,7 +166,7 @@ func TestListPagination(t *testing.T) {
 			t.Fatalf("got %v, want %v", got, want)
 		}
 
-		res, err := a.client.ListUsers(ctx, oas.ListUsersParams{IsActive: oas.NewOptBool(false)})
+		res, err := admin.ListUsers(ctx, oas.ListUsersParams{IsActive: oas.NewOptBool(false)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -141,10 +179,11 @@ func TestListPagination(t *testing.T) {
 func TestUpdateAndDelete(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, a *api) {
+		admin := a.admin(t)
 		alice := a.register(t, "alice", "alice@example.com")
 		bob := a.register(t, "bob", "bob@example.com")
 
-		res, err := a.client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail("bobby@example.com")},
+		res, err := admin.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail("bobby@example.com")},
 			oas.UpdateUserParams{UserID: bob.UserID})
 		if err != nil {
 			t.Fatal(err)
@@ -152,11 +191,11 @@ func TestUpdateAndDelete(t *testing.T) {
 		if u := res.(*oas.User); u.Email != "bobby@example.com" || u.Username != "bob" {
 			t.Fatalf("updated %+v", u)
 		}
-		res, err = a.client.UpdateUser(ctx, &oas.UpdateUserRequest{}, oas.UpdateUserParams{UserID: bob.UserID})
+		res, err = admin.UpdateUser(ctx, &oas.UpdateUserRequest{}, oas.UpdateUserParams{UserID: bob.UserID})
 		if err != nil || res.(*oas.User).Email != "bobby@example.com" {
 			t.Fatalf("empty update: %+v %v", res, err)
 		}
-		res, err = a.client.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptUsername("ALICE")},
+		res, err = admin.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptUsername("ALICE")},
 			oas.UpdateUserParams{UserID: bob.UserID})
 		if err != nil {
 			t.Fatal(err)
@@ -164,7 +203,7 @@ func TestUpdateAndDelete(t *testing.T) {
 		if c, ok := res.(*oas.UpdateUserConflict); !ok || c.Detail != "User with username ALICE already exists" {
 			t.Fatalf("taken username: %T %+v", res, res)
 		}
-		res, err = a.client.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptUsername("nobody")},
+		res, err = admin.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptUsername("nobody")},
 			oas.UpdateUserParams{UserID: uuid.New()})
 		if err != nil {
 			t.Fatal(err)
@@ -173,13 +212,13 @@ func TestUpdateAndDelete(t *testing.T) {
 			t.Fatalf("update missing: %T", res)
 		}
 
-		del, err := a.client.DeleteUser(ctx, oas.DeleteUserParams{UserID: alice.UserID})
+		del, err := admin.DeleteUser(ctx, oas.DeleteUserParams{UserID: alice.UserID})
 		if _, ok := del.(*oas.DeleteUserNoContent); err != nil || !ok {
 			t.Fatalf("delete: %T %v", del, err)
 		}
 		for _, check := range []func() (any, error){
-			func() (any, error) { return a.client.GetUser(ctx, oas.GetUserParams{UserID: alice.UserID}) },
-			func() (any, error) { return a.client.DeleteUser(ctx, oas.DeleteUserParams{UserID: alice.UserID}) },
+			func() (any, error) { return admin.GetUser(ctx, oas.GetUserParams{UserID: alice.UserID}) },
+			func() (any, error) { return admin.DeleteUser(ctx, oas.DeleteUserParams{UserID: alice.UserID}) },
 		} {
 			res, err := check()
 			if err != nil {
@@ -199,6 +238,8 @@ func TestBadInput(t *testing.T) {
 	forEngine(t, func(t *testing.T, a *api) {
 		u := a.register(t, "john_doe", "john@example.com")
 		userPath := "/users/" + u.UserID.String()
+		token := a.adminToken(t)
+		admin := a.as(t, token)
 		big := `{"username":"` + strings.Repeat("a", 1<<20) + `","email":"x@example.com"}`
 		tests := []struct {
 			name, method, path, contentType, body string
@@ -226,7 +267,10 @@ func TestBadInput(t *testing.T) {
 			{"limit not a number", "GET", "/users?limit=ten", "", "", false, 400, "limit"},
 			{"bad cursor", "GET", "/users?cursor=bogus", "", "", false, 400, "cursor"},
 			{"bad is_active", "GET", "/users?is_active=maybe", "", "", false, 400, "is_active"},
-			{"patch unknown field", "PATCH", userPath, "application/json", `{"role":"admin"}`, false, 400, "role"},
+			{"patch unknown field", "PATCH", userPath, "application/json", `{"admin":true}`, false, 400, "admin"},
+			{"patch bad role", "PATCH", userPath, "application/json", `{"role":"root"}`, false, 400, "role"},
+			{"short password", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","password":"short"}`, false, 400, "password"},
+			{"long password", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","password":"` + strings.Repeat("p", 129) + `"}`, false, 400, "password"},
 			{"patch bad email", "PATCH", userPath, "application/json", `{"email":"x"}`, false, 400, "email"},
 			{"patch null", "PATCH", userPath, "application/json", `{"email":null}`, false, 400, "email"},
 			{"unknown route", "GET", "/nope", "", "", false, 404, ""},
@@ -243,6 +287,8 @@ func TestBadInput(t *testing.T) {
 			if tc.contentType != "" {
 				req.Header.Set("Content-Type", tc.contentType)
 			}
+			// As an admin, so that each request reaches the check it is about.
+			req.Header.Set("Authorization", "Bearer "+token)
 			resp, err := client.Do(req)
 			if err != nil {
 				t.Fatalf("%s: %v", tc.name, err)
@@ -268,7 +314,7 @@ func TestBadInput(t *testing.T) {
 			}
 		}
 		// Nothing above changed the stored user.
-		got, err := a.client.GetUser(ctx, oas.GetUserParams{UserID: u.UserID})
+		got, err := admin.GetUser(ctx, oas.GetUserParams{UserID: u.UserID})
 		if err != nil || *got.(*oas.User) != *u {
 			t.Fatalf("user changed by bad requests: %+v %v", got, err)
 		}

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -10,10 +11,12 @@ import (
 	"io"
 	"os"
 	"runtime/debug"
+	"strings"
 	"text/tabwriter"
 	"time"
 
 	"go.uber.org/fx"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/config"
@@ -21,6 +24,9 @@ import (
 	"github.com/acme/userservice/platform/health"
 	"github.com/acme/userservice/platform/httpserver"
 	"github.com/acme/userservice/platform/logging"
+	"github.com/acme/userservice/platform/password"
+	"github.com/acme/userservice/platform/throttle"
+	"github.com/acme/userservice/platform/token"
 )
 
 // features are the business modules. Adding a module is one line here.
@@ -38,6 +44,9 @@ func serveModules(cfg config.Config) fx.Option {
 		database.Module,
 		httpserver.Module,
 		health.Module,
+		password.Module,
+		token.Module,
+		throttle.Module,
 		features(),
 	)
 }
@@ -49,6 +58,23 @@ func migrateModules(cfg config.Config) fx.Option {
 		config.Module(cfg),
 		logging.Module,
 		database.Module,
+		features(),
+	)
+}
+
+// adminModules is what `admin` needs: the users service and what it runs on, no HTTP. The
+// command prints its own result and returns its errors, so only errors are logged (not, for
+// instance, the serve-time warning about a generated JWT secret).
+func adminModules(cfg config.Config) fx.Option {
+	cfg.MigrateOnStart = false
+	cfg.LogLevel = max(cfg.LogLevel, zapcore.ErrorLevel)
+	return fx.Options(
+		config.Module(cfg),
+		logging.Module,
+		database.Module,
+		password.Module,
+		token.Module,
+		throttle.Module,
 		features(),
 	)
 }
@@ -71,14 +97,21 @@ const usage = `userservice: a user-management HTTP service.
 Usage:
   userservice [serve]                 start the HTTP API (the default)
   userservice migrate up|down|status  apply, roll back (one step per module) or list migrations
+  userservice admin create --username NAME --email EMAIL --password-stdin
+                                      create an admin (the password is read from standard input)
   userservice version                 print the version
   userservice <command> --help        help for a command
 
 Configuration comes from environment variables (see README.md): HTTP_ADDR, DATABASE_URL,
-LOG_LEVEL, LOG_FORMAT, MIGRATE_ON_START, SHUTDOWN_TIMEOUT, DB_MAX_CONNS, HTTP_*_TIMEOUT.
+LOG_LEVEL, LOG_FORMAT, MIGRATE_ON_START, SHUTDOWN_TIMEOUT, DB_MAX_CONNS, HTTP_*_TIMEOUT,
+JWT_SECRET, JWT_TTL, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDR, LOGIN_LOCKOUT.
 `
 
 func run(args []string, stdout, stderr io.Writer) error {
+	return runWithInput(args, os.Stdin, stdout, stderr)
+}
+
+func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
@@ -88,6 +121,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return serve(args, stderr)
 	case "migrate":
 		return migrate(args, stdout, stderr)
+	case "admin":
+		return admin(args, stdin, stdout, stderr)
 	case "version":
 		fs := newFlagSet("version", "userservice version\n\nPrints the version of this build.\n", stderr)
 		if err := fs.Parse(args); err != nil {
@@ -207,4 +242,63 @@ func buildVersion() string {
 		return info.Main.Version
 	}
 	return "(devel)"
+}
+
+const adminHelp = `userservice admin create --username NAME --email EMAIL --password-stdin
+
+Creates an active admin in the database of DATABASE_URL (migrating it first). The password is
+read from standard input (one line), never from the command line, where other users of the
+machine could read it. Fails with a one-line message when the email or username is taken.
+`
+
+func admin(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "create" {
+		fmt.Fprint(stderr, adminHelp)
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+			return flag.ErrHelp
+		}
+		return errors.New("admin needs a subcommand: create")
+	}
+	fs := newFlagSet("admin create", adminHelp, stderr)
+	username := fs.String("username", "", "the admin's username")
+	email := fs.String("email", "", "the admin's email")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *username == "" || *email == "" || !*fromStdin {
+		fs.Usage()
+		return errors.New("admin create needs --username, --email and --password-stdin")
+	}
+	pw, err := bufio.NewReader(stdin).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return fmt.Errorf("read password: %w", err)
+	}
+	cfg, err := config.Load()
+	if err != nil {
+		return err
+	}
+	msg, err := createAdmin(context.Background(), cfg, *username, *email, strings.TrimRight(pw, "\r\n"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, msg)
+	return nil
+}
+
+// createAdmin migrates the configured database and creates an admin in it.
+func createAdmin(ctx context.Context, cfg config.Config, username, email, password string) (string, error) {
+	var (
+		m      *database.Migrator
+		admins *users.Admins
+	)
+	app := fx.New(adminModules(cfg), fx.Populate(&m, &admins), fx.NopLogger)
+	if err := app.Err(); err != nil {
+		return "", err
+	}
+	defer func() { _ = app.Stop(ctx) }()
+	if err := m.Up(ctx); err != nil {
+		return "", err
+	}
+	return admins.Create(ctx, username, email, password)
 }

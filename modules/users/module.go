@@ -12,26 +12,60 @@ import (
 	"github.com/acme/userservice/modules/users/httpapi"
 	"github.com/acme/userservice/modules/users/ports"
 	"github.com/acme/userservice/modules/users/service"
+	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/oas"
+	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/problem"
+	"github.com/acme/userservice/platform/throttle"
+	"github.com/acme/userservice/platform/token"
 )
 
-// Module provides the Users operation group of the API, its error mapping, and its
-// migrations, on whichever database the platform opened.
+// Module provides the Users operation group of the API, the bearer authentication of the
+// whole API (users own identities), its error mapping, and its migrations, on whichever
+// database the platform opened.
 var Module = fx.Module("users",
 	fx.Provide(
 		fx.Private,
-		NewUnitOfWork,
-		func() service.Clock { return service.SystemClock{} },
-		service.New,
+		NewService,
+		httpapi.New,
 	),
 	fx.Provide(
-		fx.Annotate(httpapi.New, fx.As(new(oas.UsersHandler))),
+		// One handler serves the operations and authenticates them.
+		func(h *httpapi.Handler) oas.UsersHandler { return h },
+		func(h *httpapi.Handler) oas.SecurityHandler { return h },
+		NewAdmins,
 		fx.Annotate(func() problem.Mapper { return httpapi.Problem }, fx.ResultTags(`group:"problem_mappers"`)),
 		fx.Annotate(Migrations, fx.ResultTags(`group:"migrations"`)),
 	),
 )
+
+// ServiceParams are what the users service needs from the platform.
+type ServiceParams struct {
+	fx.In
+	DB       *database.DB
+	Config   config.Config
+	Hasher   *password.Hasher
+	Tokens   *token.Signer
+	Throttle *throttle.Memory
+}
+
+// NewService returns the users service on the platform's database, password hasher, token
+// signer and login throttle, with the login limits from the configuration.
+func NewService(p ServiceParams) *service.Service {
+	return service.New(service.Deps{
+		UoW:      NewUnitOfWork(p.DB),
+		Clock:    service.SystemClock{},
+		Hasher:   p.Hasher,
+		Tokens:   p.Tokens,
+		Throttle: p.Throttle,
+		Policy: service.LoginPolicy{
+			MaxFailures:        p.Config.LoginMaxFailures,
+			MaxFailuresPerAddr: p.Config.LoginMaxFailuresPerAddr,
+			Lockout:            p.Config.LoginLockout,
+		},
+	})
+}
 
 // NewUnitOfWork returns the unit of work of the adapter for the open database's engine.
 func NewUnitOfWork(db *database.DB) ports.UnitOfWork {

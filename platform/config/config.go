@@ -37,6 +37,17 @@ type Config struct {
 	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s"`
 	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
 	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
+	// JWTSecret signs access tokens (HS256); at least 32 bytes. Required with PostgreSQL; on
+	// the embedded SQLite default a random one is generated when it is unset.
+	JWTSecret string `env:"JWT_SECRET"`
+	// JWTTTL is how long an access token is valid.
+	JWTTTL time.Duration `env:"JWT_TTL" envDefault:"15m"`
+	// LoginMaxFailures is how many failed logins of one account block it for LoginLockout.
+	LoginMaxFailures int `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
+	// LoginMaxFailuresPerAddr is how many failed logins from one client address block it.
+	LoginMaxFailuresPerAddr int `env:"LOGIN_MAX_FAILURES_PER_ADDR" envDefault:"20"`
+	// LoginLockout is the window failures are counted in, and how long a block lasts.
+	LoginLockout time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
 }
 
 // Module supplies cfg to the application. The command loads the configuration before it
@@ -68,8 +79,18 @@ func (c Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return fmt.Errorf("config: HTTP_ADDR=%q: must be host:port, e.g. :8080", c.HTTPAddr)
 	}
-	if _, _, err := dburl.Parse(c.DatabaseURL); err != nil {
+	engine, _, err := dburl.Parse(c.DatabaseURL)
+	if err != nil {
 		return fmt.Errorf("config: DATABASE_URL: %v", err)
+	}
+	switch {
+	case c.JWTSecret == "" && engine == dburl.Postgres:
+		return errors.New("config: JWT_SECRET: required when DATABASE_URL is PostgreSQL (at least 32 bytes, e.g. openssl rand -base64 48)")
+	case c.JWTSecret != "" && len(c.JWTSecret) < 32:
+		return fmt.Errorf("config: JWT_SECRET: is %d bytes; must be at least 32", len(c.JWTSecret))
+	}
+	if c.LoginMaxFailures < 1 || c.LoginMaxFailuresPerAddr < 1 {
+		return errors.New("config: LOGIN_MAX_FAILURES and LOGIN_MAX_FAILURES_PER_ADDR: must be at least 1")
 	}
 	if c.DBMaxConns < 0 {
 		return fmt.Errorf("config: DB_MAX_CONNS=%d: must be 0 (the default) or more", c.DBMaxConns)
@@ -83,6 +104,8 @@ func (c Config) validate() error {
 		"HTTP_READ_TIMEOUT":        c.ReadTimeout,
 		"HTTP_WRITE_TIMEOUT":       c.WriteTimeout,
 		"HTTP_IDLE_TIMEOUT":        c.IdleTimeout,
+		"JWT_TTL":                  c.JWTTTL,
+		"LOGIN_LOCKOUT":            c.LoginLockout,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("config: %s=%s: must be a positive duration, e.g. 15s", name, d)

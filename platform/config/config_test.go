@@ -20,6 +20,7 @@ func TestDefaults(t *testing.T) {
 		HTTPAddr: ":8080", DatabaseURL: "sqlite://./userservice.db", LogLevel: zapcore.InfoLevel, LogFormat: "json",
 		MigrateOnStart: true, ShutdownTimeout: 15 * time.Second, ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
+		JWTTTL: 15 * time.Minute, LoginMaxFailures: 5, LoginMaxFailuresPerAddr: 20, LoginLockout: 15 * time.Minute,
 	}
 	if cfg != want {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
@@ -31,12 +32,14 @@ func TestValues(t *testing.T) {
 	cfg, err := config.Parse(map[string]string{
 		"HTTP_ADDR": "127.0.0.1:9000", "DATABASE_URL": "postgres://u@h/db", "DB_MAX_CONNS": "16",
 		"LOG_LEVEL": "debug", "LOG_FORMAT": "console", "MIGRATE_ON_START": "false", "SHUTDOWN_TIMEOUT": "2s",
+		"JWT_SECRET": strings.Repeat("s", 32), "JWT_TTL": "5m",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if cfg.HTTPAddr != "127.0.0.1:9000" || cfg.DBMaxConns != 16 || cfg.LogLevel != zapcore.DebugLevel ||
-		cfg.LogFormat != "console" || cfg.MigrateOnStart || cfg.ShutdownTimeout != 2*time.Second {
+		cfg.LogFormat != "console" || cfg.MigrateOnStart || cfg.ShutdownTimeout != 2*time.Second ||
+		cfg.JWTSecret != strings.Repeat("s", 32) || cfg.JWTTTL != 5*time.Minute {
 		t.Fatalf("got %+v", cfg)
 	}
 }
@@ -46,6 +49,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	t.Parallel()
 	tests := []struct{ name, value string }{
 		{"HTTP_ADDR", "8080"},
+		{"JWT_SECRET", "too short"},
+		{"JWT_TTL", "0s"},
+		{"LOGIN_MAX_FAILURES", "0"},
+		{"LOGIN_LOCKOUT", "forever"},
 		{"DATABASE_URL", "mysql://x"},
 		{"DATABASE_URL", "sqlite://"},
 		{"DB_MAX_CONNS", "many"},
@@ -66,5 +73,17 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		if msg := err.Error(); !strings.Contains(msg, tc.name) || strings.Contains(msg, "\n") {
 			t.Errorf("%s=%q: error %q must be one line naming the variable", tc.name, tc.value, msg)
 		}
+	}
+}
+
+func TestJWTSecretIsRequiredWithPostgres(t *testing.T) {
+	t.Parallel()
+	_, err := config.Parse(map[string]string{"DATABASE_URL": "postgres://u@h/db"})
+	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
+		t.Fatalf("got %v", err)
+	}
+	// The embedded default runs without one (the token module then generates a random one).
+	if _, err := config.Parse(map[string]string{"DATABASE_URL": "sqlite://x.db"}); err != nil {
+		t.Fatal(err)
 	}
 }

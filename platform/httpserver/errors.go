@@ -73,7 +73,12 @@ func requestProblem(err error) (*problem.Problem, bool) {
 		reqErr   *ogenerrors.DecodeRequestError
 		paramsEr *ogenerrors.DecodeParamsError
 	)
+	var secErr *ogenerrors.SecurityError
 	switch {
+	case errors.As(err, &secErr):
+		p := problem.New(http.StatusUnauthorized, "A valid bearer token is required.")
+		p.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
+		return p, true
 	case errors.As(err, &maxBytes):
 		return problem.New(http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB."), true
 	case errors.As(err, &ctErr):

@@ -44,6 +44,7 @@ func (h *Handler) NewError(ctx context.Context, err error) *oas.ErrorStatusCode 
 	for _, f := range p.Errors {
 		fields = append(fields, oas.FieldError{Field: f.Field, Message: f.Message})
 	}
+	setResponseHeaders(ctx, p.Headers)
 	resp := oas.Problem{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail, Errors: fields}
 	if p.Instance != "" {
 		resp.Instance = oas.NewOptString(p.Instance)
@@ -51,9 +52,11 @@ func (h *Handler) NewError(ctx context.Context, err error) *oas.ErrorStatusCode 
 	return &oas.ErrorStatusCode{StatusCode: p.Status, Response: resp}
 }
 
-// NewHTTPHandler returns the generated server for h behind the platform's middleware.
-func NewHTTPHandler(h *Handler, problems *Problems, log *zap.Logger) (http.Handler, error) {
-	srv, err := oas.NewServer(h,
+// NewHTTPHandler returns the generated server for h behind the platform's middleware. sec
+// authenticates the operations openapi.yaml protects; the module that owns identities
+// provides it.
+func NewHTTPHandler(h *Handler, sec oas.SecurityHandler, problems *Problems, log *zap.Logger) (http.Handler, error) {
+	srv, err := oas.NewServer(h, sec,
 		oas.WithErrorHandler(problems.ErrorHandler),
 		oas.WithNotFound(func(w http.ResponseWriter, r *http.Request) {
 			p := problem.New(http.StatusNotFound, "No route for "+r.Method+" "+r.URL.Path+".")

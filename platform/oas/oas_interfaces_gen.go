@@ -5,12 +5,24 @@ type ActivateUserRes interface {
 	activateUserRes()
 }
 
+type ChangePasswordRes interface {
+	changePasswordRes()
+}
+
+type CreateTokenRes interface {
+	createTokenRes()
+}
+
 type DeactivateUserRes interface {
 	deactivateUserRes()
 }
 
 type DeleteUserRes interface {
 	deleteUserRes()
+}
+
+type GetMeRes interface {
+	getMeRes()
 }
 
 type GetUserRes interface {

@@ -7,9 +7,12 @@ type OperationName = string
 
 const (
 	ActivateUserOperation   OperationName = "ActivateUser"
+	ChangePasswordOperation OperationName = "ChangePassword"
+	CreateTokenOperation    OperationName = "CreateToken"
 	DeactivateUserOperation OperationName = "DeactivateUser"
 	DeleteUserOperation     OperationName = "DeleteUser"
 	GetHealthOperation      OperationName = "GetHealth"
+	GetMeOperation          OperationName = "GetMe"
 	GetUserOperation        OperationName = "GetUser"
 	ListUsersOperation      OperationName = "ListUsers"
 	RegisterUserOperation   OperationName = "RegisterUser"

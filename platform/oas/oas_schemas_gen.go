@@ -18,6 +18,10 @@ type ActivateUserBadRequest Problem
 
 func (*ActivateUserBadRequest) activateUserRes() {}
 
+type ActivateUserForbidden Problem
+
+func (*ActivateUserForbidden) activateUserRes() {}
+
 type ActivateUserNotFound Problem
 
 func (*ActivateUserNotFound) activateUserRes() {}
@@ -26,9 +30,97 @@ type ActivateUserServiceUnavailable Problem
 
 func (*ActivateUserServiceUnavailable) activateUserRes() {}
 
+type BearerAuth struct {
+	Token string
+	Roles []string
+}
+
+// GetToken returns the value of Token.
+func (s *BearerAuth) GetToken() string {
+	return s.Token
+}
+
+// GetRoles returns the value of Roles.
+func (s *BearerAuth) GetRoles() []string {
+	return s.Roles
+}
+
+// SetToken sets the value of Token.
+func (s *BearerAuth) SetToken(val string) {
+	s.Token = val
+}
+
+// SetRoles sets the value of Roles.
+func (s *BearerAuth) SetRoles(val []string) {
+	s.Roles = val
+}
+
+type ChangePasswordBadRequest Problem
+
+func (*ChangePasswordBadRequest) changePasswordRes() {}
+
+type ChangePasswordForbidden Problem
+
+func (*ChangePasswordForbidden) changePasswordRes() {}
+
+// ChangePasswordNoContent is response for ChangePassword operation.
+type ChangePasswordNoContent struct{}
+
+func (*ChangePasswordNoContent) changePasswordRes() {}
+
+// Ref: #/components/schemas/ChangePasswordRequest
+type ChangePasswordRequest struct {
+	CurrentPassword string   `json:"current_password"`
+	NewPassword     Password `json:"new_password"`
+}
+
+// GetCurrentPassword returns the value of CurrentPassword.
+func (s *ChangePasswordRequest) GetCurrentPassword() string {
+	return s.CurrentPassword
+}
+
+// GetNewPassword returns the value of NewPassword.
+func (s *ChangePasswordRequest) GetNewPassword() Password {
+	return s.NewPassword
+}
+
+// SetCurrentPassword sets the value of CurrentPassword.
+func (s *ChangePasswordRequest) SetCurrentPassword(val string) {
+	s.CurrentPassword = val
+}
+
+// SetNewPassword sets the value of NewPassword.
+func (s *ChangePasswordRequest) SetNewPassword(val Password) {
+	s.NewPassword = val
+}
+
+type ChangePasswordRequestEntityTooLarge Problem
+
+func (*ChangePasswordRequestEntityTooLarge) changePasswordRes() {}
+
+type ChangePasswordServiceUnavailable Problem
+
+func (*ChangePasswordServiceUnavailable) changePasswordRes() {}
+
+type CreateTokenBadRequest Problem
+
+func (*CreateTokenBadRequest) createTokenRes() {}
+
+type CreateTokenRequestEntityTooLarge Problem
+
+func (*CreateTokenRequestEntityTooLarge) createTokenRes() {}
+
+type CreateTokenServiceUnavailable Problem
+
+func (*CreateTokenServiceUnavailable) createTokenRes() {}
+
 type DeactivateUserBadRequest Problem
 
 func (*DeactivateUserBadRequest) deactivateUserRes() {}
+
+type DeactivateUserForbidden Problem
+
+func (*DeactivateUserForbidden) deactivateUserRes() {}
 
 type DeactivateUserNotFound Problem
 
@@ -41,6 +133,10 @@ func (*DeactivateUserServiceUnavailable) deactivateUserRes() {}
 type DeleteUserBadRequest Problem
 
 func (*DeleteUserBadRequest) deleteUserRes() {}
+
+type DeleteUserForbidden Problem
+
+func (*DeleteUserForbidden) deleteUserRes() {}
 
 // DeleteUserNoContent is response for DeleteUser operation.
 type DeleteUserNoContent struct{}
@@ -113,6 +209,10 @@ type GetUserBadRequest Problem
 
 func (*GetUserBadRequest) getUserRes() {}
 
+type GetUserForbidden Problem
+
+func (*GetUserForbidden) getUserRes() {}
+
 type GetUserNotFound Problem
 
 func (*GetUserNotFound) getUserRes() {}
@@ -173,6 +273,10 @@ func (s *HealthStatus) UnmarshalText(data []byte) error {
 type ListUsersBadRequest Problem
 
 func (*ListUsersBadRequest) listUsersRes() {}
+
+type ListUsersForbidden Problem
+
+func (*ListUsersForbidden) listUsersRes() {}
 
 type ListUsersServiceUnavailable Problem
 
@@ -361,6 +465,98 @@ func (o OptInt) Or(d int) int {
 	return d
 }
 
+// NewOptPassword returns new OptPassword with value set to v.
+func NewOptPassword(v Password) OptPassword {
+	return OptPassword{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptPassword is optional Password.
+type OptPassword struct {
+	Value Password
+	Set   bool
+}
+
+// IsSet returns true if OptPassword was set.
+func (o OptPassword) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptPassword) Reset() {
+	var v Password
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptPassword) SetTo(v Password) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptPassword) Get() (v Password, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptPassword) Or(d Password) Password {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptRole returns new OptRole with value set to v.
+func NewOptRole(v Role) OptRole {
+	return OptRole{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptRole is optional Role.
+type OptRole struct {
+	Value Role
+	Set   bool
+}
+
+// IsSet returns true if OptRole was set.
+func (o OptRole) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptRole) Reset() {
+	var v Role
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptRole) SetTo(v Role) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptRole) Get() (v Role, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptRole) Or(d Role) Role {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
 // NewOptString returns new OptString with value set to v.
 func NewOptString(v string) OptString {
 	return OptString{
@@ -453,6 +649,8 @@ func (o OptUsername) Or(d Username) Username {
 	return d
 }
 
+type Password string
+
 // An RFC 9457 problem details object.
 // Ref: #/components/schemas/Problem
 type Problem struct {
@@ -530,6 +728,8 @@ func (s *Problem) SetErrors(val []FieldError) {
 	s.Errors = val
 }
 
+func (*Problem) getMeRes() {}
+
 type RegisterUserBadRequest Problem
 
 func (*RegisterUserBadRequest) registerUserRes() {}
@@ -540,8 +740,9 @@ func (*RegisterUserConflict) registerUserRes() {}
 
 // Ref: #/components/schemas/RegisterUserRequest
 type RegisterUserRequest struct {
-	Username Username `json:"username"`
-	Email    Email    `json:"email"`
+	Username Username    `json:"username"`
+	Email    Email       `json:"email"`
+	Password OptPassword `json:"password"`
 }
 
 // GetUsername returns the value of Username.
@@ -554,6 +755,11 @@ func (s *RegisterUserRequest) GetEmail() Email {
 	return s.Email
 }
 
+// GetPassword returns the value of Password.
+func (s *RegisterUserRequest) GetPassword() OptPassword {
+	return s.Password
+}
+
 // SetUsername sets the value of Username.
 func (s *RegisterUserRequest) SetUsername(val Username) {
 	s.Username = val
@@ -562,6 +768,11 @@ func (s *RegisterUserRequest) SetUsername(val Username) {
 // SetEmail sets the value of Email.
 func (s *RegisterUserRequest) SetEmail(val Email) {
 	s.Email = val
+}
+
+// SetPassword sets the value of Password.
+func (s *RegisterUserRequest) SetPassword(val OptPassword) {
+	s.Password = val
 }
 
 type RegisterUserRequestEntityTooLarge Problem
@@ -619,6 +830,172 @@ func (s *Role) UnmarshalText(data []byte) error {
 	}
 }
 
+// Ref: #/components/schemas/Token
+type Token struct {
+	// A JWT to send as `Authorization: Bearer <token>`.
+	AccessToken string         `json:"access_token"`
+	TokenType   TokenTokenType `json:"token_type"`
+	// Seconds until the token expires.
+	ExpiresIn int `json:"expires_in"`
+}
+
+// GetAccessToken returns the value of AccessToken.
+func (s *Token) GetAccessToken() string {
+	return s.AccessToken
+}
+
+// GetTokenType returns the value of TokenType.
+func (s *Token) GetTokenType() TokenTokenType {
+	return s.TokenType
+}
+
+// GetExpiresIn returns the value of ExpiresIn.
+func (s *Token) GetExpiresIn() int {
+	return s.ExpiresIn
+}
+
+// SetAccessToken sets the value of AccessToken.
+func (s *Token) SetAccessToken(val string) {
+	s.AccessToken = val
+}
+
+// SetTokenType sets the value of TokenType.
+func (s *Token) SetTokenType(val TokenTokenType) {
+	s.TokenType = val
+}
+
+// SetExpiresIn sets the value of ExpiresIn.
+func (s *Token) SetExpiresIn(val int) {
+	s.ExpiresIn = val
+}
+
+func (*Token) createTokenRes() {}
+
+// Ref: #/components/schemas/TokenRequest
+type TokenRequest struct {
+	Email    string `json:"email"`
+	Password string `json:"password"`
+}
+
+// GetEmail returns the value of Email.
+func (s *TokenRequest) GetEmail() string {
+	return s.Email
+}
+
+// GetPassword returns the value of Password.
+func (s *TokenRequest) GetPassword() string {
+	return s.Password
+}
+
+// SetEmail sets the value of Email.
+func (s *TokenRequest) SetEmail(val string) {
+	s.Email = val
+}
+
+// SetPassword sets the value of Password.
+func (s *TokenRequest) SetPassword(val string) {
+	s.Password = val
+}
+
+type TokenTokenType string
+
+const (
+	TokenTokenTypeBearer TokenTokenType = "Bearer"
+)
+
+// AllValues returns all TokenTokenType values.
+func (TokenTokenType) AllValues() []TokenTokenType {
+	return []TokenTokenType{
+		TokenTokenTypeBearer,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s TokenTokenType) MarshalText() ([]byte, error) {
+	switch s {
+	case TokenTokenTypeBearer:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *TokenTokenType) UnmarshalText(data []byte) error {
+	switch TokenTokenType(data) {
+	case TokenTokenTypeBearer:
+		*s = TokenTokenTypeBearer
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// TooManyRequestsHeaders wraps Problem with response headers.
+type TooManyRequestsHeaders struct {
+	RetryAfter OptInt
+	Response   Problem
+}
+
+// GetRetryAfter returns the value of RetryAfter.
+func (s *TooManyRequestsHeaders) GetRetryAfter() OptInt {
+	return s.RetryAfter
+}
+
+// GetResponse returns the value of Response.
+func (s *TooManyRequestsHeaders) GetResponse() Problem {
+	return s.Response
+}
+
+// SetRetryAfter sets the value of RetryAfter.
+func (s *TooManyRequestsHeaders) SetRetryAfter(val OptInt) {
+	s.RetryAfter = val
+}
+
+// SetResponse sets the value of Response.
+func (s *TooManyRequestsHeaders) SetResponse(val Problem) {
+	s.Response = val
+}
+
+func (*TooManyRequestsHeaders) changePasswordRes() {}
+func (*TooManyRequestsHeaders) createTokenRes()    {}
+
+// UnauthorizedHeaders wraps Problem with response headers.
+type UnauthorizedHeaders struct {
+	WWWAuthenticate OptString
+	Response        Problem
+}
+
+// GetWWWAuthenticate returns the value of WWWAuthenticate.
+func (s *UnauthorizedHeaders) GetWWWAuthenticate() OptString {
+	return s.WWWAuthenticate
+}
+
+// GetResponse returns the value of Response.
+func (s *UnauthorizedHeaders) GetResponse() Problem {
+	return s.Response
+}
+
+// SetWWWAuthenticate sets the value of WWWAuthenticate.
+func (s *UnauthorizedHeaders) SetWWWAuthenticate(val OptString) {
+	s.WWWAuthenticate = val
+}
+
+// SetResponse sets the value of Response.
+func (s *UnauthorizedHeaders) SetResponse(val Problem) {
+	s.Response = val
+}
+
+func (*UnauthorizedHeaders) activateUserRes()   {}
+func (*UnauthorizedHeaders) changePasswordRes() {}
+func (*UnauthorizedHeaders) createTokenRes()    {}
+func (*UnauthorizedHeaders) deactivateUserRes() {}
+func (*UnauthorizedHeaders) deleteUserRes()     {}
+func (*UnauthorizedHeaders) getMeRes()          {}
+func (*UnauthorizedHeaders) getUserRes()        {}
+func (*UnauthorizedHeaders) listUsersRes()      {}
+func (*UnauthorizedHeaders) updateUserRes()     {}
+
 type UpdateUserBadRequest Problem
 
 func (*UpdateUserBadRequest) updateUserRes() {}
@@ -626,6 +1003,10 @@ func (*UpdateUserBadRequest) updateUserRes() {}
 type UpdateUserConflict Problem
 
 func (*UpdateUserConflict) updateUserRes() {}
+
+type UpdateUserForbidden Problem
+
+func (*UpdateUserForbidden) updateUserRes() {}
 
 type UpdateUserNotFound Problem
 
@@ -635,6 +1016,7 @@ func (*UpdateUserNotFound) updateUserRes() {}
 type UpdateUserRequest struct {
 	Username OptUsername `json:"username"`
 	Email    OptEmail    `json:"email"`
+	Role     OptRole     `json:"role"`
 }
 
 // GetUsername returns the value of Username.
@@ -647,6 +1029,11 @@ func (s *UpdateUserRequest) GetEmail() OptEmail {
 	return s.Email
 }
 
+// GetRole returns the value of Role.
+func (s *UpdateUserRequest) GetRole() OptRole {
+	return s.Role
+}
+
 // SetUsername sets the value of Username.
 func (s *UpdateUserRequest) SetUsername(val OptUsername) {
 	s.Username = val
@@ -655,6 +1042,11 @@ func (s *UpdateUserRequest) SetUsername(val OptUsername) {
 // SetEmail sets the value of Email.
 func (s *UpdateUserRequest) SetEmail(val OptEmail) {
 	s.Email = val
+}
+
+// SetRole sets the value of Role.
+func (s *UpdateUserRequest) SetRole(val OptRole) {
+	s.Role = val
 }
 
 type UpdateUserRequestEntityTooLarge Problem
@@ -741,6 +1133,7 @@ func (s *User) SetCreatedAt(val time.Time) {
 
 func (*User) activateUserRes()   {}
 func (*User) deactivateUserRes() {}
+func (*User) getMeRes()          {}
 func (*User) getUserRes()        {}
 func (*User) updateUserRes()     {}
 

@@ -34,45 +34,68 @@ type SystemHandler interface {
 type UsersHandler interface {
 	// ActivateUser implements activateUser operation.
 	//
-	// Idempotent.
+	// Admins only. Idempotent.
 	//
 	// POST /users/{user_id}/activate
 	ActivateUser(ctx context.Context, params ActivateUserParams) (ActivateUserRes, error)
+	// ChangePassword implements changePassword operation.
+	//
+	// Needs the current password. Failures count towards login throttling.
+	//
+	// POST /users/me/password
+	ChangePassword(ctx context.Context, req *ChangePasswordRequest) (ChangePasswordRes, error)
+	// CreateToken implements createToken operation.
+	//
+	// Exchanges an email and password for a bearer access token. Unknown email, wrong password, no
+	// password set and a deactivated account all give the same 401. Repeated failures for one account or
+	// one client address are throttled with 429 and `Retry-After`.
+	//
+	// POST /auth/token
+	CreateToken(ctx context.Context, req *TokenRequest) (CreateTokenRes, error)
 	// DeactivateUser implements deactivateUser operation.
 	//
-	// Idempotent; a deactivated user can no longer receive email.
+	// The user themself or an admin. Idempotent; a deactivated user can no longer receive email nor use
+	// their tokens.
 	//
 	// POST /users/{user_id}/deactivate
 	DeactivateUser(ctx context.Context, params DeactivateUserParams) (DeactivateUserRes, error)
 	// DeleteUser implements deleteUser operation.
 	//
-	// Delete a user.
+	// Admins only.
 	//
 	// DELETE /users/{user_id}
 	DeleteUser(ctx context.Context, params DeleteUserParams) (DeleteUserRes, error)
+	// GetMe implements getMe operation.
+	//
+	// The caller.
+	//
+	// GET /users/me
+	GetMe(ctx context.Context) (GetMeRes, error)
 	// GetUser implements getUser operation.
 	//
-	// Get a user.
+	// The user themself or an admin.
 	//
 	// GET /users/{user_id}
 	GetUser(ctx context.Context, params GetUserParams) (GetUserRes, error)
 	// ListUsers implements listUsers operation.
 	//
-	// One page of users ordered by creation time (oldest first), then id. Pass `next_cursor` of a page as
-	// `cursor` to get the next one; the order is stable under inserts.
+	// Admins only. One page of users ordered by creation time (oldest first), then id. Pass `next_cursor`
+	// of a page as `cursor` to get the next one; the order is stable under inserts.
 	//
 	// GET /users
 	ListUsers(ctx context.Context, params ListUsersParams) (ListUsersRes, error)
 	// RegisterUser implements registerUser operation.
 	//
-	// Creates an active user with role `user`. Email and username are unique, compared without regard to
-	// case.
+	// Public self-registration: creates an active user with role `user`. Email and username are unique,
+	// compared without regard to case. A user registered without a password cannot log in until one is
+	// set.
 	//
 	// POST /users
 	RegisterUser(ctx context.Context, req *RegisterUserRequest) (RegisterUserRes, error)
 	// UpdateUser implements updateUser operation.
 	//
-	// Fields that are absent stay as they are; an empty object changes nothing.
+	// The user themself or an admin; only admins may change `role`. Fields that are absent stay as they
+	// are; an empty object changes nothing.
 	//
 	// PATCH /users/{user_id}
 	UpdateUser(ctx context.Context, req *UpdateUserRequest, params UpdateUserParams) (UpdateUserRes, error)
@@ -81,18 +104,20 @@ type UsersHandler interface {
 // Server implements http server based on OpenAPI v3 specification and
 // calls Handler to handle requests.
 type Server struct {
-	h Handler
+	h   Handler
+	sec SecurityHandler
 	baseServer
 }
 
 // NewServer creates new Server.
-func NewServer(h Handler, opts ...ServerOption) (*Server, error) {
+func NewServer(h Handler, sec SecurityHandler, opts ...ServerOption) (*Server, error) {
 	s, err := newServerConfig(opts...).baseServer()
 	if err != nil {
 		return nil, err
 	}
 	return &Server{
 		h:          h,
+		sec:        sec,
 		baseServer: s,
 	}, nil
 }

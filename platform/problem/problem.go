@@ -26,6 +26,9 @@ type Problem struct {
 	Detail   string       `json:"detail"`
 	Instance string       `json:"instance,omitempty"`
 	Errors   []FieldError `json:"errors,omitempty"`
+	// Headers are response headers that belong with the problem (Retry-After with a 429,
+	// WWW-Authenticate with a 401).
+	Headers map[string]string `json:"-"`
 }
 
 // Error implements error.
@@ -53,6 +56,9 @@ func Write(w http.ResponseWriter, p *Problem) {
 		panic(err)
 	}
 	h := w.Header()
+	for k, v := range p.Headers {
+		h.Set(k, v)
+	}
 	h.Set("Content-Type", ContentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(p.Status)

@@ -4,6 +4,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/uuid"
 )
@@ -36,13 +37,15 @@ var (
 // User is a registered user. Its fields are private so that every User in the program went
 // through NewUser or Restore and satisfies the rules; change it only through its methods.
 type User struct {
-	id        uuid.UUID
-	username  string
-	email     string
-	active    bool
-	role      Role
-	createdAt time.Time
-	updatedAt time.Time
+	id       uuid.UUID
+	username string
+	email    string
+	active   bool
+	role     Role
+	// passwordHash is the encoded hash of the password; "" when none is set.
+	passwordHash string
+	createdAt    time.Time
+	updatedAt    time.Time
 }
 
 // NewUser validates username and email and returns a new active user with role RoleUser,
@@ -68,39 +71,43 @@ func NewUser(id uuid.UUID, username, email string, now time.Time) (*User, error)
 
 // Snapshot is the full state of a user, as storage keeps it.
 type Snapshot struct {
-	ID        uuid.UUID
-	Username  string
-	Email     string
-	Active    bool
-	Role      Role
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	ID       uuid.UUID
+	Username string
+	Email    string
+	Active   bool
+	Role     Role
+	// PasswordHash is the encoded password hash, "" when the user has no password.
+	PasswordHash string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 // Restore rebuilds a user from stored state. Storage adapters use it; the state is trusted to
 // have passed the rules when it was saved, so it is not validated again.
 func Restore(s Snapshot) *User {
 	return &User{
-		id:        s.ID,
-		username:  s.Username,
-		email:     s.Email,
-		active:    s.Active,
-		role:      s.Role,
-		createdAt: s.CreatedAt,
-		updatedAt: s.UpdatedAt,
+		id:           s.ID,
+		username:     s.Username,
+		email:        s.Email,
+		active:       s.Active,
+		role:         s.Role,
+		passwordHash: s.PasswordHash,
+		createdAt:    s.CreatedAt,
+		updatedAt:    s.UpdatedAt,
 	}
 }
 
 // Snapshot returns the user's state for storage and presentation.
 func (u *User) Snapshot() Snapshot {
 	return Snapshot{
-		ID:        u.id,
-		Username:  u.username,
-		Email:     u.email,
-		Active:    u.active,
-		Role:      u.role,
-		CreatedAt: u.createdAt,
-		UpdatedAt: u.updatedAt,
+		ID:           u.id,
+		Username:     u.username,
+		Email:        u.email,
+		Active:       u.active,
+		Role:         u.role,
+		PasswordHash: u.passwordHash,
+		CreatedAt:    u.createdAt,
+		UpdatedAt:    u.updatedAt,
 	}
 }
 
@@ -118,6 +125,19 @@ func (u *User) IsActive() bool { return u.active }
 
 // Role returns the user's role.
 func (u *User) Role() Role { return u.role }
+
+// PasswordHash returns the encoded password hash, "" when the user has no password.
+func (u *User) PasswordHash() string { return u.passwordHash }
+
+// HasPassword reports whether the user can log in with a password.
+func (u *User) HasPassword() bool { return u.passwordHash != "" }
+
+// SetPasswordHash stores a new password hash. The password itself never reaches the domain
+// object: callers validate it with ValidatePassword and hash it first.
+func (u *User) SetPasswordHash(hash string, now time.Time) {
+	u.passwordHash = hash
+	u.updatedAt = Timestamp(now)
+}
 
 // CreatedAt returns when the user registered.
 func (u *User) CreatedAt() time.Time { return u.createdAt }
@@ -154,6 +174,8 @@ func (u *User) Activate(now time.Time) bool {
 type Changes struct {
 	Username *string
 	Email    *string
+	// Role may be changed by admins only (see CanChange).
+	Role *Role
 }
 
 // Apply validates and applies c. Nothing changes unless every field is valid. It reports
@@ -166,6 +188,9 @@ func (u *User) Apply(c Changes, now time.Time) (bool, error) {
 	if c.Email != nil {
 		verr.check("email", ValidateEmail(*c.Email))
 	}
+	if c.Role != nil && !c.Role.Valid() {
+		verr.check("role", "must be user or admin")
+	}
 	if err := verr.orNil(); err != nil {
 		return false, err
 	}
@@ -175,6 +200,9 @@ func (u *User) Apply(c Changes, now time.Time) (bool, error) {
 	}
 	if c.Email != nil && *c.Email != u.email {
 		u.email, changed = *c.Email, true
+	}
+	if c.Role != nil && *c.Role != u.role {
+		u.role, changed = *c.Role, true
 	}
 	if changed {
 		u.updatedAt = Timestamp(now)
@@ -206,9 +234,34 @@ func ValidateEmail(s string) string {
 	return ""
 }
 
+// Password length limits, in characters. Longer passwords are rejected, never truncated.
+const (
+	PasswordMinLen = 8
+	PasswordMaxLen = 128
+)
+
+// ValidatePassword returns why s is not an acceptable password, or "" when it is.
+func ValidatePassword(s string) string {
+	switch n := utf8.RuneCountInString(s); {
+	case n < PasswordMinLen:
+		return "must be at least 8 characters"
+	case n > PasswordMaxLen:
+		return "must be at most 128 characters"
+	}
+	return ""
+}
+
 // SameEmail reports whether a and b are the same address for uniqueness, which ignores case.
 func SameEmail(a, b string) bool { return strings.EqualFold(a, b) }
 
 // Timestamp normalises t the way storage keeps it: UTC, truncated to microseconds, so that a
 // user read back equals the user saved on every engine.
 func Timestamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
+
+// Promote makes the user an admin.
+func (u *User) Promote(now time.Time) {
+	if u.role != RoleAdmin {
+		u.role = RoleAdmin
+		u.updatedAt = Timestamp(now)
+	}
+}

@@ -1,43 +1,97 @@
-// Package httpapi implements the Users operation group of openapi.yaml on top of the users
-// service. It maps ogen's request types to use-case inputs and domain users to ogen's response
-// types, and describes the module's errors as problems; generated types never go further in.
+// Package httpapi implements the Users operation group of openapi.yaml, and the bearer
+// authentication it declares, on top of the users service. It maps ogen's request types to
+// use-case inputs and domain users to ogen's response types, and describes the module's errors
+// as problems; generated types never go further in.
 package httpapi
 
 import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
 
 	"github.com/acme/userservice/modules/users/domain"
 	"github.com/acme/userservice/modules/users/service"
+	"github.com/acme/userservice/platform/httpserver"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/problem"
 )
 
-// Handler implements oas.UsersHandler.
+// Handler implements oas.UsersHandler and oas.SecurityHandler.
 type Handler struct {
 	svc *service.Service
 }
 
-var _ oas.UsersHandler = (*Handler)(nil)
+var (
+	_ oas.UsersHandler    = (*Handler)(nil)
+	_ oas.SecurityHandler = (*Handler)(nil)
+)
 
 // New returns a handler running the use cases of svc.
 func New(svc *service.Service) *Handler {
 	return &Handler{svc: svc}
 }
 
+type actorKey struct{}
+
+// HandleBearerAuth authenticates the bearer token of a protected operation and puts the actor
+// in the context for the operation's handler.
+func (h *Handler) HandleBearerAuth(ctx context.Context, _ oas.OperationName, t oas.BearerAuth) (context.Context, error) {
+	actor, err := h.svc.Authenticate(ctx, t.Token)
+	if err != nil {
+		return nil, err
+	}
+	return context.WithValue(ctx, actorKey{}, actor), nil
+}
+
+// actor returns the authenticated actor. ogen runs HandleBearerAuth before every protected
+// operation, so a missing actor is a wiring bug, answered as unauthenticated rather than as
+// an admin-less zero value that a policy might misread.
+func actor(ctx context.Context) (domain.Actor, error) {
+	a, ok := ctx.Value(actorKey{}).(domain.Actor)
+	if !ok {
+		return domain.Actor{}, service.ErrUnauthenticated
+	}
+	return a, nil
+}
+
 // RegisterUser handles POST /users.
 func (h *Handler) RegisterUser(ctx context.Context, req *oas.RegisterUserRequest) (oas.RegisterUserRes, error) {
-	u, err := h.svc.Register(ctx, service.RegisterInput{Username: string(req.Username), Email: string(req.Email)})
+	u, err := h.svc.Register(ctx, service.RegisterInput{
+		Username: string(req.Username),
+		Email:    string(req.Email),
+		Password: string(req.Password.Or("")),
+	})
 	if err != nil {
 		return nil, err
 	}
 	return &oas.UserHeaders{Location: "/users/" + u.ID().String(), Response: toAPI(u)}, nil
 }
 
-// GetUser handles GET /users/{user_id}.
-func (h *Handler) GetUser(ctx context.Context, params oas.GetUserParams) (oas.GetUserRes, error) {
-	u, err := h.svc.Get(ctx, params.UserID)
+// CreateToken handles POST /auth/token.
+func (h *Handler) CreateToken(ctx context.Context, req *oas.TokenRequest) (oas.CreateTokenRes, error) {
+	tok, err := h.svc.Login(ctx, service.LoginInput{
+		Email:      req.Email,
+		Password:   req.Password,
+		ClientAddr: httpserver.ClientAddr(ctx),
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &oas.Token{
+		AccessToken: tok.Value,
+		TokenType:   oas.TokenTokenTypeBearer,
+		ExpiresIn:   int(tok.ExpiresIn.Seconds()),
+	}, nil
+}
+
+// GetMe handles GET /users/me.
+func (h *Handler) GetMe(ctx context.Context) (oas.GetMeRes, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.svc.Me(ctx, a)
 	if err != nil {
 		return nil, err
 	}
@@ -45,13 +99,34 @@ func (h *Handler) GetUser(ctx context.Context, params oas.GetUserParams) (oas.Ge
 	return &out, nil
 }
 
+// ChangePassword handles POST /users/me/password.
+func (h *Handler) ChangePassword(ctx context.Context, req *oas.ChangePasswordRequest) (oas.ChangePasswordRes, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.ChangePassword(ctx, a, req.CurrentPassword, string(req.NewPassword), httpserver.ClientAddr(ctx)); err != nil {
+		return nil, err
+	}
+	return &oas.ChangePasswordNoContent{}, nil
+}
+
+// GetUser handles GET /users/{user_id}.
+func (h *Handler) GetUser(ctx context.Context, params oas.GetUserParams) (oas.GetUserRes, error) {
+	return one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Get(ctx, a, params.UserID) })
+}
+
 // ListUsers handles GET /users.
 func (h *Handler) ListUsers(ctx context.Context, params oas.ListUsersParams) (oas.ListUsersRes, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
 	in := service.ListInput{Limit: params.Limit.Or(service.DefaultPageSize), Cursor: params.Cursor.Or("")}
 	if v, ok := params.IsActive.Get(); ok {
 		in.IsActive = &v
 	}
-	page, err := h.svc.List(ctx, in)
+	page, err := h.svc.List(ctx, a, in)
 	if err != nil {
 		return nil, err
 	}
@@ -60,10 +135,9 @@ func (h *Handler) ListUsers(ctx context.Context, params oas.ListUsersParams) (oa
 		out.Items[i] = toAPI(u)
 	}
 	if page.NextCursor == "" {
-		out.NextCursor = oas.NewNilString("")
 		out.NextCursor.SetToNull()
 	} else {
-		out.NextCursor = oas.NewNilString(page.NextCursor)
+		out.NextCursor.SetTo(page.NextCursor)
 	}
 	return out, nil
 }
@@ -79,40 +153,47 @@ func (h *Handler) UpdateUser(ctx context.Context, req *oas.UpdateUserRequest, pa
 		s := string(v)
 		c.Email = &s
 	}
-	u, err := h.svc.Update(ctx, params.UserID, c)
-	if err != nil {
-		return nil, err
+	if v, ok := req.Role.Get(); ok {
+		r := domain.Role(v)
+		c.Role = &r
 	}
-	out := toAPI(u)
-	return &out, nil
+	return one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Update(ctx, a, params.UserID, c) })
 }
 
 // DeactivateUser handles POST /users/{user_id}/deactivate.
 func (h *Handler) DeactivateUser(ctx context.Context, params oas.DeactivateUserParams) (oas.DeactivateUserRes, error) {
-	u, err := h.svc.Deactivate(ctx, params.UserID)
-	if err != nil {
-		return nil, err
-	}
-	out := toAPI(u)
-	return &out, nil
+	return one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Deactivate(ctx, a, params.UserID) })
 }
 
 // ActivateUser handles POST /users/{user_id}/activate.
 func (h *Handler) ActivateUser(ctx context.Context, params oas.ActivateUserParams) (oas.ActivateUserRes, error) {
-	u, err := h.svc.Activate(ctx, params.UserID)
+	return one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Activate(ctx, a, params.UserID) })
+}
+
+// DeleteUser handles DELETE /users/{user_id}.
+func (h *Handler) DeleteUser(ctx context.Context, params oas.DeleteUserParams) (oas.DeleteUserRes, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.Delete(ctx, a, params.UserID); err != nil {
+		return nil, err
+	}
+	return &oas.DeleteUserNoContent{}, nil
+}
+
+// one runs a use case that returns one user as the authenticated actor and renders the user.
+func one(ctx context.Context, run func(domain.Actor) (*domain.User, error)) (*oas.User, error) {
+	a, err := actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := run(a)
 	if err != nil {
 		return nil, err
 	}
 	out := toAPI(u)
 	return &out, nil
-}
-
-// DeleteUser handles DELETE /users/{user_id}.
-func (h *Handler) DeleteUser(ctx context.Context, params oas.DeleteUserParams) (oas.DeleteUserRes, error) {
-	if err := h.svc.Delete(ctx, params.UserID); err != nil {
-		return nil, err
-	}
-	return &oas.DeleteUserNoContent{}, nil
 }
 
 func toAPI(u *domain.User) oas.User {
@@ -130,9 +211,11 @@ func toAPI(u *domain.User) oas.User {
 // a handler returns (it is a problem.Mapper).
 func Problem(err error) (*problem.Problem, bool) {
 	var (
-		invalid  *domain.ValidationError
-		notFound *domain.NotFoundError
-		exists   *domain.AlreadyExistsError
+		invalid   *domain.ValidationError
+		notFound  *domain.NotFoundError
+		exists    *domain.AlreadyExistsError
+		forbidden *domain.ForbiddenError
+		throttled *service.ThrottledError
 	)
 	switch {
 	case errors.As(err, &invalid):
@@ -149,6 +232,23 @@ func Problem(err error) (*problem.Problem, bool) {
 	case errors.Is(err, service.ErrInvalidCursor):
 		return problem.New(http.StatusBadRequest, "Parameter cursor is invalid: use the next_cursor of a previous page.",
 			problem.FieldError{Field: "cursor", Message: "is not a cursor this service issued"}), true
+	case errors.Is(err, service.ErrUnauthenticated):
+		// The reason (expired, bad signature, deactivated) stays in the logs, not the answer.
+		p := problem.New(http.StatusUnauthorized, "A valid bearer token is required.")
+		p.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
+		return p, true
+	case errors.Is(err, service.ErrInvalidCredentials):
+		return problem.New(http.StatusUnauthorized, "Invalid email or password."), true
+	case errors.As(err, &forbidden):
+		return problem.New(http.StatusForbidden, forbidden.Error()+"."), true
+	case errors.Is(err, service.ErrWrongPassword):
+		return problem.New(http.StatusForbidden, "The current password is wrong.",
+			problem.FieldError{Field: "current_password", Message: "is wrong"}), true
+	case errors.As(err, &throttled):
+		p := problem.New(http.StatusTooManyRequests, "Too many failed attempts; retry after "+
+			strconv.Itoa(throttled.RetryAfterSeconds())+" seconds.")
+		p.Headers = map[string]string{"Retry-After": strconv.Itoa(throttled.RetryAfterSeconds())}
+		return p, true
 	}
 	return nil, false
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -32,6 +33,19 @@ func TestProblem(t *testing.T) {
 		{"cursor", fmt.Errorf("%w: x", service.ErrInvalidCursor),
 			http.StatusBadRequest, "Parameter cursor is invalid: use the next_cursor of a previous page.", "cursor"},
 	}
+	tests = append(tests, []struct {
+		name   string
+		err    error
+		status int
+		detail string
+		field  string
+	}{
+		{"unauthenticated", fmt.Errorf("%w: expired", service.ErrUnauthenticated), http.StatusUnauthorized, "A valid bearer token is required.", ""},
+		{"bad credentials", service.ErrInvalidCredentials, http.StatusUnauthorized, "Invalid email or password.", ""},
+		{"forbidden", &domain.ForbiddenError{Action: domain.ActionDelete}, http.StatusForbidden, "You may not delete this user.", ""},
+		{"wrong password", service.ErrWrongPassword, http.StatusForbidden, "The current password is wrong.", "current_password"},
+		{"throttled", &service.ThrottledError{RetryAfter: 1500 * time.Millisecond}, http.StatusTooManyRequests, "Too many failed attempts; retry after 2 seconds.", ""},
+	}...)
 	for _, tc := range tests {
 		p, ok := httpapi.Problem(tc.err)
 		if !ok || p.Status != tc.status || p.Detail != tc.detail {
@@ -44,5 +58,17 @@ func TestProblem(t *testing.T) {
 	}
 	if _, ok := httpapi.Problem(errors.New("other")); ok {
 		t.Error("errors of other modules are not ours to map")
+	}
+}
+
+func TestProblemHeaders(t *testing.T) {
+	t.Parallel()
+	p, _ := httpapi.Problem(service.ErrUnauthenticated)
+	if p.Headers["WWW-Authenticate"] != "Bearer" {
+		t.Errorf("401 headers %v", p.Headers)
+	}
+	p, _ = httpapi.Problem(&service.ThrottledError{RetryAfter: 90 * time.Second})
+	if p.Headers["Retry-After"] != "90" {
+		t.Errorf("429 headers %v", p.Headers)
 	}
 }

@@ -62,3 +62,33 @@ type UnitOfWork interface {
 	// valid only during fn.
 	Do(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
 }
+
+// PasswordHasher hashes passwords and checks them against stored hashes. Hashes are encoded
+// with their algorithm and parameters, so parameters can be raised later.
+type PasswordHasher interface {
+	// Hash returns the encoded hash of password with a fresh salt.
+	Hash(password string) (string, error)
+	// Verify reports whether password matches encoded, and whether encoded was made with
+	// parameters other than the current ones and should be replaced by a new Hash.
+	Verify(password, encoded string) (match, rehash bool, err error)
+}
+
+// TokenIssuer issues and checks access tokens.
+type TokenIssuer interface {
+	// Issue returns a token naming the user as its subject, and how long it is valid.
+	Issue(userID uuid.UUID, role string) (token string, expiresIn time.Duration, err error)
+	// Subject checks token (signature, algorithm, issuer, expiry) and returns its subject.
+	Subject(token string) (uuid.UUID, error)
+}
+
+// Throttle counts failed attempts per key (an account, a client address) and blocks keys that
+// fail too often. The in-memory one serves one instance; a shared store can replace it.
+type Throttle interface {
+	// Blocked returns how long key must still wait before trying again; 0 when it may try.
+	Blocked(key string) time.Duration
+	// Fail records a failed attempt; after limit failures within window, key is blocked for
+	// window.
+	Fail(key string, limit int, window time.Duration)
+	// Reset forgets key's failures.
+	Reset(key string)
+}

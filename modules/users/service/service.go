@@ -1,11 +1,12 @@
 // Package service holds the users module's use cases. Each use case is one unit of work: it
-// loads users through the repository port, applies domain rules, and saves the result
-// atomically. It knows nothing of HTTP or SQL.
+// checks the actor's rights with the domain policy, loads users through the repository port,
+// applies domain rules, and saves the result atomically. It knows nothing of HTTP or SQL.
 package service
 
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -34,47 +35,122 @@ const (
 // ErrInvalidCursor is returned by List for a cursor this service did not issue.
 var ErrInvalidCursor = errors.New("cursor is not one this service issued")
 
-// Service runs the users use cases.
-type Service struct {
-	uow   ports.UnitOfWork
-	clock Clock
+// Deps are the ports the service runs on.
+type Deps struct {
+	UoW      ports.UnitOfWork
+	Clock    Clock
+	Hasher   ports.PasswordHasher
+	Tokens   ports.TokenIssuer
+	Throttle ports.Throttle
+	Policy   LoginPolicy
 }
 
-// New returns a Service that runs its use cases in units of work from uow.
-func New(uow ports.UnitOfWork, clock Clock) *Service {
-	return &Service{uow: uow, clock: clock}
+// Service runs the users use cases.
+type Service struct {
+	Deps
+	// dummyHash is verified against when a login names no usable account, so that such a
+	// login costs what a wrong password costs and timing does not reveal which accounts exist.
+	dummyHash func() (string, error)
+}
+
+// New returns a Service on deps.
+func New(deps Deps) *Service {
+	return &Service{
+		Deps:      deps,
+		dummyHash: sync.OnceValues(func() (string, error) { return deps.Hasher.Hash("no such account, no such password") }),
+	}
 }
 
 // RegisterInput is what a new user gives.
 type RegisterInput struct {
 	Username string
 	Email    string
+	// Password is optional: "" registers a user who cannot log in until one is set.
+	Password string
 }
 
-// Register creates an active user. A taken email or username is a *domain.AlreadyExistsError,
-// decided by the database's unique index so that concurrent registrations have one winner.
+// Register creates an active user with role user. A taken email or username is a
+// *domain.AlreadyExistsError, decided by the database's unique index so that concurrent
+// registrations have one winner.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*domain.User, error) {
-	id, err := uuid.NewV7()
+	u, err := s.newUser(in)
 	if err != nil {
 		return nil, err
 	}
-	u, err := domain.NewUser(id, in.Username, in.Email, s.clock.Now())
-	if err != nil {
-		return nil, err
-	}
-	err = s.uow.Do(ctx, func(ctx context.Context, r ports.Repos) error {
-		return r.Users.Add(ctx, u)
-	})
-	if err != nil {
+	if err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error { return r.Users.Add(ctx, u) }); err != nil {
 		return nil, err
 	}
 	return u, nil
 }
 
-// Get returns the user with the id, or a *domain.NotFoundError.
-func (s *Service) Get(ctx context.Context, id uuid.UUID) (*domain.User, error) {
+// CreateAdmin creates an active admin with a password. It has no actor: only trusted
+// operators reach it (the admin CLI, with access to the database).
+func (s *Service) CreateAdmin(ctx context.Context, in RegisterInput) (*domain.User, error) {
+	if in.Password == "" {
+		return nil, &domain.ValidationError{Fields: []domain.FieldError{{Field: "password", Message: "is required for an admin"}}}
+	}
+	u, err := s.newUser(in)
+	if err != nil {
+		return nil, err
+	}
+	u.Promote(s.Clock.Now())
+	if err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error { return r.Users.Add(ctx, u) }); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// newUser validates in (every invalid field at once) and hashes the password outside any
+// transaction: hashing is deliberately slow and must not hold a connection.
+func (s *Service) newUser(in RegisterInput) (*domain.User, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, err
+	}
+	now := s.Clock.Now()
+	u, err := domain.NewUser(id, in.Username, in.Email, now)
+	var verr *domain.ValidationError
+	if err != nil && !errors.As(err, &verr) {
+		return nil, err
+	}
+	if in.Password != "" {
+		if msg := domain.ValidatePassword(in.Password); msg != "" {
+			if verr == nil {
+				verr = &domain.ValidationError{}
+			}
+			verr.Fields = append(verr.Fields, domain.FieldError{Field: "password", Message: msg})
+		}
+	}
+	if verr != nil {
+		return nil, verr
+	}
+	if in.Password != "" {
+		hash, err := s.Hasher.Hash(in.Password)
+		if err != nil {
+			return nil, err
+		}
+		u.SetPasswordHash(hash, now)
+	}
+	return u, nil
+}
+
+// Get returns the user with the id (the user themself or an admin), or a
+// *domain.NotFoundError.
+func (s *Service) Get(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.User, error) {
+	if err := domain.Authorize(actor, domain.ActionRead, id); err != nil {
+		return nil, err
+	}
+	return s.load(ctx, id)
+}
+
+// Me returns the actor's own user.
+func (s *Service) Me(ctx context.Context, actor domain.Actor) (*domain.User, error) {
+	return s.load(ctx, actor.ID)
+}
+
+func (s *Service) load(ctx context.Context, id uuid.UUID) (*domain.User, error) {
 	var u *domain.User
-	err := s.uow.Do(ctx, func(ctx context.Context, r ports.Repos) error {
+	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
 		var err error
 		u, err = r.Users.Get(ctx, id)
 		return err
@@ -99,10 +175,13 @@ type Page struct {
 	NextCursor string
 }
 
-// List returns one page of users in registration order. Pages are keyset-paginated on
-// (created_at, id), so a page costs the same however deep it is and no user is skipped or
-// repeated when users register between pages.
-func (s *Service) List(ctx context.Context, in ListInput) (Page, error) {
+// List returns one page of users in registration order (admins only). Pages are
+// keyset-paginated on (created_at, id), so a page costs the same however deep it is and no
+// user is skipped or repeated when users register between pages.
+func (s *Service) List(ctx context.Context, actor domain.Actor, in ListInput) (Page, error) {
+	if err := domain.Authorize(actor, domain.ActionList, uuid.Nil); err != nil {
+		return Page{}, err
+	}
 	limit := in.Limit
 	switch {
 	case limit == 0:
@@ -121,7 +200,7 @@ func (s *Service) List(ctx context.Context, in ListInput) (Page, error) {
 		q.After = &pos
 	}
 	var users []*domain.User
-	err := s.uow.Do(ctx, func(ctx context.Context, r ports.Repos) error {
+	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
 		var err error
 		users, err = r.Users.List(ctx, q)
 		return err
@@ -139,30 +218,43 @@ func (s *Service) List(ctx context.Context, in ListInput) (Page, error) {
 	return page, nil
 }
 
-// Update applies changes to the user's username and email.
-func (s *Service) Update(ctx context.Context, id uuid.UUID, c domain.Changes) (*domain.User, error) {
+// Update applies changes to the user's username, email and (admins only) role.
+func (s *Service) Update(ctx context.Context, actor domain.Actor, id uuid.UUID, c domain.Changes) (*domain.User, error) {
+	if err := domain.AuthorizeChanges(actor, id, c); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, error) {
 		return u.Apply(c, now)
 	})
 }
 
-// Deactivate makes the user inactive; deactivating an inactive user is not an error.
-func (s *Service) Deactivate(ctx context.Context, id uuid.UUID) (*domain.User, error) {
+// Deactivate makes the user inactive (the user themself or an admin); their tokens stop
+// working at their next request. Deactivating an inactive user is not an error.
+func (s *Service) Deactivate(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.User, error) {
+	if err := domain.Authorize(actor, domain.ActionDeactivate, id); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, error) {
 		return u.Deactivate(now), nil
 	})
 }
 
-// Activate makes the user active; activating an active user is not an error.
-func (s *Service) Activate(ctx context.Context, id uuid.UUID) (*domain.User, error) {
+// Activate makes the user active (admins only); activating an active user is not an error.
+func (s *Service) Activate(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.User, error) {
+	if err := domain.Authorize(actor, domain.ActionActivate, id); err != nil {
+		return nil, err
+	}
 	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, error) {
 		return u.Activate(now), nil
 	})
 }
 
-// Delete removes the user, or returns a *domain.NotFoundError.
-func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
-	return s.uow.Do(ctx, func(ctx context.Context, r ports.Repos) error {
+// Delete removes the user (admins only), or returns a *domain.NotFoundError.
+func (s *Service) Delete(ctx context.Context, actor domain.Actor, id uuid.UUID) error {
+	if err := domain.Authorize(actor, domain.ActionDelete, id); err != nil {
+		return err
+	}
+	return s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
 		return r.Users.Delete(ctx, id)
 	})
 }
@@ -170,12 +262,12 @@ func (s *Service) Delete(ctx context.Context, id uuid.UUID) error {
 // change loads a user, applies fn and saves the user if fn changed it, all in one unit of work.
 func (s *Service) change(ctx context.Context, id uuid.UUID, fn func(*domain.User, time.Time) (bool, error)) (*domain.User, error) {
 	var u *domain.User
-	err := s.uow.Do(ctx, func(ctx context.Context, r ports.Repos) error {
+	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
 		var err error
 		if u, err = r.Users.Get(ctx, id); err != nil {
 			return err
 		}
-		changed, err := fn(u, s.clock.Now())
+		changed, err := fn(u, s.Clock.Now())
 		if err != nil || !changed {
 			return err
 		}

@@ -13,13 +13,24 @@ import (
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/modules/users/domain"
 	"github.com/acme/userservice/modules/users/service"
+	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/password"
+	"github.com/acme/userservice/platform/throttle"
+	"github.com/acme/userservice/platform/token"
 )
 
 // fakeClock advances one millisecond per reading, so every user has a distinct, known time.
 type fakeClock struct {
 	mu  sync.Mutex
 	now time.Time
+}
+
+// advance moves the clock forward by d.
+func (c *fakeClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 func (c *fakeClock) Now() time.Time {
@@ -35,14 +46,44 @@ func forEngine(t *testing.T, fn func(t *testing.T, svc *service.Service)) {
 	for _, engine := range dbtest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Parallel()
-			db := dbtest.Open(t, engine, users.Migrations())
-			clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-			fn(t, service.New(users.NewUnitOfWork(db), clock))
+			fn(t, newService(t, engine))
 		})
 	}
 }
 
 var ctx = context.Background()
+
+// admin is an actor allowed everything, for tests of the use cases themselves.
+var admin = domain.Actor{ID: uuid.New(), Role: domain.RoleAdmin}
+
+// loginPolicy blocks an account after 3 failures and an address after 5, for a minute.
+var loginPolicy = service.LoginPolicy{MaxFailures: 3, MaxFailuresPerAddr: 5, Lockout: time.Minute}
+
+// newService returns a service on a fresh database of the engine, with cheap password hashing
+// and the fake clock driving timestamps, token expiry and the throttle.
+func newService(t *testing.T, engine database.Engine) *service.Service {
+	t.Helper()
+	s, _ := newServiceWithClock(t, engine)
+	return s
+}
+
+func newServiceWithClock(t *testing.T, engine database.Engine) (*service.Service, *fakeClock) {
+	t.Helper()
+	db := dbtest.Open(t, engine, users.Migrations())
+	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
+	signer, err := token.New([]byte("0123456789abcdef0123456789abcdef"), 15*time.Minute, clock.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return service.New(service.Deps{
+		UoW:      users.NewUnitOfWork(db),
+		Clock:    clock,
+		Hasher:   password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}),
+		Tokens:   signer,
+		Throttle: throttle.New(clock.Now),
+		Policy:   loginPolicy,
+	}), clock
+}
 
 func register(t *testing.T, svc *service.Service, username, email string) *domain.User {
 	t.Helper()
@@ -60,7 +101,7 @@ func TestRegister(t *testing.T) {
 		if !u.IsActive() || u.Role() != domain.RoleUser || u.ID().Version() != 7 {
 			t.Fatalf("unexpected new user %+v", u.Snapshot())
 		}
-		got, err := svc.Get(ctx, u.ID())
+		got, err := svc.Get(ctx, admin, u.ID())
 		if err != nil || got.Snapshot() != u.Snapshot() {
 			t.Fatalf("Get = %+v, %v", got, err)
 		}
@@ -79,7 +120,7 @@ func TestRegister(t *testing.T) {
 		if !errors.As(err, &ve) {
 			t.Fatalf("invalid input: %v", err)
 		}
-		page, err := svc.List(ctx, service.ListInput{})
+		page, err := svc.List(ctx, admin, service.ListInput{})
 		if err != nil || len(page.Users) != 1 {
 			t.Fatalf("after failures there must be one user: %d, %v", len(page.Users), err)
 		}
@@ -90,7 +131,7 @@ func TestGetMissing(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, svc *service.Service) {
 		id := uuid.New()
-		_, err := svc.Get(ctx, id)
+		_, err := svc.Get(ctx, admin, id)
 		if err == nil || err.Error() != fmt.Sprintf("User %s not found", id) {
 			t.Fatalf("got %v", err)
 		}
@@ -107,7 +148,7 @@ func TestListPagesThroughEveryUserOnce(t *testing.T) {
 		var got []uuid.UUID
 		cursor, pages := "", 0
 		for {
-			page, err := svc.List(ctx, service.ListInput{Limit: 10, Cursor: cursor})
+			page, err := svc.List(ctx, admin, service.ListInput{Limit: 10, Cursor: cursor})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -135,21 +176,21 @@ func TestListFiltersAndRejectsBadInput(t *testing.T) {
 	forEngine(t, func(t *testing.T, svc *service.Service) {
 		a := register(t, svc, "alice", "alice@example.com")
 		register(t, svc, "bob", "bob@example.com")
-		if _, err := svc.Deactivate(ctx, a.ID()); err != nil {
+		if _, err := svc.Deactivate(ctx, admin, a.ID()); err != nil {
 			t.Fatal(err)
 		}
 		inactive := false
-		page, err := svc.List(ctx, service.ListInput{IsActive: &inactive})
+		page, err := svc.List(ctx, admin, service.ListInput{IsActive: &inactive})
 		if err != nil || len(page.Users) != 1 || page.Users[0].ID() != a.ID() || page.NextCursor != "" {
 			t.Fatalf("inactive filter: %+v %v", page, err)
 		}
 		for _, cursor := range []string{"garbage", "AAAA", "!!"} {
-			if _, err := svc.List(ctx, service.ListInput{Cursor: cursor}); !errors.Is(err, service.ErrInvalidCursor) {
+			if _, err := svc.List(ctx, admin, service.ListInput{Cursor: cursor}); !errors.Is(err, service.ErrInvalidCursor) {
 				t.Errorf("cursor %q: got %v", cursor, err)
 			}
 		}
 		var ve *domain.ValidationError
-		if _, err := svc.List(ctx, service.ListInput{Limit: 101}); !errors.As(err, &ve) {
+		if _, err := svc.List(ctx, admin, service.ListInput{Limit: 101}); !errors.As(err, &ve) {
 			t.Errorf("limit 101: got %v", err)
 		}
 	})
@@ -161,29 +202,29 @@ func TestUpdate(t *testing.T) {
 		alice := register(t, svc, "alice", "alice@example.com")
 		bob := register(t, svc, "bob", "bob@example.com")
 		name, email := "bobby", "bobby@example.com"
-		u, err := svc.Update(ctx, bob.ID(), domain.Changes{Username: &name, Email: &email})
+		u, err := svc.Update(ctx, admin, bob.ID(), domain.Changes{Username: &name, Email: &email})
 		if err != nil || u.Username() != name || u.Email() != email || !u.UpdatedAt().After(bob.UpdatedAt()) {
 			t.Fatalf("update: %+v %v", u, err)
 		}
 
 		// Taking alice's email fails as a whole: the username change is rolled back too.
 		newName, taken := "robert", "ALICE@example.com"
-		_, err = svc.Update(ctx, bob.ID(), domain.Changes{Username: &newName, Email: &taken})
+		_, err = svc.Update(ctx, admin, bob.ID(), domain.Changes{Username: &newName, Email: &taken})
 		var ae *domain.AlreadyExistsError
 		if !errors.As(err, &ae) {
 			t.Fatalf("taken email: %v", err)
 		}
-		got, _ := svc.Get(ctx, bob.ID())
+		got, _ := svc.Get(ctx, admin, bob.ID())
 		if got.Username() != "bobby" || got.Email() != "bobby@example.com" {
 			t.Fatalf("failed update left %s %s", got.Username(), got.Email())
 		}
 		var nf *domain.NotFoundError
-		if _, err := svc.Update(ctx, uuid.New(), domain.Changes{Username: &newName}); !errors.As(err, &nf) {
+		if _, err := svc.Update(ctx, admin, uuid.New(), domain.Changes{Username: &newName}); !errors.As(err, &nf) {
 			t.Fatalf("missing user: %v", err)
 		}
 		bad := "no spaces"
 		var ve *domain.ValidationError
-		if _, err := svc.Update(ctx, alice.ID(), domain.Changes{Username: &bad}); !errors.As(err, &ve) {
+		if _, err := svc.Update(ctx, admin, alice.ID(), domain.Changes{Username: &bad}); !errors.As(err, &ve) {
 			t.Fatalf("invalid username: %v", err)
 		}
 	})
@@ -195,7 +236,7 @@ func TestLifecycle(t *testing.T) {
 		u := register(t, svc, "john_doe", "john@example.com")
 		tests := []struct {
 			name       string
-			op         func(context.Context, uuid.UUID) (*domain.User, error)
+			op         func(context.Context, domain.Actor, uuid.UUID) (*domain.User, error)
 			wantActive bool
 		}{
 			{"deactivate", svc.Deactivate, false},
@@ -204,23 +245,23 @@ func TestLifecycle(t *testing.T) {
 			{"activate again", svc.Activate, true},
 		}
 		for _, tc := range tests {
-			got, err := tc.op(ctx, u.ID())
+			got, err := tc.op(ctx, admin, u.ID())
 			if err != nil || got.IsActive() != tc.wantActive {
 				t.Fatalf("%s: %+v %v", tc.name, got, err)
 			}
-			stored, _ := svc.Get(ctx, u.ID())
+			stored, _ := svc.Get(ctx, admin, u.ID())
 			if stored.IsActive() != tc.wantActive {
 				t.Fatalf("%s: stored active=%v", tc.name, stored.IsActive())
 			}
 		}
 		var nf *domain.NotFoundError
-		if _, err := svc.Deactivate(ctx, uuid.New()); !errors.As(err, &nf) {
+		if _, err := svc.Deactivate(ctx, admin, uuid.New()); !errors.As(err, &nf) {
 			t.Fatalf("deactivate missing: %v", err)
 		}
-		if err := svc.Delete(ctx, u.ID()); err != nil {
+		if err := svc.Delete(ctx, admin, u.ID()); err != nil {
 			t.Fatal(err)
 		}
-		if err := svc.Delete(ctx, u.ID()); !errors.As(err, &nf) {
+		if err := svc.Delete(ctx, admin, u.ID()); !errors.As(err, &nf) {
 			t.Fatalf("delete twice: %v", err)
 		}
 	})

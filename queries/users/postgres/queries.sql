@@ -1,32 +1,32 @@
 -- name: InsertUser :exec
-INSERT INTO users (user_id, username, email, is_active, role, created_at, updated_at)
+INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
 VALUES (sqlc.arg(user_id), sqlc.arg(username), sqlc.arg(email), sqlc.arg(is_active),
-        sqlc.arg(role), sqlc.arg(created_at), sqlc.arg(updated_at));
+        sqlc.arg(role), sqlc.narg(password_hash), sqlc.arg(created_at), sqlc.arg(updated_at));
 
 -- name: GetUserByID :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE user_id = sqlc.arg(user_id);
 
 -- name: GetUserByEmail :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE lower(email) = lower(sqlc.arg(email));
 
 -- name: GetUserByUsername :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE lower(username) = lower(sqlc.arg(username));
 
 -- name: ListUsersFirst :many
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE (sqlc.narg(is_active)::boolean IS NULL OR is_active = sqlc.narg(is_active))
 ORDER BY created_at, user_id
 LIMIT sqlc.arg(lim)::bigint;
 
 -- name: ListUsersAfter :many
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE (created_at, user_id) > (sqlc.arg(after_created_at), sqlc.arg(after_user_id)::uuid)
   AND (sqlc.narg(is_active)::boolean IS NULL OR is_active = sqlc.narg(is_active))
@@ -39,6 +39,7 @@ SET username = sqlc.arg(username),
     email = sqlc.arg(email),
     is_active = sqlc.arg(is_active),
     role = sqlc.arg(role),
+    password_hash = sqlc.narg(password_hash),
     updated_at = sqlc.arg(updated_at)
 WHERE user_id = sqlc.arg(user_id);
 

@@ -1,25 +1,25 @@
 -- name: InsertUser :exec
-INSERT INTO users (user_id, username, email, is_active, role, created_at, updated_at)
+INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
 VALUES (sqlc.arg(user_id), sqlc.arg(username), sqlc.arg(email), sqlc.arg(is_active),
-        sqlc.arg(role), sqlc.arg(created_at), sqlc.arg(updated_at));
+        sqlc.arg(role), sqlc.narg(password_hash), sqlc.arg(created_at), sqlc.arg(updated_at));
 
 -- name: GetUserByID :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE user_id = sqlc.arg(user_id);
 
 -- name: GetUserByEmail :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE lower(email) = lower(sqlc.arg(email));
 
 -- name: GetUserByUsername :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE lower(username) = lower(sqlc.arg(username));
 
 -- name: ListUsersFirst :many
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE (sqlc.narg(is_active) IS NULL OR is_active = sqlc.narg(is_active))
 ORDER BY created_at, user_id
@@ -27,7 +27,7 @@ LIMIT sqlc.arg(lim);
 
 -- Row values infer the wrong types in SQLite, so the keyset condition is spelled out.
 -- name: ListUsersAfter :many
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE (created_at > sqlc.arg(after_created_at)
        OR (created_at = sqlc.arg(after_created_at) AND user_id > sqlc.arg(after_user_id)))
@@ -41,6 +41,7 @@ SET username = sqlc.arg(username),
     email = sqlc.arg(email),
     is_active = sqlc.arg(is_active),
     role = sqlc.arg(role),
+    password_hash = sqlc.narg(password_hash),
     updated_at = sqlc.arg(updated_at)
 WHERE user_id = sqlc.arg(user_id);
 

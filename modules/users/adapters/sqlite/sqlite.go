@@ -34,13 +34,14 @@ func NewRepository(db litestore.DBTX) *Repository {
 func (r *Repository) Add(ctx context.Context, u *domain.User) error {
 	s := u.Snapshot()
 	err := r.q.InsertUser(ctx, litestore.InsertUserParams{
-		UserID:    s.ID,
-		Username:  s.Username,
-		Email:     s.Email,
-		IsActive:  s.Active,
-		Role:      string(s.Role),
-		CreatedAt: s.CreatedAt,
-		UpdatedAt: s.UpdatedAt,
+		UserID:       s.ID,
+		Username:     s.Username,
+		Email:        s.Email,
+		IsActive:     s.Active,
+		Role:         string(s.Role),
+		PasswordHash: nullable(s.PasswordHash),
+		CreatedAt:    s.CreatedAt,
+		UpdatedAt:    s.UpdatedAt,
 	})
 	return mapWriteError(err, s)
 }
@@ -98,12 +99,13 @@ func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.Use
 func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 	s := u.Snapshot()
 	n, err := r.q.UpdateUser(ctx, litestore.UpdateUserParams{
-		UserID:    s.ID,
-		Username:  s.Username,
-		Email:     s.Email,
-		IsActive:  s.Active,
-		Role:      string(s.Role),
-		UpdatedAt: s.UpdatedAt,
+		UserID:       s.ID,
+		Username:     s.Username,
+		Email:        s.Email,
+		IsActive:     s.Active,
+		Role:         string(s.Role),
+		PasswordHash: nullable(s.PasswordHash),
+		UpdatedAt:    s.UpdatedAt,
 	})
 	if err != nil {
 		return mapWriteError(err, s)
@@ -138,14 +140,20 @@ func oneUser(row litestore.User, err error, id uuid.UUID) (*domain.User, error) 
 
 func toDomain(row litestore.User) *domain.User {
 	return domain.Restore(domain.Snapshot{
-		ID:        row.UserID,
-		Username:  row.Username,
-		Email:     row.Email,
-		Active:    row.IsActive,
-		Role:      domain.Role(row.Role),
-		CreatedAt: row.CreatedAt.UTC(),
-		UpdatedAt: row.UpdatedAt.UTC(),
+		ID:           row.UserID,
+		Username:     row.Username,
+		Email:        row.Email,
+		Active:       row.IsActive,
+		Role:         domain.Role(row.Role),
+		PasswordHash: row.PasswordHash.String,
+		CreatedAt:    row.CreatedAt.UTC(),
+		UpdatedAt:    row.UpdatedAt.UTC(),
 	})
+}
+
+// nullable stores "no password" as NULL.
+func nullable(hash string) sql.NullString {
+	return sql.NullString{String: hash, Valid: hash != ""}
 }
 
 // mapWriteError turns a unique violation into the domain's already-exists error. SQLite names

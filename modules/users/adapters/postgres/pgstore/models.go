@@ -8,14 +8,16 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type User struct {
-	UserID    uuid.UUID
-	Username  string
-	Email     string
-	IsActive  bool
-	Role      string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	UserID       uuid.UUID
+	Username     string
+	Email        string
+	IsActive     bool
+	Role         string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	PasswordHash pgtype.Text
 }

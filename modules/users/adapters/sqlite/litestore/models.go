@@ -5,17 +5,19 @@
 package litestore
 
 import (
+	"database/sql"
 	"time"
 
 	"github.com/google/uuid"
 )
 
 type User struct {
-	UserID    uuid.UUID
-	Username  string
-	Email     string
-	IsActive  bool
-	Role      string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	UserID       uuid.UUID
+	Username     string
+	Email        string
+	IsActive     bool
+	Role         string
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	PasswordHash sql.NullString
 }

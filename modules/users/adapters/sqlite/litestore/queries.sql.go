@@ -7,6 +7,7 @@ package litestore
 
 import (
 	"context"
+	"database/sql"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,7 +27,7 @@ func (q *Queries) DeleteUser(ctx context.Context, userID uuid.UUID) (int64, erro
 }
 
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE lower(email) = lower(?1)
 `
@@ -42,12 +43,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.Role,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PasswordHash,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE user_id = ?1
 `
@@ -63,12 +65,13 @@ func (q *Queries) GetUserByID(ctx context.Context, userID uuid.UUID) (User, erro
 		&i.Role,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PasswordHash,
 	)
 	return i, err
 }
 
 const getUserByUsername = `-- name: GetUserByUsername :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE lower(username) = lower(?1)
 `
@@ -84,24 +87,26 @@ func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User,
 		&i.Role,
 		&i.CreatedAt,
 		&i.UpdatedAt,
+		&i.PasswordHash,
 	)
 	return i, err
 }
 
 const insertUser = `-- name: InsertUser :exec
-INSERT INTO users (user_id, username, email, is_active, role, created_at, updated_at)
+INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
 VALUES (?1, ?2, ?3, ?4,
-        ?5, ?6, ?7)
+        ?5, ?6, ?7, ?8)
 `
 
 type InsertUserParams struct {
-	UserID    uuid.UUID
-	Username  string
-	Email     string
-	IsActive  bool
-	Role      string
-	CreatedAt time.Time
-	UpdatedAt time.Time
+	UserID       uuid.UUID
+	Username     string
+	Email        string
+	IsActive     bool
+	Role         string
+	PasswordHash sql.NullString
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
 }
 
 func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) error {
@@ -111,6 +116,7 @@ func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) error {
 		arg.Email,
 		arg.IsActive,
 		arg.Role,
+		arg.PasswordHash,
 		arg.CreatedAt,
 		arg.UpdatedAt,
 	)
@@ -118,7 +124,7 @@ func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) error {
 }
 
 const listUsersAfter = `-- name: ListUsersAfter :many
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE (created_at > ?1
        OR (created_at = ?1 AND user_id > ?2))
@@ -157,6 +163,7 @@ func (q *Queries) ListUsersAfter(ctx context.Context, arg ListUsersAfterParams) 
 			&i.Role,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PasswordHash,
 		); err != nil {
 			return nil, err
 		}
@@ -172,7 +179,7 @@ func (q *Queries) ListUsersAfter(ctx context.Context, arg ListUsersAfterParams) 
 }
 
 const listUsersFirst = `-- name: ListUsersFirst :many
-SELECT user_id, username, email, is_active, role, created_at, updated_at
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users
 WHERE (?1 IS NULL OR is_active = ?1)
 ORDER BY created_at, user_id
@@ -201,6 +208,7 @@ func (q *Queries) ListUsersFirst(ctx context.Context, arg ListUsersFirstParams) 
 			&i.Role,
 			&i.CreatedAt,
 			&i.UpdatedAt,
+			&i.PasswordHash,
 		); err != nil {
 			return nil, err
 		}
@@ -221,17 +229,19 @@ SET username = ?1,
     email = ?2,
     is_active = ?3,
     role = ?4,
-    updated_at = ?5
-WHERE user_id = ?6
+    password_hash = ?5,
+    updated_at = ?6
+WHERE user_id = ?7
 `
 
 type UpdateUserParams struct {
-	Username  string
-	Email     string
-	IsActive  bool
-	Role      string
-	UpdatedAt time.Time
-	UserID    uuid.UUID
+	Username     string
+	Email        string
+	IsActive     bool
+	Role         string
+	PasswordHash sql.NullString
+	UpdatedAt    time.Time
+	UserID       uuid.UUID
 }
 
 func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, error) {
@@ -240,6 +250,7 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 		arg.Email,
 		arg.IsActive,
 		arg.Role,
+		arg.PasswordHash,
 		arg.UpdatedAt,
 		arg.UserID,
 	)

@@ -1,0 +1,256 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/oas"
+)
+
+// raw sends a request with an optional bearer token and returns the status, headers and body.
+func (a *api) raw(t *testing.T, method, path, token, body string) (int, http.Header, string) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, a.base+path, r)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := a.validator.ResponsesOnly().Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+// forged returns token with its payload replaced, keeping the header and signature.
+func forged(t *testing.T, token string, mutate func(map[string]any)) string {
+	t.Helper()
+	parts := strings.Split(token, ".")
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var claims map[string]any
+	_ = json.Unmarshal(payload, &claims)
+	mutate(claims)
+	b, _ := json.Marshal(claims)
+	parts[1] = base64.RawURLEncoding.EncodeToString(b)
+	return strings.Join(parts, ".")
+}
+
+func TestAuthentication(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		u := a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
+		tok := a.login(t, "alice@example.com", "alice's password")
+
+		algNone := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
+			strings.Split(forged(t, tok, func(c map[string]any) { c["role"] = "admin" }), ".")[1] + "."
+		tests := []struct {
+			name, token string
+		}{
+			{"no token", ""},
+			{"garbage", "not-a-jwt"},
+			{"tampered payload", forged(t, tok, func(c map[string]any) { c["role"] = "admin" })},
+			{"other subject", forged(t, tok, func(c map[string]any) { c["sub"] = "3f0e8a5c-61c4-4d5e-9c37-2f5d8f2b7a10" })},
+			{"alg none", algNone},
+			{"tampered signature", tok[:len(tok)-4] + "AAAA"},
+		}
+		for _, tc := range tests {
+			status, h, body := a.raw(t, "GET", "/users/me", tc.token, "")
+			if status != http.StatusUnauthorized || h.Get("WWW-Authenticate") != "Bearer" || !strings.Contains(body, `"status":401`) {
+				t.Errorf("%s: %d %q %s", tc.name, status, h.Get("WWW-Authenticate"), body)
+			}
+		}
+		status, h, body := a.raw(t, "GET", "/users/me", tok, "")
+		if status != http.StatusOK || !strings.Contains(body, u.UserID.String()) {
+			t.Fatalf("valid token: %d %s", status, body)
+		}
+		for _, name := range []string{"X-Content-Type-Options", "Cache-Control", "Content-Security-Policy"} {
+			if h.Get(name) == "" {
+				t.Errorf("missing %s", name)
+			}
+		}
+		if strings.Contains(body, "argon2") || strings.Contains(body, "password") {
+			t.Fatalf("a response carries a password or hash: %s", body)
+		}
+	})
+}
+
+func TestExpiredToken(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, database.SQLite, "JWT_TTL", "1s")
+	a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
+	tok := a.login(t, "alice@example.com", "alice's password")
+	if status, _, _ := a.raw(t, "GET", "/users/me", tok, ""); status != http.StatusOK {
+		t.Fatalf("fresh token: %d", status)
+	}
+	// JWT times have one-second resolution: two seconds is past any rounding.
+	time.Sleep(2100 * time.Millisecond)
+	if status, h, _ := a.raw(t, "GET", "/users/me", tok, ""); status != http.StatusUnauthorized || h.Get("WWW-Authenticate") != "Bearer" {
+		t.Fatalf("expired token: %d", status)
+	}
+}
+
+func TestLoginFailuresAreIndistinguishable(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
+		a.register(t, "nopass", "nopass@example.com")
+		gone := a.registerWithPassword(t, "gone", "gone@example.com", "gone's password")
+		if _, err := a.admin(t).DeactivateUser(ctx, oas.DeactivateUserParams{UserID: gone.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		var first string
+		for _, creds := range [][2]string{
+			{"nobody@example.com", "whatever password"},
+			{"alice@example.com", "wrong password"},
+			{"nopass@example.com", "whatever password"},
+			{"gone@example.com", "gone's password"},
+		} {
+			body, _ := json.Marshal(map[string]string{"email": creds[0], "password": creds[1]})
+			status, h, resp := a.raw(t, "POST", "/auth/token", "", string(body))
+			if status != http.StatusUnauthorized || h.Get("Cache-Control") != "no-store" {
+				t.Fatalf("%s: %d %s", creds[0], status, resp)
+			}
+			if first == "" {
+				first = resp
+			} else if resp != first {
+				t.Errorf("%s answers %s, others %s", creds[0], resp, first)
+			}
+		}
+	})
+}
+
+func TestAuthorizationOverHTTP(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		alice := a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
+		bob := a.registerWithPassword(t, "bob", "bob@example.com", "bob's password")
+		at := a.login(t, "alice@example.com", "alice's password")
+		bobPath := "/users/" + bob.UserID.String()
+		alicePath := "/users/" + alice.UserID.String()
+		tests := []struct {
+			name, method, path, body string
+			status                   int
+		}{
+			{"read another user (IDOR)", "GET", bobPath, "", 403},
+			{"change another user", "PATCH", bobPath, `{"username":"hacked"}`, 403},
+			{"deactivate another user", "POST", bobPath + "/deactivate", "", 403},
+			{"delete another user", "DELETE", bobPath, "", 403},
+			{"list users", "GET", "/users", "", 403},
+			{"activate yourself", "POST", alicePath + "/activate", "", 403},
+			{"promote yourself", "PATCH", alicePath, `{"role":"admin"}`, 403},
+			{"read yourself", "GET", alicePath, "", 200},
+			{"rename yourself", "PATCH", alicePath, `{"username":"alicia"}`, 200},
+		}
+		for _, tc := range tests {
+			status, _, body := a.raw(t, tc.method, tc.path, at, tc.body)
+			if status != tc.status {
+				t.Errorf("%s: %d %s", tc.name, status, body)
+			}
+		}
+		admin := a.admin(t)
+		got, err := admin.GetUser(ctx, oas.GetUserParams{UserID: bob.UserID})
+		if err != nil || got.(*oas.User).Username != "bob" || !got.(*oas.User).IsActive {
+			t.Fatalf("bob was changed: %+v %v", got, err)
+		}
+		me, _ := a.as(t, at).GetMe(ctx)
+		if me.(*oas.User).Role != oas.RoleUser {
+			t.Fatal("alice escalated to admin")
+		}
+		res, err := admin.UpdateUser(ctx, &oas.UpdateUserRequest{Role: oas.NewOptRole(oas.RoleAdmin)}, oas.UpdateUserParams{UserID: alice.UserID})
+		if err != nil || res.(*oas.User).Role != oas.RoleAdmin {
+			t.Fatalf("an admin promotes: %+v %v", res, err)
+		}
+		// The role is read per request: alice's old token now lists users.
+		if status, _, _ := a.raw(t, "GET", "/users", at, ""); status != http.StatusOK {
+			t.Fatalf("promoted token: %d", status)
+		}
+	})
+}
+
+func TestChangePasswordOverHTTP(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, database.SQLite)
+	a.registerWithPassword(t, "alice", "alice@example.com", "old password")
+	tok := a.login(t, "alice@example.com", "old password")
+	if status, _, body := a.raw(t, "POST", "/users/me/password", tok, `{"current_password":"nope nope","new_password":"new password"}`); status != http.StatusForbidden {
+		t.Fatalf("wrong current password: %d %s", status, body)
+	}
+	if status, _, body := a.raw(t, "POST", "/users/me/password", tok, `{"current_password":"old password","new_password":"new password"}`); status != http.StatusNoContent {
+		t.Fatalf("change: %d %s", status, body)
+	}
+	a.login(t, "alice@example.com", "new password")
+}
+
+func TestLoginThrottlingOverHTTP(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, database.SQLite, "LOGIN_MAX_FAILURES", "3")
+	a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
+	for range 3 {
+		if status, _, _ := a.raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"wrong"}`); status != http.StatusUnauthorized {
+			t.Fatalf("failure: %d", status)
+		}
+	}
+	status, h, body := a.raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"alice's password"}`)
+	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" || !strings.Contains(body, `"status":429`) {
+		t.Fatalf("throttled: %d %q %s", status, h.Get("Retry-After"), body)
+	}
+}
+
+// TestNoSecretsInLogs runs the whole authentication story with every log line captured at
+// debug level and fails if a password, a hash or a token appears in any of them.
+func TestNoSecretsInLogs(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.DebugLevel)
+	a := startAPIWith(t, database.SQLite, fxDecorateLogger(zap.New(core)))
+	const pw = "very secret password"
+	a.registerWithPassword(t, "alice", "alice@example.com", pw)
+	tok := a.login(t, "alice@example.com", pw)
+	a.raw(t, "GET", "/users/me", tok, "")
+	a.raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"wrong secret"}`)
+	a.raw(t, "POST", "/users/me/password", tok, `{"current_password":"`+pw+`","new_password":"another secret pw"}`)
+	a.raw(t, "GET", "/users/me", forged(t, tok, func(c map[string]any) { c["role"] = "admin" }), "")
+
+	var hash string
+	db, err := database.Open(context.Background(), database.Options{URL: a.cfg.DatabaseURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.SQL.QueryRow("SELECT password_hash FROM users WHERE email = 'alice@example.com'").Scan(&hash); err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{pw, "wrong secret", "another secret pw", tok, strings.Split(tok, ".")[2], hash, strings.Split(hash, "$")[5]}
+	if logs.Len() < 5 {
+		t.Fatalf("only %d log lines captured", logs.Len())
+	}
+	for _, e := range logs.All() {
+		line, _ := json.Marshal(map[string]any{"msg": e.Message, "fields": e.ContextMap()})
+		for _, s := range secrets {
+			if strings.Contains(string(line), s) {
+				t.Errorf("a log line carries a secret: %s", line)
+			}
+		}
+	}
+}

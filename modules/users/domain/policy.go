@@ -1,0 +1,77 @@
+package domain
+
+import (
+	"errors"
+
+	"github.com/google/uuid"
+)
+
+// Actor is who asks for a use case: an authenticated user, with the role they have now.
+type Actor struct {
+	ID   uuid.UUID
+	Role Role
+}
+
+// IsAdmin reports whether the actor has the admin role.
+func (a Actor) IsAdmin() bool { return a.Role == RoleAdmin }
+
+// ErrForbidden is returned when the actor may not do what they asked.
+var ErrForbidden = errors.New("forbidden")
+
+// Action names something an actor may be allowed to do to a user.
+type Action string
+
+// The actions the policy rules on.
+const (
+	ActionRead       Action = "read"
+	ActionUpdate     Action = "update"
+	ActionDeactivate Action = "deactivate"
+	ActionActivate   Action = "activate"
+	ActionDelete     Action = "delete"
+	ActionList       Action = "list"
+	ActionChangeRole Action = "change the role of"
+)
+
+// ForbiddenError says which action the actor may not take; it matches ErrForbidden.
+type ForbiddenError struct {
+	Action Action
+}
+
+// Error implements error.
+func (e *ForbiddenError) Error() string {
+	if e.Action == ActionList {
+		return "Only admins may list users"
+	}
+	return "You may not " + string(e.Action) + " this user"
+}
+
+// Is makes errors.Is(err, ErrForbidden) true.
+func (e *ForbiddenError) Is(target error) bool { return target == ErrForbidden }
+
+// Authorize decides whether actor may take action on the user with id target (uuid.Nil for
+// actions on no particular user, such as listing). Users act on themselves for reading,
+// updating and deactivating; everything else, and anything on another user, is for admins.
+func Authorize(actor Actor, action Action, target uuid.UUID) error {
+	if actor.IsAdmin() {
+		return nil
+	}
+	switch action {
+	case ActionRead, ActionUpdate, ActionDeactivate:
+		if target != uuid.Nil && target == actor.ID {
+			return nil
+		}
+	}
+	return &ForbiddenError{Action: action}
+}
+
+// AuthorizeChanges decides whether actor may apply c to the user with id target: updating the
+// user at all, and changing the role, which only admins may do (no escalation through PATCH).
+func AuthorizeChanges(actor Actor, target uuid.UUID, c Changes) error {
+	if err := Authorize(actor, ActionUpdate, target); err != nil {
+		return err
+	}
+	if c.Role != nil {
+		return Authorize(actor, ActionChangeRole, target)
+	}
+	return nil
+}

@@ -1,0 +1,197 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/modules/users/domain"
+	"github.com/acme/userservice/modules/users/ports"
+)
+
+var (
+	// ErrInvalidCredentials is the one answer to every failed login: unknown email, wrong
+	// password, no password set, or a deactivated account.
+	ErrInvalidCredentials = errors.New("invalid email or password")
+	// ErrUnauthenticated means the request carries no usable token: missing, malformed,
+	// badly signed, expired, or of a user who is gone or deactivated.
+	ErrUnauthenticated = errors.New("authentication required")
+	// ErrWrongPassword is returned by ChangePassword when the current password is wrong.
+	ErrWrongPassword = errors.New("the current password is wrong")
+)
+
+// ThrottledError says the caller failed too often and must wait.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed attempts; retry in %d seconds", seconds(e.RetryAfter))
+}
+
+// seconds rounds d up to whole seconds, at least 1, as Retry-After wants.
+func seconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up.
+func (e *ThrottledError) RetryAfterSeconds() int { return seconds(e.RetryAfter) }
+
+// LoginPolicy limits password guessing.
+type LoginPolicy struct {
+	// MaxFailures per account and MaxFailuresPerAddr per client address within Lockout block
+	// further attempts for Lockout.
+	MaxFailures        int
+	MaxFailuresPerAddr int
+	Lockout            time.Duration
+}
+
+// LoginInput is a login attempt.
+type LoginInput struct {
+	Email    string
+	Password string
+	// ClientAddr is the caller's network address, for throttling.
+	ClientAddr string
+}
+
+// Token is an issued access token.
+type Token struct {
+	Value     string
+	ExpiresIn time.Duration
+}
+
+func accountKey(email string) string { return "account:" + strings.ToLower(email) }
+func addrKey(addr string) string     { return "addr:" + addr }
+
+// Login checks an email and password and issues a token. Every failure looks the same
+// (ErrInvalidCredentials) and costs one password verification, whether or not the account
+// exists. Failures count per account and per client address; past the policy's limits the
+// answer is a *ThrottledError until the lockout ends.
+func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
+	if err := s.throttled(accountKey(in.Email), addrKey(in.ClientAddr)); err != nil {
+		return Token{}, err
+	}
+	var u *domain.User
+	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
+		var err error
+		u, err = r.Users.GetByEmail(ctx, in.Email)
+		return err
+	})
+	var nf *domain.NotFoundError
+	if err != nil && !errors.As(err, &nf) {
+		return Token{}, err
+	}
+	ok, rehash, err := s.checkPassword(u, in.Password)
+	if err != nil {
+		return Token{}, err
+	}
+	if !ok || !u.IsActive() {
+		s.fail(in.Email, in.ClientAddr)
+		return Token{}, ErrInvalidCredentials
+	}
+	s.Throttle.Reset(accountKey(in.Email))
+	if rehash {
+		// The parameters were raised since this hash was made: store a stronger one.
+		if err := s.setPassword(ctx, u.ID(), in.Password); err != nil {
+			return Token{}, err
+		}
+	}
+	value, ttl, err := s.Tokens.Issue(u.ID(), string(u.Role()))
+	if err != nil {
+		return Token{}, err
+	}
+	return Token{Value: value, ExpiresIn: ttl}, nil
+}
+
+// checkPassword verifies password against u's hash, or against a dummy hash when u is nil or
+// has no password, so that every path costs the same.
+func (s *Service) checkPassword(u *domain.User, password string) (ok, rehash bool, err error) {
+	if u == nil || !u.HasPassword() {
+		dummy, err := s.dummyHash()
+		if err != nil {
+			return false, false, err
+		}
+		_, _, err = s.Hasher.Verify(password, dummy)
+		return false, false, err
+	}
+	return s.Hasher.Verify(password, u.PasswordHash())
+}
+
+func (s *Service) throttled(keys ...string) error {
+	var wait time.Duration
+	for _, k := range keys {
+		wait = max(wait, s.Throttle.Blocked(k))
+	}
+	if wait > 0 {
+		return &ThrottledError{RetryAfter: wait}
+	}
+	return nil
+}
+
+func (s *Service) fail(email, addr string) {
+	s.Throttle.Fail(accountKey(email), s.Policy.MaxFailures, s.Policy.Lockout)
+	s.Throttle.Fail(addrKey(addr), s.Policy.MaxFailuresPerAddr, s.Policy.Lockout)
+}
+
+// Authenticate turns a bearer token into the actor it stands for. The account is read on
+// every request, so a deactivated user's tokens stop working at once and a changed role
+// applies at once: tokens carry identity, the database carries rights.
+func (s *Service) Authenticate(ctx context.Context, token string) (domain.Actor, error) {
+	id, err := s.Tokens.Subject(token)
+	if err != nil {
+		return domain.Actor{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+	}
+	u, err := s.load(ctx, id)
+	var nf *domain.NotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return domain.Actor{}, fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, id)
+	case err != nil:
+		return domain.Actor{}, err
+	case !u.IsActive():
+		return domain.Actor{}, fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, id)
+	}
+	return domain.Actor{ID: u.ID(), Role: u.Role()}, nil
+}
+
+// ChangePassword sets the actor's password after checking the current one. Wrong current
+// passwords count as failed logins, so this is no side door for guessing.
+func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, current, next, clientAddr string) error {
+	if msg := domain.ValidatePassword(next); msg != "" {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "new_password", Message: msg}}}
+	}
+	u, err := s.load(ctx, actor.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.throttled(accountKey(u.Email()), addrKey(clientAddr)); err != nil {
+		return err
+	}
+	ok, _, err := s.checkPassword(u, current)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.fail(u.Email(), clientAddr)
+		return ErrWrongPassword
+	}
+	return s.setPassword(ctx, actor.ID, next)
+}
+
+func (s *Service) setPassword(ctx context.Context, id uuid.UUID, password string) error {
+	hash, err := s.Hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	_, err = s.change(ctx, id, func(u *domain.User, now time.Time) (bool, error) {
+		u.SetPasswordHash(hash, now)
+		return true, nil
+	})
+	return err
+}

@@ -1,0 +1,98 @@
+// Package throttle counts failed attempts per key in memory and blocks keys that fail too
+// often. It serves one instance; several instances need a shared store behind the same
+// interface (the users module's ports.Throttle).
+package throttle
+
+import (
+	"sync"
+	"time"
+
+	"go.uber.org/fx"
+)
+
+// Module provides the in-memory *Memory throttle on the real clock.
+var Module = fx.Module("throttle", fx.Provide(func() *Memory { return New(time.Now) }))
+
+// minSweepAt is the number of keys past which Fail first drops expired entries, bounding
+// memory under a flood of distinct keys.
+const minSweepAt = 10_000
+
+type entry struct {
+	failures     []time.Time
+	blockedUntil time.Time
+}
+
+// Memory is an in-memory throttle, safe for concurrent use.
+type Memory struct {
+	mu   sync.Mutex
+	now  func() time.Time
+	keys map[string]*entry
+	// sweepAt is the size that triggers the next sweep: twice what survived the last one, so
+	// sweeping stays amortised O(1) per failure even when every key is live.
+	sweepAt int
+}
+
+// New returns an empty throttle on the clock now.
+func New(now func() time.Time) *Memory {
+	return &Memory{now: now, keys: make(map[string]*entry), sweepAt: minSweepAt}
+}
+
+// Blocked returns how long key must still wait; 0 when it may try now.
+func (m *Memory) Blocked(key string) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.keys[key]
+	if !ok {
+		return 0
+	}
+	if wait := e.blockedUntil.Sub(m.now()); wait > 0 {
+		return wait
+	}
+	return 0
+}
+
+// Fail records a failure of key; the limit-th failure within window blocks key for window.
+func (m *Memory) Fail(key string, limit int, window time.Duration) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if len(m.keys) >= m.sweepAt {
+		m.sweep(now, window)
+		m.sweepAt = max(minSweepAt, 2*len(m.keys))
+	}
+	e, ok := m.keys[key]
+	if !ok {
+		e = &entry{}
+		m.keys[key] = e
+	}
+	kept := e.failures[:0]
+	for _, t := range e.failures {
+		if now.Sub(t) < window {
+			kept = append(kept, t)
+		}
+	}
+	e.failures = append(kept, now)
+	if len(e.failures) >= limit {
+		e.blockedUntil = now.Add(window)
+		e.failures = e.failures[:0]
+	}
+}
+
+// Reset forgets key.
+func (m *Memory) Reset(key string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.keys, key)
+}
+
+func (m *Memory) sweep(now time.Time, window time.Duration) {
+	for k, e := range m.keys {
+		last := e.blockedUntil
+		if n := len(e.failures); n > 0 && e.failures[n-1].Add(window).After(last) {
+			last = e.failures[n-1].Add(window)
+		}
+		if !last.After(now) {
+			delete(m.keys, k)
+		}
+	}
+}

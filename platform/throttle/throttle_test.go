@@ -1,0 +1,60 @@
+package throttle_test
+
+import (
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/acme/userservice/platform/throttle"
+)
+
+func TestBlocksAfterLimitWithinWindow(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := throttle.New(func() time.Time { return now })
+	const limit, window = 3, time.Minute
+	steps := []struct {
+		advance time.Duration
+		fail    bool
+		blocked bool
+	}{
+		{0, true, false},
+		{10 * time.Second, true, false},
+		// The first failure ages out: two within the window, still allowed.
+		{55 * time.Second, true, false},
+		{time.Second, true, true}, // three within the window: blocked for a minute
+		{59 * time.Second, false, true},
+		{2 * time.Second, false, false},
+	}
+	for i, st := range steps {
+		now = now.Add(st.advance)
+		if st.fail {
+			m.Fail("k", limit, window)
+		}
+		if got := m.Blocked("k") > 0; got != st.blocked {
+			t.Fatalf("step %d: blocked=%v", i, got)
+		}
+	}
+	if m.Blocked("other") != 0 {
+		t.Fatal("keys are independent")
+	}
+	m.Fail("r", 1, window)
+	m.Reset("r")
+	if m.Blocked("r") != 0 {
+		t.Fatal("Reset must unblock")
+	}
+}
+
+func TestManyKeysAreSwept(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := throttle.New(func() time.Time { return now })
+	for i := range 20_000 {
+		m.Fail(strconv.Itoa(i), 5, time.Minute)
+	}
+	now = now.Add(2 * time.Minute)
+	m.Fail("late", 1, time.Minute)
+	if m.Blocked("late") == 0 || m.Blocked("1") != 0 {
+		t.Fatal("sweeping must keep live keys and drop expired ones")
+	}
+}
