@@ -15,9 +15,9 @@ import (
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/health"
 	"github.com/acme/userservice/platform/httpserver"
-	"github.com/acme/userservice/platform/logging"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/password"
 )
@@ -35,7 +35,7 @@ func TestCompositionsValidate(t *testing.T) {
 		opt  fx.Option
 	}{
 		{"serve", serveModules(cfg)},
-		{"migrate", fx.Options(migrateModules(cfg), fx.Invoke(func(*database.Migrator) {}))},
+		{"migrate and admin", fx.Options(toolModules(cfg), fx.Invoke(func(*database.Migrator, *users.Admins) {}))},
 	}
 	for _, tc := range tests {
 		if err := fx.ValidateApp(tc.opt); err != nil {
@@ -49,7 +49,7 @@ func TestCompositionsValidate(t *testing.T) {
 func TestCompositionWithoutUsersFailsToBuild(t *testing.T) {
 	t.Parallel()
 	cfg, _ := config.Parse(map[string]string{})
-	err := fx.ValidateApp(config.Module(cfg), logging.Module, database.Module, httpserver.Module, health.Module)
+	err := fx.ValidateApp(platformModules(cfg), httpserver.Module, health.Module)
 	// The users module provides the Users operation group and the API's authentication; the
 	// first one fx misses is named.
 	if err == nil || !strings.Contains(err.Error(), "missing type: oas.") {

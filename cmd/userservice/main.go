@@ -24,9 +24,11 @@ import (
 	"github.com/acme/userservice/platform/health"
 	"github.com/acme/userservice/platform/httpserver"
 	"github.com/acme/userservice/platform/logging"
+	"github.com/acme/userservice/platform/metrics"
 	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/throttle"
 	"github.com/acme/userservice/platform/token"
+	"github.com/acme/userservice/platform/tracing"
 )
 
 // features are the business modules. Adding a module is one line here.
@@ -36,47 +38,38 @@ func features() fx.Option {
 	)
 }
 
-// serveModules is the whole service: the platform and every feature module.
+// platformModules are the shared platform modules every command runs on.
+func platformModules(cfg config.Config) fx.Option {
+	return fx.Options(
+		config.Module(cfg),
+		logging.Module,
+		tracing.Module,
+		metrics.Module,
+		database.Module,
+		password.Module,
+		token.Module,
+		throttle.Module,
+	)
+}
+
+// serveModules is the whole service: the platform, the HTTP server and every feature module.
 func serveModules(cfg config.Config) fx.Option {
 	return fx.Options(
-		config.Module(cfg),
-		logging.Module,
-		database.Module,
+		platformModules(cfg),
 		httpserver.Module,
 		health.Module,
-		password.Module,
-		token.Module,
-		throttle.Module,
 		features(),
 	)
 }
 
-// migrateModules is what `migrate` needs: the database and the modules' migrations.
-func migrateModules(cfg config.Config) fx.Option {
-	cfg.MigrateOnStart = false
-	return fx.Options(
-		config.Module(cfg),
-		logging.Module,
-		database.Module,
-		features(),
-	)
-}
-
-// adminModules is what `admin` needs: the users service and what it runs on, no HTTP. The
-// command prints its own result and returns its errors, so only errors are logged (not, for
-// instance, the serve-time warning about a generated JWT secret).
-func adminModules(cfg config.Config) fx.Option {
+// toolModules is what the `migrate` and `admin` commands need: the platform and the feature
+// modules (their migrations and services), no HTTP. They print their own results and return
+// their errors, so only errors are logged (not, for instance, the serve-time warning about a
+// generated JWT secret); they migrate explicitly, not on start.
+func toolModules(cfg config.Config) fx.Option {
 	cfg.MigrateOnStart = false
 	cfg.LogLevel = max(cfg.LogLevel, zapcore.ErrorLevel)
-	return fx.Options(
-		config.Module(cfg),
-		logging.Module,
-		database.Module,
-		password.Module,
-		token.Module,
-		throttle.Module,
-		features(),
-	)
+	return fx.Options(platformModules(cfg), features())
 }
 
 // version is set at build time with -ldflags "-X main.version=…"; otherwise the module
@@ -195,7 +188,7 @@ Runs against DATABASE_URL. On PostgreSQL an advisory lock keeps concurrent runs 
 		return err
 	}
 	var m *database.Migrator
-	app := fx.New(migrateModules(cfg), fx.Populate(&m), fx.NopLogger)
+	app := fx.New(toolModules(cfg), fx.Populate(&m), fx.NopLogger)
 	if err := app.Err(); err != nil {
 		return err
 	}
@@ -292,7 +285,7 @@ func createAdmin(ctx context.Context, cfg config.Config, username, email, passwo
 		m      *database.Migrator
 		admins *users.Admins
 	)
-	app := fx.New(adminModules(cfg), fx.Populate(&m, &admins), fx.NopLogger)
+	app := fx.New(toolModules(cfg), fx.Populate(&m, &admins), fx.NopLogger)
 	if err := app.Err(); err != nil {
 		return "", err
 	}

@@ -32,6 +32,9 @@ type Config struct {
 	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
 	// ShutdownTimeout bounds how long in-flight requests may take to finish on shutdown.
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
+	// RequestTimeout is the deadline of every request's work (database calls included); past
+	// it the request gets a 503.
+	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
 	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout cut slow or idle clients.
 	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s"`
 	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s"`
@@ -100,6 +103,7 @@ func (c Config) validate() error {
 	}
 	for name, d := range map[string]time.Duration{
 		"SHUTDOWN_TIMEOUT":         c.ShutdownTimeout,
+		"REQUEST_TIMEOUT":          c.RequestTimeout,
 		"HTTP_READ_HEADER_TIMEOUT": c.ReadHeaderTimeout,
 		"HTTP_READ_TIMEOUT":        c.ReadTimeout,
 		"HTTP_WRITE_TIMEOUT":       c.WriteTimeout,

@@ -18,7 +18,7 @@ func TestDefaults(t *testing.T) {
 	}
 	want := config.Config{
 		HTTPAddr: ":8080", DatabaseURL: "sqlite://./userservice.db", LogLevel: zapcore.InfoLevel, LogFormat: "json",
-		MigrateOnStart: true, ShutdownTimeout: 15 * time.Second, ReadHeaderTimeout: 5 * time.Second,
+		MigrateOnStart: true, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		JWTTTL: 15 * time.Minute, LoginMaxFailures: 5, LoginMaxFailuresPerAddr: 20, LoginLockout: 15 * time.Minute,
 	}
@@ -63,6 +63,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"SHUTDOWN_TIMEOUT", "soon"},
 		{"SHUTDOWN_TIMEOUT", "0s"},
 		{"HTTP_READ_TIMEOUT", "-1s"},
+		{"REQUEST_TIMEOUT", "0"},
 	}
 	for _, tc := range tests {
 		_, err := config.Parse(map[string]string{tc.name: tc.value})

@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/acme/userservice/platform/database/dburl"
 
@@ -33,6 +36,8 @@ type Options struct {
 	URL string
 	// MaxConns caps the PostgreSQL pool; 0 keeps pgx's default (the larger of 4 and the CPUs).
 	MaxConns int32
+	// Tracer, when set and not a no-op, gets a span for every PostgreSQL statement.
+	Tracer trace.TracerProvider
 }
 
 // DB is the open database: exactly one of Pool and SQL is set, as Engine says.
@@ -69,7 +74,10 @@ func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		// An unreachable server must fail a request quickly, never hang it.
-		cfg.ConnConfig.ConnectTimeout = 5 * time.Second
+		cfg.ConnConfig.ConnectTimeout = 2 * time.Second
+	}
+	if _, off := opt.Tracer.(noop.TracerProvider); opt.Tracer != nil && !off {
+		cfg.ConnConfig.Tracer = otelpgx.NewTracer(otelpgx.WithTracerProvider(opt.Tracer))
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

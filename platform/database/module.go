@@ -4,29 +4,58 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/health"
 )
 
 // Module opens the database on start (and closes it on stop), provides the Migrator over
 // every module's migrations and, when MIGRATE_ON_START is true, migrates before the server
 // starts serving.
 var Module = fx.Module("database",
-	fx.Provide(NewFromConfig, NewMigratorFromGroup),
+	fx.Provide(
+		NewFromConfig,
+		NewMigratorFromGroup,
+		fx.Annotate(NewHealthCheck, fx.ResultTags(`group:"health_checks"`)),
+	),
 	fx.Invoke(migrateOnStart),
 )
 
-// NewFromConfig opens the configured database and closes it when the application stops.
-func NewFromConfig(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (*DB, error) {
-	db, err := Open(context.Background(), Options{URL: cfg.DatabaseURL, MaxConns: cfg.DBMaxConns})
+// Params are the inputs of NewFromConfig.
+type Params struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Config    config.Config
+	Log       *zap.Logger
+	Tracer    trace.TracerProvider
+	Metrics   prometheus.Registerer
+}
+
+// NewFromConfig opens the configured database, exports the pool's statistics, and closes the
+// database when the application stops.
+func NewFromConfig(p Params) (*DB, error) {
+	db, err := Open(context.Background(), Options{URL: p.Config.DatabaseURL, MaxConns: p.Config.DBMaxConns, Tracer: p.Tracer})
 	if err != nil {
 		return nil, err
 	}
-	log.Info("database open", zap.String("engine", string(db.Engine)))
-	lc.Append(fx.StopHook(db.Close))
+	if db.Engine == Postgres {
+		if err := p.Metrics.Register(newPoolCollector(db.Pool)); err != nil {
+			_ = db.Close()
+			return nil, err
+		}
+	}
+	p.Log.Info("database open", zap.String("engine", string(db.Engine)))
+	p.Lifecycle.Append(fx.StopHook(db.Close))
 	return db, nil
+}
+
+// NewHealthCheck is the readiness check of the database: it answers a ping.
+func NewHealthCheck(db *DB) health.Check {
+	return health.Check{Name: "database", Run: db.Ping}
 }
 
 // MigratorParams are the inputs of NewMigratorFromGroup.

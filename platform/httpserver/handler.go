@@ -4,9 +4,16 @@ import (
 	"context"
 	"net/http"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/metrics"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/problem"
 )
@@ -52,12 +59,31 @@ func (h *Handler) NewError(ctx context.Context, err error) *oas.ErrorStatusCode 
 	return &oas.ErrorStatusCode{StatusCode: p.Status, Response: resp}
 }
 
-// NewHTTPHandler returns the generated server for h behind the platform's middleware. sec
-// authenticates the operations openapi.yaml protects; the module that owns identities
-// provides it.
-func NewHTTPHandler(h *Handler, sec oas.SecurityHandler, problems *Problems, log *zap.Logger) (http.Handler, error) {
-	srv, err := oas.NewServer(h, sec,
-		oas.WithErrorHandler(problems.ErrorHandler),
+// HTTPHandlerParams are the inputs of NewHTTPHandler.
+type HTTPHandlerParams struct {
+	fx.In
+	Handler  *Handler
+	Security oas.SecurityHandler
+	Problems *Problems
+	Log      *zap.Logger
+	Config   config.Config
+	Metrics  *metrics.HTTP
+	Gatherer prometheus.Gatherer
+	Tracer   trace.TracerProvider
+	// Propagator reads the caller's trace context (traceparent).
+	Propagator propagation.TextMapPropagator
+}
+
+// NewHTTPHandler returns the service's HTTP handler: GET /metrics, and the generated server
+// behind the platform's middleware for everything else. Security authenticates the
+// operations openapi.yaml protects; the module that owns identities provides it.
+func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
+	srv, err := oas.NewServer(p.Handler, p.Security,
+		oas.WithErrorHandler(p.Problems.ErrorHandler),
+		oas.WithTracerProvider(p.Tracer),
+		// RED metrics come from our middleware, in Prometheus; ogen's own would be a second,
+		// unexported copy.
+		oas.WithMeterProvider(metricnoop.NewMeterProvider()),
 		oas.WithNotFound(func(w http.ResponseWriter, r *http.Request) {
 			p := problem.New(http.StatusNotFound, "No route for "+r.Method+" "+r.URL.Path+".")
 			p.Instance = r.URL.Path
@@ -73,7 +99,19 @@ func NewHTTPHandler(h *Handler, sec oas.SecurityHandler, problems *Problems, log
 	if err != nil {
 		return nil, err
 	}
-	return chain(srv, log, routeOf(srv)), nil
+	o := &observation{
+		log:        p.Log,
+		metrics:    p.Metrics,
+		tracer:     p.Tracer.Tracer("github.com/acme/userservice/platform/httpserver"),
+		tracing:    !isNoop(p.Tracer),
+		propagator: p.Propagator,
+		route:      routeOf(srv),
+		timeout:    p.Config.RequestTimeout,
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{}))
+	mux.Handle("/", o.chain(srv))
+	return mux, nil
 }
 
 // routeOf returns a function naming the route template a request matched, for logs: templates

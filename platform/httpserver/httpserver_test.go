@@ -8,11 +8,17 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace/noop"
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/metrics"
 	"github.com/acme/userservice/platform/problem"
 )
 
@@ -54,8 +60,7 @@ func TestFromError(t *testing.T) {
 func TestPanicsBecome500Problems(t *testing.T) {
 	t.Parallel()
 	core, logs := observer.New(zap.ErrorLevel)
-	h := chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }),
-		zap.New(core), func(*http.Request) string { return "/x" })
+	h := testObserver(t, zap.New(core), "/x").chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
 	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != problem.ContentType {
@@ -69,10 +74,10 @@ func TestPanicsBecome500Problems(t *testing.T) {
 func TestRequestLogLine(t *testing.T) {
 	t.Parallel()
 	core, logs := observer.New(zap.InfoLevel)
-	h := chain(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+	h := testObserver(t, zap.New(core), "/users/{user_id}").chain(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusCreated)
 		_, _ = w.Write([]byte("hello"))
-	}), zap.New(core), func(*http.Request) string { return "/users/{user_id}" })
+	}))
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/users/123", nil))
 	entries := logs.FilterMessage("request").All()
@@ -85,5 +90,63 @@ func TestRequestLogLine(t *testing.T) {
 	}
 	if rec.Header().Get("X-Content-Type-Options") != "nosniff" {
 		t.Fatal("missing nosniff")
+	}
+}
+
+func testObserver(t *testing.T, log *zap.Logger, route string) *observation {
+	t.Helper()
+	m, err := metrics.NewHTTP(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &observation{
+		log:        log,
+		metrics:    m,
+		tracer:     noop.NewTracerProvider().Tracer(""),
+		propagator: propagation.TraceContext{},
+		route:      func(*http.Request) string { return route },
+		timeout:    time.Second,
+	}
+}
+
+func TestRequestIDAndTraceID(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zap.InfoLevel)
+	h := testObserver(t, zap.New(core), "/health").chain(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if RequestID(r.Context()) == "" {
+			t.Error("no request id in the context")
+		}
+		if _, ok := r.Context().Deadline(); !ok {
+			t.Error("no request deadline")
+		}
+	}))
+	tests := []struct {
+		name, in string
+		keep     bool
+	}{
+		{"client id kept", "abc-123.X_y:z", true},
+		{"none", "", false},
+		{"too long", strings.Repeat("a", 129), false},
+		{"log injection", "x\nlevel=error", false},
+		{"spaces", "a b", false},
+	}
+	for _, tc := range tests {
+		req := httptest.NewRequest("GET", "/health", nil)
+		if tc.in != "" {
+			req.Header.Set("X-Request-ID", tc.in)
+		}
+		req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		got := rec.Header().Get("X-Request-ID")
+		if tc.keep && got != tc.in || !tc.keep && (got == tc.in || len(got) != 36) {
+			t.Errorf("%s: echoed %q", tc.name, got)
+		}
+	}
+	for _, e := range logs.FilterMessage("request").All() {
+		f := e.ContextMap()
+		if f["trace_id"] != "4bf92f3577b34da6a3ce929d0e0e4736" || f["request_id"] == "" {
+			t.Fatalf("log fields %v", f)
+		}
 	}
 }

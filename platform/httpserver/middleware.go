@@ -1,22 +1,51 @@
 package httpserver
 
 import (
+	"context"
 	"net/http"
+	"regexp"
 	"runtime/debug"
+	"strconv"
 	"time"
 
+	"github.com/google/uuid"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"go.uber.org/zap"
 
+	"github.com/acme/userservice/platform/metrics"
 	"github.com/acme/userservice/platform/problem"
 )
 
 // MaxBodyBytes is the largest request body accepted; larger bodies get 413.
 const MaxBodyBytes = 1 << 20
 
-// chain wraps h with the platform middleware, outermost first: panic recovery, one log line
-// per request, response headers every response carries, and the body size limit.
-func chain(h http.Handler, log *zap.Logger, route func(*http.Request) string) http.Handler {
-	return recoverPanics(log, logRequests(log, route, secureHeaders(limitBody(h))))
+// requestIDHeader carries the request id in both directions.
+const requestIDHeader = "X-Request-ID"
+
+// validRequestID accepts the ids of common proxies and tracing systems and nothing that could
+// forge a log line or blow up its size.
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+
+// observation is what the observability middleware needs.
+type observation struct {
+	log        *zap.Logger
+	metrics    *metrics.HTTP
+	tracer     trace.Tracer
+	tracing    bool
+	propagator propagation.TextMapPropagator
+	route      func(*http.Request) string
+	timeout    time.Duration
+}
+
+// chain wraps h with the platform middleware, outermost first: observation (request id, trace
+// span, metrics, one log line), panic recovery, the headers every response carries, the
+// request deadline, and the body size limit.
+func (o *observation) chain(h http.Handler) http.Handler {
+	return o.observe(recoverPanics(o.log, secureHeaders(o.withDeadline(limitBody(h)))))
 }
 
 func limitBody(next http.Handler) http.Handler {
@@ -27,6 +56,16 @@ func limitBody(next http.Handler) http.Handler {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
+	})
+}
+
+// withDeadline bounds the request's work: a database that hangs costs the client at most the
+// timeout, then a 503.
+func (o *observation) withDeadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), o.timeout)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -69,22 +108,88 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-func logRequests(log *zap.Logger, route func(*http.Request) string, next http.Handler) http.Handler {
+type requestIDKey struct{}
+
+// RequestID returns the id of the request in ctx.
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
+// knownMethods bounds the method label: clients can send any token as a method.
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
+// observe gives every request an id (the client's X-Request-ID when it is sane, else a new
+// one, echoed either way), continues the caller's trace (W3C traceparent) in a server span,
+// and records one log line and the RED metrics when the response is done.
+func (o *observation) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		id := r.Header.Get(requestIDHeader)
+		if !validRequestID.MatchString(id) {
+			id = uuid.NewString()
+		}
+		w.Header().Set(requestIDHeader, id)
+		route := o.route(r)
+		method := r.Method
+		if !knownMethods[method] {
+			method = "OTHER"
+		}
+
+		ctx := o.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		ctx = context.WithValue(ctx, requestIDKey{}, id)
+		var span trace.Span
+		if o.tracing {
+			ctx, span = o.tracer.Start(ctx, method+" "+route,
+				trace.WithSpanKind(trace.SpanKindServer),
+				trace.WithAttributes(
+					attribute.String("http.request.method", method),
+					attribute.String("http.route", route),
+					attribute.String("http.request_id", id),
+				))
+			defer span.End()
+		}
+
+		o.metrics.InFlight.Inc()
+		defer o.metrics.InFlight.Dec()
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
+		next.ServeHTTP(rec, r.WithContext(ctx))
 		if rec.status == 0 {
 			rec.status = http.StatusOK
 		}
-		log.Info("request",
+		elapsed := time.Since(start)
+
+		code := strconv.Itoa(rec.status)
+		o.metrics.Requests.WithLabelValues(route, method, code).Inc()
+		o.metrics.Duration.WithLabelValues(route, method).Observe(elapsed.Seconds())
+		if span != nil {
+			span.SetAttributes(attribute.Int("http.response.status_code", rec.status))
+			if rec.status >= 500 {
+				span.SetStatus(codes.Error, http.StatusText(rec.status))
+			}
+		}
+		fields := []zap.Field{
 			zap.String("method", r.Method),
-			zap.String("route", route(r)),
+			zap.String("route", route),
 			zap.Int("status", rec.status),
 			zap.Int("bytes", rec.bytes),
-			zap.Duration("duration", time.Since(start)),
-		)
+			zap.Duration("duration", elapsed),
+			zap.String("request_id", id),
+		}
+		if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
+			fields = append(fields, zap.String("trace_id", sc.TraceID().String()))
+		}
+		o.log.Info("request", fields...)
 	})
+}
+
+// isNoop reports whether tp records nothing, so that the middleware can skip span work.
+func isNoop(tp trace.TracerProvider) bool {
+	_, ok := tp.(noop.TracerProvider)
+	return ok
 }
 
 // recoverPanics turns a panic in a handler into a logged 500 problem instead of a dropped
@@ -96,7 +201,8 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 				if v == http.ErrAbortHandler {
 					panic(v)
 				}
-				log.Error("panic in handler", zap.Any("panic", v), zap.ByteString("stack", debug.Stack()))
+				log.Error("panic in handler", zap.Any("panic", v), zap.String("request_id", RequestID(r.Context())),
+					zap.ByteString("stack", debug.Stack()))
 				problem.Write(w, problem.New(http.StatusInternalServerError, "An unexpected error occurred."))
 			}
 		}()

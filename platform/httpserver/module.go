@@ -1,8 +1,6 @@
 package httpserver
 
 import (
-	"net/http"
-
 	"go.uber.org/fx"
 )
 
@@ -13,7 +11,7 @@ var Module = fx.Module("httpserver",
 	fx.Provide(
 		NewProblems,
 		NewHandler,
-		fx.Annotate(NewHTTPHandler, fx.As(new(http.Handler))),
+		NewHTTPHandler,
 		NewServer,
 	),
 	// The server is what the application is for: make sure it is built and started.

@@ -25,6 +25,10 @@ type GetMeRes interface {
 	getMeRes()
 }
 
+type GetReadinessRes interface {
+	getReadinessRes()
+}
+
 type GetUserRes interface {
 	getUserRes()
 }

@@ -728,7 +728,8 @@ func (s *Problem) SetErrors(val []FieldError) {
 	s.Errors = val
 }
 
-func (*Problem) getMeRes() {}
+func (*Problem) getMeRes()        {}
+func (*Problem) getReadinessRes() {}
 
 type RegisterUserBadRequest Problem
 
@@ -824,6 +825,57 @@ func (s *Role) UnmarshalText(data []byte) error {
 		return nil
 	case RoleAdmin:
 		*s = RoleAdmin
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+// Ref: #/components/schemas/Status
+type Status struct {
+	Status StatusStatus `json:"status"`
+}
+
+// GetStatus returns the value of Status.
+func (s *Status) GetStatus() StatusStatus {
+	return s.Status
+}
+
+// SetStatus sets the value of Status.
+func (s *Status) SetStatus(val StatusStatus) {
+	s.Status = val
+}
+
+func (*Status) getReadinessRes() {}
+
+type StatusStatus string
+
+const (
+	StatusStatusOk StatusStatus = "ok"
+)
+
+// AllValues returns all StatusStatus values.
+func (StatusStatus) AllValues() []StatusStatus {
+	return []StatusStatus{
+		StatusStatusOk,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s StatusStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case StatusStatusOk:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *StatusStatus) UnmarshalText(data []byte) error {
+	switch StatusStatus(data) {
+	case StatusStatusOk:
+		*s = StatusStatusOk
 		return nil
 	default:
 		return errors.Errorf("invalid value: %q", data)

@@ -26,6 +26,19 @@ type SystemHandler interface {
 	//
 	// GET /health
 	GetHealth(ctx context.Context) (*Health, error)
+	// GetLiveness implements getLiveness operation.
+	//
+	// For liveness probes; never touches a dependency.
+	//
+	// GET /livez
+	GetLiveness(ctx context.Context) (*Status, error)
+	// GetReadiness implements getReadiness operation.
+	//
+	// For readiness probes: runs every dependency check (the database answers a ping) within a short
+	// timeout. 503 names the checks that failed.
+	//
+	// GET /readyz
+	GetReadiness(ctx context.Context) (GetReadinessRes, error)
 }
 
 // UsersHandler handles operations described by OpenAPI v3 specification.

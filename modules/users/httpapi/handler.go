@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/acme/userservice/modules/users/domain"
 	"github.com/acme/userservice/modules/users/service"
 	"github.com/acme/userservice/platform/httpserver"
@@ -19,7 +21,9 @@ import (
 
 // Handler implements oas.UsersHandler and oas.SecurityHandler.
 type Handler struct {
-	svc *service.Service
+	svc        *service.Service
+	registered prometheus.Counter
+	logins     *prometheus.CounterVec
 }
 
 var (
@@ -27,9 +31,26 @@ var (
 	_ oas.SecurityHandler = (*Handler)(nil)
 )
 
-// New returns a handler running the use cases of svc.
-func New(svc *service.Service) *Handler {
-	return &Handler{svc: svc}
+// New returns a handler running the use cases of svc, counting registrations and login
+// outcomes in reg.
+func New(svc *service.Service, reg prometheus.Registerer) (*Handler, error) {
+	h := &Handler{
+		svc: svc,
+		registered: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "users_registered_total",
+			Help: "Users who registered themselves.",
+		}),
+		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "users_logins_total",
+			Help: "Login attempts by result: ok, failed or throttled.",
+		}, []string{"result"}),
+	}
+	for _, c := range []prometheus.Collector{h.registered, h.logins} {
+		if err := reg.Register(c); err != nil {
+			return nil, err
+		}
+	}
+	return h, nil
 }
 
 type actorKey struct{}
@@ -65,6 +86,7 @@ func (h *Handler) RegisterUser(ctx context.Context, req *oas.RegisterUserRequest
 	if err != nil {
 		return nil, err
 	}
+	h.registered.Inc()
 	return &oas.UserHeaders{Location: "/users/" + u.ID().String(), Response: toAPI(u)}, nil
 }
 
@@ -75,6 +97,15 @@ func (h *Handler) CreateToken(ctx context.Context, req *oas.TokenRequest) (oas.C
 		Password:   req.Password,
 		ClientAddr: httpserver.ClientAddr(ctx),
 	})
+	var throttled *service.ThrottledError
+	switch {
+	case err == nil:
+		h.logins.WithLabelValues("ok").Inc()
+	case errors.Is(err, service.ErrInvalidCredentials):
+		h.logins.WithLabelValues("failed").Inc()
+	case errors.As(err, &throttled):
+		h.logins.WithLabelValues("throttled").Inc()
+	}
 	if err != nil {
 		return nil, err
 	}
