@@ -11,7 +11,7 @@ SQLC      := CGO_ENABLED=0 $(TOOL) sqlc
 OGEN      := $(TOOL) ogen
 GENERATED := platform/oas modules/users/adapters/postgres/pgstore modules/users/adapters/sqlite/litestore
 
-.PHONY: run build test test-race generate check-generated lint vet fuzz clean help
+.PHONY: run build test test-all test-race generate check-generated lint vet fuzz clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server
 	if [ "$$skipped" -gt 0 ]; then echo "WARNING: $$skipped tests SKIPPED (listed above; full log in bin/test.log)"; fi; \
 	exit $$status
 
+test-all: ## the test suite including the slow tests (database outage, shutdown under load, two instances); CI runs this
+	SLOW_TESTS=1 $(MAKE) test
+
 test-race: ## the test suite under the race detector
 	$(GO) test -count=1 -race ./...
 
@@ -47,9 +50,11 @@ vet: ## go vet
 lint: vet ## go vet and staticcheck (the import rule runs as a test: architecture_test.go)
 	$(TOOL) staticcheck ./...
 
-fuzz: ## a short run of every fuzz target
-	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateUsername$$' -fuzztime 10s
-	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateEmail$$' -fuzztime 10s
+FUZZTIME ?= 10s
+fuzz: ## a short run of every fuzz target (FUZZTIME each, default 10s)
+	$(GO) test ./cmd/userservice -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateUsername$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateEmail$$' -fuzztime $(FUZZTIME)
 
 clean: ## remove build output and the default SQLite database
 	rm -rf bin userservice.db userservice.db-wal userservice.db-shm

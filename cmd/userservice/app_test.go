@@ -11,11 +11,11 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/apitest"
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
-	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/health"
 	"github.com/acme/userservice/platform/httpserver"
 	"github.com/acme/userservice/platform/oas"

@@ -40,10 +40,12 @@ func postgresUnavailable(err error) bool {
 		return strings.HasPrefix(pgErr.Code, "08") || strings.HasPrefix(pgErr.Code, "57P") || pgErr.Code == "53300"
 	case errors.As(err, &connErr), errors.As(err, &netErr):
 		return true
-	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.DeadlineExceeded):
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, context.DeadlineExceeded),
+		errors.Is(err, pgconn.ErrConnClosed):
 		return true
 	}
-	return pgconn.Timeout(err)
+	// SafeToRetry: the statement never reached the server, which is a connection failure.
+	return pgconn.Timeout(err) || pgconn.SafeToRetry(err)
 }
 
 // ClassifySQLite wraps err with ErrUnavailable when SQLite stayed busy past its timeout.

@@ -108,10 +108,17 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 		route:      routeOf(srv),
 		timeout:    p.Config.RequestTimeout,
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{}))
-	mux.Handle("/", o.chain(srv))
-	return mux, nil
+	metricsHandler := promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{})
+	api := o.chain(srv)
+	// Not an http.ServeMux: it would "clean" odd paths with HTML redirects, where the API
+	// answers every unknown path with a problem.
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
+			metricsHandler.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	}), nil
 }
 
 // routeOf returns a function naming the route template a request matched, for logs: templates

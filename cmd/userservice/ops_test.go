@@ -1,0 +1,331 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/oas"
+)
+
+// slow skips tests that take seconds (a database outage, load with a shutdown, two
+// processes) unless SLOW_TESTS=1, which `make test-all` and CI set.
+func slow(t *testing.T) {
+	t.Helper()
+	if os.Getenv("SLOW_TESTS") != "1" {
+		t.Skip("SKIPPED: slow test; run make test-all (SLOW_TESTS=1)")
+	}
+}
+
+func get(t *testing.T, url string) (int, http.Header, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(b)
+}
+
+func TestOperationalEndpoints(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		live, err := a.client.GetLiveness(ctx)
+		if err != nil || live.Status != oas.StatusStatusOk {
+			t.Fatalf("livez: %+v %v", live, err)
+		}
+		ready, err := a.client.GetReadiness(ctx)
+		if _, ok := ready.(*oas.Status); err != nil || !ok {
+			t.Fatalf("readyz: %+v %v", ready, err)
+		}
+		u := a.register(t, "john_doe", "john@example.com")
+		a.raw(t, "GET", "/users/"+u.UserID.String(), "", "")
+
+		req, _ := http.NewRequest("GET", a.base+"/health", nil)
+		req.Header.Set("X-Request-ID", "my-request-42")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.Header.Get("X-Request-ID") != "my-request-42" {
+			t.Fatalf("request id echoed as %q", resp.Header.Get("X-Request-ID"))
+		}
+
+		status, h, body := get(t, a.base+"/metrics")
+		if status != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
+			t.Fatalf("metrics: %d %s", status, h.Get("Content-Type"))
+		}
+		want := []string{
+			`http_requests_total{code="201",method="POST",route="/users"} 1`,
+			`http_requests_total{code="401",method="GET",route="/users/{user_id}"} 1`,
+			`http_request_duration_seconds_bucket{method="POST",route="/users",le="+Inf"} 1`,
+			"users_registered_total 1",
+			"go_goroutines ",
+			"process_resident_memory_bytes ",
+		}
+		if strings.Contains(a.cfg.DatabaseURL, "postgres") {
+			want = append(want, "db_pool_max_connections ", "db_pool_acquires_total ")
+		}
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				t.Errorf("metrics lack %q", w)
+			}
+		}
+		if strings.Contains(body, u.UserID.String()) {
+			t.Error("a raw path leaked into a metric label")
+		}
+	})
+}
+
+// TestDatabaseOutage stops the service's PostgreSQL under it: requests that need the database
+// get 503 quickly (never a hang, never a 500), /readyz says 503 while /livez stays 200, and
+// when the database is back the service recovers by itself with nothing lost.
+func TestDatabaseOutage(t *testing.T) {
+	slow(t)
+	t.Parallel()
+	cluster := dbtest.StartCluster(t)
+	a := startAPI(t, database.Postgres, "DATABASE_URL", cluster.URL(), "REQUEST_TIMEOUT", "3s")
+	a.register(t, "before", "before@example.com")
+
+	cluster.Stop(t)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for i := range 5 {
+		start := time.Now()
+		req, _ := http.NewRequest("POST", a.base+"/users", strings.NewReader(fmt.Sprintf(`{"username":"during_%d","email":"during%d@example.com"}`, i, i)))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := client.Do(req)
+		if err != nil {
+			t.Fatalf("during the outage: %v (after %v)", err, time.Since(start))
+		}
+		body, _ := io.ReadAll(resp.Body)
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Content-Type") != "application/problem+json" {
+			t.Fatalf("during the outage: %d %s", resp.StatusCode, body)
+		}
+	}
+	if status, _, body := get(t, a.base+"/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "database") {
+		t.Fatalf("readyz during the outage: %d %s", status, body)
+	}
+	if status, _, _ := get(t, a.base+"/livez"); status != http.StatusOK {
+		t.Fatalf("livez during the outage: %d", status)
+	}
+
+	cluster.Start(t)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		status, _, _ := get(t, a.base+"/readyz")
+		if status == http.StatusOK {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the service did not recover")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	a.register(t, "after", "after@example.com")
+	// The user registered before the outage is still there.
+	res, err := a.client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: "again", Email: "before@example.com"})
+	if _, ok := res.(*oas.RegisterUserConflict); err != nil || !ok {
+		t.Fatalf("the user from before the outage is gone: %T %v", res, err)
+	}
+}
+
+// loadRegistrations registers users through base from n goroutines until stop is closed or
+// the server stops answering; it returns the emails that got a 201.
+func loadRegistrations(base string, n int, stop <-chan struct{}) []string {
+	var (
+		mu      sync.Mutex
+		created []string
+		wg      sync.WaitGroup
+		seq     atomic.Int64
+	)
+	client := &http.Client{Timeout: 20 * time.Second}
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				i := seq.Add(1)
+				email := fmt.Sprintf("load%d@example.com", i)
+				resp, err := client.Post(base+"/users", "application/json",
+					strings.NewReader(fmt.Sprintf(`{"username":"load_%d","email":%q}`, i, email)))
+				if err != nil {
+					return // the server is gone: refused or closed
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				_ = resp.Body.Close()
+				if resp.StatusCode == http.StatusCreated {
+					mu.Lock()
+					created = append(created, email)
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return created
+}
+
+// TestShutdownUnderLoad sends SIGTERM to the binary while it takes registrations: it exits 0
+// within SHUTDOWN_TIMEOUT and every registration that got a 201 is in the database.
+func TestShutdownUnderLoad(t *testing.T) {
+	slow(t)
+	t.Parallel()
+	bin := buildBinary(t)
+	dbURL := dbtest.URL(t, database.Postgres)
+	addr := freeAddr(t)
+	cmd := command(bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": testSecret, "SHUTDOWN_TIMEOUT": "10s"})
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = cmd.Process.Kill() }()
+	waitHealthy(t, "http://"+addr)
+
+	stop := make(chan struct{})
+	done := make(chan []string)
+	go func() { done <- loadRegistrations("http://"+addr, 16, stop) }()
+	time.Sleep(time.Second)
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("no exit within SHUTDOWN_TIMEOUT")
+	}
+	close(stop)
+	created := <-done
+	if len(created) < 10 {
+		t.Fatalf("only %d registrations under load", len(created))
+	}
+
+	db, err := database.Open(context.Background(), database.Options{URL: dbURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var stored int
+	if err := db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM users WHERE email = ANY($1)", created).Scan(&stored); err != nil {
+		t.Fatal(err)
+	}
+	if stored != len(created) {
+		t.Fatalf("%d registrations got 201, %d are stored", len(created), stored)
+	}
+	t.Logf("%d registrations acknowledged and stored across the shutdown", stored)
+}
+
+// TestTwoInstances starts two processes on one fresh PostgreSQL schema at the same moment
+// (their migrations must not collide) and races same-email registrations across both: exactly
+// one 201.
+func TestTwoInstances(t *testing.T) {
+	slow(t)
+	t.Parallel()
+	bin := buildBinary(t)
+	dbURL := dbtest.URL(t, database.Postgres)
+	var bases []string
+	var cmds []*startedCmd
+	for range 2 {
+		addr := freeAddr(t)
+		c := command(bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": testSecret})
+		cmds = append(cmds, &startedCmd{cmd: c})
+		bases = append(bases, "http://"+addr)
+	}
+	for _, c := range cmds { // as close to the same moment as two execs get
+		c.cmd.Stderr = &c.stderr
+		if err := c.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() { _ = c.cmd.Process.Kill() }()
+	}
+	for i, b := range bases {
+		deadline := time.Now().Add(20 * time.Second)
+		for !healthy(b) {
+			if time.Now().After(deadline) {
+				t.Fatalf("instance %d did not start:\n%s", i, cmds[i].stderr.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+
+	const n = 64
+	var wg sync.WaitGroup
+	var created, conflicts atomic.Int32
+	start := make(chan struct{})
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			resp, err := http.Post(bases[i%2]+"/users", "application/json",
+				strings.NewReader(fmt.Sprintf(`{"username":"racer_%d","email":"race@example.com"}`, i)))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			_ = resp.Body.Close()
+			switch resp.StatusCode {
+			case http.StatusCreated:
+				created.Add(1)
+			case http.StatusConflict:
+				conflicts.Add(1)
+			default:
+				t.Errorf("status %d", resp.StatusCode)
+			}
+		}()
+	}
+	close(start)
+	wg.Wait()
+	if created.Load() != 1 || conflicts.Load() != n-1 {
+		t.Fatalf("%d created, %d conflicts; want 1 and %d", created.Load(), conflicts.Load(), n-1)
+	}
+	for _, c := range cmds {
+		_ = c.cmd.Process.Signal(syscall.SIGTERM)
+		if err := c.cmd.Wait(); err != nil {
+			var ee *exec.ExitError
+			if errors.As(err, &ee) {
+				t.Errorf("exit %d:\n%s", ee.ExitCode(), c.stderr.String())
+			}
+		}
+	}
+}
+
+type startedCmd struct {
+	cmd    *exec.Cmd
+	stderr bytes.Buffer
+}
+
+func healthy(base string) bool {
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
