@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +16,14 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
@@ -328,4 +337,78 @@ func healthy(base string) bool {
 	}
 	_ = resp.Body.Close()
 	return resp.StatusCode == http.StatusOK
+}
+
+// TestTracing continues an incoming trace: the HTTP server span and the PostgreSQL statement
+// spans carry the caller's trace id, and the request log line names it.
+func TestTracing(t *testing.T) {
+	t.Parallel()
+	exporter := tracetest.NewInMemoryExporter()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
+	core, logs := observer.New(zapcore.InfoLevel)
+	a := startAPIWith(t, database.Postgres, fx.Options(
+		fx.Decorate(func(trace.TracerProvider) trace.TracerProvider { return tp }),
+		fxDecorateLogger(zap.New(core)),
+	))
+	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
+	req, _ := http.NewRequest("POST", a.base+"/users", strings.NewReader(`{"username":"traced","email":"traced@example.com"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var server, db bool
+	for _, s := range exporter.GetSpans() {
+		if s.SpanContext.TraceID().String() != traceID {
+			continue
+		}
+		switch {
+		case s.Name == "POST /users":
+			server = true
+		case strings.Contains(strings.ToLower(s.Name), "insert"), strings.Contains(s.Name, "query"):
+			db = true
+		}
+	}
+	if !server || !db {
+		var names []string
+		for _, s := range exporter.GetSpans() {
+			names = append(names, s.Name+" "+s.SpanContext.TraceID().String())
+		}
+		t.Fatalf("server span %v, database span %v; spans: %v", server, db, names)
+	}
+	found := false
+	for _, e := range logs.FilterMessage("request").All() {
+		if e.ContextMap()["trace_id"] == traceID {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the request log line lacks the trace id")
+	}
+}
+
+// TestSlowClientsAreCut: a client that never finishes its headers is disconnected after
+// HTTP_READ_HEADER_TIMEOUT instead of holding a connection forever.
+func TestSlowClientsAreCut(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, database.SQLite, "HTTP_READ_HEADER_TIMEOUT", "300ms")
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write([]byte("GET /health HTTP/1.1\r\nHost: x\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err = io.ReadAll(conn)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the server kept a slow client's connection open")
+	}
 }
