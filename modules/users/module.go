@@ -54,6 +54,7 @@ type ServiceParams struct {
 // signer and login throttle, with the login limits from the configuration.
 func NewService(p ServiceParams) *service.Service {
 	return service.New(service.Deps{
+		Users:    NewRepository(p.DB),
 		UoW:      NewUnitOfWork(p.DB),
 		Clock:    service.SystemClock{},
 		Hasher:   p.Hasher,
@@ -65,6 +66,15 @@ func NewService(p ServiceParams) *service.Service {
 			Lockout:            p.Config.LoginLockout,
 		},
 	})
+}
+
+// NewRepository returns the repository of the adapter for the open database's engine, running
+// each call as its own statement.
+func NewRepository(db *database.DB) ports.UserRepository {
+	if db.Engine == database.Postgres {
+		return postgres.NewRepository(db.Pool)
+	}
+	return sqlite.NewRepository(db.SQL)
 }
 
 // NewUnitOfWork returns the unit of work of the adapter for the open database's engine.

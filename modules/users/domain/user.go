@@ -178,9 +178,8 @@ type Changes struct {
 	Role *Role
 }
 
-// Apply validates and applies c. Nothing changes unless every field is valid. It reports
-// whether the user changed.
-func (u *User) Apply(c Changes, now time.Time) (bool, error) {
+// Validate checks every field c sets; the error is a *ValidationError naming each invalid one.
+func (c Changes) Validate() error {
 	var verr ValidationError
 	if c.Username != nil {
 		verr.check("username", ValidateUsername(*c.Username))
@@ -191,7 +190,13 @@ func (u *User) Apply(c Changes, now time.Time) (bool, error) {
 	if c.Role != nil && !c.Role.Valid() {
 		verr.check("role", "must be user or admin")
 	}
-	if err := verr.orNil(); err != nil {
+	return verr.orNil()
+}
+
+// Apply validates and applies c. Nothing changes unless every field is valid. It reports
+// whether the user changed; the update time moves only when a value does.
+func (u *User) Apply(c Changes, now time.Time) (bool, error) {
+	if err := c.Validate(); err != nil {
 		return false, err
 	}
 	changed := false

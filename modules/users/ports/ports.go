@@ -15,7 +15,10 @@ import (
 
 // UserRepository stores users. Implementations map storage errors to domain errors: a missing
 // user is a *domain.NotFoundError, a taken email or username a *domain.AlreadyExistsError
-// (decided by the database's unique index, never by a prior read).
+// (decided by the database's unique index, never by a prior read). Every method is atomic on
+// its own, so a use case that needs one call needs no unit of work: a single-statement
+// adapter (SetActive and Patch are one UPDATE … RETURNING on PostgreSQL) then costs one round
+// trip instead of three.
 type UserRepository interface {
 	// Add inserts a new user.
 	Add(ctx context.Context, u *domain.User) error
@@ -29,6 +32,12 @@ type UserRepository interface {
 	List(ctx context.Context, q ListQuery) ([]*domain.User, error)
 	// Update saves every field of an existing user.
 	Update(ctx context.Context, u *domain.User) error
+	// SetActive sets the user's state and returns the user as stored after. As in
+	// User.Activate and User.Deactivate, the update time moves only when the state changes.
+	SetActive(ctx context.Context, id uuid.UUID, active bool, at time.Time) (*domain.User, error)
+	// Patch applies changes, already validated, and returns the user as stored after. As in
+	// User.Apply, the update time moves only when a value changes.
+	Patch(ctx context.Context, id uuid.UUID, c domain.Changes, at time.Time) (*domain.User, error)
 	// Delete removes the user with the id.
 	Delete(ctx context.Context, id uuid.UUID) error
 }

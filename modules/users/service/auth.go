@@ -10,7 +10,6 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acme/userservice/modules/users/domain"
-	"github.com/acme/userservice/modules/users/ports"
 )
 
 var (
@@ -77,12 +76,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
 	if err := s.throttled(accountKey(in.Email), addrKey(in.ClientAddr)); err != nil {
 		return Token{}, err
 	}
-	var u *domain.User
-	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
-		var err error
-		u, err = r.Users.GetByEmail(ctx, in.Email)
-		return err
-	})
+	u, err := s.Users.GetByEmail(ctx, in.Email)
 	var nf *domain.NotFoundError
 	if err != nil && !errors.As(err, &nf) {
 		return Token{}, err

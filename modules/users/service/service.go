@@ -37,6 +37,10 @@ var ErrInvalidCursor = errors.New("cursor is not one this service issued")
 
 // Deps are the ports the service runs on.
 type Deps struct {
+	// Users runs each call as one atomic statement, outside any transaction: most use cases
+	// need exactly one, and a transaction around it would triple the round trips.
+	Users ports.UserRepository
+	// UoW makes several calls atomic, for the use cases that need more than one.
 	UoW      ports.UnitOfWork
 	Clock    Clock
 	Hasher   ports.PasswordHasher
@@ -77,7 +81,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*domain.User,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error { return r.Users.Add(ctx, u) }); err != nil {
+	if err := s.Users.Add(ctx, u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -94,7 +98,7 @@ func (s *Service) CreateAdmin(ctx context.Context, in RegisterInput) (*domain.Us
 		return nil, err
 	}
 	u.Promote(s.Clock.Now())
-	if err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error { return r.Users.Add(ctx, u) }); err != nil {
+	if err := s.Users.Add(ctx, u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -149,13 +153,7 @@ func (s *Service) Me(ctx context.Context, actor domain.Actor) (*domain.User, err
 }
 
 func (s *Service) load(ctx context.Context, id uuid.UUID) (*domain.User, error) {
-	var u *domain.User
-	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
-		var err error
-		u, err = r.Users.Get(ctx, id)
-		return err
-	})
-	return u, err
+	return s.Users.Get(ctx, id)
 }
 
 // ListInput selects a page of users.
@@ -199,12 +197,7 @@ func (s *Service) List(ctx context.Context, actor domain.Actor, in ListInput) (P
 		}
 		q.After = &pos
 	}
-	var users []*domain.User
-	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
-		var err error
-		users, err = r.Users.List(ctx, q)
-		return err
-	})
+	users, err := s.Users.List(ctx, q)
 	if err != nil {
 		return Page{}, err
 	}
@@ -223,9 +216,10 @@ func (s *Service) Update(ctx context.Context, actor domain.Actor, id uuid.UUID, 
 	if err := domain.AuthorizeChanges(actor, id, c); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, error) {
-		return u.Apply(c, now)
-	})
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	return s.Users.Patch(ctx, id, c, s.Clock.Now())
 }
 
 // Deactivate makes the user inactive (the user themself or an admin); their tokens stop
@@ -234,9 +228,7 @@ func (s *Service) Deactivate(ctx context.Context, actor domain.Actor, id uuid.UU
 	if err := domain.Authorize(actor, domain.ActionDeactivate, id); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, error) {
-		return u.Deactivate(now), nil
-	})
+	return s.Users.SetActive(ctx, id, false, s.Clock.Now())
 }
 
 // Activate makes the user active (admins only); activating an active user is not an error.
@@ -244,9 +236,7 @@ func (s *Service) Activate(ctx context.Context, actor domain.Actor, id uuid.UUID
 	if err := domain.Authorize(actor, domain.ActionActivate, id); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, error) {
-		return u.Activate(now), nil
-	})
+	return s.Users.SetActive(ctx, id, true, s.Clock.Now())
 }
 
 // Delete removes the user (admins only), or returns a *domain.NotFoundError.
@@ -254,12 +244,11 @@ func (s *Service) Delete(ctx context.Context, actor domain.Actor, id uuid.UUID) 
 	if err := domain.Authorize(actor, domain.ActionDelete, id); err != nil {
 		return err
 	}
-	return s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
-		return r.Users.Delete(ctx, id)
-	})
+	return s.Users.Delete(ctx, id)
 }
 
-// change loads a user, applies fn and saves the user if fn changed it, all in one unit of work.
+// change loads a user, applies fn and saves the user if fn changed it, all in one unit of work:
+// the read-modify-write for changes no single statement expresses (a new password hash).
 func (s *Service) change(ctx context.Context, id uuid.UUID, fn func(*domain.User, time.Time) (bool, error)) (*domain.User, error) {
 	var u *domain.User
 	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {

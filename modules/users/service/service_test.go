@@ -76,6 +76,7 @@ func newServiceWithClock(t *testing.T, engine database.Engine) (*service.Service
 		t.Fatal(err)
 	}
 	return service.New(service.Deps{
+		Users:    users.NewRepository(db),
 		UoW:      users.NewUnitOfWork(db),
 		Clock:    clock,
 		Hasher:   password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}),

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -119,6 +120,42 @@ func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 		return &domain.NotFoundError{ID: s.ID}
 	}
 	return nil
+}
+
+// SetActive sets the state in one UPDATE … RETURNING.
+func (r *Repository) SetActive(ctx context.Context, id uuid.UUID, active bool, at time.Time) (*domain.User, error) {
+	row, err := r.q.SetActive(ctx, pgstore.SetActiveParams{UserID: id, IsActive: active, UpdatedAt: at})
+	return oneUser(row, err, id)
+}
+
+// Patch applies c in one UPDATE … RETURNING; a taken email or username is a
+// *domain.AlreadyExistsError.
+func (r *Repository) Patch(ctx context.Context, id uuid.UUID, c domain.Changes, at time.Time) (*domain.User, error) {
+	text := func(s *string) pgtype.Text {
+		if s == nil {
+			return pgtype.Text{}
+		}
+		return pgtype.Text{String: *s, Valid: true}
+	}
+	var role *string
+	if c.Role != nil {
+		r := string(*c.Role)
+		role = &r
+	}
+	row, err := r.q.PatchUser(ctx, pgstore.PatchUserParams{
+		UserID: id, Username: text(c.Username), Email: text(c.Email), Role: text(role), UpdatedAt: at,
+	})
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		var s domain.Snapshot
+		if c.Username != nil {
+			s.Username = *c.Username
+		}
+		if c.Email != nil {
+			s.Email = *c.Email
+		}
+		return nil, mapWriteError(err, s)
+	}
+	return oneUser(row, err, id)
 }
 
 // Delete removes the user with the id.

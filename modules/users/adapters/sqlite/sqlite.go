@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -20,14 +21,15 @@ import (
 
 // Repository is the SQLite UserRepository.
 type Repository struct {
-	q *litestore.Queries
+	q  *litestore.Queries
+	db litestore.DBTX
 }
 
 var _ ports.UserRepository = (*Repository)(nil)
 
 // NewRepository returns a repository that runs its statements on db (a *sql.DB or *sql.Tx).
 func NewRepository(db litestore.DBTX) *Repository {
-	return &Repository{q: litestore.New(db)}
+	return &Repository{q: litestore.New(db), db: db}
 }
 
 // Add inserts u; a taken email or username is a *domain.AlreadyExistsError.
@@ -114,6 +116,52 @@ func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 		return &domain.NotFoundError{ID: s.ID}
 	}
 	return nil
+}
+
+// SetActive loads the user, applies the entity's rule and saves it, in one transaction (SQLite
+// has a single writer: the read-modify-write costs no round trips worth folding into SQL).
+func (r *Repository) SetActive(ctx context.Context, id uuid.UUID, active bool, at time.Time) (*domain.User, error) {
+	return r.modify(ctx, id, func(u *domain.User) (bool, error) {
+		if active {
+			return u.Activate(at), nil
+		}
+		return u.Deactivate(at), nil
+	})
+}
+
+// Patch loads the user, applies c with the entity's rule and saves it, in one transaction.
+func (r *Repository) Patch(ctx context.Context, id uuid.UUID, c domain.Changes, at time.Time) (*domain.User, error) {
+	return r.modify(ctx, id, func(u *domain.User) (bool, error) { return u.Apply(c, at) })
+}
+
+// modify runs a read-modify-write atomically: in a new transaction, or in the caller's when the
+// repository already runs in one (inside a unit of work).
+func (r *Repository) modify(ctx context.Context, id uuid.UUID, fn func(*domain.User) (bool, error)) (*domain.User, error) {
+	run := func(repo *Repository) (*domain.User, error) {
+		u, err := repo.Get(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		changed, err := fn(u)
+		if err != nil || !changed {
+			return u, err
+		}
+		return u, repo.Update(ctx, u)
+	}
+	db, ok := r.db.(*sql.DB)
+	if !ok {
+		return run(r)
+	}
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	u, err := run(NewRepository(tx))
+	if err != nil {
+		_ = tx.Rollback()
+		return nil, err
+	}
+	return u, mapError(tx.Commit())
 }
 
 // Delete removes the user with the id.

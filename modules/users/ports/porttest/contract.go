@@ -18,14 +18,21 @@ import (
 	"github.com/acme/userservice/modules/users/ports"
 )
 
-// Factory returns a unit of work over a fresh, empty, migrated database owned by the test.
-type Factory func(t *testing.T) ports.UnitOfWork
+// Store is an adapter under test: its autocommit repository and its unit of work, over one
+// fresh, empty, migrated database owned by the test.
+type Store struct {
+	Users ports.UserRepository
+	UoW   ports.UnitOfWork
+}
 
-// Run runs the contract suite; every subtest gets its own database from newUoW.
-func Run(t *testing.T, newUoW Factory) {
+// Factory returns a new Store.
+type Factory func(t *testing.T) Store
+
+// Run runs the contract suite; every subtest gets its own database from newStore.
+func Run(t *testing.T, newStore Factory) {
 	tests := []struct {
 		name string
-		fn   func(t *testing.T, uow ports.UnitOfWork)
+		fn   func(t *testing.T, s Store)
 	}{
 		{"AddThenGetRoundTrips", testAddGet},
 		{"GetMissingIsNotFound", testGetMissing},
@@ -36,6 +43,9 @@ func Run(t *testing.T, newUoW Factory) {
 		{"UpdateMissingIsNotFound", testUpdateMissing},
 		{"UpdateToTakenEmailIsAlreadyExists", testUpdateConflict},
 		{"DeleteRemoves", testDelete},
+		{"SetActiveFollowsTheEntityRule", testSetActive},
+		{"PatchFollowsTheEntityRule", testPatch},
+		{"CallsOutsideAUnitOfWorkWork", testOutsideUoW},
 		{"UnitOfWorkRollsBackOnError", testRollbackOnError},
 		{"UnitOfWorkRollsBackOnPanic", testRollbackOnPanic},
 		{"ConcurrentSameEmailHasOneWinner", testConcurrentAdds},
@@ -43,7 +53,7 @@ func Run(t *testing.T, newUoW Factory) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			tc.fn(t, newUoW(t))
+			tc.fn(t, newStore(t))
 		})
 	}
 }
@@ -94,7 +104,8 @@ func get(t *testing.T, uow ports.UnitOfWork, id uuid.UUID) (*domain.User, error)
 	return u, err
 }
 
-func testAddGet(t *testing.T, uow ports.UnitOfWork) {
+func testAddGet(t *testing.T, s Store) {
+	uow := s.UoW
 	u := newUser(t, "john_doe", "john@example.com", base)
 	add(t, uow, u)
 	got, err := get(t, uow, u.ID())
@@ -104,7 +115,8 @@ func testAddGet(t *testing.T, uow ports.UnitOfWork) {
 	}
 }
 
-func testGetMissing(t *testing.T, uow ports.UnitOfWork) {
+func testGetMissing(t *testing.T, s Store) {
+	uow := s.UoW
 	id := uuid.New()
 	_, err := get(t, uow, id)
 	var nf *domain.NotFoundError
@@ -113,7 +125,8 @@ func testGetMissing(t *testing.T, uow ports.UnitOfWork) {
 	}
 }
 
-func testLookups(t *testing.T, uow ports.UnitOfWork) {
+func testLookups(t *testing.T, s Store) {
+	uow := s.UoW
 	u := newUser(t, "Mixed_Case", "Mixed.Case@Example.com", base)
 	add(t, uow, u)
 	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
@@ -139,7 +152,8 @@ func testLookups(t *testing.T, uow ports.UnitOfWork) {
 	}))
 }
 
-func testDuplicates(t *testing.T, uow ports.UnitOfWork) {
+func testDuplicates(t *testing.T, s Store) {
+	uow := s.UoW
 	add(t, uow, newUser(t, "john_doe", "john@example.com", base))
 	tests := []struct {
 		name, username, email string
@@ -180,7 +194,8 @@ func ids(users []*domain.User) []uuid.UUID {
 	return out
 }
 
-func testList(t *testing.T, uow ports.UnitOfWork) {
+func testList(t *testing.T, s Store) {
+	uow := s.UoW
 	// Five users; two share a timestamp so the id breaks the tie. Inserted out of order.
 	users := []*domain.User{
 		newUser(t, "user_a", "a@example.com", base),
@@ -223,7 +238,8 @@ func pos(u *domain.User) *ports.Position {
 	return &ports.Position{CreatedAt: u.CreatedAt(), ID: u.ID()}
 }
 
-func testUpdate(t *testing.T, uow ports.UnitOfWork) {
+func testUpdate(t *testing.T, s Store) {
+	uow := s.UoW
 	u := newUser(t, "john_doe", "john@example.com", base)
 	add(t, uow, u)
 	name, email := "johnny", "johnny@example.com"
@@ -239,7 +255,8 @@ func testUpdate(t *testing.T, uow ports.UnitOfWork) {
 	}
 }
 
-func testUpdateMissing(t *testing.T, uow ports.UnitOfWork) {
+func testUpdateMissing(t *testing.T, s Store) {
+	uow := s.UoW
 	u := newUser(t, "john_doe", "john@example.com", base)
 	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Update(ctx, u) })
 	var nf *domain.NotFoundError
@@ -248,7 +265,8 @@ func testUpdateMissing(t *testing.T, uow ports.UnitOfWork) {
 	}
 }
 
-func testUpdateConflict(t *testing.T, uow ports.UnitOfWork) {
+func testUpdateConflict(t *testing.T, s Store) {
+	uow := s.UoW
 	a := newUser(t, "alice", "alice@example.com", base)
 	b := newUser(t, "bob", "bob@example.com", base)
 	add(t, uow, a, b)
@@ -263,7 +281,8 @@ func testUpdateConflict(t *testing.T, uow ports.UnitOfWork) {
 	}
 }
 
-func testDelete(t *testing.T, uow ports.UnitOfWork) {
+func testDelete(t *testing.T, s Store) {
+	uow := s.UoW
 	u := newUser(t, "john_doe", "john@example.com", base)
 	add(t, uow, u)
 	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Delete(ctx, u.ID()) }))
@@ -279,7 +298,8 @@ func testDelete(t *testing.T, uow ports.UnitOfWork) {
 	add(t, uow, newUser(t, "john_doe", "john@example.com", base))
 }
 
-func testRollbackOnError(t *testing.T, uow ports.UnitOfWork) {
+func testRollbackOnError(t *testing.T, s Store) {
+	uow := s.UoW
 	u := newUser(t, "john_doe", "john@example.com", base)
 	boom := errors.New("boom")
 	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
@@ -297,7 +317,8 @@ func testRollbackOnError(t *testing.T, uow ports.UnitOfWork) {
 	}
 }
 
-func testRollbackOnPanic(t *testing.T, uow ports.UnitOfWork) {
+func testRollbackOnPanic(t *testing.T, s Store) {
+	uow := s.UoW
 	u := newUser(t, "john_doe", "john@example.com", base)
 	func() {
 		defer func() {
@@ -320,7 +341,8 @@ func testRollbackOnPanic(t *testing.T, uow ports.UnitOfWork) {
 	add(t, uow, newUser(t, "jane_doe", "jane@example.com", base))
 }
 
-func testConcurrentAdds(t *testing.T, uow ports.UnitOfWork) {
+func testConcurrentAdds(t *testing.T, s Store) {
+	uow := s.UoW
 	const n = 64
 	var (
 		wg       sync.WaitGroup
@@ -356,4 +378,126 @@ func testConcurrentAdds(t *testing.T, uow ports.UnitOfWork) {
 	if winners.Load() != 1 || conflict.Load() != n-1 {
 		t.Fatalf("%d winners and %d conflicts, want 1 and %d", winners.Load(), conflict.Load(), n-1)
 	}
+}
+
+func testSetActive(t *testing.T, s Store) {
+	uow := s.UoW
+	u := newUser(t, "john_doe", "john@example.com", base)
+	add(t, uow, u)
+	steps := []struct {
+		active bool
+		at     time.Time
+	}{
+		{false, base.Add(time.Hour)},
+		{false, base.Add(2 * time.Hour)}, // idempotent: the update time stays
+		{true, base.Add(3 * time.Hour)},
+		{true, base.Add(4 * time.Hour)},
+	}
+	for i, st := range steps {
+		// What the entity does is the specification; the adapter must store exactly that.
+		if st.active {
+			u.Activate(st.at)
+		} else {
+			u.Deactivate(st.at)
+		}
+		var got *domain.User
+		must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+			var err error
+			got, err = r.SetActive(ctx, u.ID(), st.active, st.at)
+			return err
+		}))
+		stored, err := get(t, uow, u.ID())
+		must(t, err)
+		if got.Snapshot() != u.Snapshot() || stored.Snapshot() != u.Snapshot() {
+			t.Fatalf("step %d: returned %+v, stored %+v, entity says %+v", i, got.Snapshot(), stored.Snapshot(), u.Snapshot())
+		}
+	}
+	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+		_, err := r.SetActive(ctx, uuid.New(), false, base)
+		return err
+	})
+	var nf *domain.NotFoundError
+	if !errors.As(err, &nf) {
+		t.Fatalf("missing user: %v", err)
+	}
+}
+
+func testPatch(t *testing.T, s Store) {
+	uow := s.UoW
+	u := newUser(t, "john_doe", "john@example.com", base)
+	other := newUser(t, "jane_doe", "jane@example.com", base)
+	add(t, uow, u, other)
+	str := func(s string) *string { return &s }
+	admin := domain.RoleAdmin
+	steps := []domain.Changes{
+		{},                            // nothing: the update time stays
+		{Username: str("john_doe")},   // the same value: stays
+		{Email: str("j@example.org")}, // changes
+		{Username: str("johnny"), Role: &admin},
+	}
+	for i, c := range steps {
+		at := base.Add(time.Duration(i+1) * time.Hour)
+		if _, err := u.Apply(c, at); err != nil {
+			t.Fatal(err)
+		}
+		var got *domain.User
+		must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+			var err error
+			got, err = r.Patch(ctx, u.ID(), c, at)
+			return err
+		}))
+		if got.Snapshot() != u.Snapshot() {
+			t.Fatalf("step %d: returned %+v, entity says %+v", i, got.Snapshot(), u.Snapshot())
+		}
+	}
+	tests := []struct {
+		c     domain.Changes
+		field domain.Field
+	}{
+		{domain.Changes{Email: str("JANE@example.com")}, domain.FieldEmail},
+		{domain.Changes{Username: str("Jane_Doe")}, domain.FieldUsername},
+	}
+	for _, tc := range tests {
+		err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+			_, err := r.Patch(ctx, u.ID(), tc.c, base)
+			return err
+		})
+		var ae *domain.AlreadyExistsError
+		if !errors.As(err, &ae) || ae.Field != tc.field {
+			t.Errorf("taken %s: %v", tc.field, err)
+		}
+	}
+	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
+		_, err := r.Patch(ctx, uuid.New(), domain.Changes{Username: str("ghost")}, base)
+		return err
+	})
+	var nf *domain.NotFoundError
+	if !errors.As(err, &nf) {
+		t.Fatalf("missing user: %v", err)
+	}
+}
+
+// testOutsideUoW runs the repository's calls on their own, as the service does for use cases
+// of one call: each must be atomic without a surrounding transaction.
+func testOutsideUoW(t *testing.T, s Store) {
+	ctx := context.Background()
+	u := newUser(t, "john_doe", "john@example.com", base)
+	must(t, s.Users.Add(ctx, u))
+	if err := s.Users.Add(ctx, newUser(t, "other", "JOHN@example.com", base)); !errors.As(err, new(*domain.AlreadyExistsError)) {
+		t.Fatalf("duplicate outside a unit of work: %v", err)
+	}
+	got, err := s.Users.SetActive(ctx, u.ID(), false, base.Add(time.Hour))
+	if err != nil || got.IsActive() {
+		t.Fatalf("SetActive: %+v %v", got, err)
+	}
+	name := "johnny"
+	got, err = s.Users.Patch(ctx, u.ID(), domain.Changes{Username: &name}, base.Add(2*time.Hour))
+	if err != nil || got.Username() != name {
+		t.Fatalf("Patch: %+v %v", got, err)
+	}
+	stored, err := s.Users.Get(ctx, u.ID())
+	if err != nil || stored.Snapshot() != got.Snapshot() {
+		t.Fatalf("Get: %+v %v", stored, err)
+	}
+	must(t, s.Users.Delete(ctx, u.ID()))
 }
