@@ -11,7 +11,7 @@ SQLC      := CGO_ENABLED=0 $(TOOL) sqlc
 OGEN      := $(TOOL) ogen
 GENERATED := platform/oas modules/users/adapters/postgres/pgstore modules/users/adapters/sqlite/litestore
 
-.PHONY: run build test test-all test-race generate check-generated lint vet fuzz clean help
+.PHONY: run build bench bench-scale bench-micro test test-all test-race generate check-generated lint vet fuzz clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -21,6 +21,15 @@ run: ## start the service (SQLite at ./userservice.db unless DATABASE_URL says o
 
 build: ## build the binary into bin/
 	$(GO) build -o $(BIN) ./cmd/userservice
+
+bench: ## load benchmark: the service vs the database's ceiling, PostgreSQL (BENCH_DATABASE_URL) and SQLite
+	$(GO) run ./cmd/loadbench $(BENCHFLAGS)
+
+bench-scale: ## latency at 10^3, 10^5 and 10^6 users (PostgreSQL)
+	$(GO) run ./cmd/loadbench -scale 1000,100000,1000000 -d 2s -rounds 3 -json bin/bench-scale.json
+
+bench-micro: ## Go micro-benchmarks of each operation through the handler chain, with allocations
+	$(GO) test -run '^$$' -bench . -benchmem ./cmd/userservice
 
 test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server answers)
 	@mkdir -p bin

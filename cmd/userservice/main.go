@@ -21,6 +21,7 @@ import (
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/profiling"
 	"github.com/acme/userservice/platform/health"
 	"github.com/acme/userservice/platform/httpserver"
 	"github.com/acme/userservice/platform/logging"
@@ -58,6 +59,7 @@ func serveModules(cfg config.Config) fx.Option {
 		platformModules(cfg),
 		httpserver.Module,
 		health.Module,
+		profiling.Module,
 		features(),
 	)
 }

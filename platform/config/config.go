@@ -22,7 +22,7 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
 	// DatabaseURL selects the database: postgres://…, postgresql://… or sqlite://PATH.
 	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite://./userservice.db"`
-	// DBMaxConns caps the PostgreSQL pool; 0 keeps pgx's default.
+	// DBMaxConns caps the PostgreSQL pool; 0 means database.DefaultMaxConns (16 per CPU, 8..64).
 	DBMaxConns int32 `env:"DB_MAX_CONNS" envDefault:"0"`
 	// LogLevel is the least severe level logged: debug, info, warn or error.
 	LogLevel zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
@@ -40,6 +40,8 @@ type Config struct {
 	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s"`
 	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
 	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
+	// DebugAddr, when set, serves net/http/pprof on its own listener (keep it private).
+	DebugAddr string `env:"DEBUG_ADDR"`
 	// JWTSecret signs access tokens (HS256); at least 32 bytes. Required with PostgreSQL; on
 	// the embedded SQLite default a random one is generated when it is unset.
 	JWTSecret string `env:"JWT_SECRET"`
@@ -94,6 +96,11 @@ func (c Config) validate() error {
 	}
 	if c.LoginMaxFailures < 1 || c.LoginMaxFailuresPerAddr < 1 {
 		return errors.New("config: LOGIN_MAX_FAILURES and LOGIN_MAX_FAILURES_PER_ADDR: must be at least 1")
+	}
+	if c.DebugAddr != "" {
+		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+			return fmt.Errorf("config: DEBUG_ADDR=%q: must be host:port, e.g. 127.0.0.1:6060", c.DebugAddr)
+		}
 	}
 	if c.DBMaxConns < 0 {
 		return fmt.Errorf("config: DB_MAX_CONNS=%d: must be 0 (the default) or more", c.DBMaxConns)

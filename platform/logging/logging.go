@@ -3,7 +3,9 @@
 package logging
 
 import (
-	"context"
+	"io"
+	"os"
+	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/fx/fxevent"
@@ -16,12 +18,7 @@ import (
 // Module provides the *zap.Logger, makes fx log through it, and flushes it on stop. The
 // fx.WithLogger stays outside fx.Module: inside, it would apply to this module's events only.
 var Module = fx.Options(
-	fx.Module("logging",
-		fx.Provide(New),
-		fx.Invoke(func(lc fx.Lifecycle, log *zap.Logger) {
-			lc.Append(fx.StopHook(func(context.Context) { _ = log.Sync() }))
-		}),
-	),
+	fx.Module("logging", fx.Provide(New)),
 	fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
 		// fx's start-up chatter is debug-level: useful when wiring breaks, noise otherwise.
 		l := &fxevent.ZapLogger{Logger: log.Named("fx")}
@@ -31,16 +28,60 @@ var Module = fx.Options(
 )
 
 // New returns a logger at cfg.LogLevel writing cfg.LogFormat (json or console) to stderr.
-func New(cfg config.Config) (*zap.Logger, error) {
-	var zc zap.Config
+//
+// Output is buffered (flushed every second, when 256 KiB accumulate, on error-level entries
+// and when the application stops): one request log line per request must not cost one write
+// system call per request. An error entry is flushed at once, so what explains a crash is
+// not left in the buffer.
+func New(lc fx.Lifecycle, cfg config.Config) *zap.Logger {
+	var enc zapcore.Encoder
 	if cfg.LogFormat == "console" {
-		zc = zap.NewDevelopmentConfig()
+		ec := zap.NewDevelopmentEncoderConfig()
+		enc = zapcore.NewConsoleEncoder(ec)
 	} else {
-		zc = zap.NewProductionConfig()
-		zc.EncoderConfig.TimeKey = "time"
-		zc.EncoderConfig.EncodeTime = zapcore.ISO8601TimeEncoder
+		ec := zap.NewProductionEncoderConfig()
+		ec.TimeKey = "time"
+		ec.EncodeTime = zapcore.ISO8601TimeEncoder
+		enc = zapcore.NewJSONEncoder(ec)
 	}
-	zc.Level = zap.NewAtomicLevelAt(cfg.LogLevel)
-	zc.DisableStacktrace = cfg.LogLevel > zapcore.DebugLevel
-	return zc.Build()
+	// stderr is written, never fsynced: fsync fails on the pipes and terminals it usually is.
+	stderr := zapcore.Lock(zapcore.AddSync(struct{ io.Writer }{os.Stderr}))
+	out := &zapcore.BufferedWriteSyncer{WS: stderr, Size: 256 << 10, FlushInterval: time.Second}
+	lc.Append(fx.StopHook(func() { _ = out.Stop() }))
+	core := zapcore.NewCore(enc, out, zap.NewAtomicLevelAt(cfg.LogLevel))
+	opts := []zap.Option{zap.AddCaller(), zap.ErrorOutput(stderr), zap.WrapCore(func(c zapcore.Core) zapcore.Core {
+		return flushOnError{Core: c, sync: out.Sync}
+	})}
+	if cfg.LogLevel <= zapcore.DebugLevel {
+		opts = append(opts, zap.AddStacktrace(zapcore.ErrorLevel))
+	}
+	return zap.New(core, opts...)
+}
+
+// flushOnError flushes the buffer after every entry at error level or above.
+type flushOnError struct {
+	zapcore.Core
+	sync func() error
+}
+
+// With keeps the wrapper on derived cores.
+func (f flushOnError) With(fields []zapcore.Field) zapcore.Core {
+	return flushOnError{Core: f.Core.With(fields), sync: f.sync}
+}
+
+// Check routes entries through this wrapper's Write.
+func (f flushOnError) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+	if f.Enabled(e.Level) {
+		return ce.AddCore(e, f)
+	}
+	return ce
+}
+
+// Write writes the entry and flushes when it is an error.
+func (f flushOnError) Write(e zapcore.Entry, fields []zapcore.Field) error {
+	err := f.Core.Write(e, fields)
+	if e.Level >= zapcore.ErrorLevel {
+		_ = f.sync()
+	}
+	return err
 }

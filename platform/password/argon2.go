@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"go.uber.org/fx"
@@ -39,10 +40,21 @@ var Module = fx.Module("password", fx.Provide(DefaultParams, New))
 // Hasher hashes and verifies passwords with argon2id.
 type Hasher struct {
 	p Params
+	// slots bounds concurrent hashes to the CPUs: argon2 is CPU-bound, so more at once only
+	// multiplies memory (Params.Memory each: 32 concurrent logins would hold 600 MiB).
+	slots chan struct{}
 }
 
 // New returns a Hasher that hashes with p.
-func New(p Params) *Hasher { return &Hasher{p: p} }
+func New(p Params) *Hasher {
+	return &Hasher{p: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+}
+
+func (h *Hasher) key(password string, salt []byte, p Params, keyLen uint32) []byte {
+	h.slots <- struct{}{}
+	defer func() { <-h.slots }()
+	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, keyLen)
+}
 
 // ErrMalformed is returned by Verify for a stored hash it cannot parse.
 var ErrMalformed = errors.New("password: malformed argon2id hash")
@@ -53,8 +65,7 @@ func (h *Hasher) Hash(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(password), salt, h.p.Iterations, h.p.Memory, h.p.Parallelism, h.p.KeyLen)
-	return encode(h.p, salt, key), nil
+	return encode(h.p, salt, h.key(password, salt, h.p, h.p.KeyLen)), nil
 }
 
 // Verify reports whether password matches encoded (comparing in constant time) and whether
@@ -64,7 +75,7 @@ func (h *Hasher) Verify(password, encoded string) (match, rehash bool, err error
 	if err != nil {
 		return false, false, err
 	}
-	got := argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, uint32(len(key)))
+	got := h.key(password, salt, p, uint32(len(key)))
 	match = subtle.ConstantTimeCompare(got, key) == 1
 	rehash = p.Memory != h.p.Memory || p.Iterations != h.p.Iterations || p.Parallelism != h.p.Parallelism ||
 		uint32(len(salt)) != h.p.SaltLen || uint32(len(key)) != h.p.KeyLen

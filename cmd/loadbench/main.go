@@ -1,0 +1,724 @@
+// Command loadbench is the project's reproducible load benchmark (make bench). It builds and
+// starts the real service binary on a fresh PostgreSQL database and on SQLite, seeds users with
+// COPY, drives each workload over loopback with a fixed number of connections (warm-up, then
+// several rounds, median reported), and measures in the same run the database's own ceiling
+// for the same statements from the same number of goroutines without HTTP. It prints a table
+// and writes the results as JSON. With -scale it measures latency against table size instead.
+package main
+
+import (
+	"cmp"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	_ "modernc.org/sqlite"
+)
+
+// options are the benchmark's knobs.
+type options struct {
+	adminURL    string
+	concurrency int
+	duration    time.Duration
+	warmup      time.Duration
+	rounds      int
+	maxRequests int
+	seed        int
+	engines     []string
+	jsonPath    string
+	scale       []int
+	workloads   []string
+}
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "loadbench:", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	var o options
+	var engines, scale, workloads string
+	def := os.Getenv("BENCH_DATABASE_URL")
+	if def == "" {
+		def = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+	}
+	flag.StringVar(&o.adminURL, "db", def, "PostgreSQL to create a fresh benchmark database in (BENCH_DATABASE_URL)")
+	flag.IntVar(&o.concurrency, "c", 32, "concurrent connections (and database goroutines for the ceiling)")
+	flag.DurationVar(&o.duration, "d", 3*time.Second, "duration of a round")
+	flag.DurationVar(&o.warmup, "warmup", time.Second, "warm-up before the rounds")
+	flag.IntVar(&o.rounds, "rounds", 3, "rounds per workload; the median is reported")
+	flag.IntVar(&o.maxRequests, "n", 500_000, "most requests in a round")
+	flag.IntVar(&o.seed, "seed", 10_000, "users seeded before the workloads")
+	flag.StringVar(&engines, "engines", "postgres,sqlite", "engines to run on")
+	flag.StringVar(&workloads, "workloads", "health,register,get,list-first,list-deep,update,deactivate,login", "workloads to run")
+	flag.StringVar(&o.jsonPath, "json", "bin/bench.json", "where to write the results")
+	flag.StringVar(&scale, "scale", "", "instead: latency at these table sizes, e.g. 1000,100000,1000000")
+	flag.Parse()
+	o.engines = strings.Split(engines, ",")
+	o.workloads = strings.Split(workloads, ",")
+	for _, s := range strings.Split(scale, ",") {
+		if s == "" {
+			continue
+		}
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return fmt.Errorf("-scale: %w", err)
+		}
+		o.scale = append(o.scale, n)
+	}
+
+	bin, err := buildService()
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(filepath.Dir(bin))
+	if len(o.scale) > 0 {
+		return runScale(o, bin)
+	}
+	var results []engineResult
+	for _, e := range o.engines {
+		r, err := runEngine(o, bin, e)
+		if err != nil {
+			return fmt.Errorf("%s: %w", e, err)
+		}
+		results = append(results, r)
+		printEngine(o, r)
+	}
+	return writeJSON(o.jsonPath, map[string]any{
+		"time": time.Now().UTC(), "concurrency": o.concurrency, "round": o.duration.String(),
+		"rounds": o.rounds, "seed_users": o.seed, "cpus": cpus(), "engines": results,
+	})
+}
+
+func buildService() (string, error) {
+	dir, err := os.MkdirTemp("", "loadbench-")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "userservice")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/userservice")
+	cmd.Stderr = os.Stderr
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("build the service: %w", err)
+	}
+	return bin, nil
+}
+
+// result is one workload's median round.
+type result struct {
+	Workload   string  `json:"workload"`
+	ReqPerSec  float64 `json:"req_per_sec"`
+	P50ms      float64 `json:"p50_ms"`
+	P99ms      float64 `json:"p99_ms"`
+	Errors     int     `json:"errors"`
+	CPUusPerRq float64 `json:"cpu_us_per_req"`
+	Ceiling    float64 `json:"db_ceiling_per_sec,omitempty"`
+	Ratio      float64 `json:"ratio_to_ceiling,omitempty"`
+}
+
+type engineResult struct {
+	Engine     string  `json:"engine"`
+	StartupMs  float64 `json:"startup_ms"`
+	PeakRSSMiB float64 `json:"peak_rss_mib"`
+	// PeakRSSNoLoginMiB is the peak before the login workload (argon2id's memory) ran.
+	PeakRSSNoLoginMiB float64  `json:"peak_rss_before_login_mib,omitempty"`
+	Results           []result `json:"results"`
+}
+
+// database is a fresh benchmark database and what is needed to talk to it directly.
+type database struct {
+	engine string
+	url    string // DATABASE_URL for the service
+	pool   *pgxpool.Pool
+	sql    *sql.DB
+	drop   func()
+	// stmts are the service's own statements (queries/users/<engine>/queries.sql) by name.
+	stmts map[string]string
+}
+
+func newDatabase(ctx context.Context, o options, engine string) (*database, error) {
+	if engine == "sqlite" {
+		dir, err := os.MkdirTemp("", "loadbench-sqlite-")
+		if err != nil {
+			return nil, err
+		}
+		path := filepath.Join(dir, "bench.db")
+		return &database{engine: engine, url: "sqlite://" + path, drop: func() { _ = os.RemoveAll(dir) }}, nil
+	}
+	admin, err := pgx.Connect(ctx, o.adminURL)
+	if err != nil {
+		return nil, fmt.Errorf("connect to %s: %w", o.adminURL, err)
+	}
+	name := fmt.Sprintf("loadbench_%d", time.Now().UnixNano())
+	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		admin.Close(ctx)
+		return nil, err
+	}
+	u, _ := url.Parse(o.adminURL)
+	u.Path = "/" + name
+	return &database{engine: engine, url: u.String(), drop: func() {
+		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
+		admin.Close(context.Background())
+	}}, nil
+}
+
+// open connects the benchmark itself, after the service created the schema.
+func (d *database) open(ctx context.Context, conns int) error {
+	if d.engine == "sqlite" {
+		db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(d.url, "sqlite://")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_time_format=sqlite")
+		if err != nil {
+			return err
+		}
+		db.SetMaxOpenConns(1)
+		d.sql = db
+		return nil
+	}
+	cfg, err := pgxpool.ParseConfig(d.url)
+	if err != nil {
+		return err
+	}
+	cfg.MaxConns = int32(conns)
+	d.pool, err = pgxpool.NewWithConfig(ctx, cfg)
+	return err
+}
+
+func (d *database) close() {
+	if d.pool != nil {
+		d.pool.Close()
+	}
+	if d.sql != nil {
+		_ = d.sql.Close()
+	}
+	d.drop()
+}
+
+// seed inserts n users directly (COPY on PostgreSQL), oldest first, and returns their ids and
+// creation times.
+func (d *database) seed(ctx context.Context, n int) ([]uuid.UUID, []time.Time, error) {
+	ids := make([]uuid.UUID, n)
+	times := make([]time.Time, n)
+	start := time.Now().Add(-time.Duration(n) * time.Millisecond).UTC().Truncate(time.Microsecond)
+	rows := make([][]any, n)
+	for i := range n {
+		ids[i] = uuid.Must(uuid.NewV7())
+		at := start.Add(time.Duration(i) * time.Millisecond)
+		times[i] = at
+		rows[i] = []any{ids[i], fmt.Sprintf("seed_%d", i), fmt.Sprintf("seed%d@example.com", i), true, "user", at, at}
+	}
+	cols := []string{"user_id", "username", "email", "is_active", "role", "created_at", "updated_at"}
+	if d.pool != nil {
+		_, err := d.pool.CopyFrom(ctx, pgx.Identifier{"users"}, cols, pgx.CopyFromRows(rows))
+		if err == nil {
+			_, err = d.pool.Exec(ctx, "ANALYZE users")
+		}
+		return ids, times, err
+	}
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	stmt, err := tx.PrepareContext(ctx, "INSERT INTO users ("+strings.Join(cols, ",")+") VALUES (?,?,?,?,?,?,?)")
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, r := range rows {
+		r[0] = r[0].(uuid.UUID).String()
+		if _, err := stmt.ExecContext(ctx, r...); err != nil {
+			_ = tx.Rollback()
+			return nil, nil, err
+		}
+	}
+	return ids, times, tx.Commit()
+}
+
+// exec runs the service's statement name with args and discards the result rows.
+func (d *database) run(ctx context.Context, name string, args ...any) error {
+	q, ok := d.stmts[name]
+	if !ok {
+		return fmt.Errorf("no statement %s in queries/users/%s/queries.sql", name, d.engine)
+	}
+	if d.pool != nil {
+		rows, err := d.pool.Query(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		return rows.Err()
+	}
+	for i, a := range args {
+		if id, ok := a.(uuid.UUID); ok {
+			args[i] = id.String()
+		}
+	}
+	rows, err := d.sql.QueryContext(ctx, q, args...)
+	if err != nil {
+		return err
+	}
+	for rows.Next() {
+	}
+	_ = rows.Close()
+	return rows.Err()
+}
+
+var argPattern = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
+
+// loadStatements reads the service's queries.sql and numbers the parameters as sqlc does (in
+// order of first appearance), so the ceiling runs exactly the service's SQL.
+func loadStatements(engine string) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join("queries", "users", engine, "queries.sql"))
+	if err != nil {
+		return nil, fmt.Errorf("read the service's statements (run from the repository root): %w", err)
+	}
+	out := map[string]string{}
+	for _, block := range strings.Split(string(b), "-- name: ")[1:] {
+		header, body, _ := strings.Cut(block, "\n")
+		name := strings.Fields(header)[0]
+		var lines []string
+		for _, l := range strings.Split(body, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+				lines = append(lines, l)
+			}
+		}
+		numbers := map[string]int{}
+		stmt := argPattern.ReplaceAllStringFunc(strings.Join(lines, "\n"), func(m string) string {
+			arg := argPattern.FindStringSubmatch(m)[1]
+			if _, ok := numbers[arg]; !ok {
+				numbers[arg] = len(numbers) + 1
+			}
+			if engine == "sqlite" {
+				return "?" + strconv.Itoa(numbers[arg])
+			}
+			return "$" + strconv.Itoa(numbers[arg])
+		})
+		out[name] = strings.TrimSuffix(strings.TrimSpace(stmt), ";")
+	}
+	return out, nil
+}
+
+// service is a running service process.
+type service struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+const jwtSecret = "loadbench-secret-loadbench-secret-0123456789"
+
+func startService(bin, dbURL string) (*service, time.Duration, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, 0, err
+	}
+	addr := ln.Addr().String()
+	_ = ln.Close()
+	cmd := exec.Command(bin, "serve")
+	// The production defaults (info logs, one line per request), written where a deployment
+	// would: away from the terminal.
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "JWT_SECRET="+jwtSecret)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	start := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, 0, err
+	}
+	s := &service{cmd: cmd, base: "http://" + addr}
+	for time.Since(start) < 30*time.Second {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			_ = resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s, time.Since(start), nil
+			}
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	s.stop()
+	return nil, 0, fmt.Errorf("the service did not become ready")
+}
+
+func (s *service) stop() {
+	_ = s.cmd.Process.Signal(os.Interrupt)
+	_ = s.cmd.Wait()
+}
+
+// cpuSeconds is the process's user+system CPU time so far.
+func (s *service) cpuSeconds() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	utime, _ := strconv.ParseFloat(f[11], 64)
+	stime, _ := strconv.ParseFloat(f[12], 64)
+	return (utime + stime) / 100 // USER_HZ
+}
+
+// peakRSS is the process's high-water resident set size in MiB.
+func (s *service) peakRSS() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
+
+func cpus() int {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	return max(1, strings.Count(string(b), "processor\t:"))
+}
+
+func writeJSON(path string, v any) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	fmt.Println("results written to", path)
+	return os.WriteFile(path, b, 0o644)
+}
+
+// round is the outcome of driving one operation for a while.
+type round struct {
+	ok, errors int
+	elapsed    time.Duration
+	latencies  []time.Duration
+}
+
+func (r round) perSec() float64 { return float64(r.ok) / r.elapsed.Seconds() }
+
+func (r round) quantile(q float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	return r.latencies[min(len(r.latencies)-1, int(q*float64(len(r.latencies))))]
+}
+
+// drive runs op from c goroutines for d or until n operations, whichever comes first.
+func drive(c int, d time.Duration, n int, op func(worker int) error) round {
+	var (
+		wg      sync.WaitGroup
+		count   atomic.Int64
+		errs    atomic.Int64
+		mu      sync.Mutex
+		all     []time.Duration
+		started = time.Now()
+	)
+	deadline := started.Add(d)
+	for w := range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			for time.Now().Before(deadline) && count.Add(1) <= int64(n) {
+				t := time.Now()
+				if err := op(w); err != nil {
+					errs.Add(1)
+					continue
+				}
+				local = append(local, time.Since(t))
+			}
+			mu.Lock()
+			all = append(all, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	slices.Sort(all)
+	return round{ok: len(all), errors: int(errs.Load()), elapsed: time.Since(started), latencies: all}
+}
+
+// median returns the round with the median throughput.
+func median(rs []round) round {
+	slices.SortFunc(rs, func(a, b round) int { return cmp.Compare(a.perSec(), b.perSec()) })
+	return rs[len(rs)/2]
+}
+
+// measure warms op up, then runs the rounds and returns the median.
+func measure(o options, op func(worker int) error) round {
+	drive(o.concurrency, o.warmup, o.maxRequests, op)
+	var rs []round
+	for range o.rounds {
+		rs = append(rs, drive(o.concurrency, o.duration, o.maxRequests, op))
+	}
+	return median(rs)
+}
+
+// client is a keep-alive HTTP client sized for c connections.
+func client(c int) *http.Client {
+	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
+		MaxIdleConns: c, MaxIdleConnsPerHost: c, MaxConnsPerHost: c, DisableCompression: true,
+	}}
+}
+
+// call sends one request and checks the status.
+func call(hc *http.Client, method, url, token, body string, want int) error {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		return err
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	_ = resp.Body.Close()
+	if resp.StatusCode != want {
+		return fmt.Errorf("%s %s: %d", method, url, resp.StatusCode)
+	}
+	return nil
+}
+
+func decode(hc *http.Client, method, url, token, body string, out any) error {
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, _ := http.NewRequest(method, url, rd)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 300 {
+		b, _ := io.ReadAll(resp.Body)
+		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}
+
+// adminToken creates an admin with the service's CLI and logs in.
+func adminToken(bin, dbURL, base string, hc *http.Client) (string, error) {
+	cmd := exec.Command(bin, "admin", "create", "--username", "bench_admin", "--email", "bench_admin@example.com", "--password-stdin")
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "JWT_SECRET="+jwtSecret)
+	cmd.Stdin = strings.NewReader("bench admin password\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("admin create: %v %s", err, out)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+	}
+	err := decode(hc, "POST", base+"/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, &tok)
+	return tok.AccessToken, err
+}
+
+// deepCursor walks the listing to the page that starts at the given depth.
+func deepCursor(hc *http.Client, base, token string, depth int) (string, error) {
+	cursor := ""
+	for seen := 0; seen < depth; seen += 100 {
+		var page struct {
+			NextCursor *string `json:"next_cursor"`
+		}
+		u := base + "/users?limit=100"
+		if cursor != "" {
+			u += "&cursor=" + cursor
+		}
+		if err := decode(hc, "GET", u, token, "", &page); err != nil {
+			return "", err
+		}
+		if page.NextCursor == nil {
+			break
+		}
+		cursor = *page.NextCursor
+	}
+	return cursor, nil
+}
+
+func runEngine(o options, bin, engine string) (engineResult, error) {
+	ctx := context.Background()
+	db, err := newDatabase(ctx, o, engine)
+	if err != nil {
+		return engineResult{}, err
+	}
+	defer db.close()
+	if db.stmts, err = loadStatements(engine); err != nil {
+		return engineResult{}, err
+	}
+	// First start migrates; the second, measured, starts on a migrated database.
+	svc, _, err := startService(bin, db.url)
+	if err != nil {
+		return engineResult{}, err
+	}
+	svc.stop()
+	if err := db.open(ctx, o.concurrency); err != nil {
+		return engineResult{}, err
+	}
+	ids, times, err := db.seed(ctx, o.seed)
+	if err != nil {
+		return engineResult{}, fmt.Errorf("seed: %w", err)
+	}
+	svc, startup, err := startService(bin, db.url)
+	if err != nil {
+		return engineResult{}, err
+	}
+	defer svc.stop()
+	hc := client(o.concurrency)
+	token, err := adminToken(bin, db.url, svc.base, hc)
+	if err != nil {
+		return engineResult{}, err
+	}
+	cursor, err := deepCursor(hc, svc.base, token, o.seed*9/10)
+	if err != nil {
+		return engineResult{}, err
+	}
+	var me struct {
+		UserID uuid.UUID `json:"user_id"`
+	}
+	if err := decode(hc, "GET", svc.base+"/users/me", token, "", &me); err != nil {
+		return engineResult{}, err
+	}
+	// An authenticated request runs the account lookup, then the operation: the ceiling of a
+	// protected workload is that same sequence of statements.
+	authed := func(op func(int) error) func(int) error {
+		return func(w int) error {
+			if err := db.run(ctx, "GetUserByID", me.UserID); err != nil {
+				return err
+			}
+			return op(w)
+		}
+	}
+	// SQLite's adapter updates by reading and writing in a transaction (see the adapter): no
+	// single statement to hold it against.
+	pgOnly := func(f func(int) error) func(int) error {
+		if engine != "postgres" {
+			return nil
+		}
+		return f
+	}
+	pick := func() uuid.UUID { return ids[rand.IntN(len(ids))] }
+	var seq atomic.Int64
+	run := time.Now().UnixNano() % 1e6 // keeps emails unique across rounds and runs
+	next := func() int64 { return seq.Add(1) }
+	deep := len(ids) * 9 / 10
+
+	type workload struct {
+		name    string
+		http    func(int) error
+		ceiling func(int) error
+	}
+	all := []workload{
+		{"health", func(int) error { return call(hc, "GET", svc.base+"/health", "", "", 200) }, nil},
+		{"register", func(int) error {
+			n := next()
+			return call(hc, "POST", svc.base+"/users", "", fmt.Sprintf(`{"username":"r%d_%d","email":"r%d_%d@example.com"}`, run, n, run, n), 201)
+		}, func(int) error {
+			n, now := next(), time.Now().UTC()
+			return db.run(ctx, "InsertUser", uuid.Must(uuid.NewV7()), fmt.Sprintf("c%d_%d", run, n), fmt.Sprintf("c%d_%d@example.com", run, n), true, "user", nil, now, now)
+		}},
+		{"get", func(int) error { return call(hc, "GET", svc.base+"/users/"+pick().String(), token, "", 200) },
+			authed(func(int) error { return db.run(ctx, "GetUserByID", pick()) })},
+		{"list-first", func(int) error { return call(hc, "GET", svc.base+"/users?limit=20", token, "", 200) },
+			authed(func(int) error { return db.run(ctx, "ListUsersFirst", nil, 21) })},
+		{"list-deep", func(int) error { return call(hc, "GET", svc.base+"/users?limit=20&cursor="+cursor, token, "", 200) },
+			authed(func(int) error { return db.run(ctx, "ListUsersAfter", times[deep], ids[deep], nil, 21) })},
+		{"update", func(int) error {
+			return call(hc, "PATCH", svc.base+"/users/"+pick().String(), token, fmt.Sprintf(`{"email":"u%d_%d@example.com"}`, run, next()), 200)
+		}, pgOnly(authed(func(int) error {
+			return db.run(ctx, "PatchUser", nil, fmt.Sprintf("cu%d_%d@example.com", run, next()), nil, time.Now().UTC(), pick())
+		}))},
+		{"deactivate", func(int) error {
+			return call(hc, "POST", svc.base+"/users/"+pick().String()+"/deactivate", token, "", 200)
+		}, pgOnly(authed(func(int) error {
+			return db.run(ctx, "SetActive", false, time.Now().UTC(), pick())
+		}))},
+		{"login", func(int) error {
+			return call(hc, "POST", svc.base+"/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, 200)
+		}, nil},
+	}
+	res := engineResult{Engine: engine, StartupMs: float64(startup.Microseconds()) / 1000}
+	for _, w := range all {
+		if !slices.Contains(o.workloads, w.name) {
+			continue
+		}
+		if w.name == "login" {
+			// Hashing holds Params.Memory per concurrent login: report the peak without it too.
+			res.PeakRSSNoLoginMiB = svc.peakRSS()
+		}
+		cpu0 := svc.cpuSeconds()
+		r := measure(o, w.http)
+		cpu := svc.cpuSeconds() - cpu0
+		total := float64(r.ok+r.errors) * float64(o.rounds+1) // warm-up counted roughly as a round
+		out := result{
+			Workload: w.name, ReqPerSec: r.perSec(), Errors: r.errors,
+			P50ms: ms(r.quantile(0.50)), P99ms: ms(r.quantile(0.99)),
+			CPUusPerRq: cpu / total * 1e6,
+		}
+		if w.ceiling != nil {
+			c := measure(o, w.ceiling)
+			out.Ceiling = c.perSec()
+			if c.errors > 0 {
+				return res, fmt.Errorf("ceiling of %s: %d errors", w.name, c.errors)
+			}
+			out.Ratio = out.ReqPerSec / out.Ceiling
+		}
+		res.Results = append(res.Results, out)
+		fmt.Fprintf(os.Stderr, "  %s %s: %.0f req/s\n", engine, w.name, out.ReqPerSec)
+	}
+	res.PeakRSSMiB = svc.peakRSS()
+	return res, nil
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+func printEngine(o options, r engineResult) {
+	fmt.Printf("\n%s — %d connections, %s rounds × %d (median), %d CPUs, ready in %.1f ms, peak RSS %.1f MiB (%.1f MiB before login)\n",
+		r.Engine, o.concurrency, o.duration, o.rounds, cpus(), r.StartupMs, r.PeakRSSMiB, r.PeakRSSNoLoginMiB)
+	fmt.Println("DB ceiling: the statements the request runs (account lookup + operation when authenticated), from as many goroutines, no HTTP")
+	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "workload\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req\tDB ceiling/s\tservice/ceiling\t")
+	for _, x := range r.Results {
+		ceil, ratio := "—", "—"
+		if x.Ceiling > 0 {
+			ceil, ratio = fmt.Sprintf("%.0f", x.Ceiling), fmt.Sprintf("%.2f", x.Ratio)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, ceil, ratio)
+	}
+	_ = tw.Flush()
+}
