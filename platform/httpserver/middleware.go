@@ -23,8 +23,17 @@ import (
 // MaxBodyBytes is the largest request body accepted; larger bodies get 413.
 const MaxBodyBytes = 1 << 20
 
-// requestIDHeader carries the request id in both directions.
-const requestIDHeader = "X-Request-ID"
+// requestIDHeader carries the request id in both directions (canonical form: it is set by
+// map assignment, skipping net/http's canonicalisation and its allocation).
+const requestIDHeader = "X-Request-Id"
+
+// The values of the headers every response carries, allocated once: responses share them
+// read-only (Header.Add on one of these keys would copy, never write into them).
+var (
+	nosniff    = []string{"nosniff"}
+	noStore    = []string{"no-store"}
+	denyAllCSP = []string{"default-src 'none'; frame-ancestors 'none'"}
+)
 
 // validRequestID accepts the ids of common proxies and tracing systems and nothing that could
 // forge a log line or blow up its size.
@@ -41,11 +50,11 @@ type observation struct {
 	timeout    time.Duration
 }
 
-// chain wraps h with the platform middleware, outermost first: observation (request id, trace
-// span, metrics, one log line), panic recovery, the headers every response carries, the
-// request deadline, and the body size limit.
+// chain wraps h with the platform middleware, outermost first: observation (request id,
+// deadline, trace span, metrics, one log line, the headers every response carries), panic
+// recovery, and the body size limit.
 func (o *observation) chain(h http.Handler) http.Handler {
-	return o.observe(recoverPanics(o.log, secureHeaders(o.withDeadline(limitBody(h)))))
+	return o.observe(recoverPanics(o.log, limitBody(h)))
 }
 
 func limitBody(next http.Handler) http.Handler {
@@ -59,27 +68,13 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// withDeadline bounds the request's work: a database that hangs costs the client at most the
-// timeout, then a 503.
-func (o *observation) withDeadline(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), o.timeout)
-		defer cancel()
-		next.ServeHTTP(w, r.WithContext(ctx))
-	})
-}
-
-// secureHeaders sets the headers every response carries: no MIME sniffing, no caching (the
+// setSecureHeaders sets the headers every response carries: no MIME sniffing, no caching (the
 // API serves personal data and tokens), and a CSP that forbids everything, since the API
 // serves no HTML a browser should render or frame.
-func secureHeaders(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		h := w.Header()
-		h.Set("X-Content-Type-Options", "nosniff")
-		h.Set("Cache-Control", "no-store")
-		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		next.ServeHTTP(w, withReqInfo(w, r))
-	})
+func setSecureHeaders(h http.Header) {
+	h["X-Content-Type-Options"] = nosniff
+	h["Cache-Control"] = noStore
+	h["Content-Security-Policy"] = denyAllCSP
 }
 
 // statusRecorder remembers the status and size of a response for the request log.
@@ -108,14 +103,6 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-type requestIDKey struct{}
-
-// RequestID returns the id of the request in ctx.
-func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
-}
-
 // knownMethods bounds the method label: clients can send any token as a method.
 var knownMethods = map[string]bool{
 	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
@@ -123,8 +110,11 @@ var knownMethods = map[string]bool{
 }
 
 // observe gives every request an id (the client's X-Request-ID when it is sane, else a new
-// one, echoed either way), continues the caller's trace (W3C traceparent) in a server span,
-// and records one log line and the RED metrics when the response is done.
+// one, echoed either way) and a deadline (REQUEST_TIMEOUT: a database that hangs costs the
+// client at most that, then a 503), continues the caller's trace (W3C traceparent) in a server
+// span, sets the headers every response carries, and records one log line and the RED
+// metrics when the response is done. It is one middleware, not five, so that the request's
+// context is derived and copied once.
 func (o *observation) observe(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -132,7 +122,9 @@ func (o *observation) observe(next http.Handler) http.Handler {
 		if !validRequestID.MatchString(id) {
 			id = uuid.NewString()
 		}
-		w.Header().Set(requestIDHeader, id)
+		h := w.Header()
+		h[requestIDHeader] = []string{id}
+		setSecureHeaders(h)
 		route := o.route(r)
 		method := r.Method
 		if !knownMethods[method] {
@@ -140,7 +132,9 @@ func (o *observation) observe(next http.Handler) http.Handler {
 		}
 
 		ctx := o.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx = context.WithValue(ctx, requestIDKey{}, id)
+		ctx = context.WithValue(ctx, reqInfoKey{}, newReqInfo(w, r, id))
+		ctx, cancel := context.WithTimeout(ctx, o.timeout)
+		defer cancel()
 		var span trace.Span
 		if o.tracing {
 			ctx, span = o.tracer.Start(ctx, method+" "+route,

@@ -7,20 +7,29 @@ import (
 )
 
 // reqInfo is what the platform middleware knows about the request being served, kept in its
-// context for the code ogen calls, which sees no *http.Request.
+// context (one value, one allocation) for the code ogen calls, which sees no *http.Request.
 type reqInfo struct {
+	id         string
 	clientAddr string
 	header     http.Header
 }
 
 type reqInfoKey struct{}
 
-func withReqInfo(w http.ResponseWriter, r *http.Request) *http.Request {
+func newReqInfo(w http.ResponseWriter, r *http.Request, id string) *reqInfo {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, &reqInfo{clientAddr: host, header: w.Header()}))
+	return &reqInfo{id: id, clientAddr: host, header: w.Header()}
+}
+
+// RequestID returns the id of the request in ctx.
+func RequestID(ctx context.Context) string {
+	if ri, ok := ctx.Value(reqInfoKey{}).(*reqInfo); ok {
+		return ri.id
+	}
+	return ""
 }
 
 // ClientAddr returns the address of the client that sent the request in ctx: the peer of the
