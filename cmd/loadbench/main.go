@@ -189,7 +189,7 @@ func newDatabase(ctx context.Context, o options, engine string) (*database, erro
 // open connects the benchmark itself, after the service created the schema.
 func (d *database) open(ctx context.Context, conns int) error {
 	if d.engine == "sqlite" {
-		db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(d.url, "sqlite://")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_time_format=sqlite")
+		db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(d.url, "sqlite://")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_time_format=sqlite")
 		if err != nil {
 			return err
 		}
