@@ -482,21 +482,30 @@ func client(c int) *http.Client {
 	}}
 }
 
-// call sends one request and checks the status.
-func call(hc *http.Client, method, url, token, body string, want int) error {
+// request builds a request with an optional JSON body and bearer token.
+func request(method, url, token, body string) (*http.Request, error) {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return req, nil
+}
+
+// call sends one request and checks the status.
+func call(hc *http.Client, method, url, token, body string, want int) error {
+	req, err := request(method, url, token, body)
+	if err != nil {
+		return err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -510,17 +519,11 @@ func call(hc *http.Client, method, url, token, body string, want int) error {
 	return nil
 }
 
+// decode sends one request and decodes its JSON answer into out.
 func decode(hc *http.Client, method, url, token, body string, out any) error {
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, url, rd)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+	req, err := request(method, url, token, body)
+	if err != nil {
+		return err
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

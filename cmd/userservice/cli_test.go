@@ -210,16 +210,7 @@ func testGracefulShutdown(t *testing.T, bin string) {
 		t.Fatalf("in-flight request: %d", resp.StatusCode)
 	}
 
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("the process did not exit after SIGTERM")
-	}
+	waitExit0(t, cmd, &stderr, 15*time.Second)
 
 	db, err := database.Open(context.Background(), database.Options{URL: "sqlite://" + dbPath})
 	if err != nil {
@@ -256,4 +247,19 @@ func waitHealthy(t *testing.T, base string) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Fatalf("%s did not become healthy", base)
+}
+
+// waitExit0 waits up to limit for cmd to exit and fails unless it exits 0.
+func waitExit0(t *testing.T, cmd *exec.Cmd, stderr *bytes.Buffer, limit time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(limit):
+		t.Fatalf("the process did not exit within %s of SIGTERM", limit)
+	}
 }

@@ -219,16 +219,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
-	select {
-	case err := <-exited:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(15 * time.Second):
-		t.Fatal("no exit within SHUTDOWN_TIMEOUT")
-	}
+	waitExit0(t, cmd, &stderr, 15*time.Second) // SHUTDOWN_TIMEOUT is 10s
 	close(stop)
 	created := <-done
 	if len(created) < 10 {
