@@ -255,7 +255,7 @@ func (d *database) seed(ctx context.Context, n int) ([]uuid.UUID, []time.Time, e
 	return ids, times, tx.Commit()
 }
 
-// exec runs the service's statement name with args and discards the result rows.
+// run runs the service's statement name with args and discards the result rows.
 func (d *database) run(ctx context.Context, name string, args ...any) error {
 	q, ok := d.stmts[name]
 	if !ok {

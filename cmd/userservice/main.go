@@ -1,5 +1,6 @@
 // Command userservice runs the user service: `serve` (the default) starts the HTTP API,
-// `migrate up|down|status` manages the schema, `version` prints the build.
+// `migrate up|down|status` manages the schema, `admin create` bootstraps an admin, `version`
+// prints the build.
 package main
 
 import (
