@@ -34,6 +34,13 @@ var Module = fx.Options(
 // system call per request. An error entry is flushed at once, so what explains a crash is
 // not left in the buffer.
 func New(lc fx.Lifecycle, cfg config.Config) *zap.Logger {
+	log, stop := build(cfg, os.Stderr)
+	lc.Append(fx.StopHook(stop))
+	return log
+}
+
+// build returns the logger writing to w, and the function that flushes and stops it.
+func build(cfg config.Config, w io.Writer) (*zap.Logger, func()) {
 	var enc zapcore.Encoder
 	if cfg.LogFormat == "console" {
 		ec := zap.NewDevelopmentEncoderConfig()
@@ -44,10 +51,9 @@ func New(lc fx.Lifecycle, cfg config.Config) *zap.Logger {
 		ec.EncodeTime = zapcore.ISO8601TimeEncoder
 		enc = zapcore.NewJSONEncoder(ec)
 	}
-	// stderr is written, never fsynced: fsync fails on the pipes and terminals it usually is.
-	stderr := zapcore.Lock(zapcore.AddSync(struct{ io.Writer }{os.Stderr}))
+	// w is written, never fsynced: fsync fails on the pipes and terminals stderr usually is.
+	stderr := zapcore.Lock(zapcore.AddSync(struct{ io.Writer }{w}))
 	out := &zapcore.BufferedWriteSyncer{WS: stderr, Size: 256 << 10, FlushInterval: time.Second}
-	lc.Append(fx.StopHook(func() { _ = out.Stop() }))
 	core := zapcore.NewCore(enc, out, zap.NewAtomicLevelAt(cfg.LogLevel))
 	opts := []zap.Option{zap.AddCaller(), zap.ErrorOutput(stderr), zap.WrapCore(func(c zapcore.Core) zapcore.Core {
 		return flushOnError{Core: c, sync: out.Sync}
@@ -55,7 +61,7 @@ func New(lc fx.Lifecycle, cfg config.Config) *zap.Logger {
 	if cfg.LogLevel <= zapcore.DebugLevel {
 		opts = append(opts, zap.AddStacktrace(zapcore.ErrorLevel))
 	}
-	return zap.New(core, opts...)
+	return zap.New(core, opts...), func() { _ = out.Stop() }
 }
 
 // flushOnError flushes the buffer after every entry at error level or above.
