@@ -6,7 +6,6 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 	"go.uber.org/fx"
@@ -80,10 +79,6 @@ type HTTPHandlerParams struct {
 func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 	srv, err := oas.NewServer(p.Handler, p.Security,
 		oas.WithErrorHandler(p.Problems.ErrorHandler),
-		oas.WithTracerProvider(p.Tracer),
-		// RED metrics come from our middleware, in Prometheus; ogen's own would be a second,
-		// unexported copy.
-		oas.WithMeterProvider(metricnoop.NewMeterProvider()),
 		oas.WithNotFound(func(w http.ResponseWriter, r *http.Request) {
 			p := problem.New(http.StatusNotFound, "No route for "+r.Method+" "+r.URL.Path+".")
 			p.Instance = r.URL.Path

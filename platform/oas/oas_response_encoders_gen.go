@@ -10,11 +10,9 @@ import (
 	"github.com/ogen-go/ogen/conv"
 	ht "github.com/ogen-go/ogen/http"
 	"github.com/ogen-go/ogen/uri"
-	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/trace"
 )
 
-func encodeActivateUserResponse(response ActivateUserRes, w http.ResponseWriter, span trace.Span) error {
+func encodeActivateUserResponse(response ActivateUserRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *User:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -99,7 +97,6 @@ func encodeActivateUserResponse(response ActivateUserRes, w http.ResponseWriter,
 	case *ActivateUserServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -114,7 +111,7 @@ func encodeActivateUserResponse(response ActivateUserRes, w http.ResponseWriter,
 	}
 }
 
-func encodeChangePasswordResponse(response ChangePasswordRes, w http.ResponseWriter, span trace.Span) error {
+func encodeChangePasswordResponse(response ChangePasswordRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *ChangePasswordNoContent:
 		w.WriteHeader(204)
@@ -224,7 +221,6 @@ func encodeChangePasswordResponse(response ChangePasswordRes, w http.ResponseWri
 	case *ChangePasswordServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -239,7 +235,7 @@ func encodeChangePasswordResponse(response ChangePasswordRes, w http.ResponseWri
 	}
 }
 
-func encodeCreateTokenResponse(response CreateTokenRes, w http.ResponseWriter, span trace.Span) error {
+func encodeCreateTokenResponse(response CreateTokenRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *Token:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -344,7 +340,6 @@ func encodeCreateTokenResponse(response CreateTokenRes, w http.ResponseWriter, s
 	case *CreateTokenServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -359,7 +354,7 @@ func encodeCreateTokenResponse(response CreateTokenRes, w http.ResponseWriter, s
 	}
 }
 
-func encodeDeactivateUserResponse(response DeactivateUserRes, w http.ResponseWriter, span trace.Span) error {
+func encodeDeactivateUserResponse(response DeactivateUserRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *User:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -444,7 +439,6 @@ func encodeDeactivateUserResponse(response DeactivateUserRes, w http.ResponseWri
 	case *DeactivateUserServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -459,7 +453,7 @@ func encodeDeactivateUserResponse(response DeactivateUserRes, w http.ResponseWri
 	}
 }
 
-func encodeDeleteUserResponse(response DeleteUserRes, w http.ResponseWriter, span trace.Span) error {
+func encodeDeleteUserResponse(response DeleteUserRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *DeleteUserNoContent:
 		w.WriteHeader(204)
@@ -537,7 +531,6 @@ func encodeDeleteUserResponse(response DeleteUserRes, w http.ResponseWriter, spa
 	case *DeleteUserServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -552,7 +545,7 @@ func encodeDeleteUserResponse(response DeleteUserRes, w http.ResponseWriter, spa
 	}
 }
 
-func encodeGetHealthResponse(response *Health, w http.ResponseWriter, span trace.Span) error {
+func encodeGetHealthResponse(response *Health, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
 
@@ -565,7 +558,7 @@ func encodeGetHealthResponse(response *Health, w http.ResponseWriter, span trace
 	return nil
 }
 
-func encodeGetLivenessResponse(response *Status, w http.ResponseWriter, span trace.Span) error {
+func encodeGetLivenessResponse(response *Status, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(200)
 
@@ -578,7 +571,7 @@ func encodeGetLivenessResponse(response *Status, w http.ResponseWriter, span tra
 	return nil
 }
 
-func encodeGetMeResponse(response GetMeRes, w http.ResponseWriter, span trace.Span) error {
+func encodeGetMeResponse(response GetMeRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *User:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -627,7 +620,6 @@ func encodeGetMeResponse(response GetMeRes, w http.ResponseWriter, span trace.Sp
 	case *Problem:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -642,7 +634,7 @@ func encodeGetMeResponse(response GetMeRes, w http.ResponseWriter, span trace.Sp
 	}
 }
 
-func encodeGetReadinessResponse(response GetReadinessRes, w http.ResponseWriter, span trace.Span) error {
+func encodeGetReadinessResponse(response GetReadinessRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *Status:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -659,7 +651,6 @@ func encodeGetReadinessResponse(response GetReadinessRes, w http.ResponseWriter,
 	case *Problem:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -674,7 +665,7 @@ func encodeGetReadinessResponse(response GetReadinessRes, w http.ResponseWriter,
 	}
 }
 
-func encodeGetUserResponse(response GetUserRes, w http.ResponseWriter, span trace.Span) error {
+func encodeGetUserResponse(response GetUserRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *User:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -759,7 +750,6 @@ func encodeGetUserResponse(response GetUserRes, w http.ResponseWriter, span trac
 	case *GetUserServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -774,7 +764,7 @@ func encodeGetUserResponse(response GetUserRes, w http.ResponseWriter, span trac
 	}
 }
 
-func encodeListUsersResponse(response ListUsersRes, w http.ResponseWriter, span trace.Span) error {
+func encodeListUsersResponse(response ListUsersRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *UserPage:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -847,7 +837,6 @@ func encodeListUsersResponse(response ListUsersRes, w http.ResponseWriter, span 
 	case *ListUsersServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -862,7 +851,7 @@ func encodeListUsersResponse(response ListUsersRes, w http.ResponseWriter, span 
 	}
 }
 
-func encodeRegisterUserResponse(response RegisterUserRes, w http.ResponseWriter, span trace.Span) error {
+func encodeRegisterUserResponse(response RegisterUserRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *UserHeaders:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -944,7 +933,6 @@ func encodeRegisterUserResponse(response RegisterUserRes, w http.ResponseWriter,
 	case *RegisterUserServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -959,7 +947,7 @@ func encodeRegisterUserResponse(response RegisterUserRes, w http.ResponseWriter,
 	}
 }
 
-func encodeUpdateUserResponse(response UpdateUserRes, w http.ResponseWriter, span trace.Span) error {
+func encodeUpdateUserResponse(response UpdateUserRes, w http.ResponseWriter) error {
 	switch response := response.(type) {
 	case *User:
 		w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -1080,7 +1068,6 @@ func encodeUpdateUserResponse(response UpdateUserRes, w http.ResponseWriter, spa
 	case *UpdateUserServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
-		span.SetStatus(codes.Error, http.StatusText(503))
 
 		e := new(jx.Encoder)
 		response.Encode(e)
@@ -1095,7 +1082,7 @@ func encodeUpdateUserResponse(response UpdateUserRes, w http.ResponseWriter, spa
 	}
 }
 
-func encodeErrorResponse(response *ErrorStatusCode, w http.ResponseWriter, span trace.Span) error {
+func encodeErrorResponse(response *ErrorStatusCode, w http.ResponseWriter) error {
 	w.Header().Set("Content-Type", "application/problem+json")
 	code := response.StatusCode
 	if code == 0 {
@@ -1103,9 +1090,6 @@ func encodeErrorResponse(response *ErrorStatusCode, w http.ResponseWriter, span 
 		code = http.StatusOK
 	}
 	w.WriteHeader(code)
-	if code >= http.StatusInternalServerError {
-		span.SetStatus(codes.Error, http.StatusText(code))
-	}
 
 	e := new(jx.Encoder)
 	response.Response.Encode(e)
