@@ -1,6 +1,7 @@
-// Package service holds the users module's use cases. Each use case is one unit of work: it
-// checks the actor's rights with the domain policy, loads users through the repository port,
-// applies domain rules, and saves the result atomically. It knows nothing of HTTP or SQL.
+// Package service holds the users module's use cases. Each use case checks the actor's rights
+// with the domain policy, validates with the domain's rules, and changes storage atomically:
+// with one repository call (one statement, no transaction needed) or, when it needs several,
+// in one unit of work. It knows nothing of HTTP or SQL.
 package service
 
 import (
