@@ -166,7 +166,7 @@ func (o *observation) observe(next http.Handler) http.Handler {
 			}
 		}
 		fields := []zap.Field{
-			zap.String("method", r.Method),
+			zap.String("method", method), // bounded like the metric label: the raw method is client text
 			zap.String("route", route),
 			zap.Int("status", rec.status),
 			zap.Int("bytes", rec.bytes),
