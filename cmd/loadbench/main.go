@@ -426,7 +426,7 @@ func (r round) quantile(q float64) time.Duration {
 }
 
 // drive runs op from c goroutines for d or until n operations, whichever comes first.
-func drive(c int, d time.Duration, n int, op func(worker int) error) round {
+func drive(c int, d time.Duration, n int, op func() error) round {
 	var (
 		wg      sync.WaitGroup
 		count   atomic.Int64
@@ -436,14 +436,14 @@ func drive(c int, d time.Duration, n int, op func(worker int) error) round {
 		started = time.Now()
 	)
 	deadline := started.Add(d)
-	for w := range c {
+	for range c {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 4096)
 			for time.Now().Before(deadline) && count.Add(1) <= int64(n) {
 				t := time.Now()
-				if err := op(w); err != nil {
+				if err := op(); err != nil {
 					errs.Add(1)
 					continue
 				}
@@ -466,7 +466,7 @@ func median(rs []round) round {
 }
 
 // measure warms op up, then runs the rounds and returns the median.
-func measure(o options, op func(worker int) error) round {
+func measure(o options, op func() error) round {
 	drive(o.concurrency, o.warmup, o.maxRequests, op)
 	var rs []round
 	for range o.rounds {
@@ -552,28 +552,6 @@ func adminToken(bin, dbURL, base string, hc *http.Client) (string, error) {
 	return tok.AccessToken, err
 }
 
-// deepCursor walks the listing to the page that starts at the given depth.
-func deepCursor(hc *http.Client, base, token string, depth int) (string, error) {
-	cursor := ""
-	for seen := 0; seen < depth; seen += 100 {
-		var page struct {
-			NextCursor *string `json:"next_cursor"`
-		}
-		u := base + "/users?limit=100"
-		if cursor != "" {
-			u += "&cursor=" + cursor
-		}
-		if err := decode(hc, "GET", u, token, "", &page); err != nil {
-			return "", err
-		}
-		if page.NextCursor == nil {
-			break
-		}
-		cursor = *page.NextCursor
-	}
-	return cursor, nil
-}
-
 func runEngine(o options, bin, engine string) (engineResult, error) {
 	ctx := context.Background()
 	db, err := newDatabase(ctx, o, engine)
@@ -607,10 +585,6 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 	if err != nil {
 		return engineResult{}, err
 	}
-	cursor, err := deepCursor(hc, svc.base, token, o.seed*9/10)
-	if err != nil {
-		return engineResult{}, err
-	}
 	var me struct {
 		UserID uuid.UUID `json:"user_id"`
 	}
@@ -619,17 +593,17 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 	}
 	// An authenticated request runs the account lookup, then the operation: the ceiling of a
 	// protected workload is that same sequence of statements.
-	authed := func(op func(int) error) func(int) error {
-		return func(w int) error {
+	authed := func(op func() error) func() error {
+		return func() error {
 			if err := db.run(ctx, "GetUserByID", me.UserID); err != nil {
 				return err
 			}
-			return op(w)
+			return op()
 		}
 	}
 	// SQLite's adapter updates by reading and writing in a transaction (see the adapter): no
 	// single statement to hold it against.
-	pgOnly := func(f func(int) error) func(int) error {
+	pgOnly := func(f func() error) func() error {
 		if engine != "postgres" {
 			return nil
 		}
@@ -640,38 +614,39 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 	run := time.Now().UnixNano() % 1e6 // keeps emails unique across rounds and runs
 	next := func() int64 { return seq.Add(1) }
 	deep := len(ids) * 9 / 10
+	cursor := cursorAfter(times[deep], ids[deep])
 
 	type workload struct {
 		name    string
-		http    func(int) error
-		ceiling func(int) error
+		http    func() error
+		ceiling func() error
 	}
 	all := []workload{
-		{"health", func(int) error { return call(hc, "GET", svc.base+"/health", "", "", 200) }, nil},
-		{"register", func(int) error {
+		{"health", func() error { return call(hc, "GET", svc.base+"/health", "", "", 200) }, nil},
+		{"register", func() error {
 			n := next()
 			return call(hc, "POST", svc.base+"/users", "", fmt.Sprintf(`{"username":"r%d_%d","email":"r%d_%d@example.com"}`, run, n, run, n), 201)
-		}, func(int) error {
+		}, func() error {
 			n, now := next(), time.Now().UTC()
 			return db.run(ctx, "InsertUser", uuid.Must(uuid.NewV7()), fmt.Sprintf("c%d_%d", run, n), fmt.Sprintf("c%d_%d@example.com", run, n), true, "user", nil, now, now)
 		}},
-		{"get", func(int) error { return call(hc, "GET", svc.base+"/users/"+pick().String(), token, "", 200) },
-			authed(func(int) error { return db.run(ctx, "GetUserByID", pick()) })},
-		{"list-first", func(int) error { return call(hc, "GET", svc.base+"/users?limit=20", token, "", 200) },
-			authed(func(int) error { return db.run(ctx, "ListUsersFirst", nil, 21) })},
-		{"list-deep", func(int) error { return call(hc, "GET", svc.base+"/users?limit=20&cursor="+cursor, token, "", 200) },
-			authed(func(int) error { return db.run(ctx, "ListUsersAfter", times[deep], ids[deep], nil, 21) })},
-		{"update", func(int) error {
+		{"get", func() error { return call(hc, "GET", svc.base+"/users/"+pick().String(), token, "", 200) },
+			authed(func() error { return db.run(ctx, "GetUserByID", pick()) })},
+		{"list-first", func() error { return call(hc, "GET", svc.base+"/users?limit=20", token, "", 200) },
+			authed(func() error { return db.run(ctx, "ListUsersFirst", nil, 21) })},
+		{"list-deep", func() error { return call(hc, "GET", svc.base+"/users?limit=20&cursor="+cursor, token, "", 200) },
+			authed(func() error { return db.run(ctx, "ListUsersAfter", times[deep], ids[deep], nil, 21) })},
+		{"update", func() error {
 			return call(hc, "PATCH", svc.base+"/users/"+pick().String(), token, fmt.Sprintf(`{"email":"u%d_%d@example.com"}`, run, next()), 200)
-		}, pgOnly(authed(func(int) error {
+		}, pgOnly(authed(func() error {
 			return db.run(ctx, "PatchUser", nil, fmt.Sprintf("cu%d_%d@example.com", run, next()), nil, time.Now().UTC(), pick())
 		}))},
-		{"deactivate", func(int) error {
+		{"deactivate", func() error {
 			return call(hc, "POST", svc.base+"/users/"+pick().String()+"/deactivate", token, "", 200)
-		}, pgOnly(authed(func(int) error {
+		}, pgOnly(authed(func() error {
 			return db.run(ctx, "SetActive", false, time.Now().UTC(), pick())
 		}))},
-		{"login", func(int) error {
+		{"login", func() error {
 			return call(hc, "POST", svc.base+"/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, 200)
 		}, nil},
 	}

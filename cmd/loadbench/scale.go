@@ -60,17 +60,17 @@ func runScale(o options, bin string) error {
 			run := time.Now().UnixNano() % 1e6
 			workloads := []struct {
 				name string
-				op   func(int) error
+				op   func() error
 			}{
-				{"get", func(int) error {
+				{"get", func() error {
 					return call(hc, "GET", svc.base+"/users/"+ids[rand.IntN(len(ids))].String(), token, "", 200)
 				}},
-				{"register", func(int) error {
+				{"register", func() error {
 					k := seq.Add(1)
 					return call(hc, "POST", svc.base+"/users", "", fmt.Sprintf(`{"username":"s%d_%d","email":"s%d_%d@example.com"}`, run, k, run, k), 201)
 				}},
-				{"list-first", func(int) error { return call(hc, "GET", svc.base+"/users?limit=20", token, "", 200) }},
-				{"list-deep", func(int) error { return call(hc, "GET", svc.base+"/users?limit=20&cursor="+cursor, token, "", 200) }},
+				{"list-first", func() error { return call(hc, "GET", svc.base+"/users?limit=20", token, "", 200) }},
+				{"list-deep", func() error { return call(hc, "GET", svc.base+"/users?limit=20&cursor="+cursor, token, "", 200) }},
 			}
 			p := scalePoint{Users: n, P50ms: map[string]float64{}, P99ms: map[string]float64{}, SeedSec: seedTime.Seconds()}
 			one := o

@@ -12,6 +12,9 @@ type Actor struct {
 	Role Role
 }
 
+// Actor returns the user as the actor of a use case, with the role they have now.
+func (u *User) Actor() Actor { return Actor{ID: u.id, Role: u.role} }
+
 // IsAdmin reports whether the actor has the admin role.
 func (a Actor) IsAdmin() bool { return a.Role == RoleAdmin }
 

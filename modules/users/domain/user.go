@@ -2,7 +2,6 @@ package domain
 
 import (
 	"regexp"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -255,9 +254,6 @@ func ValidatePassword(s string) string {
 	}
 	return ""
 }
-
-// SameEmail reports whether a and b are the same address for uniqueness, which ignores case.
-func SameEmail(a, b string) bool { return strings.EqualFold(a, b) }
 
 // Timestamp normalises t the way storage keeps it: UTC, truncated to microseconds, so that a
 // user read back equals the user saved on every engine.

@@ -53,27 +53,36 @@ func New(svc *service.Service, reg prometheus.Registerer) (*Handler, error) {
 	return h, nil
 }
 
-type actorKey struct{}
+type callerKey struct{}
 
-// HandleBearerAuth authenticates the bearer token of a protected operation and puts the actor
-// in the context for the operation's handler.
+// HandleBearerAuth authenticates the bearer token of a protected operation and puts the
+// caller in the context for the operation's handler.
 func (h *Handler) HandleBearerAuth(ctx context.Context, _ oas.OperationName, t oas.BearerAuth) (context.Context, error) {
-	actor, err := h.svc.Authenticate(ctx, t.Token)
+	u, err := h.svc.Authenticate(ctx, t.Token)
 	if err != nil {
 		return nil, err
 	}
-	return context.WithValue(ctx, actorKey{}, actor), nil
+	return context.WithValue(ctx, callerKey{}, u), nil
 }
 
-// actor returns the authenticated actor. ogen runs HandleBearerAuth before every protected
-// operation, so a missing actor is a wiring bug, answered as unauthenticated rather than as
-// an admin-less zero value that a policy might misread.
-func actor(ctx context.Context) (domain.Actor, error) {
-	a, ok := ctx.Value(actorKey{}).(domain.Actor)
+// caller returns the authenticated user. ogen runs HandleBearerAuth before every protected
+// operation, so a missing caller is a wiring bug, answered as unauthenticated rather than as
+// an admin-less zero actor that a policy might misread.
+func caller(ctx context.Context) (*domain.User, error) {
+	u, ok := ctx.Value(callerKey{}).(*domain.User)
 	if !ok {
-		return domain.Actor{}, service.ErrUnauthenticated
+		return nil, service.ErrUnauthenticated
 	}
-	return a, nil
+	return u, nil
+}
+
+// actor returns the authenticated caller as the actor of a use case.
+func actor(ctx context.Context) (domain.Actor, error) {
+	u, err := caller(ctx)
+	if err != nil {
+		return domain.Actor{}, err
+	}
+	return u.Actor(), nil
 }
 
 // RegisterUser handles POST /users.
@@ -116,13 +125,9 @@ func (h *Handler) CreateToken(ctx context.Context, req *oas.TokenRequest) (oas.C
 	}, nil
 }
 
-// GetMe handles GET /users/me.
+// GetMe handles GET /users/me: the caller, as authentication read them for this request.
 func (h *Handler) GetMe(ctx context.Context) (oas.GetMeRes, error) {
-	a, err := actor(ctx)
-	if err != nil {
-		return nil, err
-	}
-	u, err := h.svc.Me(ctx, a)
+	u, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}

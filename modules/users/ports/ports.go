@@ -26,8 +26,6 @@ type UserRepository interface {
 	Get(ctx context.Context, id uuid.UUID) (*domain.User, error)
 	// GetByEmail returns the user with the email, compared without regard to case.
 	GetByEmail(ctx context.Context, email string) (*domain.User, error)
-	// GetByUsername returns the user with the username, compared without regard to case.
-	GetByUsername(ctx context.Context, username string) (*domain.User, error)
 	// List returns up to q.Limit users in (CreatedAt, ID) order, after q.After when set.
 	List(ctx context.Context, q ListQuery) ([]*domain.User, error)
 	// Update saves every field of an existing user.

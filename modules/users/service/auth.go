@@ -133,25 +133,26 @@ func (s *Service) fail(email, addr string) {
 	s.Throttle.Fail(addrKey(addr), s.Policy.MaxFailuresPerAddr, s.Policy.Lockout)
 }
 
-// Authenticate turns a bearer token into the actor it stands for. The account is read on
-// every request, so a deactivated user's tokens stop working at once and a changed role
-// applies at once: tokens carry identity, the database carries rights.
-func (s *Service) Authenticate(ctx context.Context, token string) (domain.Actor, error) {
+// Authenticate turns a bearer token into the user it stands for (the caller; u.Actor() is
+// who acts). The account is read on every request, so a deactivated user's tokens stop
+// working at once and a changed role applies at once: tokens carry identity, the database
+// carries rights. The user read here is also the answer to "who am I".
+func (s *Service) Authenticate(ctx context.Context, token string) (*domain.User, error) {
 	id, err := s.Tokens.Subject(token)
 	if err != nil {
-		return domain.Actor{}, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
 	u, err := s.load(ctx, id)
 	var nf *domain.NotFoundError
 	switch {
 	case errors.As(err, &nf):
-		return domain.Actor{}, fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, id)
+		return nil, fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, id)
 	case err != nil:
-		return domain.Actor{}, err
+		return nil, err
 	case !u.IsActive():
-		return domain.Actor{}, fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, id)
+		return nil, fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, id)
 	}
-	return domain.Actor{ID: u.ID(), Role: u.Role()}, nil
+	return u, nil
 }
 
 // ChangePassword sets the actor's password after checking the current one. Wrong current

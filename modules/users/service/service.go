@@ -148,11 +148,6 @@ func (s *Service) Get(ctx context.Context, actor domain.Actor, id uuid.UUID) (*d
 	return s.load(ctx, id)
 }
 
-// Me returns the actor's own user.
-func (s *Service) Me(ctx context.Context, actor domain.Actor) (*domain.User, error) {
-	return s.load(ctx, actor.ID)
-}
-
 func (s *Service) load(ctx context.Context, id uuid.UUID) (*domain.User, error) {
 	return s.Users.Get(ctx, id)
 }

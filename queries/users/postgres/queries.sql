@@ -13,11 +13,6 @@ SELECT user_id, username, email, is_active, role, created_at, updated_at, passwo
 FROM users
 WHERE lower(email) = lower(sqlc.arg(email));
 
--- name: GetUserByUsername :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
-FROM users
-WHERE lower(username) = lower(sqlc.arg(username));
-
 -- name: ListUsersFirst :many
 SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users

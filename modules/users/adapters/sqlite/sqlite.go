@@ -60,12 +60,6 @@ func (r *Repository) GetByEmail(ctx context.Context, email string) (*domain.User
 	return oneUser(row, err, uuid.Nil)
 }
 
-// GetByUsername returns the user with the username, ignoring case.
-func (r *Repository) GetByUsername(ctx context.Context, username string) (*domain.User, error) {
-	row, err := r.q.GetUserByUsername(ctx, username)
-	return oneUser(row, err, uuid.Nil)
-}
-
 // List returns a page of users in (created_at, user_id) order.
 func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.User, error) {
 	// sqlc types the optional filter as any: nil means "no filter".

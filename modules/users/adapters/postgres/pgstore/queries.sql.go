@@ -70,28 +70,6 @@ func (q *Queries) GetUserByID(ctx context.Context, userID uuid.UUID) (User, erro
 	return i, err
 }
 
-const getUserByUsername = `-- name: GetUserByUsername :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
-FROM users
-WHERE lower(username) = lower($1)
-`
-
-func (q *Queries) GetUserByUsername(ctx context.Context, username string) (User, error) {
-	row := q.db.QueryRow(ctx, getUserByUsername, username)
-	var i User
-	err := row.Scan(
-		&i.UserID,
-		&i.Username,
-		&i.Email,
-		&i.IsActive,
-		&i.Role,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.PasswordHash,
-	)
-	return i, err
-}
-
 const insertUser = `-- name: InsertUser :exec
 INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
 VALUES ($1, $2, $3, $4,
