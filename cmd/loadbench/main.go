@@ -27,6 +27,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -50,6 +51,8 @@ type options struct {
 	jsonPath    string
 	scale       []int
 	workloads   []string
+	// profileDir, when set, receives a CPU profile of the service per workload.
+	profileDir string
 }
 
 func main() {
@@ -76,6 +79,7 @@ func run() error {
 	flag.StringVar(&engines, "engines", "postgres,sqlite", "engines to run on")
 	flag.StringVar(&workloads, "workloads", "health,register,get,list-first,list-deep,update,deactivate,login", "workloads to run")
 	flag.StringVar(&o.jsonPath, "json", "bin/bench.json", "where to write the results")
+	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of the service during each workload's first round here (go tool pprof)")
 	flag.StringVar(&scale, "scale", "", "instead: latency at these table sizes, e.g. 1000,100000,1000000")
 	flag.Parse()
 	o.engines = strings.Split(engines, ",")
@@ -136,8 +140,11 @@ type result struct {
 	P99ms      float64 `json:"p99_ms"`
 	Errors     int     `json:"errors"`
 	CPUusPerRq float64 `json:"cpu_us_per_req"`
-	Ceiling    float64 `json:"db_ceiling_per_sec,omitempty"`
-	Ratio      float64 `json:"ratio_to_ceiling,omitempty"`
+	// GenCPUusPerRq is the load generator's own CPU per request: on a shared machine it is
+	// taken from the service and the database.
+	GenCPUusPerRq float64 `json:"loadgen_cpu_us_per_req"`
+	Ceiling       float64 `json:"db_ceiling_per_sec,omitempty"`
+	Ratio         float64 `json:"ratio_to_ceiling,omitempty"`
 }
 
 type engineResult struct {
@@ -325,27 +332,35 @@ func loadStatements(engine string) (map[string]string, error) {
 type service struct {
 	cmd  *exec.Cmd
 	base string
+	// debug is the base URL of the service's profiler, when it runs one.
+	debug string
 }
 
 const jwtSecret = "loadbench-secret-loadbench-secret-0123456789"
 
-func startService(bin, dbURL string) (*service, time.Duration, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+func startService(bin, dbURL string, profile bool) (*service, time.Duration, error) {
+	addr, err := freeAddr()
 	if err != nil {
 		return nil, 0, err
 	}
-	addr := ln.Addr().String()
-	_ = ln.Close()
 	cmd := exec.Command(bin, "serve")
 	// The production defaults (info logs, one line per request), written where a deployment
 	// would: away from the terminal.
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "JWT_SECRET="+jwtSecret)
+	s := &service{cmd: cmd, base: "http://" + addr}
+	if profile {
+		debug, err := freeAddr()
+		if err != nil {
+			return nil, 0, err
+		}
+		cmd.Env = append(cmd.Env, "DEBUG_ADDR="+debug)
+		s.debug = "http://" + debug
+	}
 	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, 0, err
 	}
-	s := &service{cmd: cmd, base: "http://" + addr}
 	for time.Since(start) < 30*time.Second {
 		resp, err := http.Get(s.base + "/readyz")
 		if err == nil {
@@ -358,6 +373,37 @@ func startService(bin, dbURL string) (*service, time.Duration, error) {
 	}
 	s.stop()
 	return nil, 0, fmt.Errorf("the service did not become ready")
+}
+
+// freeAddr is a loopback address with a port nobody listens on right now.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
+}
+
+// profileCPU saves a CPU profile of the service over d to path; it blocks for d.
+func (s *service) profileCPU(d time.Duration, path string) error {
+	resp, err := http.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", s.debug, max(1, int(d.Seconds()))))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profile: %s", resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 func (s *service) stop() {
@@ -425,8 +471,11 @@ func (r round) quantile(q float64) time.Duration {
 	return r.latencies[min(len(r.latencies)-1, int(q*float64(len(r.latencies))))]
 }
 
+// op is one operation of a workload, run by goroutine worker (0 ≤ worker < concurrency).
+type op func(worker int) error
+
 // drive runs op from c goroutines for d or until n operations, whichever comes first.
-func drive(c int, d time.Duration, n int, op func() error) round {
+func drive(c int, d time.Duration, n int, op op) round {
 	var (
 		wg      sync.WaitGroup
 		count   atomic.Int64
@@ -436,14 +485,14 @@ func drive(c int, d time.Duration, n int, op func() error) round {
 		started = time.Now()
 	)
 	deadline := started.Add(d)
-	for range c {
+	for worker := range c {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			local := make([]time.Duration, 0, 4096)
 			for time.Now().Before(deadline) && count.Add(1) <= int64(n) {
 				t := time.Now()
-				if err := op(); err != nil {
+				if err := op(worker); err != nil {
 					errs.Add(1)
 					continue
 				}
@@ -465,67 +514,62 @@ func median(rs []round) round {
 	return rs[len(rs)/2]
 }
 
-// measure warms op up, then runs the rounds and returns the median.
-func measure(o options, op func() error) round {
+// measure warms op up, then runs the rounds. It returns the median round and the CPU seconds
+// the service and this load generator spent per request over all rounds (warm-up excluded).
+func measure(o options, svc *service, op op) (r round, svcCPU, genCPU float64) {
 	drive(o.concurrency, o.warmup, o.maxRequests, op)
+	s0, g0 := svc.cpuSeconds(), selfCPUSeconds()
 	var rs []round
+	n := 0
 	for range o.rounds {
-		rs = append(rs, drive(o.concurrency, o.duration, o.maxRequests, op))
+		x := drive(o.concurrency, o.duration, o.maxRequests, op)
+		n += x.ok + x.errors
+		rs = append(rs, x)
 	}
-	return median(rs)
+	s1, g1 := svc.cpuSeconds(), selfCPUSeconds()
+	return median(rs), (s1 - s0) / float64(max(n, 1)), (g1 - g0) / float64(max(n, 1))
 }
 
-// client is a keep-alive HTTP client sized for c connections.
-func client(c int) *http.Client {
-	return &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{
-		MaxIdleConns: c, MaxIdleConnsPerHost: c, MaxConnsPerHost: c, DisableCompression: true,
-	}}
+// selfCPUSeconds is the user+system CPU time this process has used so far.
+func selfCPUSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
 }
 
-// request builds a request with an optional JSON body and bearer token.
-func request(method, url, token, body string) (*http.Request, error) {
+// conns returns one load-generating connection per worker to the service.
+func (s *service) conns(n int) []*conn {
+	cs := make([]*conn, n)
+	for i := range cs {
+		cs[i] = newConn(strings.TrimPrefix(s.base, "http://"))
+	}
+	return cs
+}
+
+// closeAll closes the connections.
+func closeAll(cs []*conn) {
+	for _, c := range cs {
+		c.close()
+	}
+}
+
+// decode sends one request (set-up, not measured) and decodes its JSON answer into out.
+func decode(method, url, token, body string, out any) error {
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
+	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	return req, nil
-}
-
-// call sends one request and checks the status.
-func call(hc *http.Client, method, url, token, body string, want int) error {
-	req, err := request(method, url, token, body)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
-	if err != nil {
-		return err
-	}
-	_, _ = io.Copy(io.Discard, resp.Body)
-	_ = resp.Body.Close()
-	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %d", method, url, resp.StatusCode)
-	}
-	return nil
-}
-
-// decode sends one request and decodes its JSON answer into out.
-func decode(hc *http.Client, method, url, token, body string, out any) error {
-	req, err := request(method, url, token, body)
-	if err != nil {
-		return err
-	}
-	resp, err := hc.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return err
 	}
@@ -538,7 +582,7 @@ func decode(hc *http.Client, method, url, token, body string, out any) error {
 }
 
 // adminToken creates an admin with the service's CLI and logs in.
-func adminToken(bin, dbURL, base string, hc *http.Client) (string, error) {
+func adminToken(bin, dbURL, base string) (string, error) {
 	cmd := exec.Command(bin, "admin", "create", "--username", "bench_admin", "--email", "bench_admin@example.com", "--password-stdin")
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "JWT_SECRET="+jwtSecret)
 	cmd.Stdin = strings.NewReader("bench admin password\n")
@@ -548,7 +592,7 @@ func adminToken(bin, dbURL, base string, hc *http.Client) (string, error) {
 	var tok struct {
 		AccessToken string `json:"access_token"`
 	}
-	err := decode(hc, "POST", base+"/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, &tok)
+	err := decode("POST", base+"/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, &tok)
 	return tok.AccessToken, err
 }
 
@@ -563,7 +607,7 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 		return engineResult{}, err
 	}
 	// First start migrates; the second, measured, starts on a migrated database.
-	svc, _, err := startService(bin, db.url)
+	svc, _, err := startService(bin, db.url, false)
 	if err != nil {
 		return engineResult{}, err
 	}
@@ -575,41 +619,42 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 	if err != nil {
 		return engineResult{}, fmt.Errorf("seed: %w", err)
 	}
-	svc, startup, err := startService(bin, db.url)
+	svc, startup, err := startService(bin, db.url, o.profileDir != "")
 	if err != nil {
 		return engineResult{}, err
 	}
 	defer svc.stop()
-	hc := client(o.concurrency)
-	token, err := adminToken(bin, db.url, svc.base, hc)
+	token, err := adminToken(bin, db.url, svc.base)
 	if err != nil {
 		return engineResult{}, err
 	}
 	var me struct {
 		UserID uuid.UUID `json:"user_id"`
 	}
-	if err := decode(hc, "GET", svc.base+"/users/me", token, "", &me); err != nil {
+	if err := decode("GET", svc.base+"/users/me", token, "", &me); err != nil {
 		return engineResult{}, err
 	}
+	conns := svc.conns(o.concurrency)
+	defer closeAll(conns)
 	// An authenticated request runs the account lookup, then the operation: the ceiling of a
 	// protected workload is that same sequence of statements.
-	authed := func(op func() error) func() error {
-		return func() error {
+	authed := func(f op) op {
+		return func(w int) error {
 			if err := db.run(ctx, "GetUserByID", me.UserID); err != nil {
 				return err
 			}
-			return op()
+			return f(w)
 		}
 	}
 	// SQLite's adapter updates by reading and writing in a transaction (see the adapter): no
 	// single statement to hold it against.
-	pgOnly := func(f func() error) func() error {
+	pgOnly := func(f op) op {
 		if engine != "postgres" {
 			return nil
 		}
 		return f
 	}
-	pick := func() uuid.UUID { return ids[rand.IntN(len(ids))] }
+	pick := func() string { return ids[rand.IntN(len(ids))].String() }
 	var seq atomic.Int64
 	run := time.Now().UnixNano() % 1e6 // keeps emails unique across rounds and runs
 	next := func() int64 { return seq.Add(1) }
@@ -618,36 +663,36 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 
 	type workload struct {
 		name    string
-		http    func() error
-		ceiling func() error
+		http    op
+		ceiling op
 	}
 	all := []workload{
-		{"health", func() error { return call(hc, "GET", svc.base+"/health", "", "", 200) }, nil},
-		{"register", func() error {
+		{"health", func(w int) error { return conns[w].do("GET", "/health", "", "", 200) }, nil},
+		{"register", func(w int) error {
 			n := next()
-			return call(hc, "POST", svc.base+"/users", "", fmt.Sprintf(`{"username":"r%d_%d","email":"r%d_%d@example.com"}`, run, n, run, n), 201)
-		}, func() error {
+			return conns[w].do("POST", "/users", "", fmt.Sprintf(`{"username":"r%d_%d","email":"r%d_%d@example.com"}`, run, n, run, n), 201)
+		}, func(int) error {
 			n, now := next(), time.Now().UTC()
 			return db.run(ctx, "InsertUser", uuid.Must(uuid.NewV7()), fmt.Sprintf("c%d_%d", run, n), fmt.Sprintf("c%d_%d@example.com", run, n), true, "user", nil, now, now)
 		}},
-		{"get", func() error { return call(hc, "GET", svc.base+"/users/"+pick().String(), token, "", 200) },
-			authed(func() error { return db.run(ctx, "GetUserByID", pick()) })},
-		{"list-first", func() error { return call(hc, "GET", svc.base+"/users?limit=20", token, "", 200) },
-			authed(func() error { return db.run(ctx, "ListUsersFirst", nil, 21) })},
-		{"list-deep", func() error { return call(hc, "GET", svc.base+"/users?limit=20&cursor="+cursor, token, "", 200) },
-			authed(func() error { return db.run(ctx, "ListUsersAfter", times[deep], ids[deep], nil, 21) })},
-		{"update", func() error {
-			return call(hc, "PATCH", svc.base+"/users/"+pick().String(), token, fmt.Sprintf(`{"email":"u%d_%d@example.com"}`, run, next()), 200)
-		}, pgOnly(authed(func() error {
-			return db.run(ctx, "PatchUser", nil, fmt.Sprintf("cu%d_%d@example.com", run, next()), nil, time.Now().UTC(), pick())
+		{"get", func(w int) error { return conns[w].do("GET", "/users/"+pick(), token, "", 200) },
+			authed(func(int) error { return db.run(ctx, "GetUserByID", ids[rand.IntN(len(ids))]) })},
+		{"list-first", func(w int) error { return conns[w].do("GET", "/users?limit=20", token, "", 200) },
+			authed(func(int) error { return db.run(ctx, "ListUsersFirst", nil, 21) })},
+		{"list-deep", func(w int) error { return conns[w].do("GET", "/users?limit=20&cursor="+cursor, token, "", 200) },
+			authed(func(int) error { return db.run(ctx, "ListUsersAfter", times[deep], ids[deep], nil, 21) })},
+		{"update", func(w int) error {
+			return conns[w].do("PATCH", "/users/"+pick(), token, fmt.Sprintf(`{"email":"u%d_%d@example.com"}`, run, next()), 200)
+		}, pgOnly(authed(func(int) error {
+			return db.run(ctx, "PatchUser", nil, fmt.Sprintf("cu%d_%d@example.com", run, next()), nil, time.Now().UTC(), ids[rand.IntN(len(ids))])
 		}))},
-		{"deactivate", func() error {
-			return call(hc, "POST", svc.base+"/users/"+pick().String()+"/deactivate", token, "", 200)
-		}, pgOnly(authed(func() error {
-			return db.run(ctx, "SetActive", false, time.Now().UTC(), pick())
+		{"deactivate", func(w int) error {
+			return conns[w].do("POST", "/users/"+pick()+"/deactivate", token, "", 200)
+		}, pgOnly(authed(func(int) error {
+			return db.run(ctx, "SetActive", false, time.Now().UTC(), ids[rand.IntN(len(ids))])
 		}))},
-		{"login", func() error {
-			return call(hc, "POST", svc.base+"/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, 200)
+		{"login", func(w int) error {
+			return conns[w].do("POST", "/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, 200)
 		}, nil},
 	}
 	res := engineResult{Engine: engine, StartupMs: float64(startup.Microseconds()) / 1000}
@@ -659,17 +704,27 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 			// Hashing holds Params.Memory per concurrent login: report the peak without it too.
 			res.PeakRSSNoLoginMiB = svc.peakRSS()
 		}
-		cpu0 := svc.cpuSeconds()
-		r := measure(o, w.http)
-		cpu := svc.cpuSeconds() - cpu0
-		total := float64(r.ok+r.errors) * float64(o.rounds+1) // warm-up counted roughly as a round
+		var profiled chan error
+		if o.profileDir != "" {
+			profiled = make(chan error, 1)
+			go func() {
+				time.Sleep(o.warmup) // profile the first measured round
+				profiled <- svc.profileCPU(o.duration, filepath.Join(o.profileDir, engine+"-"+w.name+".pprof"))
+			}()
+		}
+		r, svcCPU, genCPU := measure(o, svc, w.http)
+		if profiled != nil {
+			if err := <-profiled; err != nil {
+				return res, fmt.Errorf("profile %s: %w", w.name, err)
+			}
+		}
 		out := result{
 			Workload: w.name, ReqPerSec: r.perSec(), Errors: r.errors,
 			P50ms: ms(r.quantile(0.50)), P99ms: ms(r.quantile(0.99)),
-			CPUusPerRq: cpu / total * 1e6,
+			CPUusPerRq: svcCPU * 1e6, GenCPUusPerRq: genCPU * 1e6,
 		}
 		if w.ceiling != nil {
-			c := measure(o, w.ceiling)
+			c, _, _ := measure(o, svc, w.ceiling)
 			out.Ceiling = c.perSec()
 			if c.errors > 0 {
 				return res, fmt.Errorf("ceiling of %s: %d errors", w.name, c.errors)
@@ -690,13 +745,13 @@ func printEngine(o options, r engineResult) {
 		r.Engine, o.concurrency, o.duration, o.rounds, cpus(), r.StartupMs, r.PeakRSSMiB, r.PeakRSSNoLoginMiB)
 	fmt.Println("DB ceiling: the statements the request runs (account lookup + operation when authenticated), from as many goroutines, no HTTP")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req\tDB ceiling/s\tservice/ceiling\t")
+	fmt.Fprintln(tw, "workload\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req\tloadgen µs/req\tDB ceiling/s\tservice/ceiling\t")
 	for _, x := range r.Results {
 		ceil, ratio := "—", "—"
 		if x.Ceiling > 0 {
 			ceil, ratio = fmt.Sprintf("%.0f", x.Ceiling), fmt.Sprintf("%.2f", x.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, ceil, ratio)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, x.GenCPUusPerRq, ceil, ratio)
 	}
 	_ = tw.Flush()
 }

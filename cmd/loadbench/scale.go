@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -33,7 +34,7 @@ func runScale(o options, bin string) error {
 		if err != nil {
 			return err
 		}
-		svc, _, err := startService(bin, db.url)
+		svc, _, err := startService(bin, db.url, false)
 		if err != nil {
 			db.close()
 			return err
@@ -50,8 +51,9 @@ func runScale(o options, bin string) error {
 				return err
 			}
 			seedTime := time.Since(t0)
-			hc := client(1)
-			token, err := adminToken(bin, db.url, svc.base, hc)
+			c := newConn(strings.TrimPrefix(svc.base, "http://"))
+			defer c.close()
+			token, err := adminToken(bin, db.url, svc.base)
 			if err != nil {
 				return err
 			}
@@ -60,23 +62,23 @@ func runScale(o options, bin string) error {
 			run := time.Now().UnixNano() % 1e6
 			workloads := []struct {
 				name string
-				op   func() error
+				op   op
 			}{
-				{"get", func() error {
-					return call(hc, "GET", svc.base+"/users/"+ids[rand.IntN(len(ids))].String(), token, "", 200)
+				{"get", func(int) error {
+					return c.do("GET", "/users/"+ids[rand.IntN(len(ids))].String(), token, "", 200)
 				}},
-				{"register", func() error {
+				{"register", func(int) error {
 					k := seq.Add(1)
-					return call(hc, "POST", svc.base+"/users", "", fmt.Sprintf(`{"username":"s%d_%d","email":"s%d_%d@example.com"}`, run, k, run, k), 201)
+					return c.do("POST", "/users", "", fmt.Sprintf(`{"username":"s%d_%d","email":"s%d_%d@example.com"}`, run, k, run, k), 201)
 				}},
-				{"list-first", func() error { return call(hc, "GET", svc.base+"/users?limit=20", token, "", 200) }},
-				{"list-deep", func() error { return call(hc, "GET", svc.base+"/users?limit=20&cursor="+cursor, token, "", 200) }},
+				{"list-first", func(int) error { return c.do("GET", "/users?limit=20", token, "", 200) }},
+				{"list-deep", func(int) error { return c.do("GET", "/users?limit=20&cursor="+cursor, token, "", 200) }},
 			}
 			p := scalePoint{Users: n, P50ms: map[string]float64{}, P99ms: map[string]float64{}, SeedSec: seedTime.Seconds()}
 			one := o
 			one.concurrency = 1
 			for _, w := range workloads {
-				r := measure(one, w.op)
+				r, _, _ := measure(one, svc, w.op)
 				if r.errors > 0 {
 					return fmt.Errorf("%s at %d users: %d errors", w.name, n, r.errors)
 				}
