@@ -140,6 +140,10 @@ type result struct {
 	P99ms      float64 `json:"p99_ms"`
 	Errors     int     `json:"errors"`
 	CPUusPerRq float64 `json:"cpu_us_per_req"`
+	// PeakRSSMiB is the service's highest resident set during this workload, and PeakAnonMiB
+	// the highest sample of its anonymous part (heap, stacks; the rest is the binary's code).
+	PeakRSSMiB  float64 `json:"peak_rss_mib"`
+	PeakAnonMiB float64 `json:"peak_anon_mib"`
 	// GenCPUusPerRq is the load generator's own CPU per request: on a shared machine it is
 	// taken from the service and the database.
 	GenCPUusPerRq float64 `json:"loadgen_cpu_us_per_req"`
@@ -148,12 +152,14 @@ type result struct {
 }
 
 type engineResult struct {
-	Engine     string  `json:"engine"`
-	StartupMs  float64 `json:"startup_ms"`
-	PeakRSSMiB float64 `json:"peak_rss_mib"`
-	// PeakRSSNoLoginMiB is the peak before the login workload (argon2id's memory) ran.
-	PeakRSSNoLoginMiB float64  `json:"peak_rss_before_login_mib,omitempty"`
-	Results           []result `json:"results"`
+	Engine    string  `json:"engine"`
+	StartupMs float64 `json:"startup_ms"`
+	// PeakRSSMiB is the highest resident set of the service during the workloads other than
+	// login, whose argon2id hashing holds its own memory (PeakRSSLoginMiB).
+	PeakRSSMiB      float64  `json:"peak_rss_mib"`
+	PeakAnonMiB     float64  `json:"peak_anon_mib"`
+	PeakRSSLoginMiB float64  `json:"peak_rss_login_mib,omitempty"`
+	Results         []result `json:"results"`
 }
 
 // database is a fresh benchmark database and what is needed to talk to it directly.
@@ -423,19 +429,49 @@ func (s *service) cpuSeconds() float64 {
 	return (utime + stime) / 100 // USER_HZ
 }
 
+// resetPeakRSS starts the process's high-water resident set size afresh (proc(5), clear_refs).
+func (s *service) resetPeakRSS() error {
+	return os.WriteFile(fmt.Sprintf("/proc/%d/clear_refs", s.cmd.Process.Pid), []byte("5"), 0)
+}
+
 // peakRSS is the process's high-water resident set size in MiB.
-func (s *service) peakRSS() float64 {
+func (s *service) peakRSS() float64 { return s.status("VmHWM") }
+
+// status is a size field of the process's /proc status (VmHWM, RssAnon, ...) in MiB.
+func (s *service) status(field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", s.cmd.Process.Pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if rest, ok := strings.CutPrefix(line, field+":"); ok {
 			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 64)
 			return kb / 1024
 		}
 	}
 	return 0
+}
+
+// sampleAnon samples the process's anonymous resident memory (heap, stacks: what the
+// service allocates, as opposed to the binary's code mapped from the page cache) every 20 ms
+// until stop is closed, and returns the highest sample.
+func (s *service) sampleAnon(stop <-chan struct{}) <-chan float64 {
+	out := make(chan float64, 1)
+	go func() {
+		peak := s.status("RssAnon")
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				out <- max(peak, s.status("RssAnon"))
+				return
+			case <-t.C:
+				peak = max(peak, s.status("RssAnon"))
+			}
+		}
+	}()
+	return out
 }
 
 func cpus() int {
@@ -606,12 +642,23 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 	if db.stmts, err = loadStatements(engine); err != nil {
 		return engineResult{}, err
 	}
-	// First start migrates; the second, measured, starts on a migrated database.
+	// The first instance migrates and logs the admin in (the token outlives it); the second,
+	// measured, starts on a migrated database without the memory of that setup's hashing.
 	svc, _, err := startService(bin, db.url, false)
 	if err != nil {
 		return engineResult{}, err
 	}
+	token, err := adminToken(bin, db.url, svc.base)
+	var me struct {
+		UserID uuid.UUID `json:"user_id"`
+	}
+	if err == nil {
+		err = decode("GET", svc.base+"/users/me", token, "", &me)
+	}
 	svc.stop()
+	if err != nil {
+		return engineResult{}, err
+	}
 	if err := db.open(ctx, o.concurrency); err != nil {
 		return engineResult{}, err
 	}
@@ -624,16 +671,6 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 		return engineResult{}, err
 	}
 	defer svc.stop()
-	token, err := adminToken(bin, db.url, svc.base)
-	if err != nil {
-		return engineResult{}, err
-	}
-	var me struct {
-		UserID uuid.UUID `json:"user_id"`
-	}
-	if err := decode("GET", svc.base+"/users/me", token, "", &me); err != nil {
-		return engineResult{}, err
-	}
 	conns := svc.conns(o.concurrency)
 	defer closeAll(conns)
 	// An authenticated request runs the account lookup, then the operation: the ceiling of a
@@ -700,9 +737,9 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 		if !slices.Contains(o.workloads, w.name) {
 			continue
 		}
-		if w.name == "login" {
-			// Hashing holds Params.Memory per concurrent login: report the peak without it too.
-			res.PeakRSSNoLoginMiB = svc.peakRSS()
+		// Each workload's peak on its own: not the set-up's admin login, nor the one before.
+		if err := svc.resetPeakRSS(); err != nil {
+			return res, err
 		}
 		var profiled chan error
 		if o.profileDir != "" {
@@ -712,7 +749,10 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 				profiled <- svc.profileCPU(o.duration, filepath.Join(o.profileDir, engine+"-"+w.name+".pprof"))
 			}()
 		}
+		stopSampling := make(chan struct{})
+		anon := svc.sampleAnon(stopSampling)
 		r, svcCPU, genCPU := measure(o, svc, w.http)
+		close(stopSampling)
 		if profiled != nil {
 			if err := <-profiled; err != nil {
 				return res, fmt.Errorf("profile %s: %w", w.name, err)
@@ -721,7 +761,13 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 		out := result{
 			Workload: w.name, ReqPerSec: r.perSec(), Errors: r.errors,
 			P50ms: ms(r.quantile(0.50)), P99ms: ms(r.quantile(0.99)),
-			CPUusPerRq: svcCPU * 1e6, GenCPUusPerRq: genCPU * 1e6,
+			CPUusPerRq: svcCPU * 1e6, GenCPUusPerRq: genCPU * 1e6, PeakRSSMiB: svc.peakRSS(), PeakAnonMiB: <-anon,
+		}
+		if w.name == "login" {
+			res.PeakRSSLoginMiB = out.PeakRSSMiB
+		} else {
+			res.PeakRSSMiB = max(res.PeakRSSMiB, out.PeakRSSMiB)
+			res.PeakAnonMiB = max(res.PeakAnonMiB, out.PeakAnonMiB)
 		}
 		if w.ceiling != nil {
 			c, _, _ := measure(o, svc, w.ceiling)
@@ -734,24 +780,23 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 		res.Results = append(res.Results, out)
 		fmt.Fprintf(os.Stderr, "  %s %s: %.0f req/s\n", engine, w.name, out.ReqPerSec)
 	}
-	res.PeakRSSMiB = svc.peakRSS()
 	return res, nil
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func printEngine(o options, r engineResult) {
-	fmt.Printf("\n%s — %d connections, %s rounds × %d (median), %d CPUs, ready in %.1f ms, peak RSS %.1f MiB (%.1f MiB before login)\n",
-		r.Engine, o.concurrency, o.duration, o.rounds, cpus(), r.StartupMs, r.PeakRSSMiB, r.PeakRSSNoLoginMiB)
+	fmt.Printf("\n%s — %d connections, %s rounds × %d (median), %d CPUs, ready in %.1f ms, peak RSS %.1f MiB (anonymous %.1f MiB; %.1f MiB during login)\n",
+		r.Engine, o.concurrency, o.duration, o.rounds, cpus(), r.StartupMs, r.PeakRSSMiB, r.PeakAnonMiB, r.PeakRSSLoginMiB)
 	fmt.Println("DB ceiling: the statements the request runs (account lookup + operation when authenticated), from as many goroutines, no HTTP")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req\tloadgen µs/req\tDB ceiling/s\tservice/ceiling\t")
+	fmt.Fprintln(tw, "workload\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req\tloadgen µs/req\tpeak RSS (anon) MiB\tDB ceiling/s\tservice/ceiling\t")
 	for _, x := range r.Results {
 		ceil, ratio := "—", "—"
 		if x.Ceiling > 0 {
 			ceil, ratio = fmt.Sprintf("%.0f", x.Ceiling), fmt.Sprintf("%.2f", x.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, x.GenCPUusPerRq, ceil, ratio)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t%.1f (%.1f)\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, x.GenCPUusPerRq, x.PeakRSSMiB, x.PeakAnonMiB, ceil, ratio)
 	}
 	_ = tw.Flush()
 }
