@@ -41,7 +41,7 @@ func NewRepository(db pgstore.DBTX) *Repository {
 func (r *Repository) Add(ctx context.Context, u *domain.User) error {
 	s := u.Snapshot()
 	err := r.q.InsertUser(ctx, pgstore.InsertUserParams{
-		UserID:       s.ID,
+		UserID:       pgID(s.ID),
 		Username:     s.Username,
 		Email:        s.Email,
 		IsActive:     s.Active,
@@ -55,7 +55,7 @@ func (r *Repository) Add(ctx context.Context, u *domain.User) error {
 
 // Get returns the user with the id.
 func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error) {
-	row, err := r.q.GetUserByID(ctx, id)
+	row, err := r.q.GetUserByID(ctx, pgID(id))
 	return oneUser(row, err, id)
 }
 
@@ -80,7 +80,7 @@ func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.Use
 	} else {
 		rows, err = r.q.ListUsersAfter(ctx, pgstore.ListUsersAfterParams{
 			AfterCreatedAt: q.After.CreatedAt,
-			AfterUserID:    q.After.ID,
+			AfterUserID:    pgID(q.After.ID),
 			IsActive:       active,
 			Lim:            int64(q.Limit),
 		})
@@ -99,7 +99,7 @@ func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.Use
 func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 	s := u.Snapshot()
 	n, err := r.q.UpdateUser(ctx, pgstore.UpdateUserParams{
-		UserID:       s.ID,
+		UserID:       pgID(s.ID),
 		Username:     s.Username,
 		Email:        s.Email,
 		IsActive:     s.Active,
@@ -118,7 +118,7 @@ func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 
 // SetActive sets the state in one UPDATE … RETURNING.
 func (r *Repository) SetActive(ctx context.Context, id uuid.UUID, active bool, at time.Time) (*domain.User, error) {
-	row, err := r.q.SetActive(ctx, pgstore.SetActiveParams{UserID: id, IsActive: active, UpdatedAt: at})
+	row, err := r.q.SetActive(ctx, pgstore.SetActiveParams{UserID: pgID(id), IsActive: active, UpdatedAt: at})
 	return oneUser(row, err, id)
 }
 
@@ -137,7 +137,7 @@ func (r *Repository) Patch(ctx context.Context, id uuid.UUID, c domain.Changes, 
 		role = &r
 	}
 	row, err := r.q.PatchUser(ctx, pgstore.PatchUserParams{
-		UserID: id, Username: text(c.Username), Email: text(c.Email), Role: text(role), UpdatedAt: at,
+		UserID: pgID(id), Username: text(c.Username), Email: text(c.Email), Role: text(role), UpdatedAt: at,
 	})
 	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
 		var s domain.Snapshot
@@ -154,7 +154,7 @@ func (r *Repository) Patch(ctx context.Context, id uuid.UUID, c domain.Changes, 
 
 // Delete removes the user with the id.
 func (r *Repository) Delete(ctx context.Context, id uuid.UUID) error {
-	n, err := r.q.DeleteUser(ctx, id)
+	n, err := r.q.DeleteUser(ctx, pgID(id))
 	if err != nil {
 		return mapError(err)
 	}
@@ -176,7 +176,7 @@ func oneUser(row pgstore.User, err error, id uuid.UUID) (*domain.User, error) {
 
 func toDomain(row pgstore.User) *domain.User {
 	return domain.Restore(domain.Snapshot{
-		ID:           row.UserID,
+		ID:           uuid.UUID(row.UserID.Bytes),
 		Username:     row.Username,
 		Email:        row.Email,
 		Active:       row.IsActive,
@@ -186,6 +186,9 @@ func toDomain(row pgstore.User) *domain.User {
 		UpdatedAt:    row.UpdatedAt.UTC(),
 	})
 }
+
+// pgID is id as pgx encodes it without conversion (see sqlc.yaml).
+func pgID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // nullable stores "no password" as NULL.
 func nullable(hash string) pgtype.Text {

@@ -7,12 +7,11 @@ package pgstore
 import (
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type User struct {
-	UserID       uuid.UUID
+	UserID       pgtype.UUID
 	Username     string
 	Email        string
 	IsActive     bool

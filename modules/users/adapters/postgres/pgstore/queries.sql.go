@@ -9,7 +9,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -18,7 +17,7 @@ DELETE FROM users
 WHERE user_id = $1
 `
 
-func (q *Queries) DeleteUser(ctx context.Context, userID uuid.UUID) (int64, error) {
+func (q *Queries) DeleteUser(ctx context.Context, userID pgtype.UUID) (int64, error) {
 	result, err := q.db.Exec(ctx, deleteUser, userID)
 	if err != nil {
 		return 0, err
@@ -54,7 +53,7 @@ FROM users
 WHERE user_id = $1
 `
 
-func (q *Queries) GetUserByID(ctx context.Context, userID uuid.UUID) (User, error) {
+func (q *Queries) GetUserByID(ctx context.Context, userID pgtype.UUID) (User, error) {
 	row := q.db.QueryRow(ctx, getUserByID, userID)
 	var i User
 	err := row.Scan(
@@ -77,7 +76,7 @@ VALUES ($1, $2, $3, $4,
 `
 
 type InsertUserParams struct {
-	UserID       uuid.UUID
+	UserID       pgtype.UUID
 	Username     string
 	Email        string
 	IsActive     bool
@@ -112,7 +111,7 @@ LIMIT $4::bigint
 
 type ListUsersAfterParams struct {
 	AfterCreatedAt time.Time
-	AfterUserID    uuid.UUID
+	AfterUserID    pgtype.UUID
 	IsActive       pgtype.Bool
 	Lim            int64
 }
@@ -212,7 +211,7 @@ type PatchUserParams struct {
 	Email     pgtype.Text
 	Role      pgtype.Text
 	UpdatedAt time.Time
-	UserID    uuid.UUID
+	UserID    pgtype.UUID
 }
 
 // NULL keeps a field; updated_at moves only when a value differs (User.Apply's rule).
@@ -249,7 +248,7 @@ RETURNING user_id, username, email, is_active, role, created_at, updated_at, pas
 type SetActiveParams struct {
 	IsActive  bool
 	UpdatedAt time.Time
-	UserID    uuid.UUID
+	UserID    pgtype.UUID
 }
 
 // The state changes, and updated_at moves, only when it differs (User.Activate/Deactivate's
@@ -288,7 +287,7 @@ type UpdateUserParams struct {
 	Role         string
 	PasswordHash pgtype.Text
 	UpdatedAt    time.Time
-	UserID       uuid.UUID
+	UserID       pgtype.UUID
 }
 
 func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, error) {
