@@ -90,6 +90,10 @@ func TestTutorialSession(t *testing.T) {
 		if res, err := john.GetMe(ctx); err != nil || !isStatus(res, http.StatusUnauthorized) {
 			t.Fatalf("a deactivated user's token must stop working: %T %v", res, err)
 		}
+		// GET /users/{id} checks its caller in the statement that reads the user: same answer.
+		if res, err := john.GetUser(ctx, oas.GetUserParams{UserID: u.UserID}); err != nil || !isStatus(res, http.StatusUnauthorized) {
+			t.Fatalf("a deactivated user reads: %T %v", res, err)
+		}
 
 		admin := a.admin(t)
 		again, err := admin.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: u.UserID})

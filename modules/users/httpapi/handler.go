@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 
+	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/userservice/modules/users/domain"
@@ -53,32 +54,44 @@ func New(svc *service.Service, reg prometheus.Registerer) (*Handler, error) {
 	return h, nil
 }
 
-type callerKey struct{}
+type subjectKey struct{}
 
-// HandleBearerAuth authenticates the bearer token of a protected operation and puts the
-// caller in the context for the operation's handler.
+// HandleBearerAuth verifies the bearer token of a protected operation and puts its subject in
+// the context. It reads nothing: the operation's handler resolves the caller's account (see
+// caller), or has its use case read it together with its own data (GetUser). A token that
+// fails verification is refused here, before the request's parameters are looked at.
 func (h *Handler) HandleBearerAuth(ctx context.Context, _ oas.OperationName, t oas.BearerAuth) (context.Context, error) {
-	u, err := h.svc.Authenticate(ctx, t.Token)
+	id, err := h.svc.Verify(t.Token)
 	if err != nil {
 		return nil, err
 	}
-	return context.WithValue(ctx, callerKey{}, u), nil
+	return context.WithValue(ctx, subjectKey{}, id), nil
 }
 
-// caller returns the authenticated user. ogen runs HandleBearerAuth before every protected
-// operation, so a missing caller is a wiring bug, answered as unauthenticated rather than as
-// an admin-less zero actor that a policy might misread.
-func caller(ctx context.Context) (*domain.User, error) {
-	u, ok := ctx.Value(callerKey{}).(*domain.User)
+// subject returns the verified token's subject. ogen runs HandleBearerAuth before every
+// protected operation, so a missing subject is a wiring bug, answered as unauthenticated
+// rather than as a zero id that a policy might misread.
+func subject(ctx context.Context) (uuid.UUID, error) {
+	id, ok := ctx.Value(subjectKey{}).(uuid.UUID)
 	if !ok {
-		return nil, service.ErrUnauthenticated
+		return uuid.Nil, service.ErrUnauthenticated
 	}
-	return u, nil
+	return id, nil
+}
+
+// caller returns the authenticated user: the token's subject, whose account must exist and
+// be active.
+func (h *Handler) caller(ctx context.Context) (*domain.User, error) {
+	id, err := subject(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return h.svc.Caller(ctx, id)
 }
 
 // actor returns the authenticated caller as the actor of a use case.
-func actor(ctx context.Context) (domain.Actor, error) {
-	u, err := caller(ctx)
+func (h *Handler) actor(ctx context.Context) (domain.Actor, error) {
+	u, err := h.caller(ctx)
 	if err != nil {
 		return domain.Actor{}, err
 	}
@@ -125,9 +138,9 @@ func (h *Handler) CreateToken(ctx context.Context, req *oas.TokenRequest) (oas.C
 	}, nil
 }
 
-// GetMe handles GET /users/me: the caller, as authentication read them for this request.
+// GetMe handles GET /users/me: the caller, as read to authenticate this request.
 func (h *Handler) GetMe(ctx context.Context) (oas.GetMeRes, error) {
-	u, err := caller(ctx)
+	u, err := h.caller(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -137,7 +150,7 @@ func (h *Handler) GetMe(ctx context.Context) (oas.GetMeRes, error) {
 
 // ChangePassword handles POST /users/me/password.
 func (h *Handler) ChangePassword(ctx context.Context, req *oas.ChangePasswordRequest) (oas.ChangePasswordRes, error) {
-	a, err := actor(ctx)
+	a, err := h.actor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -147,14 +160,23 @@ func (h *Handler) ChangePassword(ctx context.Context, req *oas.ChangePasswordReq
 	return &oas.ChangePasswordNoContent{}, nil
 }
 
-// GetUser handles GET /users/{user_id}.
+// GetUser handles GET /users/{user_id}; the use case reads the caller with the user.
 func (h *Handler) GetUser(ctx context.Context, params oas.GetUserParams) (oas.GetUserRes, error) {
-	return one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Get(ctx, a, params.UserID) })
+	id, err := subject(ctx)
+	if err != nil {
+		return nil, err
+	}
+	u, err := h.svc.Get(ctx, id, params.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := toAPI(u)
+	return &out, nil
 }
 
 // ListUsers handles GET /users.
 func (h *Handler) ListUsers(ctx context.Context, params oas.ListUsersParams) (oas.ListUsersRes, error) {
-	a, err := actor(ctx)
+	a, err := h.actor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -193,22 +215,22 @@ func (h *Handler) UpdateUser(ctx context.Context, req *oas.UpdateUserRequest, pa
 		r := domain.Role(v)
 		c.Role = &r
 	}
-	return one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Update(ctx, a, params.UserID, c) })
+	return h.one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Update(ctx, a, params.UserID, c) })
 }
 
 // DeactivateUser handles POST /users/{user_id}/deactivate.
 func (h *Handler) DeactivateUser(ctx context.Context, params oas.DeactivateUserParams) (oas.DeactivateUserRes, error) {
-	return one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Deactivate(ctx, a, params.UserID) })
+	return h.one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Deactivate(ctx, a, params.UserID) })
 }
 
 // ActivateUser handles POST /users/{user_id}/activate.
 func (h *Handler) ActivateUser(ctx context.Context, params oas.ActivateUserParams) (oas.ActivateUserRes, error) {
-	return one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Activate(ctx, a, params.UserID) })
+	return h.one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.Activate(ctx, a, params.UserID) })
 }
 
 // DeleteUser handles DELETE /users/{user_id}.
 func (h *Handler) DeleteUser(ctx context.Context, params oas.DeleteUserParams) (oas.DeleteUserRes, error) {
-	a, err := actor(ctx)
+	a, err := h.actor(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -219,8 +241,8 @@ func (h *Handler) DeleteUser(ctx context.Context, params oas.DeleteUserParams) (
 }
 
 // one runs a use case that returns one user as the authenticated actor and renders the user.
-func one(ctx context.Context, run func(domain.Actor) (*domain.User, error)) (*oas.User, error) {
-	a, err := actor(ctx)
+func (h *Handler) one(ctx context.Context, run func(domain.Actor) (*domain.User, error)) (*oas.User, error) {
+	a, err := h.actor(ctx)
 	if err != nil {
 		return nil, err
 	}

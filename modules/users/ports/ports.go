@@ -24,6 +24,10 @@ type UserRepository interface {
 	Add(ctx context.Context, u *domain.User) error
 	// Get returns the user with the id.
 	Get(ctx context.Context, id uuid.UUID) (*domain.User, error)
+	// GetPair returns those of the two users that exist, in no particular order, in one
+	// statement (an authenticated read fetches its caller with its subject); a missing id is
+	// simply absent from the result, the same id twice may appear twice.
+	GetPair(ctx context.Context, first, second uuid.UUID) ([]*domain.User, error)
 	// GetByEmail returns the user with the email, compared without regard to case.
 	GetByEmail(ctx context.Context, email string) (*domain.User, error)
 	// List returns up to q.Limit users in (CreatedAt, ID) order, after q.After when set.

@@ -133,26 +133,42 @@ func (s *Service) fail(email, addr string) {
 	s.Throttle.Fail(addrKey(addr), s.Policy.MaxFailuresPerAddr, s.Policy.Lockout)
 }
 
-// Authenticate turns a bearer token into the user it stands for (the caller; u.Actor() is
-// who acts). The account is read on every request, so a deactivated user's tokens stop
-// working at once and a changed role applies at once: tokens carry identity, the database
-// carries rights. The user read here is also the answer to "who am I".
-func (s *Service) Authenticate(ctx context.Context, token string) (*domain.User, error) {
+// Verify checks a bearer token (signature, algorithm, issuer, expiry) and returns the id of
+// the user it was issued to. It reads nothing: the account behind the id is checked by
+// Caller, or by a use case that reads it together with its own data (Get).
+func (s *Service) Verify(token string) (uuid.UUID, error) {
 	id, err := s.Tokens.Subject(token)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
+		return uuid.Nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
 	}
-	u, err := s.load(ctx, id)
-	var nf *domain.NotFoundError
-	switch {
-	case errors.As(err, &nf):
-		return nil, fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, id)
-	case err != nil:
+	return id, nil
+}
+
+// Caller returns the account of a verified token's subject (u.Actor() is who acts). The
+// account is read on every request, so a deactivated user's tokens stop working at once and a
+// changed role applies at once: tokens carry identity, the database carries rights. The user
+// read here is also the answer to "who am I".
+func (s *Service) Caller(ctx context.Context, id uuid.UUID) (*domain.User, error) {
+	u, err := s.Users.Get(ctx, id)
+	if errors.As(err, new(*domain.NotFoundError)) {
+		u, err = nil, nil
+	}
+	if err != nil {
 		return nil, err
-	case !u.IsActive():
-		return nil, fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, id)
 	}
-	return u, nil
+	return u, usable(u, id)
+}
+
+// usable says whether u, read for the token subject id (nil when there is no such user), may
+// act: the account must exist and be active.
+func usable(u *domain.User, id uuid.UUID) error {
+	switch {
+	case u == nil:
+		return fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, id)
+	case !u.IsActive():
+		return fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, id)
+	}
+	return nil
 }
 
 // ChangePassword sets the actor's password after checking the current one. Wrong current
@@ -161,7 +177,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, curren
 	if msg := domain.ValidatePassword(next); msg != "" {
 		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "new_password", Message: msg}}}
 	}
-	u, err := s.load(ctx, actor.ID)
+	u, err := s.Users.Get(ctx, actor.ID)
 	if err != nil {
 		return err
 	}

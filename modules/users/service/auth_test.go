@@ -36,6 +36,16 @@ func login(svc *service.Service, email, password, addr string) (service.Token, e
 	return svc.Login(ctx, service.LoginInput{Email: email, Password: password, ClientAddr: addr})
 }
 
+// authenticate does what the HTTP layer does for a protected operation: verify the token, then
+// resolve the caller's account.
+func authenticate(svc *service.Service, token string) (*domain.User, error) {
+	id, err := svc.Verify(token)
+	if err != nil {
+		return nil, err
+	}
+	return svc.Caller(ctx, id)
+}
+
 func TestLoginAndAuthenticate(t *testing.T) {
 	t.Parallel()
 	forEngineWithClock(t, func(t *testing.T, svc *service.Service, clock *fakeClock) {
@@ -50,7 +60,7 @@ func TestLoginAndAuthenticate(t *testing.T) {
 		if err != nil || tok.Value == "" || tok.ExpiresIn != 15*time.Minute {
 			t.Fatalf("login: %+v %v", tok, err)
 		}
-		me, err := svc.Authenticate(ctx, tok.Value)
+		me, err := authenticate(svc, tok.Value)
 		if err != nil || me.Actor().ID != u.ID() || me.Actor().Role != domain.RoleUser {
 			t.Fatalf("authenticate: %+v %v", me, err)
 		}
@@ -60,11 +70,11 @@ func TestLoginAndAuthenticate(t *testing.T) {
 
 		// Expired: the clock passes the token's lifetime.
 		clock.advance(16 * time.Minute)
-		if _, err := svc.Authenticate(ctx, tok.Value); !errors.Is(err, service.ErrUnauthenticated) {
+		if _, err := authenticate(svc, tok.Value); !errors.Is(err, service.ErrUnauthenticated) {
 			t.Fatalf("expired token: %v", err)
 		}
 		for _, bad := range []string{"", "garbage", tok.Value + "x"} {
-			if _, err := svc.Authenticate(ctx, bad); !errors.Is(err, service.ErrUnauthenticated) {
+			if _, err := authenticate(svc, bad); !errors.Is(err, service.ErrUnauthenticated) {
 				t.Errorf("token %q: %v", bad, err)
 			}
 		}
@@ -145,27 +155,34 @@ func TestDeactivatedAndDeletedUsersTokensStopWorking(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		self, err := svc.Authenticate(ctx, tok.Value)
+		self, err := authenticate(svc, tok.Value)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if _, err := svc.Deactivate(ctx, self.Actor(), u.ID()); err != nil {
 			t.Fatalf("deactivate yourself: %v", err)
 		}
-		if _, err := svc.Authenticate(ctx, tok.Value); !errors.Is(err, service.ErrUnauthenticated) {
+		if _, err := authenticate(svc, tok.Value); !errors.Is(err, service.ErrUnauthenticated) {
 			t.Fatalf("deactivated user's token: %v", err)
+		}
+		// Get reads its caller itself, in the statement that reads the user.
+		if _, err := svc.Get(ctx, u.ID(), u.ID()); !errors.Is(err, service.ErrUnauthenticated) {
+			t.Fatalf("deactivated user reads: %v", err)
 		}
 		if _, err := svc.Activate(ctx, admin, u.ID()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Authenticate(ctx, tok.Value); err != nil {
+		if _, err := authenticate(svc, tok.Value); err != nil {
 			t.Fatalf("reactivated user's token: %v", err)
 		}
 		if err := svc.Delete(ctx, admin, u.ID()); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Authenticate(ctx, tok.Value); !errors.Is(err, service.ErrUnauthenticated) {
+		if _, err := authenticate(svc, tok.Value); !errors.Is(err, service.ErrUnauthenticated) {
 			t.Fatalf("deleted user's token: %v", err)
+		}
+		if _, err := svc.Get(ctx, u.ID(), u.ID()); !errors.Is(err, service.ErrUnauthenticated) {
+			t.Fatalf("deleted user reads: %v", err)
 		}
 	})
 }
@@ -230,8 +247,8 @@ func TestAuthorization(t *testing.T) {
 			run     func() error
 			allowed bool
 		}{
-			{"read self", func() error { _, err := svc.Get(ctx, alice, a.ID()); return err }, true},
-			{"read other", func() error { _, err := svc.Get(ctx, alice, b.ID()); return err }, false},
+			{"read self", func() error { _, err := svc.Get(ctx, a.ID(), a.ID()); return err }, true},
+			{"read other", func() error { _, err := svc.Get(ctx, a.ID(), b.ID()); return err }, false},
 			{"update self", func() error { _, err := svc.Update(ctx, alice, a.ID(), domain.Changes{Username: &name}); return err }, true},
 			{"update other", func() error { _, err := svc.Update(ctx, alice, b.ID(), domain.Changes{Username: &name}); return err }, false},
 			{"promote self", func() error { _, err := svc.Update(ctx, alice, a.ID(), domain.Changes{Role: &role}); return err }, false},
@@ -239,7 +256,7 @@ func TestAuthorization(t *testing.T) {
 			{"list", func() error { _, err := svc.List(ctx, alice, service.ListInput{}); return err }, false},
 			{"activate self", func() error { _, err := svc.Activate(ctx, alice, a.ID()); return err }, false},
 			{"delete other", func() error { return svc.Delete(ctx, alice, b.ID()) }, false},
-			{"read missing other", func() error { _, err := svc.Get(ctx, alice, uuid.New()); return err }, false},
+			{"read missing other", func() error { _, err := svc.Get(ctx, a.ID(), uuid.New()); return err }, false},
 		}
 		for _, tc := range tests {
 			err := tc.run()
@@ -247,7 +264,7 @@ func TestAuthorization(t *testing.T) {
 				t.Errorf("%s: %v", tc.name, err)
 			}
 		}
-		got, _ := svc.Get(ctx, admin, a.ID())
+		got, _ := svc.Get(ctx, a.ID(), a.ID())
 		if got.Role() != domain.RoleUser {
 			t.Fatal("a refused promotion changed the role")
 		}
@@ -284,7 +301,7 @@ func TestCreateAdminAndRehashOnLogin(t *testing.T) {
 	if _, err := login(upgraded, "root@example.com", pw, "10.0.0.1"); err != nil {
 		t.Fatal(err)
 	}
-	got, _ := upgraded.Get(ctx, admin, u.ID())
+	got, _ := upgraded.Get(ctx, u.ID(), u.ID())
 	if !strings.Contains(got.PasswordHash(), "t=3") {
 		t.Fatalf("the hash was not upgraded on login: %q", got.PasswordHash())
 	}

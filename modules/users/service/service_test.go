@@ -53,8 +53,19 @@ func forEngine(t *testing.T, fn func(t *testing.T, svc *service.Service)) {
 
 var ctx = context.Background()
 
-// admin is an actor allowed everything, for tests of the use cases themselves.
+// admin is an actor allowed everything, for tests of the use cases themselves. Get reads its
+// caller from the store instead, so reads go through a real account (root, or the user).
 var admin = domain.Actor{ID: uuid.New(), Role: domain.RoleAdmin}
+
+// root creates an admin account and returns its id.
+func root(t *testing.T, svc *service.Service) uuid.UUID {
+	t.Helper()
+	u, err := svc.CreateAdmin(ctx, service.RegisterInput{Username: "root", Email: "root@example.com", Password: "root password"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u.ID()
+}
 
 // loginPolicy blocks an account after 3 failures and an address after 5, for a minute.
 var loginPolicy = service.LoginPolicy{MaxFailures: 3, MaxFailuresPerAddr: 5, Lockout: time.Minute}
@@ -102,7 +113,7 @@ func TestRegister(t *testing.T) {
 		if !u.IsActive() || u.Role() != domain.RoleUser || u.ID().Version() != 7 {
 			t.Fatalf("unexpected new user %+v", u.Snapshot())
 		}
-		got, err := svc.Get(ctx, admin, u.ID())
+		got, err := svc.Get(ctx, u.ID(), u.ID())
 		if err != nil || got.Snapshot() != u.Snapshot() {
 			t.Fatalf("Get = %+v, %v", got, err)
 		}
@@ -132,9 +143,13 @@ func TestGetMissing(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, svc *service.Service) {
 		id := uuid.New()
-		_, err := svc.Get(ctx, admin, id)
+		_, err := svc.Get(ctx, root(t, svc), id)
 		if err == nil || err.Error() != fmt.Sprintf("User %s not found", id) {
 			t.Fatalf("got %v", err)
+		}
+		// A caller with no account is unauthenticated, whatever they read.
+		if _, err := svc.Get(ctx, id, id); !errors.Is(err, service.ErrUnauthenticated) {
+			t.Fatalf("caller without an account: %v", err)
 		}
 	})
 }
@@ -215,7 +230,7 @@ func TestUpdate(t *testing.T) {
 		if !errors.As(err, &ae) {
 			t.Fatalf("taken email: %v", err)
 		}
-		got, _ := svc.Get(ctx, admin, bob.ID())
+		got, _ := svc.Get(ctx, bob.ID(), bob.ID())
 		if got.Username() != "bobby" || got.Email() != "bobby@example.com" {
 			t.Fatalf("failed update left %s %s", got.Username(), got.Email())
 		}
@@ -235,6 +250,7 @@ func TestLifecycle(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, svc *service.Service) {
 		u := register(t, svc, "john_doe", "john@example.com")
+		reader := root(t, svc)
 		tests := []struct {
 			name       string
 			op         func(context.Context, domain.Actor, uuid.UUID) (*domain.User, error)
@@ -250,7 +266,7 @@ func TestLifecycle(t *testing.T) {
 			if err != nil || got.IsActive() != tc.wantActive {
 				t.Fatalf("%s: %+v %v", tc.name, got, err)
 			}
-			stored, _ := svc.Get(ctx, admin, u.ID())
+			stored, _ := svc.Get(ctx, reader, u.ID())
 			if stored.IsActive() != tc.wantActive {
 				t.Fatalf("%s: stored active=%v", tc.name, stored.IsActive())
 			}

@@ -8,6 +8,18 @@ SELECT user_id, username, email, is_active, role, created_at, updated_at, passwo
 FROM users
 WHERE user_id = sqlc.arg(user_id);
 
+-- name: GetUserPair :many
+-- An authenticated read fetches its caller and its subject in one round trip. Two primary-key
+-- lookups, not IN (...): a generic plan for IN over parameters is a bitmap scan, several times
+-- the cost of an index scan here. The same id twice returns its row twice.
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
+FROM users AS caller
+WHERE caller.user_id = sqlc.arg(first)
+UNION ALL
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
+FROM users AS subject
+WHERE subject.user_id = sqlc.arg(second);
+
 -- name: GetUserByEmail :one
 SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users

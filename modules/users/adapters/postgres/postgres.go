@@ -59,6 +59,15 @@ func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error
 	return oneUser(row, err, id)
 }
 
+// GetPair returns those of the two users that exist, in one statement.
+func (r *Repository) GetPair(ctx context.Context, first, second uuid.UUID) ([]*domain.User, error) {
+	rows, err := r.q.GetUserPair(ctx, pgstore.GetUserPairParams{First: pgID(first), Second: pgID(second)})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return allUsers(rows), nil
+}
+
 // GetByEmail returns the user with the email, ignoring case.
 func (r *Repository) GetByEmail(ctx context.Context, email string) (*domain.User, error) {
 	row, err := r.q.GetUserByEmail(ctx, email)
@@ -88,11 +97,7 @@ func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.Use
 	if err != nil {
 		return nil, mapError(err)
 	}
-	users := make([]*domain.User, len(rows))
-	for i, row := range rows {
-		users[i] = toDomain(row)
-	}
-	return users, nil
+	return allUsers(rows), nil
 }
 
 // Update saves every field of u.
@@ -172,6 +177,14 @@ func oneUser(row pgstore.User, err error, id uuid.UUID) (*domain.User, error) {
 		return nil, mapError(err)
 	}
 	return toDomain(row), nil
+}
+
+func allUsers(rows []pgstore.User) []*domain.User {
+	users := make([]*domain.User, len(rows))
+	for i, row := range rows {
+		users[i] = toDomain(row)
+	}
+	return users
 }
 
 func toDomain(row pgstore.User) *domain.User {

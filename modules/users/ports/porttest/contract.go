@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -36,6 +37,7 @@ func Run(t *testing.T, newStore Factory) {
 	}{
 		{"AddThenGetRoundTrips", testAddGet},
 		{"GetMissingIsNotFound", testGetMissing},
+		{"GetPairReturnsThoseThatExist", testGetPair},
 		{"LookupsIgnoreCase", testLookups},
 		{"DuplicateEmailOrUsernameIsAlreadyExists", testDuplicates},
 		{"ListIsKeysetOrderedAndFiltered", testList},
@@ -122,6 +124,38 @@ func testGetMissing(t *testing.T, s Store) {
 	var nf *domain.NotFoundError
 	if !errors.As(err, &nf) || nf.ID != id {
 		t.Fatalf("got %v, want NotFoundError for %s", err, id)
+	}
+}
+
+func testGetPair(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newUser(t, "alice", "alice@example.com", base)
+	b := newUser(t, "bob", "bob@example.com", base.Add(time.Second))
+	add(t, s.UoW, a, b, newUser(t, "carol", "carol@example.com", base.Add(2*time.Second)))
+	missing := uuid.New()
+	tests := []struct {
+		name          string
+		first, second uuid.UUID
+		want          []*domain.User
+	}{
+		{"two", b.ID(), a.ID(), []*domain.User{a, b}},
+		{"the same twice", a.ID(), a.ID(), []*domain.User{a, a}},
+		{"first missing", missing, b.ID(), []*domain.User{b}},
+		{"second missing", a.ID(), missing, []*domain.User{a}},
+		{"both missing", missing, uuid.New(), nil},
+	}
+	for _, tc := range tests {
+		got, err := s.Users.GetPair(ctx, tc.first, tc.second)
+		must(t, err)
+		slices.SortFunc(got, func(x, y *domain.User) int { return x.CreatedAt().Compare(y.CreatedAt()) })
+		if len(got) != len(tc.want) {
+			t.Fatalf("%s: got %d users, want %d", tc.name, len(got), len(tc.want))
+		}
+		for i := range got {
+			if got[i].Snapshot() != tc.want[i].Snapshot() {
+				t.Errorf("%s: got %+v, want %+v", tc.name, got[i].Snapshot(), tc.want[i].Snapshot())
+			}
+		}
 	}
 }
 
