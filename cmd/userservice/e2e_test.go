@@ -78,7 +78,8 @@ func TestTutorialSession(t *testing.T) {
 			t.Fatalf("duplicate: %T %+v", res, res)
 		}
 
-		john := a.as(t, a.login(t, "john@example.com", "john's password"))
+		johnToken := a.login(t, "john@example.com", "john's password")
+		john := a.as(t, johnToken)
 		me, err := john.GetMe(ctx)
 		if err != nil || me.(*oas.User).UserID != u.UserID {
 			t.Fatalf("me: %+v %v", me, err)
@@ -93,6 +94,10 @@ func TestTutorialSession(t *testing.T) {
 		// GET /users/{id} checks its caller in the statement that reads the user: same answer.
 		if res, err := john.GetUser(ctx, oas.GetUserParams{UserID: u.UserID}); err != nil || !isStatus(res, http.StatusUnauthorized) {
 			t.Fatalf("a deactivated user reads: %T %v", res, err)
+		}
+		// The account is checked after the request is validated (README, Authentication).
+		if status, _, body := a.raw(t, "GET", "/users/not-a-uuid", johnToken, ""); status != http.StatusBadRequest {
+			t.Fatalf("a deactivated user's malformed request: %d %s", status, body)
 		}
 
 		admin := a.admin(t)

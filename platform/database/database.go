@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"fmt"
 	"runtime"
+	"strings"
 	"time"
 
 	"github.com/exaring/otelpgx"
@@ -40,6 +41,10 @@ type Options struct {
 	// Tracer, when set and not a no-op, gets a span for every PostgreSQL statement.
 	Tracer trace.TracerProvider
 }
+
+// StatementCacheCapacity is how many prepared statements each PostgreSQL connection keeps,
+// unless DATABASE_URL sets statement_cache_capacity: room for ten modules' statements.
+const StatementCacheCapacity = 128
 
 // DefaultMaxConns sizes the PostgreSQL pool: 16 connections per CPU, between 8 and 64. The
 // service's statements are short; what limits writes is waiting for commits to reach disk,
@@ -82,6 +87,12 @@ func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	cfg.MaxConns = opt.MaxConns
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = DefaultMaxConns()
+	}
+	if !strings.Contains(dsn, "statement_cache_capacity") {
+		// pgx presizes each connection's prepared-statement cache for 512 statements; the
+		// service has a dozen per module, and at 16 connections per CPU the presized maps were
+		// the largest live object on the heap.
+		cfg.ConnConfig.StatementCacheCapacity = StatementCacheCapacity
 	}
 	if cfg.ConnConfig.ConnectTimeout == 0 {
 		// An unreachable server must fail a request quickly, never hang it.
