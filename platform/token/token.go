@@ -5,6 +5,7 @@ package token
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"time"
@@ -38,6 +39,7 @@ type Signer struct {
 	ttl    time.Duration
 	now    func() time.Time
 	parser *jwt.Parser
+	cache  *verifiedCache
 }
 
 // New returns a Signer with key (at least 32 bytes) issuing tokens valid for ttl; now is the
@@ -47,9 +49,10 @@ func New(key []byte, ttl time.Duration, now func() time.Time) (*Signer, error) {
 		return nil, errors.New("token: the key must be at least 32 bytes")
 	}
 	return &Signer{
-		key: key,
-		ttl: ttl,
-		now: now,
+		key:   key,
+		ttl:   ttl,
+		now:   now,
+		cache: newVerifiedCache(),
 		parser: jwt.NewParser(
 			jwt.WithValidMethods([]string{jwt.SigningMethodHS256.Alg()}),
 			jwt.WithIssuer(Issuer),
@@ -95,8 +98,13 @@ func (s *Signer) Issue(userID uuid.UUID, role string) (string, time.Duration, er
 	return signed, s.ttl, nil
 }
 
-// Subject verifies token and returns its subject.
+// Subject verifies token and returns its subject. A token verified before and not yet
+// expired is answered from memory (see verifiedCache).
 func (s *Signer) Subject(token string) (uuid.UUID, error) {
+	key := sha256.Sum256([]byte(token))
+	if id, ok := s.cache.get(key, s.now()); ok {
+		return id, nil
+	}
 	var c claims
 	if _, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil }); err != nil {
 		return uuid.Nil, fmt.Errorf("%w: %w", ErrInvalid, err)
@@ -105,5 +113,6 @@ func (s *Signer) Subject(token string) (uuid.UUID, error) {
 	if err != nil {
 		return uuid.Nil, fmt.Errorf("%w: subject: %w", ErrInvalid, err)
 	}
+	s.cache.put(key, verifiedToken{subject: id, expires: c.ExpiresAt.Time}, s.now())
 	return id, nil
 }

@@ -69,6 +69,7 @@ func TestRejects(t *testing.T) {
 		}
 		return c
 	}
+	tampered := good[:len(good)-1] + map[bool]string{true: "A", false: "B"}[good[len(good)-1] != 'A']
 	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + strings.Split(good, ".")[1] + "."
 	tests := map[string]string{
 		"another key":          foreign,
@@ -79,7 +80,12 @@ func TestRejects(t *testing.T) {
 		"subject not a uuid":   sign(jwt.SigningMethodHS256, key, jwt.MapClaims{"iss": token.Issuer, "sub": "root", "iat": valid["iat"], "exp": valid["exp"]}),
 		"issued in the future": sign(jwt.SigningMethodHS256, key, jwt.MapClaims{"iss": token.Issuer, "sub": valid["sub"], "iat": time.Now().Add(time.Hour).Unix(), "exp": valid["exp"]}),
 		"truncated":            good[:len(good)-5],
+		"tampered signature":   tampered,
 		"empty":                "",
+	}
+	// With the good token verified (and remembered), its near copies must still fail.
+	if _, err := s.Subject(good); err != nil {
+		t.Fatal(err)
 	}
 	for name, tok := range tests {
 		if _, err := s.Subject(tok); !errors.Is(err, token.ErrInvalid) {
