@@ -95,7 +95,9 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 		return nil, err
 	}
 	o := &observation{
-		log:        p.Log,
+		// The request line's caller would always be this middleware, and finding it walks the
+		// stack on every request.
+		log:        p.Log.WithOptions(zap.WithCaller(false)),
 		metrics:    p.Metrics,
 		tracer:     p.Tracer.Tracer("github.com/acme/userservice/platform/httpserver"),
 		tracing:    !isNoop(p.Tracer),
