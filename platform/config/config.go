@@ -22,7 +22,7 @@ type Config struct {
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
 	// DatabaseURL selects the database: postgres://…, postgresql://… or sqlite://PATH.
 	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite://./userservice.db"`
-	// DBMaxConns caps the PostgreSQL pool; 0 means database.DefaultMaxConns (16 per CPU, 8..64).
+	// DBMaxConns caps the PostgreSQL pool; 0 means database.DefaultMaxConns (8 per CPU, 8..64).
 	DBMaxConns int32 `env:"DB_MAX_CONNS" envDefault:"0"`
 	// LogLevel is the least severe level logged: debug, info, warn or error.
 	LogLevel zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
