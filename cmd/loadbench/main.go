@@ -21,7 +21,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,6 +34,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/acme/userservice/cmd/loadbench/internal/statements"
 
 	_ "modernc.org/sqlite"
 )
@@ -96,7 +97,7 @@ func run() error {
 		o.scale = append(o.scale, n)
 	}
 
-	bin, err := buildService()
+	bin, minimal, err := build()
 	if err != nil {
 		return err
 	}
@@ -106,7 +107,7 @@ func run() error {
 	}
 	var results []engineResult
 	for _, e := range o.engines {
-		r, err := runEngine(o, bin, e)
+		r, err := runEngine(o, bin, minimal, e)
 		if err != nil {
 			return fmt.Errorf("%s: %w", e, err)
 		}
@@ -119,18 +120,22 @@ func run() error {
 	})
 }
 
-func buildService() (string, error) {
+// build builds the service and the hand-written baseline (cmd/loadbench/minimal) into a
+// temporary directory.
+func build() (svc, minimal string, err error) {
 	dir, err := os.MkdirTemp("", "loadbench-")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	bin := filepath.Join(dir, "userservice")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/userservice")
-	cmd.Stderr = os.Stderr
-	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("build the service: %w", err)
+	svc, minimal = filepath.Join(dir, "userservice"), filepath.Join(dir, "minimal")
+	for bin, pkg := range map[string]string{svc: "./cmd/userservice", minimal: "./cmd/loadbench/minimal"} {
+		cmd := exec.Command("go", "build", "-o", bin, pkg)
+		cmd.Stderr = os.Stderr
+		if err := cmd.Run(); err != nil {
+			return "", "", fmt.Errorf("build %s: %w", pkg, err)
+		}
 	}
-	return bin, nil
+	return svc, minimal, nil
 }
 
 // result is one workload's median round.
@@ -150,6 +155,10 @@ type result struct {
 	GenCPUusPerRq float64 `json:"loadgen_cpu_us_per_req"`
 	Ceiling       float64 `json:"db_ceiling_per_sec,omitempty"`
 	Ratio         float64 `json:"ratio_to_ceiling,omitempty"`
+	// Minimal is the hand-written baseline's req/s (PostgreSQL: health, register, get,
+	// deactivate), and RatioToMinimal the service's share of it.
+	Minimal        float64 `json:"minimal_per_sec,omitempty"`
+	RatioToMinimal float64 `json:"ratio_to_minimal,omitempty"`
 }
 
 type engineResult struct {
@@ -305,41 +314,6 @@ func (d *database) run(ctx context.Context, name string, args ...any) error {
 	return rows.Err()
 }
 
-var argPattern = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
-
-// loadStatements reads the service's queries.sql and numbers the parameters as sqlc does (in
-// order of first appearance), so the ceiling runs exactly the service's SQL.
-func loadStatements(engine string) (map[string]string, error) {
-	b, err := os.ReadFile(filepath.Join("queries", "users", engine, "queries.sql"))
-	if err != nil {
-		return nil, fmt.Errorf("read the service's statements (run from the repository root): %w", err)
-	}
-	out := map[string]string{}
-	for _, block := range strings.Split(string(b), "-- name: ")[1:] {
-		header, body, _ := strings.Cut(block, "\n")
-		name := strings.Fields(header)[0]
-		var lines []string
-		for _, l := range strings.Split(body, "\n") {
-			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
-				lines = append(lines, l)
-			}
-		}
-		numbers := map[string]int{}
-		stmt := argPattern.ReplaceAllStringFunc(strings.Join(lines, "\n"), func(m string) string {
-			arg := argPattern.FindStringSubmatch(m)[1]
-			if _, ok := numbers[arg]; !ok {
-				numbers[arg] = len(numbers) + 1
-			}
-			if engine == "sqlite" {
-				return "?" + strconv.Itoa(numbers[arg])
-			}
-			return "$" + strconv.Itoa(numbers[arg])
-		})
-		out[name] = strings.TrimSuffix(strings.TrimSpace(stmt), ";")
-	}
-	return out, nil
-}
-
 // service is a running service process.
 type service struct {
 	cmd  *exec.Cmd
@@ -368,13 +342,30 @@ func startService(bin, dbURL string, profile bool) (*service, time.Duration, err
 		cmd.Env = append(cmd.Env, "DEBUG_ADDR="+debug)
 		s.debug = "http://" + debug
 	}
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	return s.start("/readyz")
+}
+
+// startMinimal starts the hand-written baseline on the database.
+func startMinimal(bin, dbURL string) (*service, error) {
+	addr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr)
+	s, _, err := (&service{cmd: cmd, base: "http://" + addr}).start("/health")
+	return s, err
+}
+
+// start runs the process and waits until GET ready answers 200; it returns the time that took.
+func (s *service) start(ready string) (*service, time.Duration, error) {
+	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
 	start := time.Now()
-	if err := cmd.Start(); err != nil {
+	if err := s.cmd.Start(); err != nil {
 		return nil, 0, err
 	}
 	for time.Since(start) < 30*time.Second {
-		resp, err := http.Get(s.base + "/readyz")
+		resp, err := http.Get(s.base + ready)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -384,7 +375,7 @@ func startService(bin, dbURL string, profile bool) (*service, time.Duration, err
 		time.Sleep(2 * time.Millisecond)
 	}
 	s.stop()
-	return nil, 0, fmt.Errorf("the service did not become ready")
+	return nil, 0, fmt.Errorf("%s did not become ready", filepath.Base(s.cmd.Path))
 }
 
 // freeAddr is a loopback address with a port nobody listens on right now.
@@ -638,14 +629,14 @@ func adminToken(bin, dbURL, base string) (string, error) {
 	return tok.AccessToken, err
 }
 
-func runEngine(o options, bin, engine string) (engineResult, error) {
+func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) {
 	ctx := context.Background()
 	db, err := newDatabase(ctx, o, engine)
 	if err != nil {
 		return engineResult{}, err
 	}
 	defer db.close()
-	if db.stmts, err = loadStatements(engine); err != nil {
+	if db.stmts, err = statements.Load(engine); err != nil {
 		return engineResult{}, err
 	}
 	// The first instance migrates and logs the admin in (the token outlives it); the second,
@@ -679,6 +670,17 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 	defer svc.stop()
 	conns := svc.conns(o.concurrency)
 	defer closeAll(conns)
+	// The baseline runs on PostgreSQL beside the service, idle until its turn.
+	var base []*conn
+	var baseline *service
+	if engine == "postgres" {
+		if baseline, err = startMinimal(minimalBin, db.url); err != nil {
+			return engineResult{}, err
+		}
+		defer baseline.stop()
+		base = baseline.conns(o.concurrency)
+		defer closeAll(base)
+	}
 	// An authenticated request runs the account lookup, then the operation: the ceiling of a
 	// protected workload is that same sequence of statements (GET /users/{id} is one statement).
 	authed := func(f op) op {
@@ -708,36 +710,48 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 		name    string
 		http    op
 		ceiling op
+		minimal op // the hand-written baseline's same request, on PostgreSQL
+	}
+	onBaseline := func(f op) op {
+		if baseline == nil {
+			return nil
+		}
+		return f
 	}
 	all := []workload{
-		{"health", func(w int) error { return conns[w].do("GET", "/health", "", "", 200) }, nil},
+		{"health", func(w int) error { return conns[w].do("GET", "/health", "", "", 200) }, nil,
+			onBaseline(func(w int) error { return base[w].do("GET", "/health", "", "", 200) })},
 		{"register", func(w int) error {
 			n := next()
 			return conns[w].do("POST", "/users", "", fmt.Sprintf(`{"username":"r%d_%d","email":"r%d_%d@example.com"}`, run, n, run, n), 201)
 		}, func(int) error {
 			n, now := next(), time.Now().UTC()
 			return db.run(ctx, "InsertUser", uuid.Must(uuid.NewV7()), fmt.Sprintf("c%d_%d", run, n), fmt.Sprintf("c%d_%d@example.com", run, n), true, "user", nil, now, now)
-		}},
+		}, onBaseline(func(w int) error {
+			n := next()
+			return base[w].do("POST", "/users", "", fmt.Sprintf(`{"username":"m%d_%d","email":"m%d_%d@example.com"}`, run, n, run, n), 201)
+		})},
 		// GET /users/{id} reads its caller in the same statement as the user.
 		{"get", func(w int) error { return conns[w].do("GET", "/users/"+pick(), token, "", 200) },
-			func(int) error { return db.run(ctx, "GetUserPair", me.UserID, ids[rand.IntN(len(ids))]) }},
+			func(int) error { return db.run(ctx, "GetUserPair", me.UserID, ids[rand.IntN(len(ids))]) },
+			onBaseline(func(w int) error { return base[w].do("GET", "/users/"+pick(), "", "", 200) })},
 		{"list-first", func(w int) error { return conns[w].do("GET", "/users?limit=20", token, "", 200) },
-			authed(func(int) error { return db.run(ctx, "ListUsersFirst", nil, 21) })},
+			authed(func(int) error { return db.run(ctx, "ListUsersFirst", nil, 21) }), nil},
 		{"list-deep", func(w int) error { return conns[w].do("GET", "/users?limit=20&cursor="+cursor, token, "", 200) },
-			authed(func(int) error { return db.run(ctx, "ListUsersAfter", times[deep], ids[deep], nil, 21) })},
+			authed(func(int) error { return db.run(ctx, "ListUsersAfter", times[deep], ids[deep], nil, 21) }), nil},
 		{"update", func(w int) error {
 			return conns[w].do("PATCH", "/users/"+pick(), token, fmt.Sprintf(`{"email":"u%d_%d@example.com"}`, run, next()), 200)
 		}, pgOnly(authed(func(int) error {
 			return db.run(ctx, "PatchUser", nil, fmt.Sprintf("cu%d_%d@example.com", run, next()), nil, time.Now().UTC(), ids[rand.IntN(len(ids))])
-		}))},
+		})), nil},
 		{"deactivate", func(w int) error {
 			return conns[w].do("POST", "/users/"+pick()+"/deactivate", token, "", 200)
 		}, pgOnly(authed(func(int) error {
 			return db.run(ctx, "SetActive", false, time.Now().UTC(), ids[rand.IntN(len(ids))])
-		}))},
+		})), onBaseline(func(w int) error { return base[w].do("POST", "/users/"+pick()+"/deactivate", "", "", 200) })},
 		{"login", func(w int) error {
 			return conns[w].do("POST", "/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, 200)
-		}, nil},
+		}, nil, nil},
 	}
 	res := engineResult{Engine: engine, StartupMs: float64(startup.Microseconds()) / 1000}
 	for _, w := range all {
@@ -784,6 +798,14 @@ func runEngine(o options, bin, engine string) (engineResult, error) {
 			}
 			out.Ratio = out.ReqPerSec / out.Ceiling
 		}
+		if w.minimal != nil {
+			m, _, _ := measure(o, baseline, w.minimal)
+			if m.errors > 0 {
+				return res, fmt.Errorf("baseline of %s: %d errors", w.name, m.errors)
+			}
+			out.Minimal = m.perSec()
+			out.RatioToMinimal = out.ReqPerSec / out.Minimal
+		}
 		res.Results = append(res.Results, out)
 		fmt.Fprintf(os.Stderr, "  %s %s: %.0f req/s\n", engine, w.name, out.ReqPerSec)
 	}
@@ -797,13 +819,16 @@ func printEngine(o options, r engineResult) {
 		r.Engine, o.concurrency, o.duration, o.rounds, cpus(), r.StartupMs, r.PeakRSSMiB, r.PeakAnonMiB, r.PeakRSSLoginMiB)
 	fmt.Println("DB ceiling: the statements the request runs (account lookup + operation when authenticated; one statement for both in get), from as many goroutines, no HTTP")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req\tloadgen µs/req\tpeak RSS (anon) MiB\tDB ceiling/s\tservice/ceiling\t")
+	fmt.Fprintln(tw, "workload\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req\tloadgen µs/req\tpeak RSS (anon) MiB\tDB ceiling/s\tservice/ceiling\tminimal/s\tservice/minimal\t")
 	for _, x := range r.Results {
-		ceil, ratio := "—", "—"
+		ceil, ratio, minimal, share := "—", "—", "—", "—"
 		if x.Ceiling > 0 {
 			ceil, ratio = fmt.Sprintf("%.0f", x.Ceiling), fmt.Sprintf("%.2f", x.Ratio)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t%.1f (%.1f)\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, x.GenCPUusPerRq, x.PeakRSSMiB, x.PeakAnonMiB, ceil, ratio)
+		if x.Minimal > 0 {
+			minimal, share = fmt.Sprintf("%.0f", x.Minimal), fmt.Sprintf("%.2f", x.RatioToMinimal)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t%.1f (%.1f)\t%s\t%s\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, x.GenCPUusPerRq, x.PeakRSSMiB, x.PeakAnonMiB, ceil, ratio, minimal, share)
 	}
 	_ = tw.Flush()
 }

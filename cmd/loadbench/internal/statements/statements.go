@@ -1,0 +1,48 @@
+// Package statements reads the service's own SQL for the benchmark, so that the database
+// ceiling and the hand-written baseline run exactly what the service runs.
+package statements
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+var argPattern = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
+
+// Load reads queries/users/<engine>/queries.sql (relative to the repository root, the working
+// directory) and returns its statements by name, with parameters numbered as sqlc numbers
+// them: in order of first appearance, $n on PostgreSQL and ?n on SQLite.
+func Load(engine string) (map[string]string, error) {
+	b, err := os.ReadFile(filepath.Join("queries", "users", engine, "queries.sql"))
+	if err != nil {
+		return nil, fmt.Errorf("read the service's statements (run from the repository root): %w", err)
+	}
+	out := map[string]string{}
+	for _, block := range strings.Split(string(b), "-- name: ")[1:] {
+		header, body, _ := strings.Cut(block, "\n")
+		name := strings.Fields(header)[0]
+		var lines []string
+		for _, l := range strings.Split(body, "\n") {
+			if !strings.HasPrefix(strings.TrimSpace(l), "--") {
+				lines = append(lines, l)
+			}
+		}
+		numbers := map[string]int{}
+		stmt := argPattern.ReplaceAllStringFunc(strings.Join(lines, "\n"), func(m string) string {
+			arg := argPattern.FindStringSubmatch(m)[1]
+			if _, ok := numbers[arg]; !ok {
+				numbers[arg] = len(numbers) + 1
+			}
+			if engine == "sqlite" {
+				return "?" + strconv.Itoa(numbers[arg])
+			}
+			return "$" + strconv.Itoa(numbers[arg])
+		})
+		out[name] = strings.TrimSuffix(strings.TrimSpace(stmt), ";")
+	}
+	return out, nil
+}
