@@ -158,6 +158,7 @@ type result struct {
 	// Minimal is the hand-written baseline's req/s (PostgreSQL: health, register, get,
 	// deactivate), and RatioToMinimal the service's share of it.
 	Minimal        float64 `json:"minimal_per_sec,omitempty"`
+	MinimalP99ms   float64 `json:"minimal_p99_ms,omitempty"`
 	RatioToMinimal float64 `json:"ratio_to_minimal,omitempty"`
 }
 
@@ -803,7 +804,7 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 			if m.errors > 0 {
 				return res, fmt.Errorf("baseline of %s: %d errors", w.name, m.errors)
 			}
-			out.Minimal = m.perSec()
+			out.Minimal, out.MinimalP99ms = m.perSec(), ms(m.quantile(0.99))
 			out.RatioToMinimal = out.ReqPerSec / out.Minimal
 		}
 		res.Results = append(res.Results, out)
@@ -819,16 +820,17 @@ func printEngine(o options, r engineResult) {
 		r.Engine, o.concurrency, o.duration, o.rounds, cpus(), r.StartupMs, r.PeakRSSMiB, r.PeakAnonMiB, r.PeakRSSLoginMiB)
 	fmt.Println("DB ceiling: the statements the request runs (account lookup + operation when authenticated; one statement for both in get), from as many goroutines, no HTTP")
 	tw := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "workload\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req\tloadgen µs/req\tpeak RSS (anon) MiB\tDB ceiling/s\tservice/ceiling\tminimal/s\tservice/minimal\t")
+	fmt.Fprintln(tw, "workload\treq/s\tp50 ms\tp99 ms\terrors\tCPU µs/req\tloadgen µs/req\tpeak RSS (anon) MiB\tDB ceiling/s\tservice/ceiling\tminimal/s\tminimal p99 ms\tservice/minimal\t")
 	for _, x := range r.Results {
-		ceil, ratio, minimal, share := "—", "—", "—", "—"
+		ceil, ratio, minimal, minimalP99, share := "—", "—", "—", "—", "—"
 		if x.Ceiling > 0 {
 			ceil, ratio = fmt.Sprintf("%.0f", x.Ceiling), fmt.Sprintf("%.2f", x.Ratio)
 		}
 		if x.Minimal > 0 {
 			minimal, share = fmt.Sprintf("%.0f", x.Minimal), fmt.Sprintf("%.2f", x.RatioToMinimal)
+			minimalP99 = fmt.Sprintf("%.2f", x.MinimalP99ms)
 		}
-		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t%.1f (%.1f)\t%s\t%s\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, x.GenCPUusPerRq, x.PeakRSSMiB, x.PeakAnonMiB, ceil, ratio, minimal, share)
+		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t%.1f (%.1f)\t%s\t%s\t%s\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, x.GenCPUusPerRq, x.PeakRSSMiB, x.PeakAnonMiB, ceil, ratio, minimal, minimalP99, share)
 	}
 	_ = tw.Flush()
 }
