@@ -343,7 +343,11 @@ func startService(bin, dbURL string, profile bool) (*service, time.Duration, err
 		cmd.Env = append(cmd.Env, "DEBUG_ADDR="+debug)
 		s.debug = "http://" + debug
 	}
-	return s.start("/readyz")
+	startup, err := s.start("/readyz")
+	if err != nil {
+		return nil, 0, err
+	}
+	return s, startup, nil
 }
 
 // startMinimal starts the hand-written baseline on the database.
@@ -354,29 +358,32 @@ func startMinimal(bin, dbURL string) (*service, error) {
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr)
-	s, _, err := (&service{cmd: cmd, base: "http://" + addr}).start("/health")
-	return s, err
+	s := &service{cmd: cmd, base: "http://" + addr}
+	if _, err := s.start("/health"); err != nil {
+		return nil, err
+	}
+	return s, nil
 }
 
 // start runs the process and waits until GET ready answers 200; it returns the time that took.
-func (s *service) start(ready string) (*service, time.Duration, error) {
+func (s *service) start(ready string) (time.Duration, error) {
 	s.cmd.Stdout, s.cmd.Stderr = io.Discard, io.Discard
 	start := time.Now()
 	if err := s.cmd.Start(); err != nil {
-		return nil, 0, err
+		return 0, err
 	}
 	for time.Since(start) < 30*time.Second {
 		resp, err := http.Get(s.base + ready)
 		if err == nil {
 			_ = resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return s, time.Since(start), nil
+				return time.Since(start), nil
 			}
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
 	s.stop()
-	return nil, 0, fmt.Errorf("%s did not become ready", filepath.Base(s.cmd.Path))
+	return 0, fmt.Errorf("%s did not become ready", filepath.Base(s.cmd.Path))
 }
 
 // freeAddr is a loopback address with a port nobody listens on right now.

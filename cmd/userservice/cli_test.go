@@ -164,14 +164,7 @@ func TestBinary(t *testing.T) {
 func testGracefulShutdown(t *testing.T, bin string) {
 	dbPath := filepath.Join(t.TempDir(), "s.db")
 	addr := freeAddr(t)
-	cmd := command(bin, map[string]string{"DATABASE_URL": "sqlite://" + dbPath, "HTTP_ADDR": addr, "SHUTDOWN_TIMEOUT": "10s"})
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	waitHealthy(t, "http://"+addr)
+	cmd, stderr := startServe(t, bin, map[string]string{"DATABASE_URL": "sqlite://" + dbPath, "HTTP_ADDR": addr, "SHUTDOWN_TIMEOUT": "10s"})
 
 	body := `{"username":"in_flight","email":"inflight@example.com"}`
 	conn, err := net.Dial("tcp", addr)
@@ -210,7 +203,7 @@ func testGracefulShutdown(t *testing.T, bin string) {
 		t.Fatalf("in-flight request: %d", resp.StatusCode)
 	}
 
-	waitExit0(t, cmd, &stderr, 15*time.Second)
+	waitExit0(t, cmd, stderr, 15*time.Second)
 
 	db, err := database.Open(context.Background(), database.Options{URL: "sqlite://" + dbPath})
 	if err != nil {
@@ -233,20 +226,42 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-func waitHealthy(t *testing.T, base string) {
+// startServe starts bin with env and no arguments (serve), killed at the end of the test, and
+// waits until it is ready; its stderr is collected for failure messages.
+func startServe(t *testing.T, bin string, env map[string]string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	cmd := command(bin, env)
+	stderr := new(bytes.Buffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	waitReady(t, "http://"+env["HTTP_ADDR"], stderr)
+	return cmd, stderr
+}
+
+// waitReady waits until the instance at base answers GET /readyz with 200, and fails the
+// test with its stderr after 20 s.
+func waitReady(t *testing.T, base string, stderr *bytes.Buffer) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		resp, err := http.Get(base + "/health")
-		if err == nil {
-			_ = resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return
-			}
+	for !ready(base) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not become ready:\n%s", base, stderr.String())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	t.Fatalf("%s did not become healthy", base)
+}
+
+// ready reports whether the instance at base answers GET /readyz with 200.
+func ready(base string) bool {
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // waitExit0 waits up to limit for cmd to exit and fails unless it exits 0.

@@ -203,14 +203,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	bin := buildBinary(t)
 	dbURL := dbtest.URL(t, database.Postgres)
 	addr := freeAddr(t)
-	cmd := command(bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": testSecret, "SHUTDOWN_TIMEOUT": "10s"})
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { _ = cmd.Process.Kill() }()
-	waitHealthy(t, "http://"+addr)
+	cmd, stderr := startServe(t, bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": testSecret, "SHUTDOWN_TIMEOUT": "10s"})
 
 	stop := make(chan struct{})
 	done := make(chan []string)
@@ -219,7 +212,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	waitExit0(t, cmd, &stderr, 15*time.Second) // SHUTDOWN_TIMEOUT is 10s
+	waitExit0(t, cmd, stderr, 15*time.Second) // SHUTDOWN_TIMEOUT is 10s
 	close(stop)
 	created := <-done
 	if len(created) < 10 {
@@ -265,13 +258,7 @@ func TestTwoInstances(t *testing.T) {
 		defer func() { _ = c.cmd.Process.Kill() }()
 	}
 	for i, b := range bases {
-		deadline := time.Now().Add(20 * time.Second)
-		for !healthy(b) {
-			if time.Now().After(deadline) {
-				t.Fatalf("instance %d did not start:\n%s", i, cmds[i].stderr.String())
-			}
-			time.Sleep(50 * time.Millisecond)
-		}
+		waitReady(t, b, &cmds[i].stderr)
 	}
 
 	const n = 64
@@ -319,15 +306,6 @@ func TestTwoInstances(t *testing.T) {
 type startedCmd struct {
 	cmd    *exec.Cmd
 	stderr bytes.Buffer
-}
-
-func healthy(base string) bool {
-	resp, err := http.Get(base + "/readyz")
-	if err != nil {
-		return false
-	}
-	_ = resp.Body.Close()
-	return resp.StatusCode == http.StatusOK
 }
 
 // TestTracing continues an incoming trace: the HTTP server span and the PostgreSQL statement
