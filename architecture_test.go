@@ -18,10 +18,12 @@ import (
 const modulePath = "github.com/acme/userservice"
 
 type pkg struct {
-	ImportPath string
-	Imports    []string
-	Deps       []string
-	Standard   bool
+	ImportPath   string
+	Imports      []string
+	TestImports  []string
+	XTestImports []string
+	Deps         []string
+	Standard     bool
 }
 
 func TestImportRules(t *testing.T) {
@@ -43,14 +45,25 @@ func TestImportRulesCatchViolations(t *testing.T) {
 	bad := []pkg{
 		{ImportPath: m + "a/domain", Imports: []string{"fmt", "github.com/jackc/pgx/v5"}, Deps: []string{"fmt", "github.com/jackc/pgx/v5"}},
 		{ImportPath: m + "a/service", Imports: []string{m + "b/service", "go.uber.org/zap"}},
+		{ImportPath: m + "a/httpapi", Imports: []string{m + "b/ports", m + "b"}},
+		{ImportPath: m + "a", Imports: []string{m + "b"}, XTestImports: []string{m + "b", m + "b/domain"}},
 		{ImportPath: m + "a/httpapi", Imports: []string{m + "a/adapters/postgres"}},
 		{ImportPath: modulePath + "/platform/httpserver", Imports: []string{m + "a/domain"}},
 		{ImportPath: modulePath + "/cmd/x", Imports: []string{m + "a/adapters/sqlite"}},
 	}
 	got := violations(bad)
+	// A module's tests may compose the application with another module's root package: the
+	// users module, to log in.
+	if slices.ContainsFunc(got, func(v string) bool { return strings.HasPrefix(v, "modules/a (tests) import modules/b:") }) {
+		t.Errorf("a test composing another module was reported: %q", got)
+	}
 	want := []string{
 		"modules/a/domain depends on github.com/jackc/pgx/v5",
 		"modules/a/service imports modules/b/service",
+		"modules/a/httpapi imports modules/b/ports",
+		"modules/a/httpapi imports modules/b:",
+		"modules/a imports modules/b:",
+		"modules/a (tests) import modules/b/domain",
 		"modules/a/service imports go.uber.org/zap",
 		"modules/a/httpapi imports modules/a/adapters/postgres",
 		"platform/httpserver imports modules/a/domain",
@@ -65,7 +78,7 @@ func TestImportRulesCatchViolations(t *testing.T) {
 
 func listPackages(t *testing.T) []pkg {
 	t.Helper()
-	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,Deps,Standard", "./...").Output()
+	out, err := exec.Command("go", "list", "-json=ImportPath,Imports,TestImports,XTestImports,Deps,Standard", "./...").Output()
 	if err != nil {
 		var ee *exec.ExitError
 		if errors.As(err, &ee) {
@@ -157,10 +170,20 @@ func violations(pkgs []pkg) []string {
 			case !ours:
 			case module == "" && impModule != "" && role == "platform":
 				report(p.ImportPath, "imports %s: the platform never names a module", rel)
-			case impModule != "" && module != impModule && impRole != "wiring" && impRole != "ports":
-				report(p.ImportPath, "imports %s: modules use each other only through exported ports", rel)
+			case impModule != "" && module != "" && module != impModule:
+				report(p.ImportPath, "imports %s: modules never import each other, not even ports; they share only platform/ (identity, events)", rel)
+			case impModule != "" && module == "" && impRole != "wiring":
+				report(p.ImportPath, "imports %s: outside modules/, only a module's root package (its fx.Module) is imported", rel)
 			case impRole == "adapters" && !(module == impModule && (role == "wiring" || role == "adapters")):
 				report(p.ImportPath, "imports %s: only the module's wiring (module.go) imports its adapters", rel)
+			}
+		}
+		// Tests may compose the application with other modules (their root packages), as
+		// cmd does, and nothing deeper of theirs.
+		for _, imp := range append(slices.Clone(p.TestImports), p.XTestImports...) {
+			impModule, impRole, ours := layer(imp)
+			if ours && module != "" && impModule != "" && impModule != module && impRole != "wiring" {
+				report(p.ImportPath+" (tests)", "import %s: a module's tests may compose other modules, never use their insides", strings.TrimPrefix(imp, modulePath+"/"))
 			}
 		}
 	}

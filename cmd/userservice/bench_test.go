@@ -12,6 +12,8 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/acme/userservice/platform/app"
+	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
@@ -29,14 +31,14 @@ func BenchmarkAPI(b *testing.B) {
 
 func benchmarkAPI(b *testing.B, engine database.Engine) {
 	cfg, err := config.Parse(map[string]string{
-		"HTTP_ADDR": "127.0.0.1:0", "DATABASE_URL": dbtest.URL(b, engine), "JWT_SECRET": testSecret,
+		"HTTP_ADDR": "127.0.0.1:0", "DATABASE_URL": dbtest.URL(b, engine), "JWT_SECRET": apptest.Secret,
 		"LOG_LEVEL": "warn",
 	})
 	if err != nil {
 		b.Fatal(err)
 	}
 	var h http.Handler
-	app := fx.New(serveModules(cfg), fx.Populate(&h), fx.NopLogger)
+	app := fx.New(app.Serve(cfg, features()), fx.Populate(&h), fx.NopLogger)
 	if err := app.Start(context.Background()); err != nil {
 		b.Fatal(err)
 	}

@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/fx"
 
+	"github.com/acme/userservice/platform/app"
+	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/config"
 )
 
@@ -20,13 +22,13 @@ import (
 func FuzzAPI(f *testing.F) {
 	cfg, err := config.Parse(map[string]string{
 		"HTTP_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite://" + f.TempDir() + "/fuzz.db",
-		"LOG_LEVEL": "fatal", "JWT_SECRET": testSecret,
+		"LOG_LEVEL": "fatal", "JWT_SECRET": apptest.Secret,
 	})
 	if err != nil {
 		f.Fatal(err)
 	}
 	var handler http.Handler
-	app := fx.New(serveModules(cfg), cheapHashing(), fx.Populate(&handler), fx.NopLogger)
+	app := fx.New(app.Serve(cfg, features()), apptest.CheapHashing(), fx.Populate(&handler), fx.NopLogger)
 	if err := app.Start(context.Background()); err != nil {
 		f.Fatal(err)
 	}

@@ -25,6 +25,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
 	"github.com/acme/userservice/platform/oas"
@@ -53,18 +54,18 @@ func get(t *testing.T, url string) (int, http.Header, string) {
 func TestOperationalEndpoints(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, a *api) {
-		live, err := a.client.GetLiveness(ctx)
+		live, err := a.Client.GetLiveness(ctx)
 		if err != nil || live.Status != oas.StatusStatusOk {
 			t.Fatalf("livez: %+v %v", live, err)
 		}
-		ready, err := a.client.GetReadiness(ctx)
+		ready, err := a.Client.GetReadiness(ctx)
 		if _, ok := ready.(*oas.Status); err != nil || !ok {
 			t.Fatalf("readyz: %+v %v", ready, err)
 		}
 		u := a.register(t, "john_doe", "john@example.com")
-		a.raw(t, "GET", "/users/"+u.UserID.String(), "", "")
+		a.Raw(t, "GET", "/users/"+u.UserID.String(), "", "")
 
-		req, _ := http.NewRequest("GET", a.base+"/health", nil)
+		req, _ := http.NewRequest("GET", a.Base+"/health", nil)
 		req.Header.Set("X-Request-ID", "my-request-42")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -75,7 +76,7 @@ func TestOperationalEndpoints(t *testing.T) {
 			t.Fatalf("request id echoed as %q", resp.Header.Get("X-Request-ID"))
 		}
 
-		status, h, body := get(t, a.base+"/metrics")
+		status, h, body := get(t, a.Base+"/metrics")
 		if status != http.StatusOK || !strings.HasPrefix(h.Get("Content-Type"), "text/plain") {
 			t.Fatalf("metrics: %d %s", status, h.Get("Content-Type"))
 		}
@@ -87,7 +88,7 @@ func TestOperationalEndpoints(t *testing.T) {
 			"go_goroutines ",
 			"process_resident_memory_bytes ",
 		}
-		if strings.Contains(a.cfg.DatabaseURL, "postgres") {
+		if strings.Contains(a.Config.DatabaseURL, "postgres") {
 			want = append(want, "db_pool_max_connections ", "db_pool_acquires_total ")
 		}
 		for _, w := range want {
@@ -108,14 +109,14 @@ func TestDatabaseOutage(t *testing.T) {
 	slow(t)
 	t.Parallel()
 	cluster := dbtest.StartCluster(t)
-	a := startAPI(t, database.Postgres, "DATABASE_URL", cluster.URL(), "REQUEST_TIMEOUT", "3s")
+	a := startAPI(t, database.Postgres, apptest.Env("DATABASE_URL", cluster.URL()), apptest.Env("REQUEST_TIMEOUT", "3s"))
 	a.register(t, "before", "before@example.com")
 
 	cluster.Stop(t)
 	client := &http.Client{Timeout: 10 * time.Second}
 	for i := range 5 {
 		start := time.Now()
-		req, _ := http.NewRequest("POST", a.base+"/users", strings.NewReader(fmt.Sprintf(`{"username":"during_%d","email":"during%d@example.com"}`, i, i)))
+		req, _ := http.NewRequest("POST", a.Base+"/users", strings.NewReader(fmt.Sprintf(`{"username":"during_%d","email":"during%d@example.com"}`, i, i)))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
@@ -127,17 +128,17 @@ func TestDatabaseOutage(t *testing.T) {
 			t.Fatalf("during the outage: %d %s", resp.StatusCode, body)
 		}
 	}
-	if status, _, body := get(t, a.base+"/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "database") {
+	if status, _, body := get(t, a.Base+"/readyz"); status != http.StatusServiceUnavailable || !strings.Contains(body, "database") {
 		t.Fatalf("readyz during the outage: %d %s", status, body)
 	}
-	if status, _, _ := get(t, a.base+"/livez"); status != http.StatusOK {
+	if status, _, _ := get(t, a.Base+"/livez"); status != http.StatusOK {
 		t.Fatalf("livez during the outage: %d", status)
 	}
 
 	cluster.Start(t)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		status, _, _ := get(t, a.base+"/readyz")
+		status, _, _ := get(t, a.Base+"/readyz")
 		if status == http.StatusOK {
 			break
 		}
@@ -148,7 +149,7 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 	a.register(t, "after", "after@example.com")
 	// The user registered before the outage is still there.
-	res, err := a.client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: "again", Email: "before@example.com"})
+	res, err := a.Client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: "again", Email: "before@example.com"})
 	if _, ok := res.(*oas.RegisterUserConflict); err != nil || !ok {
 		t.Fatalf("the user from before the outage is gone: %T %v", res, err)
 	}
@@ -203,7 +204,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	bin := buildBinary(t)
 	dbURL := dbtest.URL(t, database.Postgres)
 	addr := freeAddr(t)
-	cmd, stderr := startServe(t, bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": testSecret, "SHUTDOWN_TIMEOUT": "10s"})
+	cmd, stderr := startServe(t, bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": apptest.Secret, "SHUTDOWN_TIMEOUT": "10s"})
 
 	stop := make(chan struct{})
 	done := make(chan []string)
@@ -246,7 +247,7 @@ func TestTwoInstances(t *testing.T) {
 	var cmds []*startedCmd
 	for range 2 {
 		addr := freeAddr(t)
-		c := command(bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": testSecret})
+		c := command(bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": apptest.Secret})
 		cmds = append(cmds, &startedCmd{cmd: c})
 		bases = append(bases, "http://"+addr)
 	}
@@ -315,12 +316,12 @@ func TestTracing(t *testing.T) {
 	exporter := tracetest.NewInMemoryExporter()
 	tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exporter))
 	core, logs := observer.New(zapcore.InfoLevel)
-	a := startAPIWith(t, database.Postgres, fx.Options(
-		fx.Decorate(func(trace.TracerProvider) trace.TracerProvider { return tp }),
-		fxDecorateLogger(zap.New(core)),
-	))
+	a := startAPI(t, database.Postgres,
+		apptest.With(fx.Decorate(func(trace.TracerProvider) trace.TracerProvider { return tp })),
+		withLogger(zap.New(core)),
+	)
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest("POST", a.base+"/users", strings.NewReader(`{"username":"traced","email":"traced@example.com"}`))
+	req, _ := http.NewRequest("POST", a.Base+"/users", strings.NewReader(`{"username":"traced","email":"traced@example.com"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	resp, err := http.DefaultClient.Do(req)
@@ -365,8 +366,8 @@ func TestTracing(t *testing.T) {
 // HTTP_READ_HEADER_TIMEOUT instead of holding a connection forever.
 func TestSlowClientsAreCut(t *testing.T) {
 	t.Parallel()
-	a := startAPI(t, database.SQLite, "HTTP_READ_HEADER_TIMEOUT", "300ms")
-	conn, err := net.Dial("tcp", strings.TrimPrefix(a.base, "http://"))
+	a := startAPI(t, database.SQLite, apptest.Env("HTTP_READ_HEADER_TIMEOUT", "300ms"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(a.Base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}

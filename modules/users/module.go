@@ -3,6 +3,10 @@
 package users
 
 import (
+	"context"
+	"fmt"
+
+	"github.com/google/uuid"
 	"go.uber.org/fx"
 
 	usersql "github.com/acme/userservice/queries/users"
@@ -14,6 +18,7 @@ import (
 	"github.com/acme/userservice/modules/users/service"
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/problem"
@@ -21,9 +26,9 @@ import (
 	"github.com/acme/userservice/platform/token"
 )
 
-// Module provides the Users operation group of the API, the bearer authentication of the
-// whole API (users own identities), its error mapping, and its migrations, on whichever
-// database the platform opened.
+// Module provides the Users operation group of the API (its part of the contract is api.yaml),
+// the accounts behind the platform's identity port (who calls, creating admins), its error
+// mapping and its migrations, on whichever database the platform opened.
 var Module = fx.Module("users",
 	fx.Provide(
 		fx.Private,
@@ -31,10 +36,9 @@ var Module = fx.Module("users",
 		httpapi.New,
 	),
 	fx.Provide(
-		// One handler serves the operations and authenticates them.
 		func(h *httpapi.Handler) oas.UsersHandler { return h },
-		func(h *httpapi.Handler) oas.SecurityHandler { return h },
-		NewAdmins,
+		fx.Annotate(NewAccounts, fx.As(new(identity.Accounts))),
+		fx.Annotate(NewAdmins, fx.As(new(identity.Admins))),
 		fx.Annotate(func() problem.Mapper { return httpapi.Problem }, fx.ResultTags(`group:"problem_mappers"`)),
 		fx.Annotate(Migrations, fx.ResultTags(`group:"migrations"`)),
 	),
@@ -48,11 +52,22 @@ type ServiceParams struct {
 	Hasher   *password.Hasher
 	Tokens   *token.Signer
 	Throttle *throttle.Memory
+	// UserDeleted are the other modules' reactions to a user's deletion.
+	UserDeleted []identity.UserDeleted `group:"user_deleted"`
 }
 
 // NewService returns the users service on the platform's database, password hasher, token
 // signer and login throttle, with the login limits from the configuration.
 func NewService(p ServiceParams) *service.Service {
+	hooks := make([]ports.DeletionHook, len(p.UserDeleted))
+	for i, h := range p.UserDeleted {
+		hooks[i] = func(ctx context.Context, id uuid.UUID) error {
+			if err := h.Run(ctx, id); err != nil {
+				return fmt.Errorf("module %s: %w", h.Module, err)
+			}
+			return nil
+		}
+	}
 	return service.New(service.Deps{
 		Users:    NewRepository(p.DB),
 		UoW:      NewUnitOfWork(p.DB),
@@ -65,6 +80,7 @@ func NewService(p ServiceParams) *service.Service {
 			MaxFailuresPerAddr: p.Config.LoginMaxFailuresPerAddr,
 			Lockout:            p.Config.LoginLockout,
 		},
+		BeforeDelete: hooks,
 	})
 }
 

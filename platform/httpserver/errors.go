@@ -8,12 +8,14 @@ import (
 	"strconv"
 	"strings"
 
+	ht "github.com/ogen-go/ogen/http"
 	"github.com/ogen-go/ogen/ogenerrors"
 	"github.com/ogen-go/ogen/validate"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/problem"
 )
 
@@ -51,6 +53,14 @@ func (p *Problems) FromError(ctx context.Context, err error) *problem.Problem {
 	if prob, ok := requestProblem(err); ok {
 		return prob
 	}
+	if errors.Is(err, identity.ErrUnauthenticated) {
+		return unauthenticated()
+	}
+	if errors.Is(err, ht.ErrNotImplemented) {
+		// Only an absent module's operation is unimplemented, and those are answered 404
+		// before they get here (withoutAbsentGroups); this keeps the answer the same.
+		return problem.New(http.StatusNotFound, "No such operation in this service.")
+	}
 	if errors.Is(err, database.ErrUnavailable) {
 		p.log.Warn("database unavailable", zap.Error(err))
 		return problem.New(http.StatusServiceUnavailable, "The database is unavailable; try again later.")
@@ -76,9 +86,7 @@ func requestProblem(err error) (*problem.Problem, bool) {
 	var secErr *ogenerrors.SecurityError
 	switch {
 	case errors.As(err, &secErr):
-		p := problem.New(http.StatusUnauthorized, "A valid bearer token is required.")
-		p.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
-		return p, true
+		return unauthenticated(), true
 	case errors.As(err, &maxBytes):
 		return problem.New(http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB."), true
 	case errors.As(err, &ctErr):
@@ -132,6 +140,14 @@ func cause(err error) string {
 		msg = msg[i+len("decode application/json: "):]
 	}
 	return msg
+}
+
+// unauthenticated is the answer to a request without a valid token or whose account may no
+// longer act. The reason (expired, bad signature, deactivated) stays in the logs.
+func unauthenticated() *problem.Problem {
+	p := problem.New(http.StatusUnauthorized, "A valid bearer token is required.")
+	p.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
+	return p
 }
 
 // ErrorHandler is ogen's error handler: requests that fail decoding or validation never reach

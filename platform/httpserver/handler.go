@@ -18,12 +18,13 @@ import (
 )
 
 // Handler composes the modules' implementations of the operation groups of openapi.yaml into
-// the one oas.Handler the generated server needs. A module that is not wired leaves its group
-// unprovided, and the application fails to build, naming the missing interface.
+// the one oas.Handler the generated server needs. The list of groups is generated from the
+// contract (groups_gen.go); a module that is not in the application leaves its group absent,
+// and its operations answer 404.
 type Handler struct {
-	oas.SystemHandler
-	oas.UsersHandler
+	groups
 
+	absent   map[string]bool
 	problems *Problems
 }
 
@@ -32,14 +33,14 @@ var _ oas.Handler = (*Handler)(nil)
 // HandlerParams are the operation groups and the error mapping NewHandler composes.
 type HandlerParams struct {
 	fx.In
-	System   oas.SystemHandler
-	Users    oas.UsersHandler
+	Groups   GroupParams
 	Problems *Problems
 }
 
 // NewHandler returns the composed handler.
 func NewHandler(p HandlerParams) *Handler {
-	return &Handler{SystemHandler: p.System, UsersHandler: p.Users, problems: p.Problems}
+	g, absent := p.Groups.compose()
+	return &Handler{groups: g, absent: absent, problems: p.Problems}
 }
 
 // NewError renders any error a module's handler returns as a problem (ogen's convenient
@@ -62,7 +63,7 @@ func (h *Handler) NewError(ctx context.Context, err error) *oas.ErrorStatusCode 
 type HTTPHandlerParams struct {
 	fx.In
 	Handler  *Handler
-	Security oas.SecurityHandler
+	Security *BearerAuth
 	Problems *Problems
 	Log      *zap.Logger
 	Config   config.Config
@@ -74,16 +75,12 @@ type HTTPHandlerParams struct {
 }
 
 // NewHTTPHandler returns the service's HTTP handler: GET /metrics, and the generated server
-// behind the platform's middleware for everything else. Security authenticates the
-// operations openapi.yaml protects; the module that owns identities provides it.
+// behind the platform's middleware for everything else. Security verifies the bearer tokens of
+// the operations openapi.yaml protects.
 func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 	srv, err := oas.NewServer(p.Handler, p.Security,
 		oas.WithErrorHandler(p.Problems.ErrorHandler),
-		oas.WithNotFound(func(w http.ResponseWriter, r *http.Request) {
-			p := problem.New(http.StatusNotFound, "No route for "+r.Method+" "+r.URL.Path+".")
-			p.Instance = r.URL.Path
-			problem.Write(w, p)
-		}),
+		oas.WithNotFound(notFound),
 		oas.WithMethodNotAllowed(func(w http.ResponseWriter, r *http.Request, allowed string) {
 			w.Header().Set("Allow", allowed)
 			p := problem.New(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+allowed+".")
@@ -106,7 +103,7 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 		timeout:    p.Config.RequestTimeout,
 	}
 	metricsHandler := promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{})
-	api := o.chain(srv)
+	api := o.chain(withoutAbsentGroups(srv, p.Handler.absent))
 	// Not an http.ServeMux: it would "clean" odd paths with HTML redirects, where the API
 	// answers every unknown path with a problem.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -127,4 +124,28 @@ func routeOf(srv *oas.Server) func(*http.Request) string {
 		}
 		return "unmatched"
 	}
+}
+
+// notFound answers a path no operation of the application serves.
+func notFound(w http.ResponseWriter, r *http.Request) {
+	p := problem.New(http.StatusNotFound, "No route for "+r.Method+" "+r.URL.Path+".")
+	p.Instance = r.URL.Path
+	problem.Write(w, p)
+}
+
+// withoutAbsentGroups answers the operations of the groups no module provides with 404, as if
+// they were not in the contract, before the generated server authenticates or decodes them
+// (an absent module's protected route would otherwise answer 401). With every group present it
+// adds nothing to a request's path.
+func withoutAbsentGroups(srv *oas.Server, absent map[string]bool) http.Handler {
+	if len(absent) == 0 {
+		return srv
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if route, ok := srv.FindPath(r.Method, r.URL); ok && absent[route.OperationGroup()] {
+			notFound(w, r)
+			return
+		}
+		srv.ServeHTTP(w, r)
+	})
 }

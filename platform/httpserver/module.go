@@ -4,12 +4,13 @@ import (
 	"go.uber.org/fx"
 )
 
-// Module serves the composed API over HTTP. It needs every operation group of openapi.yaml to
-// be provided (as oas.<Group>Handler) by some module; modules add error mappings to the
-// "problem_mappers" group.
+// Module serves the composed API over HTTP. Modules provide the operation groups of
+// openapi.yaml they own (as oas.<Group>Handler; a group nobody provides answers 404) and add
+// their error mappings to the "problem_mappers" group.
 var Module = fx.Module("httpserver",
 	fx.Provide(
 		NewProblems,
+		NewBearerAuth,
 		NewHandler,
 		NewHTTPHandler,
 		NewServer,

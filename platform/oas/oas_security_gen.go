@@ -14,7 +14,7 @@ import (
 // SecurityHandler is handler for security parameters.
 type SecurityHandler interface {
 	// HandleBearerAuth handles bearerAuth security.
-	// An access token from `POST /auth/token`.
+	// An access token from the service's login operation.
 	HandleBearerAuth(ctx context.Context, operationName OperationName, t BearerAuth) (context.Context, error)
 }
 
@@ -86,7 +86,7 @@ func (s *Server) securityBearerAuth(ctx context.Context, operationName Operation
 // SecuritySource is provider of security values (tokens, passwords, etc.).
 type SecuritySource interface {
 	// BearerAuth provides bearerAuth security value.
-	// An access token from `POST /auth/token`.
+	// An access token from the service's login operation.
 	BearerAuth(ctx context.Context, operationName OperationName) (BearerAuth, error)
 }
 

@@ -1,5 +1,5 @@
-// Package httpapi implements the Users operation group of openapi.yaml, and the bearer
-// authentication it declares, on top of the users service. It maps ogen's request types to
+// Package httpapi implements the Users operation group of openapi.yaml (the module's part is
+// ../api.yaml) on top of the users service. It maps ogen's request types to
 // use-case inputs and domain users to ogen's response types, and describes the module's errors
 // as problems; generated types never go further in.
 package httpapi
@@ -10,27 +10,24 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/google/uuid"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/userservice/modules/users/domain"
 	"github.com/acme/userservice/modules/users/service"
 	"github.com/acme/userservice/platform/httpserver"
+	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/problem"
 )
 
-// Handler implements oas.UsersHandler and oas.SecurityHandler.
+// Handler implements oas.UsersHandler.
 type Handler struct {
 	svc        *service.Service
 	registered prometheus.Counter
 	logins     *prometheus.CounterVec
 }
 
-var (
-	_ oas.UsersHandler    = (*Handler)(nil)
-	_ oas.SecurityHandler = (*Handler)(nil)
-)
+var _ oas.UsersHandler = (*Handler)(nil)
 
 // New returns a handler running the use cases of svc, counting registrations and login
 // outcomes in reg.
@@ -54,35 +51,10 @@ func New(svc *service.Service, reg prometheus.Registerer) (*Handler, error) {
 	return h, nil
 }
 
-type subjectKey struct{}
-
-// HandleBearerAuth verifies the bearer token of a protected operation and puts its subject in
-// the context. It reads nothing: the operation's handler resolves the caller's account (see
-// caller), or has its use case read it together with its own data (GetUser). A token that
-// fails verification is refused here, before the request's parameters are looked at.
-func (h *Handler) HandleBearerAuth(ctx context.Context, _ oas.OperationName, t oas.BearerAuth) (context.Context, error) {
-	id, err := h.svc.Verify(t.Token)
-	if err != nil {
-		return nil, err
-	}
-	return context.WithValue(ctx, subjectKey{}, id), nil
-}
-
-// subject returns the verified token's subject. ogen runs HandleBearerAuth before every
-// protected operation, so a missing subject is a wiring bug, answered as unauthenticated
-// rather than as a zero id that a policy might misread.
-func subject(ctx context.Context) (uuid.UUID, error) {
-	id, ok := ctx.Value(subjectKey{}).(uuid.UUID)
-	if !ok {
-		return uuid.Nil, service.ErrUnauthenticated
-	}
-	return id, nil
-}
-
-// caller returns the authenticated user: the token's subject, whose account must exist and
-// be active.
+// caller returns the authenticated user: the subject of the token the platform verified, whose
+// account must exist and be active.
 func (h *Handler) caller(ctx context.Context) (*domain.User, error) {
-	id, err := subject(ctx)
+	id, err := identity.Subject(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +134,7 @@ func (h *Handler) ChangePassword(ctx context.Context, req *oas.ChangePasswordReq
 
 // GetUser handles GET /users/{user_id}; the use case reads the caller with the user.
 func (h *Handler) GetUser(ctx context.Context, params oas.GetUserParams) (oas.GetUserRes, error) {
-	id, err := subject(ctx)
+	id, err := identity.Subject(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -74,6 +74,10 @@ type UnitOfWork interface {
 	Do(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
 }
 
+// DeletionHook removes what another part of the application holds about a user who is about
+// to be deleted. It must be idempotent: a failed deletion is retried, and runs it again.
+type DeletionHook func(ctx context.Context, userID uuid.UUID) error
+
 // PasswordHasher hashes passwords and checks them against stored hashes. Hashes are encoded
 // with their algorithm and parameters, so parameters can be raised later.
 type PasswordHasher interface {

@@ -133,18 +133,8 @@ func (s *Service) fail(email, addr string) {
 	s.Throttle.Fail(addrKey(addr), s.Policy.MaxFailuresPerAddr, s.Policy.Lockout)
 }
 
-// Verify checks a bearer token (signature, algorithm, issuer, expiry) and returns the id of
-// the user it was issued to. It reads nothing: the account behind the id is checked by
-// Caller, or by a use case that reads it together with its own data (Get).
-func (s *Service) Verify(token string) (uuid.UUID, error) {
-	id, err := s.Tokens.Subject(token)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: %w", ErrUnauthenticated, err)
-	}
-	return id, nil
-}
-
-// Caller returns the account of a verified token's subject (u.Actor() is who acts). The
+// Caller returns the account of a verified token's subject (u.Actor() is who acts); the
+// platform verifies tokens, this says whether their subject may still act. The
 // account is read on every request, so a deactivated user's tokens stop working at once and a
 // changed role applies at once: tokens carry identity, the database carries rights. The user
 // read here is also the answer to "who am I".

@@ -2,6 +2,7 @@ package service_test
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -39,9 +40,9 @@ func login(svc *service.Service, email, password, addr string) (service.Token, e
 // authenticate does what the HTTP layer does for a protected operation: verify the token, then
 // resolve the caller's account.
 func authenticate(svc *service.Service, token string) (*domain.User, error) {
-	id, err := svc.Verify(token)
+	id, err := svc.Tokens.Subject(token)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: %w", service.ErrUnauthenticated, err)
 	}
 	return svc.Caller(ctx, id)
 }

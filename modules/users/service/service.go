@@ -7,6 +7,7 @@ package service
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -48,6 +49,8 @@ type Deps struct {
 	Tokens   ports.TokenIssuer
 	Throttle ports.Throttle
 	Policy   LoginPolicy
+	// BeforeDelete are the other modules' reactions to a user's deletion, run before it.
+	BeforeDelete []ports.DeletionHook
 }
 
 // Service runs the users use cases.
@@ -253,10 +256,17 @@ func (s *Service) Activate(ctx context.Context, actor domain.Actor, id uuid.UUID
 	return s.Users.SetActive(ctx, id, true, s.Clock.Now())
 }
 
-// Delete removes the user (admins only), or returns a *domain.NotFoundError.
+// Delete removes the user (admins only), or returns a *domain.NotFoundError. The other
+// modules' hooks run first, so that a failing one fails the deletion and the retry runs them
+// all again; the account goes last, and nothing of the user is left behind it.
 func (s *Service) Delete(ctx context.Context, actor domain.Actor, id uuid.UUID) error {
 	if err := domain.Authorize(actor, domain.ActionDelete, id); err != nil {
 		return err
+	}
+	for _, hook := range s.BeforeDelete {
+		if err := hook(ctx, id); err != nil {
+			return fmt.Errorf("delete user %s: %w", id, err)
+		}
 	}
 	return s.Users.Delete(ctx, id)
 }

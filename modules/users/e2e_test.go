@@ -1,4 +1,4 @@
-package main
+package users_test
 
 import (
 	"context"
@@ -13,21 +13,29 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/modules/users"
+	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/oas"
 )
 
 // The end-to-end tests drive the real server over HTTP with the generated client, on every
 // engine, while apitest holds each request and response to openapi.yaml.
 
+// api is the users module in the whole application, started for a test with the platform's
+// test kit.
+type api struct{ *apptest.App }
+
+// startAPI starts the application with the users module on a fresh database of the engine.
+func startAPI(t *testing.T, engine database.Engine, opts ...apptest.Option) *api {
+	t.Helper()
+	return &api{apptest.Start(t, engine, users.Module, opts...)}
+}
+
+// forEngine runs fn on every engine, in parallel.
 func forEngine(t *testing.T, fn func(t *testing.T, a *api)) {
 	t.Helper()
-	for _, engine := range dbtest.Engines() {
-		t.Run(string(engine), func(t *testing.T) {
-			t.Parallel()
-			fn(t, startAPI(t, engine))
-		})
-	}
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) { fn(t, startAPI(t, engine)) })
 }
 
 var ctx = context.Background()
@@ -43,7 +51,7 @@ func (a *api) registerWithPassword(t *testing.T, username, email, password strin
 	if password != "" {
 		req.Password = oas.NewOptPassword(oas.Password(password))
 	}
-	res, err := a.client.RegisterUser(ctx, req)
+	res, err := a.Client.RegisterUser(ctx, req)
 	if err != nil {
 		t.Fatalf("register %s: %v", username, err)
 	}
@@ -60,7 +68,7 @@ func (a *api) registerWithPassword(t *testing.T, username, email, password strin
 func TestTutorialSession(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, a *api) {
-		health, err := a.client.GetHealth(ctx)
+		health, err := a.Client.GetHealth(ctx)
 		if err != nil || health.Status != oas.HealthStatusHealthy {
 			t.Fatalf("health: %+v %v", health, err)
 		}
@@ -69,7 +77,7 @@ func TestTutorialSession(t *testing.T) {
 			t.Fatalf("registered %+v", u)
 		}
 
-		res, err := a.client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: "jane", Email: "JOHN@example.com"})
+		res, err := a.Client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: "jane", Email: "JOHN@example.com"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -78,8 +86,8 @@ func TestTutorialSession(t *testing.T) {
 			t.Fatalf("duplicate: %T %+v", res, res)
 		}
 
-		johnToken := a.login(t, "john@example.com", "john's password")
-		john := a.as(t, johnToken)
+		johnToken := a.Login(t, "john@example.com", "john's password")
+		john := a.As(t, johnToken)
 		me, err := john.GetMe(ctx)
 		if err != nil || me.(*oas.User).UserID != u.UserID {
 			t.Fatalf("me: %+v %v", me, err)
@@ -96,11 +104,11 @@ func TestTutorialSession(t *testing.T) {
 			t.Fatalf("a deactivated user reads: %T %v", res, err)
 		}
 		// The account is checked after the request is validated (README, Authentication).
-		if status, _, body := a.raw(t, "GET", "/users/not-a-uuid", johnToken, ""); status != http.StatusBadRequest {
+		if status, _, body := a.Raw(t, "GET", "/users/not-a-uuid", johnToken, ""); status != http.StatusBadRequest {
 			t.Fatalf("a deactivated user's malformed request: %d %s", status, body)
 		}
 
-		admin := a.admin(t)
+		admin := a.NewAdmin(t).Client
 		again, err := admin.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: u.UserID})
 		if err != nil || again.(*oas.User).IsActive {
 			t.Fatalf("deactivate again (idempotent): %+v %v", again, err)
@@ -139,7 +147,7 @@ func isStatus(res any, status int) bool {
 func TestListPagination(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, a *api) {
-		admin := a.admin(t)
+		admin := a.NewAdmin(t).Client
 		me, err := admin.GetMe(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -188,7 +196,7 @@ func TestListPagination(t *testing.T) {
 func TestUpdateAndDelete(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, a *api) {
-		admin := a.admin(t)
+		admin := a.NewAdmin(t).Client
 		alice := a.register(t, "alice", "alice@example.com")
 		bob := a.register(t, "bob", "bob@example.com")
 
@@ -247,8 +255,8 @@ func TestBadInput(t *testing.T) {
 	forEngine(t, func(t *testing.T, a *api) {
 		u := a.register(t, "john_doe", "john@example.com")
 		userPath := "/users/" + u.UserID.String()
-		token := a.adminToken(t)
-		admin := a.as(t, token)
+		token := a.NewAdmin(t).Token
+		admin := a.As(t, token)
 		big := `{"username":"` + strings.Repeat("a", 1<<20) + `","email":"x@example.com"}`
 		tests := []struct {
 			name, method, path, contentType, body string
@@ -286,13 +294,13 @@ func TestBadInput(t *testing.T) {
 			{"wrong method", "PUT", "/users", "application/json", `{}`, false, 405, ""},
 			{"wrong method on user", "POST", userPath, "", "", false, 405, ""},
 		}
-		client := a.validator.ResponsesOnly().Client()
+		client := a.Validator.ResponsesOnly().Client()
 		for _, tc := range tests {
 			var body io.Reader = strings.NewReader(tc.body)
 			if tc.chunked {
 				body = io.MultiReader(body) // unknown length: sent chunked
 			}
-			req, _ := http.NewRequest(tc.method, a.base+tc.path, body)
+			req, _ := http.NewRequest(tc.method, a.Base+tc.path, body)
 			if tc.contentType != "" {
 				req.Header.Set("Content-Type", tc.contentType)
 			}
@@ -356,10 +364,10 @@ func TestConcurrentRegistrationHasOneWinner(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				body := fmt.Sprintf(`{"username":"racer_%d","email":"Race@Example.com"}`, i)
-				req, _ := http.NewRequest("POST", a.base+"/users", strings.NewReader(body))
+				req, _ := http.NewRequest("POST", a.Base+"/users", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				<-start
-				resp, err := a.validator.Client().Do(req)
+				resp, err := a.Validator.Client().Do(req)
 				if err != nil {
 					t.Error(err)
 					return

@@ -1,7 +1,4 @@
-// Package apitest holds the running service to openapi.yaml independently of the generated
-// code: an http.RoundTripper that validates every request and response with kin-openapi, so a
-// test passes only when both the server and the ogen client honour the contract as written.
-package apitest
+package apptest
 
 import (
 	"bytes"
@@ -17,8 +14,10 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 )
 
-// Validator is a RoundTripper that checks traffic against the spec and reports violations as
-// test errors.
+// Validator holds the running service to openapi.yaml independently of the generated code: an
+// http.RoundTripper that validates every request and response with kin-openapi and reports
+// violations as test errors, so a test passes only when both the server and the ogen client
+// honour the contract as written.
 type Validator struct {
 	t        testing.TB
 	doc      *openapi3.T
@@ -27,8 +26,8 @@ type Validator struct {
 	requests bool
 }
 
-// Load parses the spec at path with its servers replaced by baseURL, the server under test.
-func Load(t testing.TB, path, baseURL string) *openapi3.T {
+// LoadSpec parses the spec at path with its servers replaced by baseURL, the server under test.
+func LoadSpec(t testing.TB, path, baseURL string) *openapi3.T {
 	t.Helper()
 	doc, err := openapi3.NewLoader().LoadFromFile(path)
 	if err != nil {
@@ -41,8 +40,8 @@ func Load(t testing.TB, path, baseURL string) *openapi3.T {
 	return doc
 }
 
-// New returns a Validator over next that checks requests and responses.
-func New(t testing.TB, doc *openapi3.T) *Validator {
+// NewValidator returns a Validator that checks requests and responses against doc.
+func NewValidator(t testing.TB, doc *openapi3.T) *Validator {
 	t.Helper()
 	router, err := gorillamux.NewRouter(doc)
 	if err != nil {

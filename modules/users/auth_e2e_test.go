@@ -1,45 +1,23 @@
-package main
+package users_test
 
 import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
 	"time"
 
+	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/oas"
 )
-
-// raw sends a request with an optional bearer token and returns the status, headers and body.
-func (a *api) raw(t *testing.T, method, path, token, body string) (int, http.Header, string) {
-	t.Helper()
-	var r io.Reader
-	if body != "" {
-		r = strings.NewReader(body)
-	}
-	req, _ := http.NewRequest(method, a.base+path, r)
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := a.validator.ResponsesOnly().Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, resp.Header, string(b)
-}
 
 // forged returns token with its payload replaced, keeping the header and signature.
 func forged(t *testing.T, token string, mutate func(map[string]any)) string {
@@ -61,7 +39,7 @@ func TestAuthentication(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, a *api) {
 		u := a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
-		tok := a.login(t, "alice@example.com", "alice's password")
+		tok := a.Login(t, "alice@example.com", "alice's password")
 
 		algNone := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." +
 			strings.Split(forged(t, tok, func(c map[string]any) { c["role"] = "admin" }), ".")[1] + "."
@@ -76,12 +54,12 @@ func TestAuthentication(t *testing.T) {
 			{"tampered signature", tok[:len(tok)-4] + "AAAA"},
 		}
 		for _, tc := range tests {
-			status, h, body := a.raw(t, "GET", "/users/me", tc.token, "")
+			status, h, body := a.Raw(t, "GET", "/users/me", tc.token, "")
 			if status != http.StatusUnauthorized || h.Get("WWW-Authenticate") != "Bearer" || !strings.Contains(body, `"status":401`) {
 				t.Errorf("%s: %d %q %s", tc.name, status, h.Get("WWW-Authenticate"), body)
 			}
 		}
-		status, h, body := a.raw(t, "GET", "/users/me", tok, "")
+		status, h, body := a.Raw(t, "GET", "/users/me", tok, "")
 		if status != http.StatusOK || !strings.Contains(body, u.UserID.String()) {
 			t.Fatalf("valid token: %d %s", status, body)
 		}
@@ -98,15 +76,15 @@ func TestAuthentication(t *testing.T) {
 
 func TestExpiredToken(t *testing.T) {
 	t.Parallel()
-	a := startAPI(t, database.SQLite, "JWT_TTL", "1s")
+	a := startAPI(t, database.SQLite, apptest.Env("JWT_TTL", "1s"))
 	a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
-	tok := a.login(t, "alice@example.com", "alice's password")
-	if status, _, _ := a.raw(t, "GET", "/users/me", tok, ""); status != http.StatusOK {
+	tok := a.Login(t, "alice@example.com", "alice's password")
+	if status, _, _ := a.Raw(t, "GET", "/users/me", tok, ""); status != http.StatusOK {
 		t.Fatalf("fresh token: %d", status)
 	}
 	// JWT times have one-second resolution: two seconds is past any rounding.
 	time.Sleep(2100 * time.Millisecond)
-	if status, h, _ := a.raw(t, "GET", "/users/me", tok, ""); status != http.StatusUnauthorized || h.Get("WWW-Authenticate") != "Bearer" {
+	if status, h, _ := a.Raw(t, "GET", "/users/me", tok, ""); status != http.StatusUnauthorized || h.Get("WWW-Authenticate") != "Bearer" {
 		t.Fatalf("expired token: %d", status)
 	}
 }
@@ -117,7 +95,7 @@ func TestLoginFailuresAreIndistinguishable(t *testing.T) {
 		a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
 		a.register(t, "nopass", "nopass@example.com")
 		gone := a.registerWithPassword(t, "gone", "gone@example.com", "gone's password")
-		if _, err := a.admin(t).DeactivateUser(ctx, oas.DeactivateUserParams{UserID: gone.UserID}); err != nil {
+		if _, err := a.NewAdmin(t).Client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: gone.UserID}); err != nil {
 			t.Fatal(err)
 		}
 		var first string
@@ -128,7 +106,7 @@ func TestLoginFailuresAreIndistinguishable(t *testing.T) {
 			{"gone@example.com", "gone's password"},
 		} {
 			body, _ := json.Marshal(map[string]string{"email": creds[0], "password": creds[1]})
-			status, h, resp := a.raw(t, "POST", "/auth/token", "", string(body))
+			status, h, resp := a.Raw(t, "POST", "/auth/token", "", string(body))
 			if status != http.StatusUnauthorized || h.Get("Cache-Control") != "no-store" {
 				t.Fatalf("%s: %d %s", creds[0], status, resp)
 			}
@@ -146,7 +124,7 @@ func TestAuthorizationOverHTTP(t *testing.T) {
 	forEngine(t, func(t *testing.T, a *api) {
 		alice := a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
 		bob := a.registerWithPassword(t, "bob", "bob@example.com", "bob's password")
-		at := a.login(t, "alice@example.com", "alice's password")
+		at := a.Login(t, "alice@example.com", "alice's password")
 		bobPath := "/users/" + bob.UserID.String()
 		alicePath := "/users/" + alice.UserID.String()
 		tests := []struct {
@@ -164,17 +142,17 @@ func TestAuthorizationOverHTTP(t *testing.T) {
 			{"rename yourself", "PATCH", alicePath, `{"username":"alicia"}`, 200},
 		}
 		for _, tc := range tests {
-			status, _, body := a.raw(t, tc.method, tc.path, at, tc.body)
+			status, _, body := a.Raw(t, tc.method, tc.path, at, tc.body)
 			if status != tc.status {
 				t.Errorf("%s: %d %s", tc.name, status, body)
 			}
 		}
-		admin := a.admin(t)
+		admin := a.NewAdmin(t).Client
 		got, err := admin.GetUser(ctx, oas.GetUserParams{UserID: bob.UserID})
 		if err != nil || got.(*oas.User).Username != "bob" || !got.(*oas.User).IsActive {
 			t.Fatalf("bob was changed: %+v %v", got, err)
 		}
-		me, _ := a.as(t, at).GetMe(ctx)
+		me, _ := a.As(t, at).GetMe(ctx)
 		if me.(*oas.User).Role != oas.RoleUser {
 			t.Fatal("alice escalated to admin")
 		}
@@ -183,7 +161,7 @@ func TestAuthorizationOverHTTP(t *testing.T) {
 			t.Fatalf("an admin promotes: %+v %v", res, err)
 		}
 		// The role is read per request: alice's old token now lists users.
-		if status, _, _ := a.raw(t, "GET", "/users", at, ""); status != http.StatusOK {
+		if status, _, _ := a.Raw(t, "GET", "/users", at, ""); status != http.StatusOK {
 			t.Fatalf("promoted token: %d", status)
 		}
 	})
@@ -193,26 +171,26 @@ func TestChangePasswordOverHTTP(t *testing.T) {
 	t.Parallel()
 	a := startAPI(t, database.SQLite)
 	a.registerWithPassword(t, "alice", "alice@example.com", "old password")
-	tok := a.login(t, "alice@example.com", "old password")
-	if status, _, body := a.raw(t, "POST", "/users/me/password", tok, `{"current_password":"nope nope","new_password":"new password"}`); status != http.StatusForbidden {
+	tok := a.Login(t, "alice@example.com", "old password")
+	if status, _, body := a.Raw(t, "POST", "/users/me/password", tok, `{"current_password":"nope nope","new_password":"new password"}`); status != http.StatusForbidden {
 		t.Fatalf("wrong current password: %d %s", status, body)
 	}
-	if status, _, body := a.raw(t, "POST", "/users/me/password", tok, `{"current_password":"old password","new_password":"new password"}`); status != http.StatusNoContent {
+	if status, _, body := a.Raw(t, "POST", "/users/me/password", tok, `{"current_password":"old password","new_password":"new password"}`); status != http.StatusNoContent {
 		t.Fatalf("change: %d %s", status, body)
 	}
-	a.login(t, "alice@example.com", "new password")
+	a.Login(t, "alice@example.com", "new password")
 }
 
 func TestLoginThrottlingOverHTTP(t *testing.T) {
 	t.Parallel()
-	a := startAPI(t, database.SQLite, "LOGIN_MAX_FAILURES", "3")
+	a := startAPI(t, database.SQLite, apptest.Env("LOGIN_MAX_FAILURES", "3"))
 	a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
 	for range 3 {
-		if status, _, _ := a.raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"wrong"}`); status != http.StatusUnauthorized {
+		if status, _, _ := a.Raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"wrong"}`); status != http.StatusUnauthorized {
 			t.Fatalf("failure: %d", status)
 		}
 	}
-	status, h, body := a.raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"alice's password"}`)
+	status, h, body := a.Raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"alice's password"}`)
 	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" || !strings.Contains(body, `"status":429`) {
 		t.Fatalf("throttled: %d %q %s", status, h.Get("Retry-After"), body)
 	}
@@ -223,17 +201,17 @@ func TestLoginThrottlingOverHTTP(t *testing.T) {
 func TestNoSecretsInLogs(t *testing.T) {
 	t.Parallel()
 	core, logs := observer.New(zapcore.DebugLevel)
-	a := startAPIWith(t, database.SQLite, fxDecorateLogger(zap.New(core)))
+	a := startAPI(t, database.SQLite, apptest.With(fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(core) })))
 	const pw = "very secret password"
 	a.registerWithPassword(t, "alice", "alice@example.com", pw)
-	tok := a.login(t, "alice@example.com", pw)
-	a.raw(t, "GET", "/users/me", tok, "")
-	a.raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"wrong secret"}`)
-	a.raw(t, "POST", "/users/me/password", tok, `{"current_password":"`+pw+`","new_password":"another secret pw"}`)
-	a.raw(t, "GET", "/users/me", forged(t, tok, func(c map[string]any) { c["role"] = "admin" }), "")
+	tok := a.Login(t, "alice@example.com", pw)
+	a.Raw(t, "GET", "/users/me", tok, "")
+	a.Raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"wrong secret"}`)
+	a.Raw(t, "POST", "/users/me/password", tok, `{"current_password":"`+pw+`","new_password":"another secret pw"}`)
+	a.Raw(t, "GET", "/users/me", forged(t, tok, func(c map[string]any) { c["role"] = "admin" }), "")
 
 	var hash string
-	db, err := database.Open(context.Background(), database.Options{URL: a.cfg.DatabaseURL})
+	db, err := database.Open(context.Background(), database.Options{URL: a.Config.DatabaseURL})
 	if err != nil {
 		t.Fatal(err)
 	}

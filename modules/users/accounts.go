@@ -1,0 +1,35 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/modules/users/service"
+	"github.com/acme/userservice/platform/identity"
+)
+
+// Accounts is the module's implementation of identity.Accounts: how every other module learns
+// whether the subject of a verified token may act, and with which role.
+type Accounts struct {
+	svc *service.Service
+}
+
+var _ identity.Accounts = (*Accounts)(nil)
+
+// NewAccounts returns Accounts on the users service.
+func NewAccounts(svc *service.Service) *Accounts { return &Accounts{svc: svc} }
+
+// Caller reads the account of id now: a deactivated or deleted account is refused at once.
+func (a *Accounts) Caller(ctx context.Context, id uuid.UUID) (identity.Caller, error) {
+	u, err := a.svc.Caller(ctx, id)
+	if errors.Is(err, service.ErrUnauthenticated) {
+		return identity.Caller{}, fmt.Errorf("%w: %w", identity.ErrUnauthenticated, err)
+	}
+	if err != nil {
+		return identity.Caller{}, err
+	}
+	return identity.Caller{ID: u.ID(), Role: identity.Role(u.Role())}, nil
+}

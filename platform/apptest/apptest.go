@@ -1,0 +1,282 @@
+// Package apptest is the test kit of modules: it starts the whole application in-process, as
+// `userservice serve` does, on a fresh database of either engine and a free port, and gives
+// generated clients (platform/oas) whose every request and response is checked against
+// openapi.yaml by an independent validator, logged in as a new user or a new admin.
+//
+// A module's end-to-end test composes the application it needs, its own module and the module
+// that owns accounts:
+//
+//	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
+//		a := apptest.Start(t, engine, fx.Options(users.Module, notes.Module))
+//		alice := a.NewUser(t)
+//		res, err := alice.Client.CreateNote(ctx, ...)
+//	})
+package apptest
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/uuid"
+	"github.com/ogen-go/ogen/ogenerrors"
+	"go.uber.org/fx"
+
+	"github.com/acme/userservice/platform/app"
+	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/httpserver"
+	"github.com/acme/userservice/platform/identity"
+	"github.com/acme/userservice/platform/oas"
+	"github.com/acme/userservice/platform/password"
+)
+
+// Secret signs the tokens of test servers.
+const Secret = "test-secret-test-secret-test-secret-0123"
+
+// App is a running application.
+type App struct {
+	// Base is the server's URL, http://127.0.0.1:port.
+	Base string
+	// Config is the configuration the application runs with.
+	Config config.Config
+	// Client is a generated client without credentials; As gives one with.
+	Client *oas.Client
+	// Validator checks raw traffic against openapi.yaml; use Validator.ResponsesOnly() for
+	// requests that are invalid on purpose.
+	Validator *Validator
+
+	admins identity.Admins
+}
+
+// Option changes how Start runs the application.
+type Option func(*options)
+
+type options struct {
+	env  map[string]string
+	opts []fx.Option
+}
+
+// Env sets a configuration variable, as the environment would.
+func Env(name, value string) Option { return func(o *options) { o.env[name] = value } }
+
+// With adds fx options to the application, such as fx.Decorate to replace a logger.
+func With(opt fx.Option) Option { return func(o *options) { o.opts = append(o.opts, opt) } }
+
+// ForEngines runs fn as a parallel subtest on every storage engine.
+func ForEngines(t *testing.T, fn func(t *testing.T, engine database.Engine)) {
+	t.Helper()
+	for _, engine := range dbtest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			fn(t, engine)
+		})
+	}
+}
+
+// CheapHashing replaces the production argon2id cost, deliberately slow, for tests that do not
+// measure it. Start applies it.
+func CheapHashing() fx.Option {
+	return fx.Decorate(func(password.Params) password.Params {
+		return password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	})
+}
+
+// Start starts the application made of the platform and features on a fresh database of the
+// engine and a free port, with errors-only logs, cheap password hashing and a fixed JWT
+// secret; it stops when the test ends.
+func Start(t testing.TB, engine database.Engine, features fx.Option, opts ...Option) *App {
+	t.Helper()
+	o := options{env: map[string]string{
+		"HTTP_ADDR":    "127.0.0.1:0",
+		"DATABASE_URL": "",
+		"LOG_LEVEL":    "error",
+		"JWT_SECRET":   Secret,
+	}}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.env["DATABASE_URL"] == "" {
+		o.env["DATABASE_URL"] = dbtest.URL(t, engine)
+	}
+	cfg, err := config.Parse(o.env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var (
+		srv    *httpserver.Server
+		admins identity.Admins
+	)
+	// fx.New rather than fxtest.New: the service's own zap logger (at LOG_LEVEL=error) keeps
+	// fx's event log out of the test output.
+	fxApp := fx.New(app.Serve(cfg, features), CheapHashing(), fx.Options(o.opts...), fx.Populate(&srv),
+		// Admins is there when the module owning accounts is.
+		fx.Invoke(fx.Annotate(func(a identity.Admins) { admins = a }, fx.ParamTags(`optional:"true"`))))
+	if err := fxApp.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := fxApp.Stop(context.Background()); err != nil {
+			t.Error(err)
+		}
+	})
+
+	// Created after the application, so cleaned up before it stops (cleanups run last-in
+	// first-out).
+	base := "http://" + srv.Addr().String()
+	a := &App{Base: base, Config: cfg, Validator: NewValidator(t, LoadSpec(t, SpecPath(t), base)), admins: admins}
+	a.Client = a.As(t, "")
+	return a
+}
+
+// SpecPath returns the path of the repository's openapi.yaml, found from the test's working
+// directory (its package's folder) upwards.
+func SpecPath(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return filepath.Join(dir, "openapi.yaml")
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// Bearer is a client security source sending a fixed token; "" sends none.
+type Bearer string
+
+// BearerAuth implements oas.SecuritySource.
+func (b Bearer) BearerAuth(context.Context, oas.OperationName) (oas.BearerAuth, error) {
+	if b == "" {
+		return oas.BearerAuth{}, ogenerrors.ErrSkipClientSecurity
+	}
+	return oas.BearerAuth{Token: string(b)}, nil
+}
+
+// As returns a generated client sending token ("" for none), validated against openapi.yaml.
+func (a *App) As(t testing.TB, token string) *oas.Client {
+	t.Helper()
+	c, err := oas.NewClient(a.Base, Bearer(token), oas.WithClient(a.Validator.Client()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// Login returns an access token for the email and password.
+func (a *App) Login(t testing.TB, email, password string) string {
+	t.Helper()
+	res, err := a.Client.CreateToken(context.Background(), &oas.TokenRequest{Email: email, Password: password})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, ok := res.(*oas.Token)
+	if !ok {
+		t.Fatalf("login %s: %T %+v", email, res, res)
+	}
+	return tok.AccessToken
+}
+
+// User is an account made for a test, logged in.
+type User struct {
+	ID       uuid.UUID
+	Username string
+	Email    string
+	Password string
+	Token    string
+	// Client sends the user's token.
+	Client *oas.Client
+}
+
+// NewUser registers a user with a fresh name through the API and logs them in.
+func (a *App) NewUser(t testing.TB) User {
+	t.Helper()
+	u := newCredentials("user")
+	res, err := a.Client.RegisterUser(context.Background(), &oas.RegisterUserRequest{
+		Username: oas.Username(u.Username), Email: oas.Email(u.Email), Password: oas.NewOptPassword(oas.Password(u.Password)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	created, ok := res.(*oas.UserHeaders)
+	if !ok {
+		t.Fatalf("register %s: %T %+v", u.Username, res, res)
+	}
+	u.ID = created.Response.UserID
+	return a.logIn(t, u)
+}
+
+// NewAdmin creates an admin with the accounts module's identity.Admins (as the admin command
+// does: the API cannot make admins) and logs them in.
+func (a *App) NewAdmin(t testing.TB) User {
+	t.Helper()
+	if a.admins == nil {
+		t.Fatal("apptest: no module provides identity.Admins; compose the module that owns accounts")
+	}
+	u := newCredentials("admin")
+	c, err := a.admins.CreateAdmin(context.Background(), u.Username, u.Email, u.Password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.ID = c.ID
+	return a.logIn(t, u)
+}
+
+func (a *App) logIn(t testing.TB, u User) User {
+	t.Helper()
+	u.Token = a.Login(t, u.Email, u.Password)
+	u.Client = a.As(t, u.Token)
+	return u
+}
+
+func newCredentials(prefix string) User {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	name := prefix + "_" + hex.EncodeToString(b)
+	return User{Username: name, Email: name + "@example.com", Password: "password of " + name}
+}
+
+// Raw sends a request with an optional bearer token and JSON body, and returns the status,
+// headers and body; only the response is checked against openapi.yaml, so the request may be
+// invalid on purpose.
+func (a *App) Raw(t testing.TB, method, path, token, body string) (int, http.Header, string) {
+	t.Helper()
+	var r io.Reader
+	if body != "" {
+		r = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, a.Base+path, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := a.Validator.ResponsesOnly().Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
