@@ -10,7 +10,7 @@ BIN       := bin/userservice
 SQLC      := CGO_ENABLED=0 $(TOOL) sqlc
 OGEN      := $(TOOL) ogen
 
-.PHONY: run build bench bench-scale bench-micro test test-all test-race generate check-generated lint vet fuzz clean help
+.PHONY: module run build bench bench-scale bench-micro test test-all test-race generate check-generated lint vet fuzz clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -29,6 +29,10 @@ bench-scale: ## latency at 10^3, 10^5 and 10^6 users (PostgreSQL)
 
 bench-micro: ## Go micro-benchmarks of each operation through the handler chain, with allocations
 	$(GO) test -run '^$$' -bench . -benchmem ./cmd/userservice
+
+module: ## scaffold a working module: make module NAME=<m>, then make generate && make test
+	@test -n "$(NAME)" || { echo "usage: make module NAME=<name>"; exit 2; }
+	@$(GO) run ./cmd/scaffold $(NAME)
 
 test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server answers)
 	@mkdir -p bin

@@ -57,5 +57,8 @@ func composeGroups(groups []string) ([]byte, error) {
 	if err := groupsTemplate.Execute(&buf, groups); err != nil {
 		return nil, err
 	}
-	return format.Source(buf.Bytes())
+	return formatGo(buf.Bytes())
 }
+
+// formatGo formats generated Go source as gofmt does.
+func formatGo(src []byte) ([]byte, error) { return format.Source(src) }

@@ -4,6 +4,7 @@
 //	openapi.yaml                        platform/api/api.yaml + every modules/<m>/api.yaml
 //	sqlc.yaml                           every queries/<m>/sqlc.yaml
 //	platform/httpserver/groups_gen.go   the operation groups of openapi.yaml, composed
+//	modules/modules_gen.go              the catalogue of modules features() chooses from
 //
 // It runs from the repository root (make generate runs it before ogen and sqlc) and refuses
 // parts that collide: two parts declaring the same path, component, tag or operation group.
@@ -24,7 +25,7 @@ func main() {
 	}
 }
 
-// run writes the three bundles of the repository at root.
+// run writes the bundles of the repository at root.
 func run(root string) error {
 	api, groups, err := bundleAPI(root)
 	if err != nil {
@@ -38,10 +39,15 @@ func run(root string) error {
 	if err != nil {
 		return err
 	}
+	modules, err := catalogue(root)
+	if err != nil {
+		return err
+	}
 	for path, data := range map[string][]byte{
 		"openapi.yaml":                      api,
 		"sqlc.yaml":                         sqlc,
 		"platform/httpserver/groups_gen.go": composition,
+		"modules/modules_gen.go":            modules,
 	} {
 		if err := writeIfChanged(root+"/"+path, data); err != nil {
 			return err

@@ -18,19 +18,20 @@ import (
 
 	"go.uber.org/fx"
 
-	"github.com/acme/userservice/modules/users"
+	"github.com/acme/userservice/modules"
 	"github.com/acme/userservice/platform/app"
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/identity"
 )
 
-// features are the business modules, each a folder under modules/. Adding a module is one line
-// here (`make module NAME=<m>` adds it); removing the line removes the module: its routes
-// answer 404.
+// features are the business modules the service runs, chosen from the catalogue of modules/
+// (modules/modules_gen.go, generated). Adding a module is one line here (`make module NAME=<m>`
+// adds it); removing the line removes the module: the service still builds, and the module's
+// routes answer 404.
 func features() fx.Option {
 	return fx.Options(
-		users.Module,
+		modules.Users(),
 	)
 }
 

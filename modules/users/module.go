@@ -102,10 +102,4 @@ func NewUnitOfWork(db *database.DB) ports.UnitOfWork {
 }
 
 // Migrations returns the module's schema migrations for every engine.
-func Migrations() database.Migrations {
-	return database.Migrations{
-		Module:   "users",
-		Postgres: usersql.PostgresMigrations(),
-		SQLite:   usersql.SQLiteMigrations(),
-	}
-}
+func Migrations() database.Migrations { return usersql.Migrations() }

@@ -52,6 +52,8 @@ type App struct {
 	// Validator checks raw traffic against openapi.yaml; use Validator.ResponsesOnly() for
 	// requests that are invalid on purpose.
 	Validator *Validator
+	// DB is the application's database, for what a test must check behind the API.
+	DB *database.DB
 
 	admins identity.Admins
 }
@@ -112,11 +114,12 @@ func Start(t testing.TB, engine database.Engine, features fx.Option, opts ...Opt
 	}
 	var (
 		srv    *httpserver.Server
+		db     *database.DB
 		admins identity.Admins
 	)
 	// fx.New rather than fxtest.New: the service's own zap logger (at LOG_LEVEL=error) keeps
 	// fx's event log out of the test output.
-	fxApp := fx.New(app.Serve(cfg, features), CheapHashing(), fx.Options(o.opts...), fx.Populate(&srv),
+	fxApp := fx.New(app.Serve(cfg, features), CheapHashing(), fx.Options(o.opts...), fx.Populate(&srv, &db),
 		// Admins is there when the module owning accounts is.
 		fx.Invoke(fx.Annotate(func(a identity.Admins) { admins = a }, fx.ParamTags(`optional:"true"`))))
 	if err := fxApp.Start(context.Background()); err != nil {
@@ -131,7 +134,7 @@ func Start(t testing.TB, engine database.Engine, features fx.Option, opts ...Opt
 	// Created after the application, so cleaned up before it stops (cleanups run last-in
 	// first-out).
 	base := "http://" + srv.Addr().String()
-	a := &App{Base: base, Config: cfg, Validator: NewValidator(t, LoadSpec(t, SpecPath(t), base)), admins: admins}
+	a := &App{Base: base, Config: cfg, Validator: NewValidator(t, LoadSpec(t, SpecPath(t), base)), DB: db, admins: admins}
 	a.Client = a.As(t, "")
 	return a
 }

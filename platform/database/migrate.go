@@ -24,6 +24,20 @@ type Migrations struct {
 	SQLite   fs.FS
 }
 
+// EmbeddedMigrations returns a module's migrations from files, which holds them in the layout
+// every module uses: postgres/migrations/*.sql and sqlite/migrations/*.sql.
+func EmbeddedMigrations(module string, files fs.FS) Migrations {
+	sub := func(dir string) fs.FS {
+		f, err := fs.Sub(files, dir)
+		if err != nil {
+			// fs.Sub fails only on an invalid path, and these are constants.
+			panic(err)
+		}
+		return f
+	}
+	return Migrations{Module: module, Postgres: sub("postgres/migrations"), SQLite: sub("sqlite/migrations")}
+}
+
 // MigrationStatus is the state of one migration file.
 type MigrationStatus struct {
 	Module  string

@@ -4,23 +4,12 @@ package users
 
 import (
 	"embed"
-	"io/fs"
+
+	"github.com/acme/userservice/platform/database"
 )
 
 //go:embed postgres/migrations/*.sql sqlite/migrations/*.sql
 var files embed.FS
 
-// PostgresMigrations returns the PostgreSQL migrations.
-func PostgresMigrations() fs.FS { return sub("postgres/migrations") }
-
-// SQLiteMigrations returns the SQLite migrations.
-func SQLiteMigrations() fs.FS { return sub("sqlite/migrations") }
-
-func sub(dir string) fs.FS {
-	f, err := fs.Sub(files, dir)
-	if err != nil {
-		// The directories are embedded above; fs.Sub fails only on an invalid path literal.
-		panic(err)
-	}
-	return f
-}
+// Migrations returns the module's migrations for every engine.
+func Migrations() database.Migrations { return database.EmbeddedMigrations("users", files) }
