@@ -25,19 +25,23 @@ func miniRepo(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
 	for _, f := range []string{"go.mod", mainFile, "openapi.yaml", "modules/users/module.go"} {
-		data, err := os.ReadFile(filepath.Join(repoRoot, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		dest := filepath.Join(dir, f)
-		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dest, data, 0o644); err != nil {
+		if err := copyFile(filepath.Join(repoRoot, f), filepath.Join(dir, f)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return dir
+}
+
+// copyFile copies the file from to the path to, making its folders.
+func copyFile(from, to string) error {
+	data, err := os.ReadFile(from)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(to, data, 0o644)
 }
 
 // tree lists the files under dir with their contents.
@@ -200,18 +204,8 @@ func copyRepo(t *testing.T) string {
 	dir := t.TempDir()
 	files := run(t, repoRoot, "git", "ls-files", "-co", "--exclude-standard")
 	for _, f := range strings.Split(strings.TrimSpace(files), "\n") {
-		data, err := os.ReadFile(filepath.Join(repoRoot, f))
-		if os.IsNotExist(err) {
-			continue // deleted in the work tree
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		dest := filepath.Join(dir, f)
-		if err := os.MkdirAll(filepath.Dir(dest), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dest, data, 0o644); err != nil {
+		err := copyFile(filepath.Join(repoRoot, f), filepath.Join(dir, f))
+		if err != nil && !os.IsNotExist(err) { // a file deleted in the work tree is not copied
 			t.Fatal(err)
 		}
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/modules/users/domain"
+	"github.com/acme/userservice/modules/users/ports"
 	"github.com/acme/userservice/modules/users/service"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
@@ -280,6 +281,49 @@ func TestLifecycle(t *testing.T) {
 		}
 		if err := svc.Delete(ctx, admin, u.ID()); !errors.As(err, &nf) {
 			t.Fatalf("delete twice: %v", err)
+		}
+	})
+}
+
+// TestDeleteRunsTheOtherModulesHooksFirst: the user_deleted hooks run after authorization and
+// before the account goes; a failing hook fails the deletion and keeps the account, so that
+// the retry runs every hook again.
+func TestDeleteRunsTheOtherModulesHooksFirst(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, svc *service.Service) {
+		u := register(t, svc, "john_doe", "john@example.com")
+		reader := root(t, svc)
+		var ran []uuid.UUID
+		failures := 1
+		errHook := errors.New("the other module's store is down")
+		svc.BeforeDelete = []ports.DeletionHook{
+			func(_ context.Context, id uuid.UUID) error { ran = append(ran, id); return nil },
+			func(context.Context, uuid.UUID) error {
+				if failures > 0 {
+					failures--
+					return errHook
+				}
+				return nil
+			},
+		}
+		self := domain.Actor{ID: u.ID(), Role: domain.RoleUser}
+		if err := svc.Delete(ctx, self, u.ID()); !errors.As(err, new(*domain.ForbiddenError)) || len(ran) != 0 {
+			t.Fatalf("a user deletes themself: %v, hooks ran %d times", err, len(ran))
+		}
+		if err := svc.Delete(ctx, admin, u.ID()); !errors.Is(err, errHook) {
+			t.Fatalf("delete with a failing hook: %v", err)
+		}
+		if _, err := svc.Get(ctx, reader, u.ID()); err != nil {
+			t.Fatalf("the account went although a hook failed: %v", err)
+		}
+		if err := svc.Delete(ctx, admin, u.ID()); err != nil {
+			t.Fatalf("retry: %v", err)
+		}
+		if len(ran) != 2 || ran[0] != u.ID() || ran[1] != u.ID() {
+			t.Fatalf("hooks ran for %v, want twice for %s", ran, u.ID())
+		}
+		if _, err := svc.Get(ctx, reader, u.ID()); !errors.As(err, new(*domain.NotFoundError)) {
+			t.Fatalf("after the retry: %v", err)
 		}
 	})
 }
