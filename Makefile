@@ -32,7 +32,7 @@ bench-micro: ## Go micro-benchmarks of each operation through the handler chain,
 
 module: ## scaffold a working module: make module NAME=<m>, then make generate && make test
 	@test -n "$(NAME)" || { echo "usage: make module NAME=<name>"; exit 2; }
-	@$(GO) run ./cmd/scaffold $(NAME)
+	@$(GO) build -o bin/scaffold ./cmd/scaffold && bin/scaffold $(NAME)
 
 test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server answers)
 	@mkdir -p bin
