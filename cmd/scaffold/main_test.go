@@ -10,7 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -19,15 +19,20 @@ import (
 // repoRoot is the repository this test runs in.
 const repoRoot = "../.."
 
-// miniRepo copies what scaffold reads into a temporary directory, so that the fast tests never
-// write into the repository.
+// miniRepo copies what scaffold reads into a temporary directory, with a contract of the
+// platform's operations only, so that the fast tests never write into the repository and do
+// not depend on which modules it has.
 func miniRepo(t *testing.T) string {
 	t.Helper()
 	dir := t.TempDir()
-	for _, f := range []string{"go.mod", mainFile, "openapi.yaml", "modules/users/module.go"} {
+	for _, f := range []string{"go.mod", mainFile, "modules/users/module.go"} {
 		if err := copyFile(filepath.Join(repoRoot, f), filepath.Join(dir, f)); err != nil {
 			t.Fatal(err)
 		}
+	}
+	api := "paths:\n  /health:\n    get:\n      x-ogen-operation-group: System\n"
+	if err := os.WriteFile(filepath.Join(dir, "openapi.yaml"), []byte(api), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -123,15 +128,14 @@ func TestScaffoldWritesTheModuleAndItsLine(t *testing.T) {
 		}
 	}
 	// main.go gains exactly one line, in features().
-	oldLines, newLines := strings.Split(before[mainFile], "\n"), strings.Split(after[mainFile], "\n")
-	var added []string
-	for _, l := range newLines {
-		if !slices.Contains(oldLines, l) {
-			added = append(added, l)
-		}
+	const line = "\t\tmodules.Notes(),\n"
+	oldMain, newMain := before[mainFile], after[mainFile]
+	if strings.Count(newMain, "\n") != strings.Count(oldMain, "\n")+1 || strings.Count(newMain, line) != strings.Count(oldMain, line)+1 {
+		t.Errorf("main.go did not gain exactly the line %q:\n%s", line, newMain)
 	}
-	if len(newLines) != len(oldLines)+1 || len(added) != 1 || strings.TrimSpace(added[0]) != "modules.Notes()," {
-		t.Errorf("main.go gained %q", added)
+	features := newMain[strings.Index(newMain, "func features()"):]
+	if end := strings.Index(features, "\n}\n"); !strings.Contains(features[:end], line) {
+		t.Errorf("the line is not in features():\n%s", newMain)
 	}
 	if err := scaffold(dir, "notes"); err == nil || !strings.Contains(err.Error(), "already exists") {
 		t.Errorf("scaffold twice: %v", err)
@@ -149,26 +153,27 @@ func TestScaffoldedModuleWorks(t *testing.T) {
 	}
 	t.Parallel()
 	dir := copyRepo(t)
-	run(t, dir, "make", "module", "NAME=notes")
+	name := freeName(t, dir)
+	run(t, dir, "make", "module", "NAME="+name)
 	status := run(t, dir, "git", "status", "--porcelain", "--untracked-files=all")
 	for _, line := range strings.Split(strings.TrimSpace(status), "\n") {
 		file := strings.TrimSpace(line[2:])
-		if file != mainFile && !strings.HasPrefix(file, "modules/notes/") && !strings.HasPrefix(file, "queries/notes/") {
+		if file != mainFile && !strings.HasPrefix(file, "modules/"+name+"/") && !strings.HasPrefix(file, "queries/"+name+"/") {
 			t.Errorf("make module touched %s", file)
 		}
 	}
 	run(t, dir, "make", "generate")
 	run(t, dir, "go", "vet", "./...")
-	run(t, dir, "go", "test", "-count=1", "./modules/notes/...", ".")
+	run(t, dir, "go", "test", "-count=1", "./modules/"+name+"/...", ".")
 	run(t, dir, "go", "test", "-count=1", "-run", "TestCompositionsValidate", "./cmd/userservice")
 	run(t, dir, "git", "add", "-A")
-	run(t, dir, "git", "commit", "-qm", "notes")
+	run(t, dir, "git", "commit", "-qm", name)
 	run(t, dir, "make", "check-generated")
 
 	// A query added by hand without make generate leaves pgstore stale: check-generated fails.
-	queries := filepath.Join(dir, "queries/notes/postgres/queries.sql")
-	appendFile(t, queries, "\n-- name: CountItems :one\nSELECT count(*) FROM notes_items;\n")
-	if out, err := command(dir, "make", "check-generated").CombinedOutput(); err == nil || !strings.Contains(string(out), "modules/notes/adapters/postgres/pgstore") {
+	queries := filepath.Join(dir, "queries", name, "postgres/queries.sql")
+	appendFile(t, queries, "\n-- name: CountItems :one\nSELECT count(*) FROM "+name+"_items;\n")
+	if out, err := command(dir, "make", "check-generated").CombinedOutput(); err == nil || !strings.Contains(string(out), "modules/"+name+"/adapters/postgres/pgstore") {
 		t.Errorf("check-generated passed with a stale pgstore: %v\n%s", err, out)
 	}
 	run(t, dir, "git", "checkout", "--", ".")
@@ -179,13 +184,13 @@ func TestScaffoldedModuleWorks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(main, bytes.Replace(src, []byte("\t\tmodules.Notes(),\n"), nil, 1), 0o644); err != nil {
+	if err := os.WriteFile(main, bytes.Replace(src, []byte("\t\tmodules."+strings.ToUpper(name[:1])+name[1:]+"(),\n"), nil, 1), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	bin := filepath.Join(t.TempDir(), "userservice")
 	run(t, dir, "go", "build", "-o", bin, "./cmd/userservice")
 	base := serve(t, bin)
-	resp, err := http.Get(base + "/notes")
+	resp, err := http.Get(base + "/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +198,21 @@ func TestScaffoldedModuleWorks(t *testing.T) {
 	_ = json.NewDecoder(resp.Body).Decode(&prob)
 	_ = resp.Body.Close()
 	if resp.StatusCode != http.StatusNotFound || resp.Header.Get("Content-Type") != "application/problem+json" || prob.Status != 404 {
-		t.Errorf("GET /notes without the module: %d %s %+v", resp.StatusCode, resp.Header.Get("Content-Type"), prob)
+		t.Errorf("GET /%s without the module: %d %s %+v", name, resp.StatusCode, resp.Header.Get("Content-Type"), prob)
+	}
+}
+
+// freeName returns a module name the repository at dir does not have yet: notes, notes2, …
+func freeName(t *testing.T, dir string) string {
+	t.Helper()
+	for i := 1; ; i++ {
+		name := "notes"
+		if i > 1 {
+			name += strconv.Itoa(i)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "modules", name)); os.IsNotExist(err) {
+			return name
+		}
 	}
 }
 
