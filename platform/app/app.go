@@ -9,6 +9,7 @@ import (
 
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/events"
 	"github.com/acme/userservice/platform/health"
 	"github.com/acme/userservice/platform/httpserver"
 	"github.com/acme/userservice/platform/identity"
@@ -33,6 +34,7 @@ func Platform(cfg config.Config) fx.Option {
 		token.Module,
 		throttle.Module,
 		identity.Module,
+		events.Schema,
 	)
 }
 
@@ -43,6 +45,7 @@ func Serve(cfg config.Config, features fx.Option) fx.Option {
 		httpserver.Module,
 		health.Module,
 		profiling.Module,
+		events.Module,
 		features,
 	)
 }

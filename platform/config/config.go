@@ -53,6 +53,9 @@ type Config struct {
 	LoginMaxFailuresPerAddr int `env:"LOGIN_MAX_FAILURES_PER_ADDR" envDefault:"20"`
 	// LoginLockout is the window failures are counted in, and how long a block lasts.
 	LoginLockout time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
+	// EventRetention is how long published events stay in the changes feed (GET /events)
+	// before they are pruned.
+	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"168h"`
 }
 
 // Module supplies cfg to the application. The command loads the configuration before it
@@ -101,6 +104,9 @@ func (c Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			return fmt.Errorf("config: DEBUG_ADDR=%q: must be host:port, e.g. 127.0.0.1:6060", c.DebugAddr)
 		}
+	}
+	if c.EventRetention <= 0 {
+		return fmt.Errorf("config: EVENT_RETENTION=%s: must be positive, e.g. 168h", c.EventRetention)
 	}
 	if c.DBMaxConns < 0 {
 		return fmt.Errorf("config: DB_MAX_CONNS=%d: must be 0 (the default) or more", c.DBMaxConns)

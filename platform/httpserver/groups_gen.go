@@ -10,6 +10,7 @@ import (
 
 // groups are the operation groups of openapi.yaml, as the modules implement them.
 type groups struct {
+	oas.EventsHandler
 	oas.SystemHandler
 	oas.UsersHandler
 }
@@ -19,6 +20,7 @@ type groups struct {
 type GroupParams struct {
 	fx.In
 
+	Events oas.EventsHandler `optional:"true"`
 	System oas.SystemHandler `optional:"true"`
 	Users  oas.UsersHandler  `optional:"true"`
 }
@@ -27,6 +29,11 @@ type GroupParams struct {
 // module provided, and the names of those absent groups.
 func (p GroupParams) compose() (g groups, absent map[string]bool) {
 	absent = map[string]bool{}
+	g.EventsHandler = p.Events
+	if p.Events == nil {
+		g.EventsHandler = oas.UnimplementedHandler{}
+		absent["Events"] = true
+	}
 	g.SystemHandler = p.System
 	if p.System == nil {
 		g.SystemHandler = oas.UnimplementedHandler{}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/acme/userservice/platform/metrics"
 	"github.com/acme/userservice/platform/problem"
+	"github.com/acme/userservice/platform/reqctx"
 )
 
 // MaxBodyBytes is the largest request body accepted; larger bodies get 413.
@@ -132,7 +133,7 @@ func (o *observation) observe(next http.Handler) http.Handler {
 		}
 
 		ctx := o.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx = context.WithValue(ctx, reqInfoKey{}, newReqInfo(w, r, id))
+		ctx = reqctx.With(ctx, newReqInfo(w, r, id))
 		ctx, cancel := context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 		var span trace.Span

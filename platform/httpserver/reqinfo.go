@@ -4,52 +4,39 @@ import (
 	"context"
 	"net"
 	"net/http"
+
+	"github.com/acme/userservice/platform/reqctx"
 )
 
-// reqInfo is what the platform middleware knows about the request being served, kept in its
-// context (one value, one allocation) for the code ogen calls, which sees no *http.Request.
-type reqInfo struct {
-	id         string
-	clientAddr string
-	header     http.Header
-}
-
-type reqInfoKey struct{}
-
-func newReqInfo(w http.ResponseWriter, r *http.Request, id string) *reqInfo {
+func newReqInfo(w http.ResponseWriter, r *http.Request, id string) *reqctx.Info {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return &reqInfo{id: id, clientAddr: host, header: w.Header()}
+	return &reqctx.Info{ID: id, ClientAddr: host, Header: w.Header()}
 }
 
 // RequestID returns the id of the request in ctx.
-func RequestID(ctx context.Context) string {
-	if ri, ok := ctx.Value(reqInfoKey{}).(*reqInfo); ok {
-		return ri.id
-	}
-	return ""
-}
+func RequestID(ctx context.Context) string { return reqctx.RequestID(ctx) }
 
 // ClientAddr returns the address of the client that sent the request in ctx: the peer of the
 // TCP connection. Forwarding headers are ignored on purpose: anyone can send them, and a
 // throttle keyed on them would be trivial to dodge. Behind a proxy, replace this with the
 // proxy's trusted header.
 func ClientAddr(ctx context.Context) string {
-	if ri, ok := ctx.Value(reqInfoKey{}).(*reqInfo); ok {
-		return ri.clientAddr
+	if info := reqctx.From(ctx); info != nil {
+		return info.ClientAddr
 	}
 	return ""
 }
 
 // setResponseHeaders adds headers to the response of the request in ctx, before ogen writes it.
 func setResponseHeaders(ctx context.Context, headers map[string]string) {
-	ri, ok := ctx.Value(reqInfoKey{}).(*reqInfo)
-	if !ok {
+	info := reqctx.From(ctx)
+	if info == nil {
 		return
 	}
 	for k, v := range headers {
-		ri.header.Set(k, v)
+		info.Header.Set(k, v)
 	}
 }

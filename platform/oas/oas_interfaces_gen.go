@@ -33,6 +33,10 @@ type GetUserRes interface {
 	getUserRes()
 }
 
+type ListEventsRes interface {
+	listEventsRes()
+}
+
 type ListUsersRes interface {
 	listUsersRes()
 }

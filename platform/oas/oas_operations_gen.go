@@ -16,6 +16,7 @@ const (
 	GetMeOperation          OperationName = "GetMe"
 	GetReadinessOperation   OperationName = "GetReadiness"
 	GetUserOperation        OperationName = "GetUser"
+	ListEventsOperation     OperationName = "ListEvents"
 	ListUsersOperation      OperationName = "ListUsers"
 	RegisterUserOperation   OperationName = "RegisterUser"
 	UpdateUserOperation     OperationName = "UpdateUser"

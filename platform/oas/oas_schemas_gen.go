@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-faster/errors"
+	"github.com/go-faster/jx"
 	"github.com/google/uuid"
 )
 
@@ -102,6 +103,205 @@ type ChangePasswordServiceUnavailable Problem
 
 func (*ChangePasswordServiceUnavailable) changePasswordRes() {}
 
+// A domain event in the CloudEvents 1.0 JSON format, with the extensions `actor` and `requestid`.
+// Ref: #/components/schemas/CloudEvent
+type CloudEvent struct {
+	Specversion CloudEventSpecversion `json:"specversion"`
+	ID          uuid.UUID             `json:"id"`
+	Source      string                `json:"source"`
+	Type        string                `json:"type"`
+	// What the event is about; for user events, the user's id.
+	Subject         OptString                 `json:"subject"`
+	Time            time.Time                 `json:"time"`
+	Datacontenttype CloudEventDatacontenttype `json:"datacontenttype"`
+	// The payload its type documents (README, Events); never a secret.
+	Data CloudEventData `json:"data"`
+	// Who made the change, a user id, `self` (self-registration) or `system` (an operator's command).
+	Actor OptString `json:"actor"`
+	// The X-Request-Id of the request that made the change.
+	Requestid OptString `json:"requestid"`
+}
+
+// GetSpecversion returns the value of Specversion.
+func (s *CloudEvent) GetSpecversion() CloudEventSpecversion {
+	return s.Specversion
+}
+
+// GetID returns the value of ID.
+func (s *CloudEvent) GetID() uuid.UUID {
+	return s.ID
+}
+
+// GetSource returns the value of Source.
+func (s *CloudEvent) GetSource() string {
+	return s.Source
+}
+
+// GetType returns the value of Type.
+func (s *CloudEvent) GetType() string {
+	return s.Type
+}
+
+// GetSubject returns the value of Subject.
+func (s *CloudEvent) GetSubject() OptString {
+	return s.Subject
+}
+
+// GetTime returns the value of Time.
+func (s *CloudEvent) GetTime() time.Time {
+	return s.Time
+}
+
+// GetDatacontenttype returns the value of Datacontenttype.
+func (s *CloudEvent) GetDatacontenttype() CloudEventDatacontenttype {
+	return s.Datacontenttype
+}
+
+// GetData returns the value of Data.
+func (s *CloudEvent) GetData() CloudEventData {
+	return s.Data
+}
+
+// GetActor returns the value of Actor.
+func (s *CloudEvent) GetActor() OptString {
+	return s.Actor
+}
+
+// GetRequestid returns the value of Requestid.
+func (s *CloudEvent) GetRequestid() OptString {
+	return s.Requestid
+}
+
+// SetSpecversion sets the value of Specversion.
+func (s *CloudEvent) SetSpecversion(val CloudEventSpecversion) {
+	s.Specversion = val
+}
+
+// SetID sets the value of ID.
+func (s *CloudEvent) SetID(val uuid.UUID) {
+	s.ID = val
+}
+
+// SetSource sets the value of Source.
+func (s *CloudEvent) SetSource(val string) {
+	s.Source = val
+}
+
+// SetType sets the value of Type.
+func (s *CloudEvent) SetType(val string) {
+	s.Type = val
+}
+
+// SetSubject sets the value of Subject.
+func (s *CloudEvent) SetSubject(val OptString) {
+	s.Subject = val
+}
+
+// SetTime sets the value of Time.
+func (s *CloudEvent) SetTime(val time.Time) {
+	s.Time = val
+}
+
+// SetDatacontenttype sets the value of Datacontenttype.
+func (s *CloudEvent) SetDatacontenttype(val CloudEventDatacontenttype) {
+	s.Datacontenttype = val
+}
+
+// SetData sets the value of Data.
+func (s *CloudEvent) SetData(val CloudEventData) {
+	s.Data = val
+}
+
+// SetActor sets the value of Actor.
+func (s *CloudEvent) SetActor(val OptString) {
+	s.Actor = val
+}
+
+// SetRequestid sets the value of Requestid.
+func (s *CloudEvent) SetRequestid(val OptString) {
+	s.Requestid = val
+}
+
+// The payload its type documents (README, Events); never a secret.
+type CloudEventData map[string]jx.Raw
+
+func (s *CloudEventData) init() CloudEventData {
+	m := *s
+	if m == nil {
+		m = map[string]jx.Raw{}
+		*s = m
+	}
+	return m
+}
+
+type CloudEventDatacontenttype string
+
+const (
+	CloudEventDatacontenttypeApplicationJSON CloudEventDatacontenttype = "application/json"
+)
+
+// AllValues returns all CloudEventDatacontenttype values.
+func (CloudEventDatacontenttype) AllValues() []CloudEventDatacontenttype {
+	return []CloudEventDatacontenttype{
+		CloudEventDatacontenttypeApplicationJSON,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s CloudEventDatacontenttype) MarshalText() ([]byte, error) {
+	switch s {
+	case CloudEventDatacontenttypeApplicationJSON:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *CloudEventDatacontenttype) UnmarshalText(data []byte) error {
+	switch CloudEventDatacontenttype(data) {
+	case CloudEventDatacontenttypeApplicationJSON:
+		*s = CloudEventDatacontenttypeApplicationJSON
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
+type CloudEventSpecversion string
+
+const (
+	CloudEventSpecversion10 CloudEventSpecversion = "1.0"
+)
+
+// AllValues returns all CloudEventSpecversion values.
+func (CloudEventSpecversion) AllValues() []CloudEventSpecversion {
+	return []CloudEventSpecversion{
+		CloudEventSpecversion10,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s CloudEventSpecversion) MarshalText() ([]byte, error) {
+	switch s {
+	case CloudEventSpecversion10:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *CloudEventSpecversion) UnmarshalText(data []byte) error {
+	switch CloudEventSpecversion(data) {
+	case CloudEventSpecversion10:
+		*s = CloudEventSpecversion10
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 type CreateTokenBadRequest Problem
 
 func (*CreateTokenBadRequest) createTokenRes() {}
@@ -178,6 +378,35 @@ func (s *ErrorStatusCode) SetStatusCode(val int) {
 func (s *ErrorStatusCode) SetResponse(val Problem) {
 	s.Response = val
 }
+
+// Ref: #/components/schemas/EventPage
+type EventPage struct {
+	Items []CloudEvent `json:"items"`
+	// Cursor to pass as `after` for the events after this page.
+	NextCursor string `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *EventPage) GetItems() []CloudEvent {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *EventPage) GetNextCursor() string {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *EventPage) SetItems(val []CloudEvent) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *EventPage) SetNextCursor(val string) {
+	s.NextCursor = val
+}
+
+func (*EventPage) listEventsRes() {}
 
 // Ref: #/components/schemas/FieldError
 type FieldError struct {
@@ -269,6 +498,18 @@ func (s *HealthStatus) UnmarshalText(data []byte) error {
 		return errors.Errorf("invalid value: %q", data)
 	}
 }
+
+type ListEventsBadRequest Problem
+
+func (*ListEventsBadRequest) listEventsRes() {}
+
+type ListEventsForbidden Problem
+
+func (*ListEventsForbidden) listEventsRes() {}
+
+type ListEventsServiceUnavailable Problem
+
+func (*ListEventsServiceUnavailable) listEventsRes() {}
 
 type ListUsersBadRequest Problem
 
@@ -1045,6 +1286,7 @@ func (*UnauthorizedHeaders) deactivateUserRes() {}
 func (*UnauthorizedHeaders) deleteUserRes()     {}
 func (*UnauthorizedHeaders) getMeRes()          {}
 func (*UnauthorizedHeaders) getUserRes()        {}
+func (*UnauthorizedHeaders) listEventsRes()     {}
 func (*UnauthorizedHeaders) listUsersRes()      {}
 func (*UnauthorizedHeaders) updateUserRes()     {}
 

@@ -41,6 +41,7 @@ var operationRolesBearerAuth = map[string][]string{
 	DeleteUserOperation:     []string{},
 	GetMeOperation:          []string{},
 	GetUserOperation:        []string{},
+	ListEventsOperation:     []string{},
 	ListUsersOperation:      []string{},
 	UpdateUserOperation:     []string{},
 }

@@ -8,12 +8,29 @@ import (
 
 // Handler handles operations described by OpenAPI v3 specification.
 type Handler interface {
+	EventsHandler
 	SystemHandler
 	UsersHandler
 	// NewError creates *ErrorStatusCode from error returned by handler.
 	//
 	// Used for common default response.
 	NewError(ctx context.Context, err error) *ErrorStatusCode
+}
+
+// EventsHandler handles operations described by OpenAPI v3 specification.
+//
+// x-ogen-operation-group: Events
+type EventsHandler interface {
+	// ListEvents implements listEvents operation.
+	//
+	// Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were
+	// published. Pass `next_cursor` of a page as `after` to get the next one; when the last page is
+	// reached, `next_cursor` is still set, so that a consumer can come back later for what happened since.
+	// Nothing is skipped or repeated, whatever is written meanwhile. Events stay for `EVENT_RETENTION` (a
+	// week by default) after they are published.
+	//
+	// GET /events
+	ListEvents(ctx context.Context, params ListEventsParams) (ListEventsRes, error)
 }
 
 // SystemHandler handles operations described by OpenAPI v3 specification.

@@ -107,6 +107,19 @@ func (UnimplementedHandler) GetUser(ctx context.Context, params GetUserParams) (
 	return r, ht.ErrNotImplemented
 }
 
+// ListEvents implements listEvents operation.
+//
+// Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were
+// published. Pass `next_cursor` of a page as `after` to get the next one; when the last page is
+// reached, `next_cursor` is still set, so that a consumer can come back later for what happened since.
+// Nothing is skipped or repeated, whatever is written meanwhile. Events stay for `EVENT_RETENTION` (a
+// week by default) after they are published.
+//
+// GET /events
+func (UnimplementedHandler) ListEvents(ctx context.Context, params ListEventsParams) (r ListEventsRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // ListUsers implements listUsers operation.
 //
 // Admins only. One page of users ordered by creation time (oldest first), then id. Pass `next_cursor`

@@ -1,0 +1,68 @@
+package events
+
+import (
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	eventsql "github.com/acme/userservice/queries/events"
+
+	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/identity"
+	"github.com/acme/userservice/platform/oas"
+)
+
+// Schema contributes the outbox's tables to every command's migrations: a command that changes
+// data (the admin command too) writes events.
+var Schema = fx.Module("events-schema",
+	fx.Provide(fx.Annotate(eventsql.Migrations, fx.ResultTags(`group:"migrations"`))),
+)
+
+// Module runs the events backbone of the serving application: the relay publishing the outbox
+// through the embedded broker to the modules' subscriptions, and the changes feed.
+var Module = fx.Module("events",
+	fx.Provide(
+		fx.Private,
+		newStore,
+		newMetrics,
+	),
+	fx.Provide(
+		NewLocal,
+		fx.Annotate(func(l *Local) Broker { return l }),
+		NewRelay,
+		NewFeed,
+		func(f *Feed) oas.EventsHandler { return f },
+	),
+	fx.Invoke(func(lc fx.Lifecycle, r *Relay) { lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop}) }),
+)
+
+// LocalParams are the inputs of NewLocal.
+type LocalParams struct {
+	fx.In
+	Subscriptions []Subscription `group:"event_subscriptions"`
+	Log           *zap.Logger
+}
+
+// NewLocal returns the embedded broker over the modules' subscriptions.
+func NewLocal(p LocalParams, s store, m *Metrics) *Local {
+	return &Local{subs: p.Subscriptions, store: s, retry: DefaultRetry, log: p.Log, metrics: m, sleep: sleep}
+}
+
+// NewRelay returns the relay of the open database's outbox.
+func NewRelay(db *database.DB, s store, b Broker, cfg config.Config, log *zap.Logger) *Relay {
+	opts := RelayOptions{Batch: 100, Poll: time.Second, Retention: cfg.EventRetention, PruneEvery: time.Minute}
+	var listen *pgxpool.Pool
+	if db.Engine == database.Postgres {
+		listen = db.Pool
+	} else {
+		// Without notifications, a short poll: an indexed look at an empty partial index.
+		opts.Poll = 100 * time.Millisecond
+	}
+	return newRelay(s, b, log.Named("events"), opts, listen)
+}
+
+// NewFeed returns the changes feed.
+func NewFeed(s store, id *identity.Resolver) *Feed { return &Feed{store: s, identity: id} }
