@@ -281,24 +281,12 @@ func (d *database) seed(ctx context.Context, n int) ([]uuid.UUID, []time.Time, e
 
 // run runs the service's statement name with args and discards the result rows.
 func (d *database) run(ctx context.Context, name string, args ...any) error {
+	if d.pool != nil {
+		return d.runPG(ctx, d.pool, name, args...)
+	}
 	q, ok := d.stmts[name]
 	if !ok {
-		return fmt.Errorf("no statement %s in queries/users/%s/queries.sql", name, d.engine)
-	}
-	if d.pool != nil {
-		for i, a := range args {
-			if id, ok := a.(uuid.UUID); ok {
-				args[i] = pgtype.UUID{Bytes: id, Valid: true} // as the service's adapter passes ids
-			}
-		}
-		rows, err := d.pool.Query(ctx, q, args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-		}
-		rows.Close()
-		return rows.Err()
+		return fmt.Errorf("no statement %s in queries/{users,events}/%s/queries.sql", name, d.engine)
 	}
 	for i, a := range args {
 		if id, ok := a.(uuid.UUID); ok {
@@ -313,6 +301,49 @@ func (d *database) run(ctx context.Context, name string, args ...any) error {
 	}
 	_ = rows.Close()
 	return rows.Err()
+}
+
+// changeWithEvent runs, on PostgreSQL, what the service runs to change a user and record the
+// event: in a transaction, the row read for update, the update, the outbox's insert.
+func (d *database) changeWithEvent(ctx context.Context, id uuid.UUID, typ string, active bool, email string) error {
+	return pgx.BeginFunc(ctx, d.pool, func(tx pgx.Tx) error {
+		if err := d.runPG(ctx, tx, "GetUserForUpdate", id); err != nil {
+			return err
+		}
+		now := time.Now().UTC()
+		if err := d.runPG(ctx, tx, "UpdateUser", "n"+strings.ReplaceAll(id.String(), "-", ""), email, active, "user", nil, now, id); err != nil {
+			return err
+		}
+		env := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"userservice/users","type":%q,"subject":%q,"time":%q,"datacontenttype":"application/json","data":{"user_id":%[3]q}}`,
+			uuid.Must(uuid.NewV7()), typ, id.String(), now.Format(time.RFC3339Nano))
+		return d.runPG(ctx, tx, "AppendEvent", uuid.Must(uuid.NewV7()), typ, id.String(), int16(0), now, env)
+	})
+}
+
+// runPG runs statement name on q (the pool or a transaction), with ids passed as the service's
+// adapter passes them.
+func (d *database) runPG(ctx context.Context, q interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, name string, args ...any) error {
+	stmt, ok := d.stmts[name]
+	if !ok {
+		return fmt.Errorf("no statement %s in queries/{users,events}/%s/queries.sql", name, d.engine)
+	}
+	for i, a := range args {
+		if id, ok := a.(uuid.UUID); ok {
+			args[i] = pgtype.UUID{Bytes: id, Valid: true}
+		}
+	}
+	{
+		rows, err := q.Query(ctx, stmt, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+		}
+		rows.Close()
+		return rows.Err()
+	}
 }
 
 // service is a running service process.
@@ -750,12 +781,13 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 		{"update", func(w int) error {
 			return conns[w].do("PATCH", "/users/"+pick(), token, fmt.Sprintf(`{"email":"u%d_%d@example.com"}`, run, next()), 200)
 		}, pgOnly(authed(func(int) error {
-			return db.run(ctx, "PatchUser", nil, fmt.Sprintf("cu%d_%d@example.com", run, next()), nil, time.Now().UTC(), ids[rand.IntN(len(ids))])
+			return db.changeWithEvent(ctx, ids[rand.IntN(len(ids))], "userservice.user.updated.v1", true, fmt.Sprintf("cu%d_%d@example.com", run, next()))
 		})), nil},
 		{"deactivate", func(w int) error {
 			return conns[w].do("POST", "/users/"+pick()+"/deactivate", token, "", 200)
 		}, pgOnly(authed(func(int) error {
-			return db.run(ctx, "SetActive", false, time.Now().UTC(), ids[rand.IntN(len(ids))])
+			id := ids[rand.IntN(len(ids))]
+			return db.changeWithEvent(ctx, id, "userservice.user.deactivated.v1", false, "c_"+id.String()+"@example.com")
 		})), onBaseline(func(w int) error { return base[w].do("POST", "/users/"+pick()+"/deactivate", "", "", 200) })},
 		{"login", func(w int) error {
 			return conns[w].do("POST", "/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, 200)

@@ -21,6 +21,7 @@ func TestDefaults(t *testing.T) {
 		MigrateOnStart: true, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		JWTTTL: 15 * time.Minute, LoginMaxFailures: 5, LoginMaxFailuresPerAddr: 20, LoginLockout: 15 * time.Minute,
+		EventRetention: 7 * 24 * time.Hour,
 	}
 	if cfg != want {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
@@ -64,6 +65,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"SHUTDOWN_TIMEOUT", "0s"},
 		{"HTTP_READ_TIMEOUT", "-1s"},
 		{"REQUEST_TIMEOUT", "0"},
+		{"EVENT_RETENTION", "0s"},
+		{"EVENT_RETENTION", "a week"},
 	}
 	for _, tc := range tests {
 		_, err := config.Parse(map[string]string{tc.name: tc.value})

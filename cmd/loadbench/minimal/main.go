@@ -1,8 +1,8 @@
 // Command minimal is the load benchmark's baseline: the least a hand-written Go server needs
 // to answer the benchmarked requests on PostgreSQL (net/http and pgx running the service's own
-// SQL; no generated code, module container, authentication, validation beyond JSON, logging or
-// metrics). make bench runs it beside the service on the same database, so service / minimal
-// is what the service's layers cost. It is not a product: never deploy it.
+// SQL, the transactional outbox's included; no generated code, module container, authentication,
+// validation beyond JSON, logging or metrics). make bench runs it beside the service on the same
+// database, so service / minimal is what the service's layers cost. It is not a product: never deploy it.
 package main
 
 import (
@@ -22,6 +22,7 @@ import (
 
 	"github.com/acme/userservice/cmd/loadbench/internal/statements"
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/events"
 )
 
 func main() {
@@ -83,8 +84,17 @@ func (s *server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC()
 	u := user{UserID: uuid.Must(uuid.NewV7()), Username: in.Username, Email: in.Email, IsActive: true, Role: "user", CreatedAt: now, UpdatedAt: now}
-	_, err := s.pool.Exec(r.Context(), s.stmts["InsertUser"],
+	// As the service does: the user and its event in one batch (one round trip, atomic).
+	var b database.Batch
+	_, _ = b.Exec(r.Context(), s.stmts["InsertUser"],
 		pgtype.UUID{Bytes: u.UserID, Valid: true}, u.Username, u.Email, true, u.Role, nil, now, now)
+	ev, err := events.New("userservice/users", "userservice.user.registered.v1", u.UserID.String(), now, "self", "", u)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_ = events.AppendPostgres(r.Context(), &b, ev)
+	err = b.Send(r.Context(), s.pool)
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		http.Error(w, "taken", http.StatusConflict)
 		return
@@ -102,7 +112,8 @@ func (s *server) get(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	s.one(w, s.pool.QueryRow(r.Context(), s.stmts["GetUserByID"], pgtype.UUID{Bytes: id, Valid: true}))
+	u, err := scan(s.pool.QueryRow(r.Context(), s.stmts["GetUserByID"], pgtype.UUID{Bytes: id, Valid: true}))
+	answer(w, u, err)
 }
 
 func (s *server) deactivate(w http.ResponseWriter, r *http.Request) {
@@ -111,17 +122,43 @@ func (s *server) deactivate(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
 	}
-	s.one(w, s.pool.QueryRow(r.Context(), s.stmts["SetActive"], false, time.Now().UTC(), pgtype.UUID{Bytes: id, Valid: true}))
+	// As the service does: read for update, update, record the event, in one transaction.
+	var u user
+	err = pgx.BeginFunc(r.Context(), s.pool, func(tx pgx.Tx) error {
+		var err error
+		u, err = scan(tx.QueryRow(r.Context(), s.stmts["GetUserForUpdate"], pgtype.UUID{Bytes: id, Valid: true}))
+		if err != nil || !u.IsActive {
+			return err
+		}
+		u.IsActive, u.UpdatedAt = false, time.Now().UTC()
+		if _, err := tx.Exec(r.Context(), s.stmts["UpdateUser"], u.Username, u.Email, false, u.Role, nil, u.UpdatedAt,
+			pgtype.UUID{Bytes: id, Valid: true}); err != nil {
+			return err
+		}
+		ev, err := events.New("userservice/users", "userservice.user.deactivated.v1", id.String(), u.UpdatedAt, "system", "",
+			map[string]uuid.UUID{"user_id": id})
+		if err != nil {
+			return err
+		}
+		return events.AppendPostgres(r.Context(), tx, ev)
+	})
+	answer(w, u, err)
 }
 
-// one answers with the user in row (the columns of the service's statements), or 404.
-func (s *server) one(w http.ResponseWriter, row pgx.Row) {
+// scan reads a user from row (the columns of the service's statements).
+func scan(row pgx.Row) (user, error) {
 	var (
 		u    user
 		id   pgtype.UUID
 		hash pgtype.Text
 	)
 	err := row.Scan(&id, &u.Username, &u.Email, &u.IsActive, &u.Role, &u.CreatedAt, &u.UpdatedAt, &hash)
+	u.UserID = id.Bytes
+	return u, err
+}
+
+// answer replies with u, or 404 when there was no row.
+func answer(w http.ResponseWriter, u user, err error) {
 	if errors.Is(err, pgx.ErrNoRows) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
@@ -130,7 +167,6 @@ func (s *server) one(w http.ResponseWriter, row pgx.Row) {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	u.UserID = id.Bytes
 	reply(w, http.StatusOK, u)
 }
 

@@ -16,14 +16,16 @@ import (
 // UserRepository stores users. Implementations map storage errors to domain errors: a missing
 // user is a *domain.NotFoundError, a taken email or username a *domain.AlreadyExistsError
 // (decided by the database's unique index, never by a prior read). Every method is atomic on
-// its own, so a use case that needs one call needs no unit of work: a single-statement
-// adapter (SetActive and Patch are one UPDATE … RETURNING on PostgreSQL) then costs one round
-// trip instead of three.
+// its own, so a use case that needs one call needs no unit of work (registering is one round
+// trip on PostgreSQL, the user and its event included).
 type UserRepository interface {
-	// Add inserts a new user.
-	Add(ctx context.Context, u *domain.User) error
+	// Add inserts a new user and records evs with it, atomically: both or neither.
+	Add(ctx context.Context, u *domain.User, evs ...Event) error
 	// Get returns the user with the id.
 	Get(ctx context.Context, id uuid.UUID) (*domain.User, error)
+	// GetForUpdate returns the user with the id and, in a unit of work, locks it until the end:
+	// a read-modify-write then knows exactly what it changed, whatever runs beside it.
+	GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, error)
 	// GetPair returns those of the two users that exist, in no particular order, in one
 	// statement (an authenticated read fetches its caller with its subject); a missing id is
 	// simply absent from the result, the same id twice may appear twice.
@@ -34,12 +36,6 @@ type UserRepository interface {
 	List(ctx context.Context, q ListQuery) ([]*domain.User, error)
 	// Update saves every field of an existing user.
 	Update(ctx context.Context, u *domain.User) error
-	// SetActive sets the user's state and returns the user as stored after. As in
-	// User.Activate and User.Deactivate, the update time moves only when the state changes.
-	SetActive(ctx context.Context, id uuid.UUID, active bool, at time.Time) (*domain.User, error)
-	// Patch applies changes, already validated, and returns the user as stored after. As in
-	// User.Apply, the update time moves only when a value changes.
-	Patch(ctx context.Context, id uuid.UUID, c domain.Changes, at time.Time) (*domain.User, error)
 	// Delete removes the user with the id.
 	Delete(ctx context.Context, id uuid.UUID) error
 }
@@ -64,6 +60,25 @@ type Position struct {
 // transaction.
 type Repos struct {
 	Users UserRepository
+	// Events records events in the transaction: committed with the change, or not at all.
+	Events EventLog
+}
+
+// Event is a domain event the module emits (domain.Event* types), recorded with the change it
+// describes and published by the platform after the commit.
+type Event struct {
+	Type    string
+	Subject uuid.UUID
+	Time    time.Time
+	// Actor is who made the change: a user id, "self" (self-registration) or "system".
+	Actor string
+	// Data is the payload: the domain's type for Type.
+	Data any
+}
+
+// EventLog records events (the transactional outbox).
+type EventLog interface {
+	Record(ctx context.Context, evs ...Event) error
 }
 
 // UnitOfWork runs a function atomically.

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acme/userservice/modules/users/domain"
+	"github.com/acme/userservice/modules/users/ports"
 )
 
 var (
@@ -91,8 +92,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
 	}
 	s.Throttle.Reset(accountKey(in.Email))
 	if rehash {
-		// The parameters were raised since this hash was made: store a stronger one.
-		if err := s.setPassword(ctx, u.ID(), in.Password); err != nil {
+		// The parameters were raised since this hash was made: store a stronger one. The
+		// password is the same, so no event says it changed.
+		if err := s.setPassword(ctx, u.ID(), in.Password, nil); err != nil {
 			return Token{}, err
 		}
 	}
@@ -182,17 +184,22 @@ func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, curren
 		s.fail(u.Email(), clientAddr)
 		return ErrWrongPassword
 	}
-	return s.setPassword(ctx, actor.ID, next)
+	return s.setPassword(ctx, actor.ID, next, &actor)
 }
 
-func (s *Service) setPassword(ctx context.Context, id uuid.UUID, password string) error {
+// setPassword stores a new hash of password; by names who changed it (a password_changed
+// event), nil for a rehash of the same password.
+func (s *Service) setPassword(ctx context.Context, id uuid.UUID, password string, by *domain.Actor) error {
 	hash, err := s.Hasher.Hash(password)
 	if err != nil {
 		return err
 	}
-	_, err = s.change(ctx, id, func(u *domain.User, now time.Time) (bool, error) {
+	_, err = s.change(ctx, id, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
 		u.SetPasswordHash(hash, now)
-		return true, nil
+		if by == nil {
+			return true, nil, nil
+		}
+		return true, []ports.Event{userEvent(domain.EventPasswordChanged, id, now, *by)}, nil
 	})
 	return err
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/throttle"
 	"github.com/acme/userservice/platform/token"
+	eventsql "github.com/acme/userservice/queries/events"
 )
 
 const pw = "correct horse battery"
@@ -277,7 +278,7 @@ func TestAuthorization(t *testing.T) {
 
 func TestCreateAdminAndRehashOnLogin(t *testing.T) {
 	t.Parallel()
-	db := dbtest.SQLite(t, users.Migrations())
+	db := dbtest.SQLite(t, users.Migrations(), eventsql.Migrations())
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	signer, _ := token.New([]byte("0123456789abcdef0123456789abcdef"), time.Minute, clock.Now)
 	weak := password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
@@ -326,7 +327,7 @@ func (c *countingHasher) Verify(password, encoded string) (bool, bool, error) {
 // costs one password verification, so response time does not reveal which accounts exist.
 func TestEveryLoginCostsOneVerification(t *testing.T) {
 	t.Parallel()
-	db := dbtest.SQLite(t, users.Migrations())
+	db := dbtest.SQLite(t, users.Migrations(), eventsql.Migrations())
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	signer, _ := token.New([]byte("0123456789abcdef0123456789abcdef"), time.Minute, clock.Now)
 	h := &countingHasher{PasswordHasher: password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32})}

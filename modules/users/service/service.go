@@ -85,10 +85,30 @@ func (s *Service) Register(ctx context.Context, in RegisterInput) (*domain.User,
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Users.Add(ctx, u); err != nil {
+	if err := s.Users.Add(ctx, u, registered(u, ActorSelf)); err != nil {
 		return nil, err
 	}
 	return u, nil
+}
+
+// The actors of events that are not a user.
+const (
+	// ActorSelf is someone registering themself, without an account yet.
+	ActorSelf = "self"
+	// ActorSystem is an operator's command.
+	ActorSystem = "system"
+)
+
+// registered is the event of u's registration.
+func registered(u *domain.User, actor string) ports.Event {
+	return ports.Event{Type: domain.EventRegistered, Subject: u.ID(), Time: u.CreatedAt(), Actor: actor, Data: domain.Registered{
+		UserID: u.ID(), Username: u.Username(), Email: u.Email(), Role: u.Role(), IsActive: u.IsActive(),
+	}}
+}
+
+// userEvent is an event about the user id whose payload is only the id.
+func userEvent(typ string, id uuid.UUID, at time.Time, actor domain.Actor) ports.Event {
+	return ports.Event{Type: typ, Subject: id, Time: at, Actor: actor.ID.String(), Data: domain.UserRef{UserID: id}}
 }
 
 // CreateAdmin creates an active admin with a password. It has no actor: only trusted
@@ -102,7 +122,7 @@ func (s *Service) CreateAdmin(ctx context.Context, in RegisterInput) (*domain.Us
 		return nil, err
 	}
 	u.Promote(s.Clock.Now())
-	if err := s.Users.Add(ctx, u); err != nil {
+	if err := s.Users.Add(ctx, u, registered(u, ActorSystem)); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -228,7 +248,8 @@ func (s *Service) List(ctx context.Context, actor domain.Actor, in ListInput) (P
 	return page, nil
 }
 
-// Update applies changes to the user's username, email and (admins only) role.
+// Update applies changes to the user's username, email and (admins only) role, recording an
+// updated event for a new username or email and a role_changed event for a new role.
 func (s *Service) Update(ctx context.Context, actor domain.Actor, id uuid.UUID, c domain.Changes) (*domain.User, error) {
 	if err := domain.AuthorizeChanges(actor, id, c); err != nil {
 		return nil, err
@@ -236,16 +257,44 @@ func (s *Service) Update(ctx context.Context, actor domain.Actor, id uuid.UUID, 
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	return s.Users.Patch(ctx, id, c, s.Clock.Now())
+	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+		before := u.Snapshot()
+		changed, err := u.Apply(c, now)
+		if err != nil || !changed {
+			return false, nil, err
+		}
+		var evs []ports.Event
+		upd := domain.Updated{UserID: id}
+		if u.Username() != before.Username {
+			upd.Changed, upd.Username = append(upd.Changed, "username"), u.Username()
+		}
+		if u.Email() != before.Email {
+			upd.Changed, upd.Email = append(upd.Changed, "email"), u.Email()
+		}
+		if len(upd.Changed) > 0 {
+			evs = append(evs, ports.Event{Type: domain.EventUpdated, Subject: id, Time: now, Actor: actor.ID.String(), Data: upd})
+		}
+		if u.Role() != before.Role {
+			evs = append(evs, ports.Event{Type: domain.EventRoleChanged, Subject: id, Time: now, Actor: actor.ID.String(),
+				Data: domain.RoleChanged{UserID: id, From: before.Role, To: u.Role()}})
+		}
+		return true, evs, nil
+	})
 }
 
 // Deactivate makes the user inactive (the user themself or an admin); their tokens stop
-// working at their next request. Deactivating an inactive user is not an error.
+// working at their next request. Deactivating an inactive user is not an error, and records no
+// event.
 func (s *Service) Deactivate(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.User, error) {
 	if err := domain.Authorize(actor, domain.ActionDeactivate, id); err != nil {
 		return nil, err
 	}
-	return s.Users.SetActive(ctx, id, false, s.Clock.Now())
+	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+		if !u.Deactivate(now) {
+			return false, nil, nil
+		}
+		return true, []ports.Event{userEvent(domain.EventDeactivated, id, now, actor)}, nil
+	})
 }
 
 // Activate makes the user active (admins only); activating an active user is not an error.
@@ -253,7 +302,12 @@ func (s *Service) Activate(ctx context.Context, actor domain.Actor, id uuid.UUID
 	if err := domain.Authorize(actor, domain.ActionActivate, id); err != nil {
 		return nil, err
 	}
-	return s.Users.SetActive(ctx, id, true, s.Clock.Now())
+	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+		if !u.Activate(now) {
+			return false, nil, nil
+		}
+		return true, []ports.Event{userEvent(domain.EventActivated, id, now, actor)}, nil
+	})
 }
 
 // Delete removes the user (admins only), or returns a *domain.NotFoundError. The other
@@ -268,23 +322,32 @@ func (s *Service) Delete(ctx context.Context, actor domain.Actor, id uuid.UUID) 
 			return fmt.Errorf("delete user %s: %w", id, err)
 		}
 	}
-	return s.Users.Delete(ctx, id)
+	return s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
+		if err := r.Users.Delete(ctx, id); err != nil {
+			return err
+		}
+		return r.Events.Record(ctx, userEvent(domain.EventDeleted, id, s.Clock.Now(), actor))
+	})
 }
 
-// change loads a user, applies fn and saves the user if fn changed it, all in one unit of work:
-// the read-modify-write for changes no single statement expresses (a new password hash).
-func (s *Service) change(ctx context.Context, id uuid.UUID, fn func(*domain.User, time.Time) (bool, error)) (*domain.User, error) {
+// change reads the user for update, lets fn change it and, when fn reports a change, saves the
+// user and records the events fn returns, in one unit of work: the change and its events are
+// committed together or not at all.
+func (s *Service) change(ctx context.Context, id uuid.UUID, fn func(*domain.User, time.Time) (bool, []ports.Event, error)) (*domain.User, error) {
 	var u *domain.User
 	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
 		var err error
-		if u, err = r.Users.Get(ctx, id); err != nil {
+		if u, err = r.Users.GetForUpdate(ctx, id); err != nil {
 			return err
 		}
-		changed, err := fn(u, s.Clock.Now())
+		changed, evs, err := fn(u, s.Clock.Now())
 		if err != nil || !changed {
 			return err
 		}
-		return r.Users.Update(ctx, u)
+		if err := r.Users.Update(ctx, u); err != nil {
+			return err
+		}
+		return r.Events.Record(ctx, evs...)
 	})
 	if err != nil {
 		return nil, err

@@ -19,6 +19,7 @@ import (
 	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/throttle"
 	"github.com/acme/userservice/platform/token"
+	eventsql "github.com/acme/userservice/queries/events"
 )
 
 // fakeClock advances one millisecond per reading, so every user has a distinct, known time.
@@ -81,7 +82,7 @@ func newService(t *testing.T, engine database.Engine) *service.Service {
 
 func newServiceWithClock(t *testing.T, engine database.Engine) (*service.Service, *fakeClock) {
 	t.Helper()
-	db := dbtest.Open(t, engine, users.Migrations())
+	db := dbtest.Open(t, engine, users.Migrations(), eventsql.Migrations())
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	signer, err := token.New([]byte("0123456789abcdef0123456789abcdef"), 15*time.Minute, clock.Now)
 	if err != nil {

@@ -8,6 +8,14 @@ SELECT user_id, username, email, is_active, role, created_at, updated_at, passwo
 FROM users
 WHERE user_id = sqlc.arg(user_id);
 
+-- name: GetUserForUpdate :one
+-- A read-modify-write (deactivate, activate, update, a new password) locks the row, so that it
+-- knows exactly what it changed, and the event it records says so, whatever runs beside it.
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
+FROM users
+WHERE user_id = sqlc.arg(user_id)
+FOR UPDATE;
+
 -- name: GetUserPair :many
 -- An authenticated read fetches its caller and its subject in one round trip. Two primary-key
 -- lookups, not IN (...): a generic plan for IN over parameters is a bitmap scan, several times
@@ -54,25 +62,3 @@ WHERE user_id = sqlc.arg(user_id);
 DELETE FROM users
 WHERE user_id = sqlc.arg(user_id);
 
--- The state changes, and updated_at moves, only when it differs (User.Activate/Deactivate's
--- rule, in one statement; in an UPDATE the column names the row's old value).
--- name: SetActive :one
-UPDATE users
-SET is_active = sqlc.arg(is_active),
-    updated_at = CASE WHEN is_active = sqlc.arg(is_active) THEN updated_at ELSE sqlc.arg(updated_at) END
-WHERE user_id = sqlc.arg(user_id)
-RETURNING user_id, username, email, is_active, role, created_at, updated_at, password_hash;
-
--- NULL keeps a field; updated_at moves only when a value differs (User.Apply's rule).
--- name: PatchUser :one
-UPDATE users
-SET username = COALESCE(sqlc.narg(username), username),
-    email = COALESCE(sqlc.narg(email), email),
-    role = COALESCE(sqlc.narg(role), role),
-    updated_at = CASE
-        WHEN (sqlc.narg(username)::text IS NOT NULL AND sqlc.narg(username) <> username)
-          OR (sqlc.narg(email)::text IS NOT NULL AND sqlc.narg(email) <> email)
-          OR (sqlc.narg(role)::text IS NOT NULL AND sqlc.narg(role) <> role)
-        THEN sqlc.arg(updated_at) ELSE updated_at END
-WHERE user_id = sqlc.arg(user_id)
-RETURNING user_id, username, email, is_active, role, created_at, updated_at, password_hash;

@@ -13,15 +13,25 @@ import (
 
 var argPattern = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
 
-// Load reads queries/users/<engine>/queries.sql (relative to the repository root, the working
-// directory) and returns its statements by name, with parameters numbered as sqlc numbers
-// them: in order of first appearance, $n on PostgreSQL and ?n on SQLite.
+// Load reads queries/users/<engine>/queries.sql and queries/events/<engine>/queries.sql (the
+// outbox; relative to the repository root, the working directory) and returns their statements
+// by name, with parameters numbered as sqlc numbers them: in order of first appearance, $n on
+// PostgreSQL and ?n on SQLite.
 func Load(engine string) (map[string]string, error) {
-	b, err := os.ReadFile(filepath.Join("queries", "users", engine, "queries.sql"))
-	if err != nil {
-		return nil, fmt.Errorf("read the service's statements (run from the repository root): %w", err)
-	}
 	out := map[string]string{}
+	for _, part := range []string{"users", "events"} {
+		if err := load(filepath.Join("queries", part, engine, "queries.sql"), engine, out); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func load(path, engine string, out map[string]string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read the service's statements (run from the repository root): %w", err)
+	}
 	for _, block := range strings.Split(string(b), "-- name: ")[1:] {
 		header, body, _ := strings.Cut(block, "\n")
 		name := strings.Fields(header)[0]
@@ -44,5 +54,5 @@ func Load(engine string) (map[string]string, error) {
 		})
 		out[name] = strings.TrimSuffix(strings.TrimSpace(stmt), ";")
 	}
-	return out, nil
+	return nil
 }

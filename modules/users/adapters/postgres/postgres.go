@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -15,10 +14,12 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/acme/userservice/modules/users/adapters/outbox"
 	"github.com/acme/userservice/modules/users/adapters/postgres/pgstore"
 	"github.com/acme/userservice/modules/users/domain"
 	"github.com/acme/userservice/modules/users/ports"
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/events"
 )
 
 // uniqueViolation is PostgreSQL's SQLSTATE for a unique index conflict.
@@ -27,20 +28,30 @@ const uniqueViolation = "23505"
 // Repository is the PostgreSQL UserRepository. It runs on whatever it was given: the pool for
 // single statements, a transaction inside a unit of work.
 type Repository struct {
-	q *pgstore.Queries
+	db Conn
+	q  *pgstore.Queries
 }
 
 var _ ports.UserRepository = (*Repository)(nil)
 
-// NewRepository returns a repository that runs its statements on db.
-func NewRepository(db pgstore.DBTX) *Repository {
-	return &Repository{q: pgstore.New(db)}
+// Conn is what a repository runs on: the pool or a transaction.
+type Conn interface {
+	pgstore.DBTX
+	database.BatchSender
 }
 
-// Add inserts u; a taken email or username is a *domain.AlreadyExistsError.
-func (r *Repository) Add(ctx context.Context, u *domain.User) error {
+// NewRepository returns a repository that runs its statements on db.
+func NewRepository(db Conn) *Repository {
+	return &Repository{db: db, q: pgstore.New(db)}
+}
+
+// Add inserts u and writes evs to the outbox in one batch: one round trip, one implicit
+// transaction (both or neither); a taken email or username is a *domain.AlreadyExistsError.
+func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event) error {
 	s := u.Snapshot()
-	err := r.q.InsertUser(ctx, pgstore.InsertUserParams{
+	var b database.Batch
+	// Queued, not run: the batch runs at Send.
+	_ = pgstore.New(&b).InsertUser(ctx, pgstore.InsertUserParams{
 		UserID:       pgID(s.ID),
 		Username:     s.Username,
 		Email:        s.Email,
@@ -50,12 +61,23 @@ func (r *Repository) Add(ctx context.Context, u *domain.User) error {
 		CreatedAt:    s.CreatedAt,
 		UpdatedAt:    s.UpdatedAt,
 	})
-	return mapWriteError(err, s)
+	envs, err := outbox.Envelopes(ctx, evs)
+	if err != nil {
+		return err
+	}
+	_ = events.AppendPostgres(ctx, &b, envs...)
+	return mapWriteError(b.Send(ctx, r.db), s)
 }
 
 // Get returns the user with the id.
 func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error) {
 	row, err := r.q.GetUserByID(ctx, pgID(id))
+	return oneUser(row, err, id)
+}
+
+// GetForUpdate returns the user with the id, locking the row until the transaction ends.
+func (r *Repository) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, error) {
+	row, err := r.q.GetUserForUpdate(ctx, pgID(id))
 	return oneUser(row, err, id)
 }
 
@@ -119,42 +141,6 @@ func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 		return &domain.NotFoundError{ID: s.ID}
 	}
 	return nil
-}
-
-// SetActive sets the state in one UPDATE … RETURNING.
-func (r *Repository) SetActive(ctx context.Context, id uuid.UUID, active bool, at time.Time) (*domain.User, error) {
-	row, err := r.q.SetActive(ctx, pgstore.SetActiveParams{UserID: pgID(id), IsActive: active, UpdatedAt: at})
-	return oneUser(row, err, id)
-}
-
-// Patch applies c in one UPDATE … RETURNING; a taken email or username is a
-// *domain.AlreadyExistsError.
-func (r *Repository) Patch(ctx context.Context, id uuid.UUID, c domain.Changes, at time.Time) (*domain.User, error) {
-	text := func(s *string) pgtype.Text {
-		if s == nil {
-			return pgtype.Text{}
-		}
-		return pgtype.Text{String: *s, Valid: true}
-	}
-	var role *string
-	if c.Role != nil {
-		r := string(*c.Role)
-		role = &r
-	}
-	row, err := r.q.PatchUser(ctx, pgstore.PatchUserParams{
-		UserID: pgID(id), Username: text(c.Username), Email: text(c.Email), Role: text(role), UpdatedAt: at,
-	})
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		var s domain.Snapshot
-		if c.Username != nil {
-			s.Username = *c.Username
-		}
-		if c.Email != nil {
-			s.Email = *c.Email
-		}
-		return nil, mapWriteError(err, s)
-	}
-	return oneUser(row, err, id)
 }
 
 // Delete removes the user with the id.
@@ -255,9 +241,20 @@ func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r port
 			panic(p)
 		}
 	}()
-	if err := fn(ctx, ports.Repos{Users: NewRepository(tx)}); err != nil {
+	if err := fn(ctx, ports.Repos{Users: NewRepository(tx), Events: eventLog{tx}}); err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
 	return mapError(tx.Commit(ctx))
+}
+
+// eventLog writes events to the outbox in a unit of work's transaction.
+type eventLog struct{ tx pgx.Tx }
+
+func (l eventLog) Record(ctx context.Context, evs ...ports.Event) error {
+	envs, err := outbox.Envelopes(ctx, evs)
+	if err != nil {
+		return err
+	}
+	return mapError(events.AppendPostgres(ctx, l.tx, envs...))
 }

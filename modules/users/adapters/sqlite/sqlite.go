@@ -9,14 +9,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/google/uuid"
 
+	"github.com/acme/userservice/modules/users/adapters/outbox"
 	"github.com/acme/userservice/modules/users/adapters/sqlite/litestore"
 	"github.com/acme/userservice/modules/users/domain"
 	"github.com/acme/userservice/modules/users/ports"
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/events"
 )
 
 // Repository is the SQLite UserRepository.
@@ -32,26 +33,47 @@ func NewRepository(db litestore.DBTX) *Repository {
 	return &Repository{q: litestore.New(db), db: db}
 }
 
-// Add inserts u; a taken email or username is a *domain.AlreadyExistsError.
-func (r *Repository) Add(ctx context.Context, u *domain.User) error {
+// Add inserts u and writes evs to the outbox, atomically: in the unit of work's transaction, or
+// in one of its own; a taken email or username is a *domain.AlreadyExistsError.
+func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event) error {
+	envs, err := outbox.Envelopes(ctx, evs)
+	if err != nil {
+		return err
+	}
 	s := u.Snapshot()
-	err := r.q.InsertUser(ctx, litestore.InsertUserParams{
-		UserID:       s.ID,
-		Username:     s.Username,
-		Email:        s.Email,
-		IsActive:     s.Active,
-		Role:         string(s.Role),
-		PasswordHash: nullable(s.PasswordHash),
-		CreatedAt:    s.CreatedAt,
-		UpdatedAt:    s.UpdatedAt,
-	})
-	return mapWriteError(err, s)
+	add := func(db litestore.DBTX) error {
+		err := litestore.New(db).InsertUser(ctx, litestore.InsertUserParams{
+			UserID:       s.ID,
+			Username:     s.Username,
+			Email:        s.Email,
+			IsActive:     s.Active,
+			Role:         string(s.Role),
+			PasswordHash: nullable(s.PasswordHash),
+			CreatedAt:    s.CreatedAt,
+			UpdatedAt:    s.UpdatedAt,
+		})
+		if err != nil {
+			return mapWriteError(err, s)
+		}
+		return mapError(events.AppendSQLite(ctx, db, envs...))
+	}
+	sqlDB, ok := r.db.(*sql.DB)
+	if !ok || len(envs) == 0 {
+		return add(r.db)
+	}
+	return NewUnitOfWork(sqlDB).inTx(ctx, func(tx *sql.Tx) error { return add(tx) })
 }
 
 // Get returns the user with the id.
 func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error) {
 	row, err := r.q.GetUserByID(ctx, id)
 	return oneUser(row, err, id)
+}
+
+// GetForUpdate returns the user with the id. SQLite has one writer, and the unit of work's
+// transaction holds it: there is nothing more to lock.
+func (r *Repository) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, error) {
+	return r.Get(ctx, id)
 }
 
 // GetPair returns those of the two users that exist, in one statement.
@@ -115,52 +137,6 @@ func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 		return &domain.NotFoundError{ID: s.ID}
 	}
 	return nil
-}
-
-// SetActive loads the user, applies the entity's rule and saves it, in one transaction (SQLite
-// has a single writer: the read-modify-write costs no round trips worth folding into SQL).
-func (r *Repository) SetActive(ctx context.Context, id uuid.UUID, active bool, at time.Time) (*domain.User, error) {
-	return r.modify(ctx, id, func(u *domain.User) (bool, error) {
-		if active {
-			return u.Activate(at), nil
-		}
-		return u.Deactivate(at), nil
-	})
-}
-
-// Patch loads the user, applies c with the entity's rule and saves it, in one transaction.
-func (r *Repository) Patch(ctx context.Context, id uuid.UUID, c domain.Changes, at time.Time) (*domain.User, error) {
-	return r.modify(ctx, id, func(u *domain.User) (bool, error) { return u.Apply(c, at) })
-}
-
-// modify runs a read-modify-write atomically: in a new transaction, or in the caller's when the
-// repository already runs in one (inside a unit of work).
-func (r *Repository) modify(ctx context.Context, id uuid.UUID, fn func(*domain.User) (bool, error)) (*domain.User, error) {
-	run := func(repo *Repository) (*domain.User, error) {
-		u, err := repo.Get(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		changed, err := fn(u)
-		if err != nil || !changed {
-			return u, err
-		}
-		return u, repo.Update(ctx, u)
-	}
-	db, ok := r.db.(*sql.DB)
-	if !ok {
-		return run(r)
-	}
-	tx, err := db.BeginTx(ctx, nil)
-	if err != nil {
-		return nil, mapError(err)
-	}
-	u, err := run(NewRepository(tx))
-	if err != nil {
-		_ = tx.Rollback()
-		return nil, err
-	}
-	return u, mapError(tx.Commit())
 }
 
 // Delete removes the user with the id.
@@ -245,7 +221,14 @@ func NewUnitOfWork(db *sql.DB) *UnitOfWork {
 }
 
 // Do runs fn in a transaction: commit on nil, rollback on error or panic.
-func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r ports.Repos) error) (err error) {
+func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r ports.Repos) error) error {
+	return w.inTx(ctx, func(tx *sql.Tx) error {
+		return fn(ctx, ports.Repos{Users: NewRepository(tx), Events: eventLog{tx}})
+	})
+}
+
+// inTx runs fn in a transaction: commit on nil, rollback on error or panic.
+func (w *UnitOfWork) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := w.db.BeginTx(ctx, nil)
 	if err != nil {
 		return mapError(err)
@@ -256,9 +239,20 @@ func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r port
 			panic(p)
 		}
 	}()
-	if err := fn(ctx, ports.Repos{Users: NewRepository(tx)}); err != nil {
+	if err := fn(tx); err != nil {
 		_ = tx.Rollback()
 		return err
 	}
 	return mapError(tx.Commit())
+}
+
+// eventLog writes events to the outbox in a unit of work's transaction.
+type eventLog struct{ tx *sql.Tx }
+
+func (l eventLog) Record(ctx context.Context, evs ...ports.Event) error {
+	envs, err := outbox.Envelopes(ctx, evs)
+	if err != nil {
+		return err
+	}
+	return mapError(events.AppendSQLite(ctx, l.tx, envs...))
 }

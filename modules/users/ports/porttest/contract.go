@@ -20,10 +20,12 @@ import (
 )
 
 // Store is an adapter under test: its autocommit repository and its unit of work, over one
-// fresh, empty, migrated database owned by the test.
+// fresh, empty, migrated database owned by the test (the outbox's tables included).
 type Store struct {
 	Users ports.UserRepository
 	UoW   ports.UnitOfWork
+	// Outbox returns the types of the events in the outbox, in the order they were written.
+	Outbox func(t *testing.T) []string
 }
 
 // Factory returns a new Store.
@@ -45,8 +47,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"UpdateMissingIsNotFound", testUpdateMissing},
 		{"UpdateToTakenEmailIsAlreadyExists", testUpdateConflict},
 		{"DeleteRemoves", testDelete},
-		{"SetActiveFollowsTheEntityRule", testSetActive},
-		{"PatchFollowsTheEntityRule", testPatch},
+		{"EventsCommitWithTheChange", testEventsCommitWithTheChange},
+		{"GetForUpdateReadsInAUnitOfWork", testGetForUpdate},
 		{"CallsOutsideAUnitOfWorkWork", testOutsideUoW},
 		{"UnitOfWorkRollsBackOnError", testRollbackOnError},
 		{"UnitOfWorkRollsBackOnPanic", testRollbackOnPanic},
@@ -407,101 +409,54 @@ func testConcurrentAdds(t *testing.T, s Store) {
 	}
 }
 
-func testSetActive(t *testing.T, s Store) {
-	uow := s.UoW
+// event is a recorded event of the type about u.
+func event(typ string, u *domain.User) ports.Event {
+	return ports.Event{Type: typ, Subject: u.ID(), Time: base, Actor: "system", Data: domain.UserRef{UserID: u.ID()}}
+}
+
+// testEventsCommitWithTheChange: the outbox holds an event exactly when its change committed.
+func testEventsCommitWithTheChange(t *testing.T, s Store) {
+	ctx := context.Background()
 	u := newUser(t, "john_doe", "john@example.com", base)
-	add(t, uow, u)
-	steps := []struct {
-		active bool
-		at     time.Time
-	}{
-		{false, base.Add(time.Hour)},
-		{false, base.Add(2 * time.Hour)}, // idempotent: the update time stays
-		{true, base.Add(3 * time.Hour)},
-		{true, base.Add(4 * time.Hour)},
+	must(t, s.Users.Add(ctx, u, event(domain.EventRegistered, u)))
+	dup := newUser(t, "other", "JOHN@example.com", base)
+	if err := s.Users.Add(ctx, dup, event(domain.EventRegistered, dup)); !errors.As(err, new(*domain.AlreadyExistsError)) {
+		t.Fatalf("duplicate: %v", err)
 	}
-	for i, st := range steps {
-		// What the entity does is the specification; the adapter must store exactly that.
-		if st.active {
-			u.Activate(st.at)
-		} else {
-			u.Deactivate(st.at)
-		}
-		var got *domain.User
-		must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
-			var err error
-			got, err = r.SetActive(ctx, u.ID(), st.active, st.at)
-			return err
-		}))
-		stored, err := get(t, uow, u.ID())
-		must(t, err)
-		if got.Snapshot() != u.Snapshot() || stored.Snapshot() != u.Snapshot() {
-			t.Fatalf("step %d: returned %+v, stored %+v, entity says %+v", i, got.Snapshot(), stored.Snapshot(), u.Snapshot())
-		}
-	}
-	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
-		_, err := r.SetActive(ctx, uuid.New(), false, base)
-		return err
+	errBoom := errors.New("boom")
+	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
+		u.Deactivate(base.Add(time.Hour))
+		must(t, r.Users.Update(ctx, u))
+		must(t, r.Events.Record(ctx, event(domain.EventDeactivated, u)))
+		return errBoom
 	})
-	var nf *domain.NotFoundError
-	if !errors.As(err, &nf) {
-		t.Fatalf("missing user: %v", err)
+	if !errors.Is(err, errBoom) {
+		t.Fatalf("want the function's error, got %v", err)
+	}
+	must(t, s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
+		must(t, r.Users.Delete(ctx, u.ID()))
+		return r.Events.Record(ctx, event(domain.EventDeleted, u))
+	}))
+	// Registered and deleted; neither the refused duplicate nor the rolled-back deactivation.
+	if got, want := s.Outbox(t), []string{domain.EventRegistered, domain.EventDeleted}; !slices.Equal(got, want) {
+		t.Fatalf("outbox holds %v, want %v", got, want)
 	}
 }
 
-func testPatch(t *testing.T, s Store) {
-	uow := s.UoW
+// testGetForUpdate reads in a unit of work like Get does.
+func testGetForUpdate(t *testing.T, s Store) {
 	u := newUser(t, "john_doe", "john@example.com", base)
-	other := newUser(t, "jane_doe", "jane@example.com", base)
-	add(t, uow, u, other)
-	str := func(s string) *string { return &s }
-	admin := domain.RoleAdmin
-	steps := []domain.Changes{
-		{},                            // nothing: the update time stays
-		{Username: str("john_doe")},   // the same value: stays
-		{Email: str("j@example.org")}, // changes
-		{Username: str("johnny"), Role: &admin},
-	}
-	for i, c := range steps {
-		at := base.Add(time.Duration(i+1) * time.Hour)
-		if _, err := u.Apply(c, at); err != nil {
-			t.Fatal(err)
+	add(t, s.UoW, u)
+	must(t, s.UoW.Do(context.Background(), func(ctx context.Context, r ports.Repos) error {
+		got, err := r.Users.GetForUpdate(ctx, u.ID())
+		if err != nil || got.Snapshot() != u.Snapshot() {
+			t.Fatalf("got %+v %v", got, err)
 		}
-		var got *domain.User
-		must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
-			var err error
-			got, err = r.Patch(ctx, u.ID(), c, at)
-			return err
-		}))
-		if got.Snapshot() != u.Snapshot() {
-			t.Fatalf("step %d: returned %+v, entity says %+v", i, got.Snapshot(), u.Snapshot())
+		if _, err := r.Users.GetForUpdate(ctx, uuid.New()); !errors.As(err, new(*domain.NotFoundError)) {
+			t.Fatalf("missing user: %v", err)
 		}
-	}
-	tests := []struct {
-		c     domain.Changes
-		field domain.Field
-	}{
-		{domain.Changes{Email: str("JANE@example.com")}, domain.FieldEmail},
-		{domain.Changes{Username: str("Jane_Doe")}, domain.FieldUsername},
-	}
-	for _, tc := range tests {
-		err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
-			_, err := r.Patch(ctx, u.ID(), tc.c, base)
-			return err
-		})
-		var ae *domain.AlreadyExistsError
-		if !errors.As(err, &ae) || ae.Field != tc.field {
-			t.Errorf("taken %s: %v", tc.field, err)
-		}
-	}
-	err := do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
-		_, err := r.Patch(ctx, uuid.New(), domain.Changes{Username: str("ghost")}, base)
-		return err
-	})
-	var nf *domain.NotFoundError
-	if !errors.As(err, &nf) {
-		t.Fatalf("missing user: %v", err)
-	}
+		return nil
+	}))
 }
 
 // testOutsideUoW runs the repository's calls on their own, as the service does for use cases
@@ -513,17 +468,8 @@ func testOutsideUoW(t *testing.T, s Store) {
 	if err := s.Users.Add(ctx, newUser(t, "other", "JOHN@example.com", base)); !errors.As(err, new(*domain.AlreadyExistsError)) {
 		t.Fatalf("duplicate outside a unit of work: %v", err)
 	}
-	got, err := s.Users.SetActive(ctx, u.ID(), false, base.Add(time.Hour))
-	if err != nil || got.IsActive() {
-		t.Fatalf("SetActive: %+v %v", got, err)
-	}
-	name := "johnny"
-	got, err = s.Users.Patch(ctx, u.ID(), domain.Changes{Username: &name}, base.Add(2*time.Hour))
-	if err != nil || got.Username() != name {
-		t.Fatalf("Patch: %+v %v", got, err)
-	}
 	stored, err := s.Users.Get(ctx, u.ID())
-	if err != nil || stored.Snapshot() != got.Snapshot() {
+	if err != nil || stored.Snapshot() != u.Snapshot() {
 		t.Fatalf("Get: %+v %v", stored, err)
 	}
 	must(t, s.Users.Delete(ctx, u.ID()))

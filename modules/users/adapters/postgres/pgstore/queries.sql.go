@@ -69,6 +69,31 @@ func (q *Queries) GetUserByID(ctx context.Context, userID pgtype.UUID) (User, er
 	return i, err
 }
 
+const getUserForUpdate = `-- name: GetUserForUpdate :one
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
+FROM users
+WHERE user_id = $1
+FOR UPDATE
+`
+
+// A read-modify-write (deactivate, activate, update, a new password) locks the row, so that it
+// knows exactly what it changed, and the event it records says so, whatever runs beside it.
+func (q *Queries) GetUserForUpdate(ctx context.Context, userID pgtype.UUID) (User, error) {
+	row := q.db.QueryRow(ctx, getUserForUpdate, userID)
+	var i User
+	err := row.Scan(
+		&i.UserID,
+		&i.Username,
+		&i.Email,
+		&i.IsActive,
+		&i.Role,
+		&i.CreatedAt,
+		&i.UpdatedAt,
+		&i.PasswordHash,
+	)
+	return i, err
+}
+
 const getUserPair = `-- name: GetUserPair :many
 SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
 FROM users AS caller
@@ -237,83 +262,6 @@ func (q *Queries) ListUsersFirst(ctx context.Context, arg ListUsersFirstParams) 
 		return nil, err
 	}
 	return items, nil
-}
-
-const patchUser = `-- name: PatchUser :one
-UPDATE users
-SET username = COALESCE($1, username),
-    email = COALESCE($2, email),
-    role = COALESCE($3, role),
-    updated_at = CASE
-        WHEN ($1::text IS NOT NULL AND $1 <> username)
-          OR ($2::text IS NOT NULL AND $2 <> email)
-          OR ($3::text IS NOT NULL AND $3 <> role)
-        THEN $4 ELSE updated_at END
-WHERE user_id = $5
-RETURNING user_id, username, email, is_active, role, created_at, updated_at, password_hash
-`
-
-type PatchUserParams struct {
-	Username  pgtype.Text
-	Email     pgtype.Text
-	Role      pgtype.Text
-	UpdatedAt time.Time
-	UserID    pgtype.UUID
-}
-
-// NULL keeps a field; updated_at moves only when a value differs (User.Apply's rule).
-func (q *Queries) PatchUser(ctx context.Context, arg PatchUserParams) (User, error) {
-	row := q.db.QueryRow(ctx, patchUser,
-		arg.Username,
-		arg.Email,
-		arg.Role,
-		arg.UpdatedAt,
-		arg.UserID,
-	)
-	var i User
-	err := row.Scan(
-		&i.UserID,
-		&i.Username,
-		&i.Email,
-		&i.IsActive,
-		&i.Role,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.PasswordHash,
-	)
-	return i, err
-}
-
-const setActive = `-- name: SetActive :one
-UPDATE users
-SET is_active = $1,
-    updated_at = CASE WHEN is_active = $1 THEN updated_at ELSE $2 END
-WHERE user_id = $3
-RETURNING user_id, username, email, is_active, role, created_at, updated_at, password_hash
-`
-
-type SetActiveParams struct {
-	IsActive  bool
-	UpdatedAt time.Time
-	UserID    pgtype.UUID
-}
-
-// The state changes, and updated_at moves, only when it differs (User.Activate/Deactivate's
-// rule, in one statement; in an UPDATE the column names the row's old value).
-func (q *Queries) SetActive(ctx context.Context, arg SetActiveParams) (User, error) {
-	row := q.db.QueryRow(ctx, setActive, arg.IsActive, arg.UpdatedAt, arg.UserID)
-	var i User
-	err := row.Scan(
-		&i.UserID,
-		&i.Username,
-		&i.Email,
-		&i.IsActive,
-		&i.Role,
-		&i.CreatedAt,
-		&i.UpdatedAt,
-		&i.PasswordHash,
-	)
-	return i, err
 }
 
 const updateUser = `-- name: UpdateUser :execrows

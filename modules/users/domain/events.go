@@ -1,0 +1,48 @@
+package domain
+
+import "github.com/google/uuid"
+
+// The users module's events: their types (the version is part of the type) and payloads. Other
+// modules decode the payloads with their own types, so a payload only ever gains fields; a
+// change that removes or redefines one is a new version. No payload carries a secret (a
+// password, its hash or a token). The README's event catalogue documents them.
+const (
+	EventRegistered      = "userservice.user.registered.v1"
+	EventUpdated         = "userservice.user.updated.v1"
+	EventDeactivated     = "userservice.user.deactivated.v1"
+	EventActivated       = "userservice.user.activated.v1"
+	EventRoleChanged     = "userservice.user.role_changed.v1"
+	EventPasswordChanged = "userservice.user.password_changed.v1"
+	EventDeleted         = "userservice.user.deleted.v1"
+)
+
+// Registered is the payload of EventRegistered: the new account.
+type Registered struct {
+	UserID   uuid.UUID `json:"user_id"`
+	Username string    `json:"username"`
+	Email    string    `json:"email"`
+	Role     Role      `json:"role"`
+	IsActive bool      `json:"is_active"`
+}
+
+// Updated is the payload of EventUpdated: the names of the fields that changed (username,
+// email) and their new values.
+type Updated struct {
+	UserID   uuid.UUID `json:"user_id"`
+	Changed  []string  `json:"changed"`
+	Username string    `json:"username,omitempty"`
+	Email    string    `json:"email,omitempty"`
+}
+
+// RoleChanged is the payload of EventRoleChanged.
+type RoleChanged struct {
+	UserID uuid.UUID `json:"user_id"`
+	From   Role      `json:"from"`
+	To     Role      `json:"to"`
+}
+
+// UserRef is the payload of the events that need nothing but the user: deactivated,
+// activated, password changed, deleted.
+type UserRef struct {
+	UserID uuid.UUID `json:"user_id"`
+}
