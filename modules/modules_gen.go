@@ -7,8 +7,12 @@ package modules
 import (
 	"go.uber.org/fx"
 
+	"github.com/acme/userservice/modules/audit"
 	"github.com/acme/userservice/modules/users"
 )
+
+// Audit is the audit module (modules/audit).
+func Audit() fx.Option { return audit.Module }
 
 // Users is the users module (modules/users).
 func Users() fx.Option { return users.Module }

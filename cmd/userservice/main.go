@@ -32,6 +32,7 @@ import (
 func features() fx.Option {
 	return fx.Options(
 		modules.Users(),
+		modules.Audit(),
 	)
 }
 

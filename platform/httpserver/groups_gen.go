@@ -10,6 +10,7 @@ import (
 
 // groups are the operation groups of openapi.yaml, as the modules implement them.
 type groups struct {
+	oas.AuditHandler
 	oas.EventsHandler
 	oas.SystemHandler
 	oas.UsersHandler
@@ -20,6 +21,7 @@ type groups struct {
 type GroupParams struct {
 	fx.In
 
+	Audit  oas.AuditHandler  `optional:"true"`
 	Events oas.EventsHandler `optional:"true"`
 	System oas.SystemHandler `optional:"true"`
 	Users  oas.UsersHandler  `optional:"true"`
@@ -29,6 +31,11 @@ type GroupParams struct {
 // module provided, and the names of those absent groups.
 func (p GroupParams) compose() (g groups, absent map[string]bool) {
 	absent = map[string]bool{}
+	g.AuditHandler = p.Audit
+	if p.Audit == nil {
+		g.AuditHandler = oas.UnimplementedHandler{}
+		absent["Audit"] = true
+	}
 	g.EventsHandler = p.Events
 	if p.Events == nil {
 		g.EventsHandler = oas.UnimplementedHandler{}

@@ -33,6 +33,10 @@ type GetUserRes interface {
 	getUserRes()
 }
 
+type ListAuditEventsRes interface {
+	listAuditEventsRes()
+}
+
 type ListEventsRes interface {
 	listEventsRes()
 }

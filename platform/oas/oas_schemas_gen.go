@@ -31,6 +31,121 @@ type ActivateUserServiceUnavailable Problem
 
 func (*ActivateUserServiceUnavailable) activateUserRes() {}
 
+// Ref: #/components/schemas/AuditEvent
+type AuditEvent struct {
+	// The id of the domain event (see GET /events).
+	EventID uuid.UUID `json:"event_id"`
+	Type    string    `json:"type"`
+	// Who did it, a user id, `self` (self-registration) or `system` (an operator's command).
+	Actor string `json:"actor"`
+	// The user it was done to.
+	UserID uuid.UUID `json:"user_id"`
+	// The X-Request-Id of the request that did it; empty for a command.
+	RequestID string `json:"request_id"`
+	// Names of the changed fields, never their secrets.
+	Changed    []string  `json:"changed"`
+	OccurredAt time.Time `json:"occurred_at"`
+}
+
+// GetEventID returns the value of EventID.
+func (s *AuditEvent) GetEventID() uuid.UUID {
+	return s.EventID
+}
+
+// GetType returns the value of Type.
+func (s *AuditEvent) GetType() string {
+	return s.Type
+}
+
+// GetActor returns the value of Actor.
+func (s *AuditEvent) GetActor() string {
+	return s.Actor
+}
+
+// GetUserID returns the value of UserID.
+func (s *AuditEvent) GetUserID() uuid.UUID {
+	return s.UserID
+}
+
+// GetRequestID returns the value of RequestID.
+func (s *AuditEvent) GetRequestID() string {
+	return s.RequestID
+}
+
+// GetChanged returns the value of Changed.
+func (s *AuditEvent) GetChanged() []string {
+	return s.Changed
+}
+
+// GetOccurredAt returns the value of OccurredAt.
+func (s *AuditEvent) GetOccurredAt() time.Time {
+	return s.OccurredAt
+}
+
+// SetEventID sets the value of EventID.
+func (s *AuditEvent) SetEventID(val uuid.UUID) {
+	s.EventID = val
+}
+
+// SetType sets the value of Type.
+func (s *AuditEvent) SetType(val string) {
+	s.Type = val
+}
+
+// SetActor sets the value of Actor.
+func (s *AuditEvent) SetActor(val string) {
+	s.Actor = val
+}
+
+// SetUserID sets the value of UserID.
+func (s *AuditEvent) SetUserID(val uuid.UUID) {
+	s.UserID = val
+}
+
+// SetRequestID sets the value of RequestID.
+func (s *AuditEvent) SetRequestID(val string) {
+	s.RequestID = val
+}
+
+// SetChanged sets the value of Changed.
+func (s *AuditEvent) SetChanged(val []string) {
+	s.Changed = val
+}
+
+// SetOccurredAt sets the value of OccurredAt.
+func (s *AuditEvent) SetOccurredAt(val time.Time) {
+	s.OccurredAt = val
+}
+
+// Ref: #/components/schemas/AuditEventPage
+type AuditEventPage struct {
+	Items []AuditEvent `json:"items"`
+	// Cursor of the next (older) page; null on the last page.
+	NextCursor NilString `json:"next_cursor"`
+}
+
+// GetItems returns the value of Items.
+func (s *AuditEventPage) GetItems() []AuditEvent {
+	return s.Items
+}
+
+// GetNextCursor returns the value of NextCursor.
+func (s *AuditEventPage) GetNextCursor() NilString {
+	return s.NextCursor
+}
+
+// SetItems sets the value of Items.
+func (s *AuditEventPage) SetItems(val []AuditEvent) {
+	s.Items = val
+}
+
+// SetNextCursor sets the value of NextCursor.
+func (s *AuditEventPage) SetNextCursor(val NilString) {
+	s.NextCursor = val
+}
+
+func (*AuditEventPage) listAuditEventsRes() {}
+
 type BearerAuth struct {
 	Token string
 	Roles []string
@@ -499,6 +614,18 @@ func (s *HealthStatus) UnmarshalText(data []byte) error {
 	}
 }
 
+type ListAuditEventsBadRequest Problem
+
+func (*ListAuditEventsBadRequest) listAuditEventsRes() {}
+
+type ListAuditEventsForbidden Problem
+
+func (*ListAuditEventsForbidden) listAuditEventsRes() {}
+
+type ListAuditEventsServiceUnavailable Problem
+
+func (*ListAuditEventsServiceUnavailable) listAuditEventsRes() {}
+
 type ListEventsBadRequest Problem
 
 func (*ListEventsBadRequest) listEventsRes() {}
@@ -838,6 +965,52 @@ func (o OptString) Get() (v string, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptString) Or(d string) string {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptUUID returns new OptUUID with value set to v.
+func NewOptUUID(v uuid.UUID) OptUUID {
+	return OptUUID{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptUUID is optional uuid.UUID.
+type OptUUID struct {
+	Value uuid.UUID
+	Set   bool
+}
+
+// IsSet returns true if OptUUID was set.
+func (o OptUUID) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptUUID) Reset() {
+	var v uuid.UUID
+	o.Value = v
+	o.Set = false
+}
+
+// SetTo sets value to v.
+func (o *OptUUID) SetTo(v uuid.UUID) {
+	o.Set = true
+	o.Value = v
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptUUID) Get() (v uuid.UUID, ok bool) {
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptUUID) Or(d uuid.UUID) uuid.UUID {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -1279,16 +1452,17 @@ func (s *UnauthorizedHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*UnauthorizedHeaders) activateUserRes()   {}
-func (*UnauthorizedHeaders) changePasswordRes() {}
-func (*UnauthorizedHeaders) createTokenRes()    {}
-func (*UnauthorizedHeaders) deactivateUserRes() {}
-func (*UnauthorizedHeaders) deleteUserRes()     {}
-func (*UnauthorizedHeaders) getMeRes()          {}
-func (*UnauthorizedHeaders) getUserRes()        {}
-func (*UnauthorizedHeaders) listEventsRes()     {}
-func (*UnauthorizedHeaders) listUsersRes()      {}
-func (*UnauthorizedHeaders) updateUserRes()     {}
+func (*UnauthorizedHeaders) activateUserRes()    {}
+func (*UnauthorizedHeaders) changePasswordRes()  {}
+func (*UnauthorizedHeaders) createTokenRes()     {}
+func (*UnauthorizedHeaders) deactivateUserRes()  {}
+func (*UnauthorizedHeaders) deleteUserRes()      {}
+func (*UnauthorizedHeaders) getMeRes()           {}
+func (*UnauthorizedHeaders) getUserRes()         {}
+func (*UnauthorizedHeaders) listAuditEventsRes() {}
+func (*UnauthorizedHeaders) listEventsRes()      {}
+func (*UnauthorizedHeaders) listUsersRes()       {}
+func (*UnauthorizedHeaders) updateUserRes()      {}
 
 type UpdateUserBadRequest Problem
 

@@ -8,6 +8,7 @@ import (
 
 // Handler handles operations described by OpenAPI v3 specification.
 type Handler interface {
+	AuditHandler
 	EventsHandler
 	SystemHandler
 	UsersHandler
@@ -15,6 +16,20 @@ type Handler interface {
 	//
 	// Used for common default response.
 	NewError(ctx context.Context, err error) *ErrorStatusCode
+}
+
+// AuditHandler handles operations described by OpenAPI v3 specification.
+//
+// x-ogen-operation-group: Audit
+type AuditHandler interface {
+	// ListAuditEvents implements listAuditEvents operation.
+	//
+	// Admins only. What happened to users (registered, updated, role changed, deactivated, activated,
+	// password changed, deleted), who did it and when, newest first. A deleted user's trail stays: it is
+	// the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
+	//
+	// GET /audit-events
+	ListAuditEvents(ctx context.Context, params ListAuditEventsParams) (ListAuditEventsRes, error)
 }
 
 // EventsHandler handles operations described by OpenAPI v3 specification.

@@ -107,6 +107,17 @@ func (UnimplementedHandler) GetUser(ctx context.Context, params GetUserParams) (
 	return r, ht.ErrNotImplemented
 }
 
+// ListAuditEvents implements listAuditEvents operation.
+//
+// Admins only. What happened to users (registered, updated, role changed, deactivated, activated,
+// password changed, deleted), who did it and when, newest first. A deleted user's trail stays: it is
+// the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
+//
+// GET /audit-events
+func (UnimplementedHandler) ListAuditEvents(ctx context.Context, params ListAuditEventsParams) (r ListAuditEventsRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // ListEvents implements listEvents operation.
 //
 // Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were

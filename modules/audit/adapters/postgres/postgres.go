@@ -1,0 +1,71 @@
+// Package postgres implements the audit module's EntryRepository on PostgreSQL through pgx and
+// the sqlc-generated queries in pgstore.
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/acme/userservice/modules/audit/adapters/postgres/pgstore"
+	"github.com/acme/userservice/modules/audit/adapters/rows"
+	"github.com/acme/userservice/modules/audit/domain"
+	"github.com/acme/userservice/modules/audit/ports"
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/events"
+)
+
+// Repository is the PostgreSQL EntryRepository.
+type Repository struct {
+	pool *pgxpool.Pool
+}
+
+var _ ports.EntryRepository = (*Repository)(nil)
+
+// NewRepository returns a repository on pool.
+func NewRepository(pool *pgxpool.Pool) *Repository { return &Repository{pool: pool} }
+
+// Record stores e unless handler already processed its event, in one transaction.
+func (r *Repository) Record(ctx context.Context, handler string, e domain.Entry) error {
+	return mapError(pgx.BeginFunc(ctx, r.pool, func(tx pgx.Tx) error {
+		first, err := events.MarkProcessedPostgres(ctx, tx, handler, e.EventID, e.OccurredAt)
+		if err != nil || !first {
+			return err
+		}
+		return pgstore.New(tx).InsertAuditEvent(ctx, pgstore.InsertAuditEventParams{
+			EventID: e.EventID, Type: e.Type, Actor: e.Actor, Target: e.Target.String(), RequestID: e.RequestID,
+			Changed: strings.Join(e.Changed, ","), OccurredAt: e.OccurredAt,
+		})
+	}))
+}
+
+// List returns a page of entries, newest first.
+func (r *Repository) List(ctx context.Context, q ports.Query) ([]domain.Entry, error) {
+	target := ""
+	if q.Target != nil {
+		target = q.Target.String()
+	}
+	stored, err := pgstore.New(r.pool).ListAuditEvents(ctx, pgstore.ListAuditEventsParams{
+		Before: q.Before, Target: target, Actor: q.Actor, Type: q.Type, Lim: int64(q.Limit),
+	})
+	if err != nil {
+		return nil, mapError(err)
+	}
+	out := make([]domain.Entry, len(stored))
+	for i, row := range stored {
+		if out[i], err = rows.Entry(row.EventID, row.Type, row.Actor, row.Target, row.RequestID, row.Changed, row.OccurredAt); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return database.ClassifyPostgres(fmt.Errorf("audit postgres: %w", err))
+}
