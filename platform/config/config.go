@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/caarlos0/env/v11"
@@ -56,6 +57,9 @@ type Config struct {
 	// EventRetention is how long published events stay in the changes feed (GET /events)
 	// before they are pruned.
 	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"168h"`
+	// NATSURL, when set (nats://host:4222), publishes events through NATS JetStream instead of
+	// the embedded in-process broker.
+	NATSURL string `env:"NATS_URL"`
 }
 
 // Module supplies cfg to the application. The command loads the configuration before it
@@ -104,6 +108,9 @@ func (c Config) validate() error {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
 			return fmt.Errorf("config: DEBUG_ADDR=%q: must be host:port, e.g. 127.0.0.1:6060", c.DebugAddr)
 		}
+	}
+	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
+		return fmt.Errorf("config: NATS_URL=%q: must be nats://host:port or tls://host:port", c.NATSURL)
 	}
 	if c.EventRetention <= 0 {
 		return fmt.Errorf("config: EVENT_RETENTION=%s: must be positive, e.g. 168h", c.EventRetention)

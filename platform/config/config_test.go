@@ -67,6 +67,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"REQUEST_TIMEOUT", "0"},
 		{"EVENT_RETENTION", "0s"},
 		{"EVENT_RETENTION", "a week"},
+		{"NATS_URL", "localhost:4222"},
 	}
 	for _, tc := range tests {
 		_, err := config.Parse(map[string]string{tc.name: tc.value})

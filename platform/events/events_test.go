@@ -91,20 +91,38 @@ func (h *harness) recorded() []Event {
 	return slices.Clone(h.seen)
 }
 
-// relay starts a relay delivering to subs (the recorder when none), stopped with the test.
+// relay starts a relay delivering through the embedded broker to subs (the recorder when
+// none), stopped with the test.
 func (h *harness) relay(t *testing.T, subs ...Subscription) *Relay {
 	t.Helper()
 	if len(subs) == 0 {
-		subs = []Subscription{{Handler: "test.recorder", Types: []string{"*"}, Handle: h.handle}}
+		subs = []Subscription{h.subscription()}
 	}
+	local := &Local{subs: subs, store: h.store, retry: testRetry, log: zaptest.NewLogger(t), metrics: h.metrics(t), sleep: sleep}
+	return h.relayWith(t, local)
+}
+
+// testRetry retries quickly.
+var testRetry = Retry{Attempts: 3, First: time.Millisecond, Max: 2 * time.Millisecond}
+
+func (h *harness) subscription() Subscription {
+	return Subscription{Handler: "test.recorder", Types: []string{"*"}, Handle: h.handle}
+}
+
+func (h *harness) metrics(t *testing.T) *Metrics {
+	t.Helper()
 	m, err := newMetrics(prometheus.NewRegistry(), h.store)
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := &Local{subs: subs, store: h.store, retry: Retry{Attempts: 3, First: time.Millisecond, Max: 2 * time.Millisecond},
-		log: zaptest.NewLogger(t), metrics: m, sleep: sleep}
+	return m
+}
+
+// relayWith starts a relay publishing through b, stopped with the test.
+func (h *harness) relayWith(t *testing.T, b Broker) *Relay {
+	t.Helper()
 	var listen = h.db.Pool // nil on SQLite
-	r := newRelay(h.store, local, zaptest.NewLogger(t), RelayOptions{Batch: 10, Poll: 20 * time.Millisecond, Retention: time.Hour, PruneEvery: time.Hour}, listen)
+	r := newRelay(h.store, b, zaptest.NewLogger(t), RelayOptions{Batch: 10, Poll: 20 * time.Millisecond, Retention: time.Hour, PruneEvery: time.Hour}, listen)
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

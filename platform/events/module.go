@@ -22,7 +22,8 @@ var Schema = fx.Module("events-schema",
 )
 
 // Module runs the events backbone of the serving application: the relay publishing the outbox
-// through the embedded broker to the modules' subscriptions, and the changes feed.
+// through the broker (embedded, or NATS JetStream when NATS_URL is set) to the modules'
+// subscriptions, and the changes feed.
 var Module = fx.Module("events",
 	fx.Provide(
 		fx.Private,
@@ -30,8 +31,7 @@ var Module = fx.Module("events",
 		newMetrics,
 	),
 	fx.Provide(
-		NewLocal,
-		fx.Annotate(func(l *Local) Broker { return l }),
+		NewBroker,
 		NewRelay,
 		NewFeed,
 		func(f *Feed) oas.EventsHandler { return f },
@@ -39,16 +39,26 @@ var Module = fx.Module("events",
 	fx.Invoke(func(lc fx.Lifecycle, r *Relay) { lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop}) }),
 )
 
-// LocalParams are the inputs of NewLocal.
-type LocalParams struct {
+// BrokerParams are the inputs of NewBroker.
+type BrokerParams struct {
 	fx.In
+	Lifecycle     fx.Lifecycle
+	Config        config.Config
 	Subscriptions []Subscription `group:"event_subscriptions"`
 	Log           *zap.Logger
 }
 
-// NewLocal returns the embedded broker over the modules' subscriptions.
-func NewLocal(p LocalParams, s store, m *Metrics) *Local {
-	return &Local{subs: p.Subscriptions, store: s, retry: DefaultRetry, log: p.Log, metrics: m, sleep: sleep}
+// NewBroker returns the embedded broker over the modules' subscriptions or, when NATS_URL is
+// set, the NATS JetStream broker, started and stopped with the application.
+func NewBroker(p BrokerParams, s store, m *Metrics) Broker {
+	log := p.Log.Named("events")
+	if p.Config.NATSURL == "" {
+		return &Local{subs: p.Subscriptions, store: s, retry: DefaultRetry, log: log, metrics: m, sleep: sleep}
+	}
+	n := &NATS{url: p.Config.NATSURL, subs: p.Subscriptions, store: s, retry: DefaultRetry, log: log, metrics: m,
+		retention: p.Config.EventRetention, ackWait: 10 * time.Second}
+	p.Lifecycle.Append(fx.Hook{OnStart: n.Start, OnStop: n.Stop})
+	return n
 }
 
 // NewRelay returns the relay of the open database's outbox.

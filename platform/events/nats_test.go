@@ -1,0 +1,97 @@
+package events
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	"go.uber.org/zap/zaptest"
+
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/events/natstest"
+)
+
+// natsBroker starts a NATS broker on the server for subs, stopped with the test.
+func (h *harness) natsBroker(t *testing.T, url string, subs ...Subscription) *NATS {
+	t.Helper()
+	n := &NATS{url: url, subs: subs, store: h.store, retry: testRetry, log: zaptest.NewLogger(t), metrics: h.metrics(t), retention: time.Hour, ackWait: time.Second}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop(ctx) })
+	return n
+}
+
+// once checks that seen holds each of want exactly once.
+func once(t *testing.T, seen []Event, want int) {
+	t.Helper()
+	ids := map[uuid.UUID]int{}
+	for _, e := range seen {
+		ids[e.ID]++
+	}
+	for id, n := range ids {
+		if n != 1 {
+			t.Errorf("event %s handled %d times", id, n)
+		}
+	}
+	if len(ids) != want {
+		t.Errorf("%d events handled, want %d", len(ids), want)
+	}
+}
+
+// TestNATSDeliversThroughAnOutage: events written while the broker is down wait in the outbox
+// and are delivered once it is back, once each and in order per subject; a publication the
+// relay repeats (it died before marking the event delivered) is dropped by JetStream.
+func TestNATSDeliversThroughAnOutage(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, database.Postgres)
+	srv := natstest.Start(t)
+	broker := h.natsBroker(t, srv.URL(), h.subscription())
+	h.relayWith(t, broker)
+	for n := range 10 {
+		h.append(t, event(t, fmt.Sprintf("s%d", n%2), n))
+	}
+	eventually(t, "10 deliveries", func() bool { return len(h.recorded()) >= 10 })
+
+	srv.Stop()
+	for n := 10; n < 20; n++ {
+		h.append(t, event(t, fmt.Sprintf("s%d", n%2), n))
+	}
+	time.Sleep(200 * time.Millisecond)
+	if pending, _, err := h.store.backlog(ctx); err != nil || pending == 0 {
+		t.Fatalf("with the broker down the outbox holds %d events (%v); want them kept", pending, err)
+	}
+	srv.Restart()
+	eventually(t, "the outage's events", func() bool { return len(h.recorded()) >= 20 })
+
+	// The relay publishes an event again (as after a crash between publish and commit).
+	again := h.recorded()[:3]
+	if n, err := broker.Publish(ctx, again); err != nil || n != 3 {
+		t.Fatalf("republish: %d %v", n, err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	seen := h.recorded()
+	once(t, seen, 20)
+	inOrderPerSubject(t, seen)
+}
+
+// TestNATSTwoInstancesHandleEachEventOnce: two instances (relays and brokers) on one database
+// and one NATS: each subscription is one durable consumer, so each event is handled once per
+// subscribing module, not once per instance.
+func TestNATSTwoInstancesHandleEachEventOnce(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, database.Postgres)
+	srv := natstest.Start(t)
+	for range 2 {
+		h.relayWith(t, h.natsBroker(t, srv.URL(), h.subscription()))
+	}
+	for n := range 40 {
+		h.append(t, event(t, fmt.Sprintf("s%d", n%4), n))
+	}
+	eventually(t, "40 deliveries", func() bool { return len(h.recorded()) >= 40 })
+	time.Sleep(300 * time.Millisecond)
+	seen := h.recorded()
+	once(t, seen, 40)
+	inOrderPerSubject(t, seen)
+}
