@@ -198,13 +198,17 @@ func TestRelayDeliversEachEventOnceInOrderAndFeedsIt(t *testing.T) {
 				want = append(want, e.ID)
 			}
 			h.relay(t)
-			eventually(t, "25 deliveries", func() bool { return len(h.recorded()) >= 25 })
+			// A part's deliveries are fed when its transaction commits, just after them.
+			var entries []FeedEntry
+			eventually(t, "25 deliveries, fed", func() bool {
+				var err error
+				if entries, err = h.store.feed(ctx, 0, "", 100); err != nil {
+					t.Fatal(err)
+				}
+				return len(h.recorded()) >= 25 && len(entries) >= 25
+			})
 			seen := h.recorded()
 			inOrderPerSubject(t, seen)
-			entries, err := h.store.feed(ctx, 0, "", 100)
-			if err != nil {
-				t.Fatal(err)
-			}
 			var fed []uuid.UUID
 			for i, e := range entries {
 				if e.Position != int64(i+1) {

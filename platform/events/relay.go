@@ -3,6 +3,7 @@ package events
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -22,9 +23,10 @@ type RelayOptions struct {
 	PruneEvery time.Duration
 }
 
-// Relay publishes the outbox: it claims pending events in batches, part by part, publishes them
-// through the broker in order, marks them delivered, and prunes delivered events after the
-// retention period. On PostgreSQL, LISTEN/NOTIFY wakes it as soon as a transaction with events
+// Relay publishes the outbox: it claims pending events in batches, each part in a goroutine of
+// its own (parts are independent: a subject's events are all in one), publishes them through
+// the broker in order, marks them delivered, and prunes delivered events after the retention
+// period. On PostgreSQL, LISTEN/NOTIFY wakes it as soon as a transaction with events
 // commits, and several instances share the parts (an advisory lock per part); polling is the
 // fallback. It runs from the application's start to its stop.
 type Relay struct {
@@ -33,13 +35,17 @@ type Relay struct {
 	log    *zap.Logger
 	opts   RelayOptions
 	listen *pgxpool.Pool // nil: no notifications (SQLite)
-	wake   chan struct{}
+	wakes  []chan struct{} // one per part
 	stop   context.CancelFunc
 	done   chan struct{}
 }
 
 func newRelay(s store, b Broker, log *zap.Logger, opts RelayOptions, listen *pgxpool.Pool) *Relay {
-	return &Relay{store: s, broker: b, log: log, opts: opts, listen: listen, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	r := &Relay{store: s, broker: b, log: log, opts: opts, listen: listen, done: make(chan struct{})}
+	for range s.parts() {
+		r.wakes = append(r.wakes, make(chan struct{}, 1))
+	}
+	return r
 }
 
 // Start starts the relay in the background.
@@ -69,42 +75,57 @@ func (r *Relay) Stop(ctx context.Context) error {
 
 // Wake makes the relay look for pending events now.
 func (r *Relay) Wake() {
-	select {
-	case r.wake <- struct{}{}:
-	default:
+	for _, w := range r.wakes {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
 	}
 }
 
 func (r *Relay) run(ctx context.Context) {
-	var lastPrune time.Time
+	var wg sync.WaitGroup
+	for p := range r.store.parts() {
+		wg.Go(func() { r.runPart(ctx, p) })
+	}
+	wg.Go(func() { r.prune(ctx) })
+	wg.Wait()
+}
+
+// runPart publishes part p until ctx ends: batch after batch while there are full ones, then
+// it waits for a notification or the poll interval.
+func (r *Relay) runPart(ctx context.Context, p int) {
 	for ctx.Err() == nil {
-		full, failed := false, false
-		for p := range r.store.parts() {
-			n, err := r.store.deliver(ctx, p, r.opts.Batch, time.Now(), r.broker.Publish)
-			if err != nil && ctx.Err() == nil {
-				failed = true
-				r.log.Warn("event relay: publishing failed; retrying later", zap.Int("part", p), zap.Error(err))
-			}
-			full = full || n == r.opts.Batch
+		n, err := r.store.deliver(ctx, p, r.opts.Batch, time.Now(), r.broker.Publish)
+		if err != nil && ctx.Err() == nil {
+			r.log.Warn("event relay: publishing failed; retrying later", zap.Int("part", p), zap.Error(err))
 		}
-		if time.Since(lastPrune) >= r.opts.PruneEvery {
-			lastPrune = time.Now()
-			if n, err := r.store.prune(ctx, lastPrune.Add(-r.opts.Retention)); err != nil && ctx.Err() == nil {
-				r.log.Warn("event relay: pruning failed", zap.Error(err))
-			} else if n > 0 {
-				r.log.Info("event relay: pruned delivered events", zap.Int64("events", n))
-			}
-		}
-		if full && !failed {
+		if err == nil && n == r.opts.Batch {
 			continue
 		}
 		t := time.NewTimer(r.opts.Poll)
 		select {
 		case <-ctx.Done():
-		case <-r.wake:
+		case <-r.wakes[p]:
 		case <-t.C:
 		}
 		t.Stop()
+	}
+}
+
+// prune deletes delivered events older than the retention period, every PruneEvery.
+func (r *Relay) prune(ctx context.Context) {
+	for {
+		n, err := r.store.prune(ctx, time.Now().Add(-r.opts.Retention))
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.log.Warn("event relay: pruning failed", zap.Error(err))
+		case n > 0:
+			r.log.Info("event relay: pruned delivered events", zap.Int64("events", n))
+		}
+		if sleep(ctx, r.opts.PruneEvery) != nil {
+			return
+		}
 	}
 }
 

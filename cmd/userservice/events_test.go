@@ -1,0 +1,163 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/events/natstest"
+)
+
+// The events backbone held against the built binary: a crash between a commit and the
+// publication of its event, a broker outage, and two instances sharing one database and one
+// NATS. The audit module is the consumer whose trail is counted.
+
+// checkEventsOnce waits until the audit trail has caught up with the users table, then checks
+// that every user in emails (each acknowledged with a 201) has exactly one registered event in
+// the outbox and exactly one registered entry in the trail, and that no event names a user
+// that was never committed.
+func checkEventsOnce(t *testing.T, dbURL string, emails []string) {
+	t.Helper()
+	ctx := context.Background()
+	pool, err := pgxpool.New(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	count := func(q string, args ...any) int {
+		t.Helper()
+		var n int
+		if err := pool.QueryRow(ctx, q, args...).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	users := count("SELECT count(*) FROM users")
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if count("SELECT count(*) FROM audit_events WHERE type = 'userservice.user.registered.v1'") >= users {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the trail did not catch up: %d users, %d entries, %d events pending", users,
+				count("SELECT count(*) FROM audit_events"), count("SELECT count(*) FROM event_outbox WHERE delivered_at IS NULL"))
+		}
+	}
+	for _, email := range emails {
+		if n := count(`SELECT count(*) FROM event_outbox e JOIN users u ON e.subject = u.user_id::text
+			WHERE u.email = $1 AND e.type = 'userservice.user.registered.v1'`, email); n != 1 {
+			t.Errorf("%s: %d registered events in the outbox, want 1", email, n)
+		}
+		if n := count(`SELECT count(*) FROM audit_events a JOIN users u ON a.target = u.user_id::text
+			WHERE u.email = $1 AND a.type = 'userservice.user.registered.v1'`, email); n != 1 {
+			t.Errorf("%s: %d registered entries in the trail, want 1", email, n)
+		}
+	}
+	if n := count(`SELECT count(*) FROM event_outbox e WHERE NOT EXISTS (SELECT 1 FROM users u WHERE e.subject = u.user_id::text)`); n != 0 {
+		t.Errorf("%d events name users that were never committed", n)
+	}
+	if n := count(`SELECT count(*) FROM (SELECT target FROM audit_events GROUP BY target, type HAVING count(*) > 1) d`); n != 0 {
+		t.Errorf("%d users have an event recorded twice in the trail", n)
+	}
+}
+
+// pendingEvents returns how many events wait in the outbox.
+func pendingEvents(t *testing.T, dbURL string) int {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	var n int
+	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM event_outbox WHERE delivered_at IS NULL").Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestCrashBetweenCommitAndPublish kills the binary with SIGKILL while registrations run, so
+// that some committed registrations' events are not yet published; after a restart every
+// acknowledged registration's event reaches the consumer exactly once.
+func TestCrashBetweenCommitAndPublish(t *testing.T) {
+	slow(t)
+	t.Parallel()
+	bin := buildBinary(t)
+	dbURL := dbtest.URL(t, database.Postgres)
+	env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": freeAddr(t), "JWT_SECRET": apptest.Secret, "LOG_LEVEL": "error"}
+	cmd, _ := startServe(t, bin, env)
+	stop := make(chan struct{})
+	var created []string
+	var wg sync.WaitGroup
+	wg.Go(func() { created = loadRegistrations("http://"+env["HTTP_ADDR"], 16, stop) })
+	time.Sleep(700 * time.Millisecond)
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	_ = cmd.Wait()
+	close(stop)
+	wg.Wait()
+	if len(created) == 0 {
+		t.Fatal("no registration was acknowledged before the crash")
+	}
+	pending := pendingEvents(t, dbURL)
+	startServe(t, bin, env)
+	checkEventsOnce(t, dbURL, created)
+	t.Logf("%d registrations acknowledged before SIGKILL, %d events not yet published then; each delivered once after the restart", len(created), pending)
+}
+
+// TestEventsThroughNATS runs two instances on one database and one NATS: registrations on
+// either are recorded once by the audit module (one durable consumer, not one per instance);
+// with NATS stopped, registering still answers 201 and /readyz stays 200, and the events
+// arrive once NATS is back.
+func TestEventsThroughNATS(t *testing.T) {
+	slow(t)
+	t.Parallel()
+	bin := buildBinary(t)
+	nats := natstest.Start(t)
+	dbURL := dbtest.URL(t, database.Postgres)
+	var bases []string
+	for range 2 {
+		env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": freeAddr(t), "JWT_SECRET": apptest.Secret,
+			"LOG_LEVEL": "error", "NATS_URL": nats.URL()}
+		startServe(t, bin, env)
+		bases = append(bases, "http://"+env["HTTP_ADDR"])
+	}
+	register := func(i int) string {
+		email := fmt.Sprintf("nats%d@example.com", i)
+		resp, err := http.Post(bases[i%2]+"/users", "application/json",
+			strings.NewReader(fmt.Sprintf(`{"username":"nats_%d","email":%q}`, i, email)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			t.Fatalf("register %d: %d", i, resp.StatusCode)
+		}
+		return email
+	}
+	var emails []string
+	for i := range 20 {
+		emails = append(emails, register(i))
+	}
+	checkEventsOnce(t, dbURL, emails)
+
+	nats.Stop()
+	for i := 20; i < 40; i++ {
+		emails = append(emails, register(i))
+	}
+	for _, b := range bases {
+		if !ready(b) {
+			t.Errorf("%s is not ready while NATS is down: writes still work, events wait in the outbox", b)
+		}
+	}
+	nats.Restart()
+	checkEventsOnce(t, dbURL, emails)
+}
