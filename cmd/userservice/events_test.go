@@ -2,20 +2,25 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/fx"
 
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/events"
 	"github.com/acme/userservice/platform/events/natstest"
+	"github.com/acme/userservice/platform/oas"
 )
 
 // The events backbone held against the built binary: a crash between a commit and the
@@ -160,4 +165,82 @@ func TestEventsThroughNATS(t *testing.T) {
 	}
 	nats.Restart()
 	checkEventsOnce(t, dbURL, emails)
+}
+
+// TestDeadLettersListedAndReplayed: a handler that keeps failing leaves its event in the dead
+// letters, which an admin lists and, once the cause is fixed, replays; the other handlers were
+// not held up.
+func TestDeadLettersListedAndReplayed(t *testing.T) {
+	t.Parallel()
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
+		var broken atomic.Bool
+		broken.Store(true)
+		var handled atomic.Int32
+		flaky := events.AsSubscription(func() events.Subscription {
+			return events.Subscription{Handler: "test.flaky", Types: []string{"userservice.user.deleted.v1"},
+				Handle: func(context.Context, events.Event) error {
+					if broken.Load() {
+						return errors.New("the flaky handler's dependency is broken")
+					}
+					handled.Add(1)
+					return nil
+				}}
+		})
+		a := &api{apptest.Start(t, engine, features(), apptest.With(fx.Provide(flaky)))}
+		admin := a.NewAdmin(t)
+		u := a.register(t, "doomed", "doomed@example.com")
+		if _, err := admin.Client.DeleteUser(ctx, oas.DeleteUserParams{UserID: u.UserID}); err != nil {
+			t.Fatal(err)
+		}
+		var dead *oas.DeadLetterList
+		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+			res, err := admin.Client.ListDeadLetters(ctx, oas.ListDeadLettersParams{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if dead = res.(*oas.DeadLetterList); len(dead.Items) > 0 || time.Now().After(deadline) {
+				break
+			}
+		}
+		if len(dead.Items) != 1 {
+			t.Fatalf("dead letters: %+v", dead.Items)
+		}
+		d := dead.Items[0]
+		if d.Handler != "test.flaky" || d.Event.Type != "userservice.user.deleted.v1" || d.Attempts != 5 ||
+			d.Event.Subject.Or("") != u.UserID.String() || !strings.Contains(d.Error, "broken") {
+			t.Fatalf("dead letter %+v", d)
+		}
+		ref := &oas.DeadLetterRef{Handler: d.Handler, EventID: d.Event.ID}
+		if res, err := admin.Client.ReplayDeadLetter(ctx, ref); err != nil {
+			t.Fatal(err)
+		} else if _, ok := res.(*oas.ReplayDeadLetterConflict); !ok {
+			t.Fatalf("replay while still broken: %T", res)
+		}
+		broken.Store(false)
+		if res, err := admin.Client.ReplayDeadLetter(ctx, ref); err != nil {
+			t.Fatal(err)
+		} else if _, ok := res.(*oas.ReplayDeadLetterNoContent); !ok {
+			t.Fatalf("replay: %T", res)
+		}
+		if handled.Load() != 1 {
+			t.Fatalf("the handler ran %d times after the fix, want 1", handled.Load())
+		}
+		if res, err := admin.Client.ReplayDeadLetter(ctx, ref); err != nil {
+			t.Fatal(err)
+		} else if _, ok := res.(*oas.ReplayDeadLetterNotFound); !ok {
+			t.Fatalf("replay again: %T", res)
+		}
+		if res, err := admin.Client.ListDeadLetters(ctx, oas.ListDeadLettersParams{}); err != nil || len(res.(*oas.DeadLetterList).Items) != 0 {
+			t.Fatalf("after the replay: %+v %v", res, err)
+		}
+		if res, err := a.NewUser(t).Client.ListDeadLetters(ctx, oas.ListDeadLettersParams{}); err != nil {
+			t.Fatal(err)
+		} else if _, ok := res.(*oas.ListDeadLettersForbidden); !ok {
+			t.Fatalf("a user lists dead letters: %T", res)
+		}
+		// The audit trail, another handler of the same event, was not held up.
+		if res, err := admin.Client.ListAuditEvents(ctx, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.UserID), Type: oas.NewOptString("userservice.user.deleted.v1")}); err != nil || len(res.(*oas.AuditEventPage).Items) != 1 {
+			t.Fatalf("the trail: %+v %v", res, err)
+		}
+	})
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/binary"
+	"errors"
 	"net/http"
+	"slices"
+	"time"
 
 	"github.com/go-faster/jx"
 
@@ -13,24 +16,33 @@ import (
 	"github.com/acme/userservice/platform/problem"
 )
 
-// Feed serves the changes feed, GET /events: the Events operation group of the platform's
-// part of the contract. A consumer that was down catches up from its last cursor, without a
-// broker.
+// Feed serves the Events operation group of the platform's part of the contract: the changes
+// feed, GET /events (a consumer that was down catches up from its last cursor, without a
+// broker), and the dead letters, listed and replayed. Admins only.
 type Feed struct {
 	store    store
 	identity *identity.Resolver
+	subs     []Subscription
 }
 
 var _ oas.EventsHandler = (*Feed)(nil)
 
-// ListEvents handles GET /events.
-func (f *Feed) ListEvents(ctx context.Context, params oas.ListEventsParams) (oas.ListEventsRes, error) {
+// admin checks that the caller is an admin.
+func (f *Feed) admin(ctx context.Context) error {
 	caller, err := f.identity.Caller(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	if !caller.IsAdmin() {
-		return nil, problem.New(http.StatusForbidden, "Only admins may read the changes feed.")
+		return problem.New(http.StatusForbidden, "Only admins may read or replay events.")
+	}
+	return nil
+}
+
+// ListEvents handles GET /events.
+func (f *Feed) ListEvents(ctx context.Context, params oas.ListEventsParams) (oas.ListEventsRes, error) {
+	if err := f.admin(ctx); err != nil {
+		return nil, err
 	}
 	after := int64(0)
 	if c, ok := params.After.Get(); ok {
@@ -90,4 +102,53 @@ func toAPI(e Event) (oas.CloudEvent, error) {
 		out.Requestid = oas.NewOptString(e.RequestID)
 	}
 	return out, nil
+}
+
+// ListDeadLetters handles GET /events/dead-letters.
+func (f *Feed) ListDeadLetters(ctx context.Context, params oas.ListDeadLettersParams) (oas.ListDeadLettersRes, error) {
+	if err := f.admin(ctx); err != nil {
+		return nil, err
+	}
+	dls, err := f.store.deadLetters(ctx, params.Limit.Or(100))
+	if err != nil {
+		return nil, err
+	}
+	out := &oas.DeadLetterList{Items: make([]oas.DeadLetter, len(dls))}
+	for i, d := range dls {
+		ev, err := toAPI(d.Event)
+		if err != nil {
+			return nil, err
+		}
+		out.Items[i] = oas.DeadLetter{Handler: d.Handler, Event: ev, Error: d.Error, Attempts: d.Attempts, FailedAt: d.FailedAt}
+	}
+	return out, nil
+}
+
+// ReplayDeadLetter handles POST /events/dead-letters/replay: it runs the handler on the event
+// again, here, and removes the dead letter when it succeeds.
+func (f *Feed) ReplayDeadLetter(ctx context.Context, req *oas.DeadLetterRef) (oas.ReplayDeadLetterRes, error) {
+	if err := f.admin(ctx); err != nil {
+		return nil, err
+	}
+	d, err := f.store.deadLetter(ctx, req.Handler, req.EventID)
+	if errors.Is(err, errNoDeadLetter) {
+		return nil, problem.New(http.StatusNotFound, "No dead letter of handler "+req.Handler+" for event "+req.EventID.String()+".")
+	}
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(f.subs, func(s Subscription) bool { return s.Handler == d.Handler })
+	if i < 0 {
+		return nil, problem.New(http.StatusConflict, "Handler "+d.Handler+" is not subscribed in this service: its module is not running.")
+	}
+	if err := f.subs[i].Handle(ctx, d.Event); err != nil {
+		if rerr := f.store.addDeadLetter(ctx, d.Handler, d.Event, err, d.Attempts+1, time.Now()); rerr != nil {
+			return nil, rerr
+		}
+		return nil, problem.New(http.StatusConflict, "Handler "+d.Handler+" failed again; the dead letter stays with the new error.")
+	}
+	if err := f.store.deleteDeadLetter(ctx, d.Handler, d.Event.ID); err != nil {
+		return nil, err
+	}
+	return &oas.ReplayDeadLetterNoContent{}, nil
 }

@@ -74,5 +74,14 @@ func NewRelay(db *database.DB, s store, b Broker, cfg config.Config, log *zap.Lo
 	return newRelay(s, b, log.Named("events"), opts, listen)
 }
 
-// NewFeed returns the changes feed.
-func NewFeed(s store, id *identity.Resolver) *Feed { return &Feed{store: s, identity: id} }
+// FeedParams are the inputs of NewFeed.
+type FeedParams struct {
+	fx.In
+	Identity      *identity.Resolver
+	Subscriptions []Subscription `group:"event_subscriptions"`
+}
+
+// NewFeed returns the changes feed and the dead letters' handler.
+func NewFeed(p FeedParams, s store) *Feed {
+	return &Feed{store: s, identity: p.Identity, subs: p.Subscriptions}
+}

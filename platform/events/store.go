@@ -32,6 +32,10 @@ type store interface {
 	addDeadLetter(ctx context.Context, handler string, e Event, cause error, attempts int, at time.Time) error
 	feed(ctx context.Context, after int64, typ string, limit int) ([]FeedEntry, error)
 	backlog(ctx context.Context) (pending int64, oldest time.Time, err error)
+	deadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
+	// deadLetter returns errNoDeadLetter when there is none.
+	deadLetter(ctx context.Context, handler string, id uuid.UUID) (DeadLetter, error)
+	deleteDeadLetter(ctx context.Context, handler string, id uuid.UUID) error
 }
 
 // FeedEntry is an event at its position in the changes feed.

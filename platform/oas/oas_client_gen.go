@@ -46,6 +46,13 @@ type AuditInvoker interface {
 //
 // x-gen-operation-group: Events
 type EventsInvoker interface {
+	// ListDeadLetters invokes listDeadLetters operation.
+	//
+	// Admins only. The events a subscribed handler failed on after every retry, oldest first, with the
+	// last error. Replay one once its cause is fixed.
+	//
+	// GET /events/dead-letters
+	ListDeadLetters(ctx context.Context, params ListDeadLettersParams) (ListDeadLettersRes, error)
 	// ListEvents invokes listEvents operation.
 	//
 	// Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were
@@ -56,6 +63,14 @@ type EventsInvoker interface {
 	//
 	// GET /events
 	ListEvents(ctx context.Context, params ListEventsParams) (ListEventsRes, error)
+	// ReplayDeadLetter invokes replayDeadLetter operation.
+	//
+	// Admins only. Runs the handler on the event again, in this instance; when it succeeds the dead letter
+	// is removed (204). When it fails again, the dead letter stays with the new error and the answer is
+	// 409.
+	//
+	// POST /events/dead-letters/replay
+	ReplayDeadLetter(ctx context.Context, request *DeadLetterRef) (ReplayDeadLetterRes, error)
 }
 
 // SystemInvoker invokes operations described by OpenAPI v3 specification.
@@ -1075,6 +1090,103 @@ func (c *Client) sendListAuditEvents(ctx context.Context, params ListAuditEvents
 	return result, nil
 }
 
+// ListDeadLetters invokes listDeadLetters operation.
+//
+// Admins only. The events a subscribed handler failed on after every retry, oldest first, with the
+// last error. Replay one once its cause is fixed.
+//
+// GET /events/dead-letters
+func (c *Client) ListDeadLetters(ctx context.Context, params ListDeadLettersParams) (ListDeadLettersRes, error) {
+	res, err := c.sendListDeadLetters(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendListDeadLetters(ctx context.Context, params ListDeadLettersParams) (res ListDeadLettersRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/events/dead-letters"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	q := uri.NewQueryEncoder()
+	{
+		// Encode "limit" parameter.
+		cfg := uri.QueryParameterEncodingConfig{
+			Name:    "limit",
+			Style:   uri.QueryStyleForm,
+			Explode: true,
+		}
+
+		if err := q.EncodeParam(cfg, func(e uri.Encoder) error {
+			if val, ok := params.Limit.Get(); ok {
+				return e.EncodeValue(conv.IntToString(val))
+			}
+			return nil
+		}); err != nil {
+			return res, errors.Wrap(err, "encode query")
+		}
+	}
+	u.RawQuery = q.Values().Encode()
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityBearerAuth(ctx, ListDeadLettersOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"BearerAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeListDeadLettersResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // ListEvents invokes listEvents operation.
 //
 // Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were
@@ -1381,6 +1493,87 @@ func (c *Client) sendRegisterUser(ctx context.Context, request *RegisterUserRequ
 	}()
 
 	result, err := decodeRegisterUserResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// ReplayDeadLetter invokes replayDeadLetter operation.
+//
+// Admins only. Runs the handler on the event again, in this instance; when it succeeds the dead letter
+// is removed (204). When it fails again, the dead letter stays with the new error and the answer is
+// 409.
+//
+// POST /events/dead-letters/replay
+func (c *Client) ReplayDeadLetter(ctx context.Context, request *DeadLetterRef) (ReplayDeadLetterRes, error) {
+	res, err := c.sendReplayDeadLetter(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendReplayDeadLetter(ctx context.Context, request *DeadLetterRef) (res ReplayDeadLetterRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/events/dead-letters/replay"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeReplayDeadLetterRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityBearerAuth(ctx, ReplayDeadLetterOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"BearerAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeReplayDeadLetterResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

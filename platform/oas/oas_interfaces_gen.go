@@ -37,6 +37,10 @@ type ListAuditEventsRes interface {
 	listAuditEventsRes()
 }
 
+type ListDeadLettersRes interface {
+	listDeadLettersRes()
+}
+
 type ListEventsRes interface {
 	listEventsRes()
 }
@@ -47,6 +51,10 @@ type ListUsersRes interface {
 
 type RegisterUserRes interface {
 	registerUserRes()
+}
+
+type ReplayDeadLetterRes interface {
+	replayDeadLetterRes()
 }
 
 type UpdateUserRes interface {

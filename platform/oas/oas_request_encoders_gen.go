@@ -52,6 +52,20 @@ func encodeRegisterUserRequest(
 	return nil
 }
 
+func encodeReplayDeadLetterRequest(
+	req *DeadLetterRef,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeUpdateUserRequest(
 	req *UpdateUserRequest,
 	r *http.Request,

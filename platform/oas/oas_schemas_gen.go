@@ -445,6 +445,110 @@ type DeactivateUserServiceUnavailable Problem
 
 func (*DeactivateUserServiceUnavailable) deactivateUserRes() {}
 
+// Ref: #/components/schemas/DeadLetter
+type DeadLetter struct {
+	// The subscription that failed, such as `audit.trail`.
+	Handler string     `json:"handler"`
+	Event   CloudEvent `json:"event"`
+	// The handler's last error.
+	Error    string    `json:"error"`
+	Attempts int       `json:"attempts"`
+	FailedAt time.Time `json:"failed_at"`
+}
+
+// GetHandler returns the value of Handler.
+func (s *DeadLetter) GetHandler() string {
+	return s.Handler
+}
+
+// GetEvent returns the value of Event.
+func (s *DeadLetter) GetEvent() CloudEvent {
+	return s.Event
+}
+
+// GetError returns the value of Error.
+func (s *DeadLetter) GetError() string {
+	return s.Error
+}
+
+// GetAttempts returns the value of Attempts.
+func (s *DeadLetter) GetAttempts() int {
+	return s.Attempts
+}
+
+// GetFailedAt returns the value of FailedAt.
+func (s *DeadLetter) GetFailedAt() time.Time {
+	return s.FailedAt
+}
+
+// SetHandler sets the value of Handler.
+func (s *DeadLetter) SetHandler(val string) {
+	s.Handler = val
+}
+
+// SetEvent sets the value of Event.
+func (s *DeadLetter) SetEvent(val CloudEvent) {
+	s.Event = val
+}
+
+// SetError sets the value of Error.
+func (s *DeadLetter) SetError(val string) {
+	s.Error = val
+}
+
+// SetAttempts sets the value of Attempts.
+func (s *DeadLetter) SetAttempts(val int) {
+	s.Attempts = val
+}
+
+// SetFailedAt sets the value of FailedAt.
+func (s *DeadLetter) SetFailedAt(val time.Time) {
+	s.FailedAt = val
+}
+
+// Ref: #/components/schemas/DeadLetterList
+type DeadLetterList struct {
+	Items []DeadLetter `json:"items"`
+}
+
+// GetItems returns the value of Items.
+func (s *DeadLetterList) GetItems() []DeadLetter {
+	return s.Items
+}
+
+// SetItems sets the value of Items.
+func (s *DeadLetterList) SetItems(val []DeadLetter) {
+	s.Items = val
+}
+
+func (*DeadLetterList) listDeadLettersRes() {}
+
+// Ref: #/components/schemas/DeadLetterRef
+type DeadLetterRef struct {
+	Handler string    `json:"handler"`
+	EventID uuid.UUID `json:"event_id"`
+}
+
+// GetHandler returns the value of Handler.
+func (s *DeadLetterRef) GetHandler() string {
+	return s.Handler
+}
+
+// GetEventID returns the value of EventID.
+func (s *DeadLetterRef) GetEventID() uuid.UUID {
+	return s.EventID
+}
+
+// SetHandler sets the value of Handler.
+func (s *DeadLetterRef) SetHandler(val string) {
+	s.Handler = val
+}
+
+// SetEventID sets the value of EventID.
+func (s *DeadLetterRef) SetEventID(val uuid.UUID) {
+	s.EventID = val
+}
+
 type DeleteUserBadRequest Problem
 
 func (*DeleteUserBadRequest) deleteUserRes() {}
@@ -625,6 +729,18 @@ func (*ListAuditEventsForbidden) listAuditEventsRes() {}
 type ListAuditEventsServiceUnavailable Problem
 
 func (*ListAuditEventsServiceUnavailable) listAuditEventsRes() {}
+
+type ListDeadLettersBadRequest Problem
+
+func (*ListDeadLettersBadRequest) listDeadLettersRes() {}
+
+type ListDeadLettersForbidden Problem
+
+func (*ListDeadLettersForbidden) listDeadLettersRes() {}
+
+type ListDeadLettersServiceUnavailable Problem
+
+func (*ListDeadLettersServiceUnavailable) listDeadLettersRes() {}
 
 type ListEventsBadRequest Problem
 
@@ -1202,6 +1318,31 @@ type RegisterUserUnprocessableEntity Problem
 
 func (*RegisterUserUnprocessableEntity) registerUserRes() {}
 
+type ReplayDeadLetterBadRequest Problem
+
+func (*ReplayDeadLetterBadRequest) replayDeadLetterRes() {}
+
+type ReplayDeadLetterConflict Problem
+
+func (*ReplayDeadLetterConflict) replayDeadLetterRes() {}
+
+type ReplayDeadLetterForbidden Problem
+
+func (*ReplayDeadLetterForbidden) replayDeadLetterRes() {}
+
+// ReplayDeadLetterNoContent is response for ReplayDeadLetter operation.
+type ReplayDeadLetterNoContent struct{}
+
+func (*ReplayDeadLetterNoContent) replayDeadLetterRes() {}
+
+type ReplayDeadLetterNotFound Problem
+
+func (*ReplayDeadLetterNotFound) replayDeadLetterRes() {}
+
+type ReplayDeadLetterServiceUnavailable Problem
+
+func (*ReplayDeadLetterServiceUnavailable) replayDeadLetterRes() {}
+
 // What the user may do.
 // Ref: #/components/schemas/Role
 type Role string
@@ -1452,17 +1593,19 @@ func (s *UnauthorizedHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*UnauthorizedHeaders) activateUserRes()    {}
-func (*UnauthorizedHeaders) changePasswordRes()  {}
-func (*UnauthorizedHeaders) createTokenRes()     {}
-func (*UnauthorizedHeaders) deactivateUserRes()  {}
-func (*UnauthorizedHeaders) deleteUserRes()      {}
-func (*UnauthorizedHeaders) getMeRes()           {}
-func (*UnauthorizedHeaders) getUserRes()         {}
-func (*UnauthorizedHeaders) listAuditEventsRes() {}
-func (*UnauthorizedHeaders) listEventsRes()      {}
-func (*UnauthorizedHeaders) listUsersRes()       {}
-func (*UnauthorizedHeaders) updateUserRes()      {}
+func (*UnauthorizedHeaders) activateUserRes()     {}
+func (*UnauthorizedHeaders) changePasswordRes()   {}
+func (*UnauthorizedHeaders) createTokenRes()      {}
+func (*UnauthorizedHeaders) deactivateUserRes()   {}
+func (*UnauthorizedHeaders) deleteUserRes()       {}
+func (*UnauthorizedHeaders) getMeRes()            {}
+func (*UnauthorizedHeaders) getUserRes()          {}
+func (*UnauthorizedHeaders) listAuditEventsRes()  {}
+func (*UnauthorizedHeaders) listDeadLettersRes()  {}
+func (*UnauthorizedHeaders) listEventsRes()       {}
+func (*UnauthorizedHeaders) listUsersRes()        {}
+func (*UnauthorizedHeaders) replayDeadLetterRes() {}
+func (*UnauthorizedHeaders) updateUserRes()       {}
 
 type UpdateUserBadRequest Problem
 

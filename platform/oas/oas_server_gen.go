@@ -36,6 +36,13 @@ type AuditHandler interface {
 //
 // x-ogen-operation-group: Events
 type EventsHandler interface {
+	// ListDeadLetters implements listDeadLetters operation.
+	//
+	// Admins only. The events a subscribed handler failed on after every retry, oldest first, with the
+	// last error. Replay one once its cause is fixed.
+	//
+	// GET /events/dead-letters
+	ListDeadLetters(ctx context.Context, params ListDeadLettersParams) (ListDeadLettersRes, error)
 	// ListEvents implements listEvents operation.
 	//
 	// Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were
@@ -46,6 +53,14 @@ type EventsHandler interface {
 	//
 	// GET /events
 	ListEvents(ctx context.Context, params ListEventsParams) (ListEventsRes, error)
+	// ReplayDeadLetter implements replayDeadLetter operation.
+	//
+	// Admins only. Runs the handler on the event again, in this instance; when it succeeds the dead letter
+	// is removed (204). When it fails again, the dead letter stays with the new error and the answer is
+	// 409.
+	//
+	// POST /events/dead-letters/replay
+	ReplayDeadLetter(ctx context.Context, req *DeadLetterRef) (ReplayDeadLetterRes, error)
 }
 
 // SystemHandler handles operations described by OpenAPI v3 specification.

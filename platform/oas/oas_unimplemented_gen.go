@@ -118,6 +118,16 @@ func (UnimplementedHandler) ListAuditEvents(ctx context.Context, params ListAudi
 	return r, ht.ErrNotImplemented
 }
 
+// ListDeadLetters implements listDeadLetters operation.
+//
+// Admins only. The events a subscribed handler failed on after every retry, oldest first, with the
+// last error. Replay one once its cause is fixed.
+//
+// GET /events/dead-letters
+func (UnimplementedHandler) ListDeadLetters(ctx context.Context, params ListDeadLettersParams) (r ListDeadLettersRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // ListEvents implements listEvents operation.
 //
 // Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were
@@ -149,6 +159,17 @@ func (UnimplementedHandler) ListUsers(ctx context.Context, params ListUsersParam
 //
 // POST /users
 func (UnimplementedHandler) RegisterUser(ctx context.Context, req *RegisterUserRequest) (r RegisterUserRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// ReplayDeadLetter implements replayDeadLetter operation.
+//
+// Admins only. Runs the handler on the event again, in this instance; when it succeeds the dead letter
+// is removed (204). When it fails again, the dead letter stays with the new error and the answer is
+// 409.
+//
+// POST /events/dead-letters/replay
+func (UnimplementedHandler) ReplayDeadLetter(ctx context.Context, req *DeadLetterRef) (r ReplayDeadLetterRes, _ error) {
 	return r, ht.ErrNotImplemented
 }
 

@@ -119,6 +119,20 @@ func (q *Queries) CountPending(ctx context.Context) (int64, error) {
 	return count, err
 }
 
+const deleteDeadLetter = `-- name: DeleteDeadLetter :exec
+DELETE FROM event_dead_letters WHERE handler = $1 AND event_id = $2
+`
+
+type DeleteDeadLetterParams struct {
+	Handler string
+	EventID uuid.UUID
+}
+
+func (q *Queries) DeleteDeadLetter(ctx context.Context, arg DeleteDeadLetterParams) error {
+	_, err := q.db.Exec(ctx, deleteDeadLetter, arg.Handler, arg.EventID)
+	return err
+}
+
 const feed = `-- name: Feed :many
 SELECT position, envelope
 FROM event_outbox
@@ -156,6 +170,31 @@ func (q *Queries) Feed(ctx context.Context, arg FeedParams) ([]FeedRow, error) {
 		return nil, err
 	}
 	return items, nil
+}
+
+const getDeadLetter = `-- name: GetDeadLetter :one
+SELECT handler, event_id, envelope, error, attempts, failed_at
+FROM event_dead_letters
+WHERE handler = $1 AND event_id = $2
+`
+
+type GetDeadLetterParams struct {
+	Handler string
+	EventID uuid.UUID
+}
+
+func (q *Queries) GetDeadLetter(ctx context.Context, arg GetDeadLetterParams) (EventDeadLetter, error) {
+	row := q.db.QueryRow(ctx, getDeadLetter, arg.Handler, arg.EventID)
+	var i EventDeadLetter
+	err := row.Scan(
+		&i.Handler,
+		&i.EventID,
+		&i.Envelope,
+		&i.Error,
+		&i.Attempts,
+		&i.FailedAt,
+	)
+	return i, err
 }
 
 const listDeadLetters = `-- name: ListDeadLetters :many

@@ -54,3 +54,11 @@ SELECT count(*) FROM event_outbox WHERE delivered_at IS NULL;
 
 -- name: OldestPending :one
 SELECT occurred_at FROM event_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1;
+
+-- name: GetDeadLetter :one
+SELECT handler, event_id, envelope, error, attempts, failed_at
+FROM event_dead_letters
+WHERE handler = sqlc.arg(handler) AND event_id = sqlc.arg(event_id);
+
+-- name: DeleteDeadLetter :exec
+DELETE FROM event_dead_letters WHERE handler = sqlc.arg(handler) AND event_id = sqlc.arg(event_id);
