@@ -34,7 +34,7 @@ type Relay struct {
 	broker Broker
 	log    *zap.Logger
 	opts   RelayOptions
-	listen *pgxpool.Pool // nil: no notifications (SQLite)
+	listen *pgxpool.Pool   // nil: no notifications (SQLite)
 	wakes  []chan struct{} // one per part
 	stop   context.CancelFunc
 	done   chan struct{}
