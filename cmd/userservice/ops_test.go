@@ -85,6 +85,8 @@ func TestOperationalEndpoints(t *testing.T) {
 			`http_requests_total{code="401",method="GET",route="/users/{user_id}"} 1`,
 			`http_request_duration_seconds_bucket{method="POST",route="/users",le="+Inf"} 1`,
 			"users_registered_total 1",
+			"events_outbox_backlog ",
+			"events_published_total ",
 			"go_goroutines ",
 			"process_resident_memory_bytes ",
 		}

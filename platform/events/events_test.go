@@ -357,3 +357,47 @@ func TestTwoRelaysShareTheOutboxAndTheFeedMissesNothing(t *testing.T) {
 	}
 	inOrderPerSubject(t, delivered)
 }
+
+// TestPruneKeepsWhatIsPendingOrRecent: delivered events older than the retention period go,
+// with the handlers' processed ids; pending and recent ones stay.
+func TestPruneKeepsWhatIsPendingOrRecent(t *testing.T) {
+	t.Parallel()
+	for _, engine := range dbtest.Engines() {
+		t.Run(string(engine), func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t, engine)
+			old, recent, pending := event(t, "a", 1), event(t, "a", 2), event(t, "a", 3)
+			h.append(t, old, recent)
+			// Deliver the two, as if the first long ago.
+			long := time.Now().Add(-48 * time.Hour)
+			for i, at := range []time.Time{long, time.Now()} {
+				n, err := h.store.deliver(ctx, part("a")%h.store.parts(), 1, at, func(context.Context, []Event) (int, error) { return 1, nil })
+				if err != nil || n != 1 {
+					t.Fatalf("deliver %d: %d %v", i, n, err)
+				}
+			}
+			h.append(t, pending)
+			if h.db.Engine == database.Postgres {
+				if _, err := MarkProcessedPostgres(ctx, h.db.Pool, "test", old.ID, long); err != nil {
+					t.Fatal(err)
+				}
+			} else if _, err := MarkProcessedSQLite(ctx, h.db.SQL, "test", old.ID, long); err != nil {
+				t.Fatal(err)
+			}
+			n, err := h.store.prune(ctx, time.Now().Add(-24*time.Hour))
+			if err != nil || n != 1 {
+				t.Fatalf("pruned %d: %v", n, err)
+			}
+			var left, processed int
+			if err := queryRow(h.db, "SELECT count(*) FROM event_outbox").Scan(&left); err != nil || left != 2 {
+				t.Fatalf("%d events left (%v), want the recent and the pending one", left, err)
+			}
+			if err := queryRow(h.db, "SELECT count(*) FROM event_processed").Scan(&processed); err != nil || processed != 0 {
+				t.Fatalf("%d processed ids left (%v)", processed, err)
+			}
+			if entries, err := h.store.feed(ctx, 0, "", 10); err != nil || len(entries) != 1 || entries[0].Event.ID != recent.ID {
+				t.Fatalf("the feed after pruning: %+v %v", entries, err)
+			}
+		})
+	}
+}
