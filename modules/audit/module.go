@@ -64,6 +64,17 @@ func NewSubscription(svc *service.Service) events.Subscription {
 			}
 			return svc.Record(ctx, entry)
 		},
+		// A relay's batch in one transaction: the trail keeps up with registrations.
+		HandleBatch: func(ctx context.Context, evs []events.Event) error {
+			entries := make([]domain.Entry, len(evs))
+			for i, e := range evs {
+				var err error
+				if entries[i], err = entryOf(e); err != nil {
+					return err
+				}
+			}
+			return svc.RecordAll(ctx, entries)
+		},
 	}
 }
 

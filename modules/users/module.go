@@ -18,6 +18,7 @@ import (
 	"github.com/acme/userservice/modules/users/service"
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/events"
 	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/password"
@@ -52,6 +53,8 @@ type ServiceParams struct {
 	Hasher   *password.Hasher
 	Tokens   *token.Signer
 	Throttle *throttle.Memory
+	// Signal wakes the event relays after events were committed.
+	Signal *events.Signal
 	// UserDeleted are the other modules' reactions to a user's deletion.
 	UserDeleted []identity.UserDeleted `group:"user_deleted"`
 }
@@ -69,8 +72,8 @@ func NewService(p ServiceParams) *service.Service {
 		}
 	}
 	return service.New(service.Deps{
-		Users:    NewRepository(p.DB),
-		UoW:      NewUnitOfWork(p.DB),
+		Users:    NewRepository(p.DB, p.Signal),
+		UoW:      NewUnitOfWork(p.DB, p.Signal),
 		Clock:    service.SystemClock{},
 		Hasher:   p.Hasher,
 		Tokens:   p.Tokens,
@@ -85,20 +88,21 @@ func NewService(p ServiceParams) *service.Service {
 }
 
 // NewRepository returns the repository of the adapter for the open database's engine, running
-// each call as its own statement.
-func NewRepository(db *database.DB) ports.UserRepository {
+// each call as its own statement; sig (nil in tests without a relay) learns of its events.
+func NewRepository(db *database.DB, sig *events.Signal) ports.UserRepository {
 	if db.Engine == database.Postgres {
-		return postgres.NewRepository(db.Pool)
+		return postgres.NewRepository(db.Pool, sig.Appended)
 	}
-	return sqlite.NewRepository(db.SQL)
+	return sqlite.NewRepository(db.SQL, sig.Appended)
 }
 
-// NewUnitOfWork returns the unit of work of the adapter for the open database's engine.
-func NewUnitOfWork(db *database.DB) ports.UnitOfWork {
+// NewUnitOfWork returns the unit of work of the adapter for the open database's engine; sig
+// learns of the events it commits.
+func NewUnitOfWork(db *database.DB, sig *events.Signal) ports.UnitOfWork {
 	if db.Engine == database.Postgres {
-		return postgres.NewUnitOfWork(db.Pool)
+		return postgres.NewUnitOfWork(db.Pool, sig.Appended)
 	}
-	return sqlite.NewUnitOfWork(db.SQL)
+	return sqlite.NewUnitOfWork(db.SQL, sig.Appended)
 }
 
 // Migrations returns the module's schema migrations for every engine.

@@ -24,6 +24,10 @@ type Subscription struct {
 	// Handle processes one event. Delivery is at least once: make it idempotent, for instance
 	// with MarkProcessedPostgres/MarkProcessedSQLite in the handler's own transaction.
 	Handle func(ctx context.Context, e Event) error
+	// HandleBatch, when set, processes several events at once, in order (one transaction for
+	// a relay's batch instead of one per event). It must be all or nothing: when it fails, the
+	// embedded broker runs Handle on each event, with retries, to find the one that fails.
+	HandleBatch func(ctx context.Context, evs []Event) error
 }
 
 // Matches reports whether the subscription handles events of type typ.
@@ -73,10 +77,39 @@ type Local struct {
 	sleep   func(context.Context, time.Duration) error
 }
 
-// Publish runs the subscribed handlers on each event.
+// Publish runs each subscribed handler on the events it matches, in order. Handlers of batches
+// run first, once for the whole batch; then, event by event, the others (and those whose batch
+// failed, to find the event that fails). A dependency outage stops publishing at the event it
+// hit: the rest is offered again later, which the handlers' idempotency makes harmless for the
+// batches that already ran.
 func (l *Local) Publish(ctx context.Context, evs []Event) (int, error) {
+	single := make([]Subscription, 0, len(l.subs))
+	for _, s := range l.subs {
+		if s.HandleBatch == nil {
+			single = append(single, s)
+			continue
+		}
+		var matching []Event
+		for _, e := range evs {
+			if s.Matches(e.Type) {
+				matching = append(matching, e)
+			}
+		}
+		if len(matching) == 0 {
+			continue
+		}
+		err := s.HandleBatch(ctx, matching)
+		switch {
+		case err == nil:
+		case ctx.Err() != nil || errors.Is(err, database.ErrUnavailable):
+			return 0, err
+		default:
+			l.metrics.HandlerFailures.WithLabelValues(s.Handler).Inc()
+			single = append(single, s)
+		}
+	}
 	for i, e := range evs {
-		for _, s := range l.subs {
+		for _, s := range single {
 			if !s.Matches(e.Type) {
 				continue
 			}

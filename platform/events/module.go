@@ -18,7 +18,10 @@ import (
 // Schema contributes the outbox's tables to every command's migrations: a command that changes
 // data (the admin command too) writes events.
 var Schema = fx.Module("events-schema",
-	fx.Provide(fx.Annotate(eventsql.Migrations, fx.ResultTags(`group:"migrations"`))),
+	fx.Provide(
+		fx.Annotate(eventsql.Migrations, fx.ResultTags(`group:"migrations"`)),
+		NewSignal,
+	),
 )
 
 // Module runs the events backbone of the serving application: the relay publishing the outbox
@@ -61,8 +64,8 @@ func NewBroker(p BrokerParams, s store, m *Metrics) Broker {
 	return n
 }
 
-// NewRelay returns the relay of the open database's outbox.
-func NewRelay(db *database.DB, s store, b Broker, cfg config.Config, log *zap.Logger) *Relay {
+// NewRelay returns the relay of the open database's outbox, woken by sig.
+func NewRelay(db *database.DB, s store, b Broker, sig *Signal, cfg config.Config, log *zap.Logger) *Relay {
 	opts := RelayOptions{Batch: 100, Poll: time.Second, Retention: cfg.EventRetention, PruneEvery: time.Minute}
 	var listen *pgxpool.Pool
 	if db.Engine == database.Postgres {
@@ -71,7 +74,9 @@ func NewRelay(db *database.DB, s store, b Broker, cfg config.Config, log *zap.Lo
 		// Without notifications, a short poll: an indexed look at an empty partial index.
 		opts.Poll = 100 * time.Millisecond
 	}
-	return newRelay(s, b, log.Named("events"), opts, listen)
+	r := newRelay(s, b, log.Named("events"), opts, listen)
+	r.signal = sig.woken()
+	return r
 }
 
 // FeedParams are the inputs of NewFeed.

@@ -23,8 +23,8 @@ func part(subject string) int {
 }
 
 // AppendPostgres writes events to the outbox on db: the transaction of the change they describe,
-// or a *database.Batch holding its statement (one round trip for both). A notification wakes the
-// relays when the transaction commits.
+// or a *database.Batch holding its statement (one round trip for both). After the commit, the
+// writer calls Signal.Appended to wake the relays.
 func AppendPostgres(ctx context.Context, db pgstore.DBTX, evs ...Event) error {
 	if len(evs) == 0 {
 		return nil
@@ -41,7 +41,7 @@ func AppendPostgres(ctx context.Context, db pgstore.DBTX, evs ...Event) error {
 			return fmt.Errorf("outbox: %w", err)
 		}
 	}
-	return q.NotifyAppended(ctx)
+	return nil
 }
 
 // AppendSQLite writes events to the outbox in tx, the transaction of the change they describe.

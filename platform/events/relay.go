@@ -36,6 +36,7 @@ type Relay struct {
 	opts   RelayOptions
 	listen *pgxpool.Pool   // nil: no notifications (SQLite)
 	wakes  []chan struct{} // one per part
+	signal <-chan struct{} // this instance's writers' Signal; nil: none
 	stop   context.CancelFunc
 	done   chan struct{}
 }
@@ -54,6 +55,18 @@ func (r *Relay) Start(context.Context) error {
 	r.stop = cancel
 	if r.listen != nil {
 		go r.notifications(ctx)
+	}
+	if r.signal != nil {
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-r.signal:
+					r.Wake()
+				}
+			}
+		}()
 	}
 	go func() {
 		defer close(r.done)

@@ -16,6 +16,8 @@ type EntryRepository interface {
 	// Record stores the entry of an event, once: handler's processed events are remembered in
 	// the same transaction, so a redelivered event records nothing.
 	Record(ctx context.Context, handler string, e domain.Entry) error
+	// RecordAll records several entries as Record does, all or none, in one transaction.
+	RecordAll(ctx context.Context, handler string, es []domain.Entry) error
 	// List returns up to q.Limit entries, newest first, older than q.Before, that match every
 	// filter q sets.
 	List(ctx context.Context, q Query) ([]domain.Entry, error)

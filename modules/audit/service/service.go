@@ -38,6 +38,11 @@ func (s *Service) Record(ctx context.Context, e domain.Entry) error {
 	return s.entries.Record(ctx, Handler, e)
 }
 
+// RecordAll stores the entries of several events at once (a relay's batch), once each.
+func (s *Service) RecordAll(ctx context.Context, es []domain.Entry) error {
+	return s.entries.RecordAll(ctx, Handler, es)
+}
+
 // Filter is what a reader of the trail asks for.
 type Filter struct {
 	Target *uuid.UUID

@@ -89,8 +89,8 @@ func newServiceWithClock(t *testing.T, engine database.Engine) (*service.Service
 		t.Fatal(err)
 	}
 	return service.New(service.Deps{
-		Users:    users.NewRepository(db),
-		UoW:      users.NewUnitOfWork(db),
+		Users:    users.NewRepository(db, nil),
+		UoW:      users.NewUnitOfWork(db, nil),
 		Clock:    clock,
 		Hasher:   password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}),
 		Tokens:   signer,

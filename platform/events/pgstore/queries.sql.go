@@ -269,15 +269,6 @@ func (q *Queries) MarkProcessed(ctx context.Context, arg MarkProcessedParams) (i
 	return result.RowsAffected(), nil
 }
 
-const notifyAppended = `-- name: NotifyAppended :exec
-SELECT pg_notify('event_outbox', '')
-`
-
-func (q *Queries) NotifyAppended(ctx context.Context) error {
-	_, err := q.db.Exec(ctx, notifyAppended)
-	return err
-}
-
 const oldestPending = `-- name: OldestPending :one
 SELECT occurred_at FROM event_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1
 `

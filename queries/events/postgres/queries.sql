@@ -4,9 +4,6 @@
 INSERT INTO event_outbox (event_id, type, subject, part, occurred_at, envelope)
 VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(subject), sqlc.arg(part), sqlc.arg(occurred_at), sqlc.arg(envelope));
 
--- name: NotifyAppended :exec
-SELECT pg_notify('event_outbox', '');
-
 -- name: TryLockPart :one
 -- Held until the transaction ends: one relay at a time per part, so a subject's events are
 -- published in order while several instances share the parts.

@@ -35,11 +35,28 @@ func (r *Repository) Record(ctx context.Context, handler string, e domain.Entry)
 		if err != nil || !first {
 			return err
 		}
-		return pgstore.New(tx).InsertAuditEvent(ctx, pgstore.InsertAuditEventParams{
-			EventID: e.EventID, Type: e.Type, Actor: e.Actor, Target: e.Target.String(), RequestID: e.RequestID,
-			Changed: strings.Join(e.Changed, ","), OccurredAt: e.OccurredAt,
-		})
+		return pgstore.New(tx).InsertAuditEvent(ctx, params(e))
 	}))
+}
+
+// RecordAll records es in one batch: one round trip, one implicit transaction. The entry's own
+// key makes a second record of an event do nothing, as the processed id does in Record.
+func (r *Repository) RecordAll(ctx context.Context, handler string, es []domain.Entry) error {
+	var b database.Batch
+	q := pgstore.New(&b)
+	for _, e := range es {
+		// Queued, not run: the batch runs at Send.
+		_, _ = events.MarkProcessedPostgres(ctx, &b, handler, e.EventID, e.OccurredAt)
+		_ = q.InsertAuditEvent(ctx, params(e))
+	}
+	return mapError(b.Send(ctx, r.pool))
+}
+
+func params(e domain.Entry) pgstore.InsertAuditEventParams {
+	return pgstore.InsertAuditEventParams{
+		EventID: e.EventID, Type: e.Type, Actor: e.Actor, Target: e.Target.String(), RequestID: e.RequestID,
+		Changed: strings.Join(e.Changed, ","), OccurredAt: e.OccurredAt,
+	}
 }
 
 // List returns a page of entries, newest first.

@@ -29,20 +29,30 @@ func NewRepository(db *sql.DB) *Repository { return &Repository{db: db} }
 
 // Record stores e unless handler already processed its event, in one transaction.
 func (r *Repository) Record(ctx context.Context, handler string, e domain.Entry) error {
+	return r.RecordAll(ctx, handler, []domain.Entry{e})
+}
+
+// RecordAll records es in one transaction, each unless handler already processed its event.
+func (r *Repository) RecordAll(ctx context.Context, handler string, es []domain.Entry) error {
 	tx, err := r.db.BeginTx(ctx, nil)
 	if err != nil {
 		return mapError(err)
 	}
 	defer func() { _ = tx.Rollback() }()
-	first, err := events.MarkProcessedSQLite(ctx, tx, handler, e.EventID, e.OccurredAt)
-	if err != nil || !first {
-		return err
-	}
-	if err := litestore.New(tx).InsertAuditEvent(ctx, litestore.InsertAuditEventParams{
-		EventID: e.EventID, Type: e.Type, Actor: e.Actor, Target: e.Target.String(), RequestID: e.RequestID,
-		Changed: strings.Join(e.Changed, ","), OccurredAt: e.OccurredAt,
-	}); err != nil {
-		return mapError(err)
+	for _, e := range es {
+		first, err := events.MarkProcessedSQLite(ctx, tx, handler, e.EventID, e.OccurredAt)
+		if err != nil {
+			return err
+		}
+		if !first {
+			continue
+		}
+		if err := litestore.New(tx).InsertAuditEvent(ctx, litestore.InsertAuditEventParams{
+			EventID: e.EventID, Type: e.Type, Actor: e.Actor, Target: e.Target.String(), RequestID: e.RequestID,
+			Changed: strings.Join(e.Changed, ","), OccurredAt: e.OccurredAt,
+		}); err != nil {
+			return mapError(err)
+		}
 	}
 	return mapError(tx.Commit())
 }

@@ -26,6 +26,7 @@ func Run(t *testing.T, newRepo Factory) {
 	}{
 		{"RecordThenListRoundTrips", testRoundTrip},
 		{"ARedeliveredEventIsRecordedOnce", testOnce},
+		{"RecordAllRecordsEachOnce", testRecordAll},
 		{"ListIsNewestFirstFilteredAndPaged", testList},
 	}
 	for _, tc := range tests {
@@ -157,4 +158,24 @@ func testList(t *testing.T, r ports.EntryRepository) {
 			t.Errorf("%s: got %v, want %v", tc.name, ids(got), ids(tc.want))
 		}
 	}
+}
+
+func testRecordAll(t *testing.T, r ports.EntryRepository) {
+	a := entry(t, "userservice.user.registered.v1", "self", uuid.New())
+	b := entry(t, "userservice.user.deleted.v1", "system", a.Target)
+	if err := r.Record(ctx, "audit.test", a); err != nil {
+		t.Fatal(err)
+	}
+	// A batch redelivered with one event already recorded: each stays recorded once.
+	for range 2 {
+		if err := r.RecordAll(ctx, "audit.test", []domain.Entry{a, b}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := list(t, r, ports.Query{})
+	if len(got) != 2 {
+		t.Fatalf("%d entries, want 2", len(got))
+	}
+	same(t, got[0], b)
+	same(t, got[1], a)
 }

@@ -30,6 +30,9 @@ const uniqueViolation = "23505"
 type Repository struct {
 	db Conn
 	q  *pgstore.Queries
+	// appended is called after events were committed (events.Signal.Appended); nil in a unit
+	// of work, whose commit calls it.
+	appended func()
 }
 
 var _ ports.UserRepository = (*Repository)(nil)
@@ -40,9 +43,10 @@ type Conn interface {
 	database.BatchSender
 }
 
-// NewRepository returns a repository that runs its statements on db.
-func NewRepository(db Conn) *Repository {
-	return &Repository{db: db, q: pgstore.New(db)}
+// NewRepository returns a repository that runs its statements on db, calling appended (when
+// not nil) after it committed events.
+func NewRepository(db Conn, appended func()) *Repository {
+	return &Repository{db: db, q: pgstore.New(db), appended: appended}
 }
 
 // Add inserts u and writes evs to the outbox in one batch: one round trip, one implicit
@@ -66,7 +70,13 @@ func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event
 		return err
 	}
 	_ = events.AppendPostgres(ctx, &b, envs...)
-	return mapWriteError(b.Send(ctx, r.db), s)
+	if err := b.Send(ctx, r.db); err != nil {
+		return mapWriteError(err, s)
+	}
+	if len(envs) > 0 && r.appended != nil {
+		r.appended()
+	}
+	return nil
 }
 
 // Get returns the user with the id.
@@ -218,14 +228,16 @@ func mapError(err error) error {
 
 // UnitOfWork runs functions in PostgreSQL transactions.
 type UnitOfWork struct {
-	pool *pgxpool.Pool
+	pool     *pgxpool.Pool
+	appended func()
 }
 
 var _ ports.UnitOfWork = (*UnitOfWork)(nil)
 
-// NewUnitOfWork returns a unit of work over pool.
-func NewUnitOfWork(pool *pgxpool.Pool) *UnitOfWork {
-	return &UnitOfWork{pool: pool}
+// NewUnitOfWork returns a unit of work over pool, calling appended (when not nil) after it
+// committed events.
+func NewUnitOfWork(pool *pgxpool.Pool, appended func()) *UnitOfWork {
+	return &UnitOfWork{pool: pool, appended: appended}
 }
 
 // Do runs fn in a transaction: commit on nil, rollback on error or panic.
@@ -241,20 +253,31 @@ func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r port
 			panic(p)
 		}
 	}()
-	if err := fn(ctx, ports.Repos{Users: NewRepository(tx), Events: eventLog{tx}}); err != nil {
+	log := &eventLog{tx: tx}
+	if err := fn(ctx, ports.Repos{Users: NewRepository(tx, nil), Events: log}); err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
-	return mapError(tx.Commit(ctx))
+	if err := tx.Commit(ctx); err != nil {
+		return mapError(err)
+	}
+	if log.recorded && w.appended != nil {
+		w.appended()
+	}
+	return nil
 }
 
 // eventLog writes events to the outbox in a unit of work's transaction.
-type eventLog struct{ tx pgx.Tx }
+type eventLog struct {
+	tx       pgx.Tx
+	recorded bool
+}
 
-func (l eventLog) Record(ctx context.Context, evs ...ports.Event) error {
+func (l *eventLog) Record(ctx context.Context, evs ...ports.Event) error {
 	envs, err := outbox.Envelopes(ctx, evs)
 	if err != nil {
 		return err
 	}
+	l.recorded = l.recorded || len(envs) > 0
 	return mapError(events.AppendPostgres(ctx, l.tx, envs...))
 }

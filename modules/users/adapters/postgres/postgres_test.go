@@ -16,8 +16,8 @@ func TestContract(t *testing.T) {
 	porttest.Run(t, func(t *testing.T) porttest.Store {
 		db := dbtest.Postgres(t, users.Migrations(), eventsql.Migrations())
 		return porttest.Store{
-			Users: postgres.NewRepository(db.Pool),
-			UoW:   postgres.NewUnitOfWork(db.Pool),
+			Users: postgres.NewRepository(db.Pool, nil),
+			UoW:   postgres.NewUnitOfWork(db.Pool, nil),
 			Outbox: func(t *testing.T) []string {
 				rows, err := db.Pool.Query(context.Background(), "SELECT type FROM event_outbox ORDER BY seq")
 				if err != nil {

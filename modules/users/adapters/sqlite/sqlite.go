@@ -24,13 +24,17 @@ import (
 type Repository struct {
 	q  *litestore.Queries
 	db litestore.DBTX
+	// appended is called after events were committed; nil in a unit of work, whose commit
+	// calls it.
+	appended func()
 }
 
 var _ ports.UserRepository = (*Repository)(nil)
 
-// NewRepository returns a repository that runs its statements on db (a *sql.DB or *sql.Tx).
-func NewRepository(db litestore.DBTX) *Repository {
-	return &Repository{q: litestore.New(db), db: db}
+// NewRepository returns a repository that runs its statements on db (a *sql.DB or *sql.Tx),
+// calling appended (when not nil) after it committed events.
+func NewRepository(db litestore.DBTX, appended func()) *Repository {
+	return &Repository{q: litestore.New(db), db: db, appended: appended}
 }
 
 // Add inserts u and writes evs to the outbox, atomically: in the unit of work's transaction, or
@@ -61,7 +65,13 @@ func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event
 	if !ok || len(envs) == 0 {
 		return add(r.db)
 	}
-	return NewUnitOfWork(sqlDB).inTx(ctx, func(tx *sql.Tx) error { return add(tx) })
+	if err := NewUnitOfWork(sqlDB, nil).inTx(ctx, func(tx *sql.Tx) error { return add(tx) }); err != nil {
+		return err
+	}
+	if r.appended != nil {
+		r.appended()
+	}
+	return nil
 }
 
 // Get returns the user with the id.
@@ -210,21 +220,29 @@ func mapError(err error) error {
 
 // UnitOfWork runs functions in SQLite transactions.
 type UnitOfWork struct {
-	db *sql.DB
+	db       *sql.DB
+	appended func()
 }
 
 var _ ports.UnitOfWork = (*UnitOfWork)(nil)
 
-// NewUnitOfWork returns a unit of work over db.
-func NewUnitOfWork(db *sql.DB) *UnitOfWork {
-	return &UnitOfWork{db: db}
+// NewUnitOfWork returns a unit of work over db, calling appended (when not nil) after it
+// committed events.
+func NewUnitOfWork(db *sql.DB, appended func()) *UnitOfWork {
+	return &UnitOfWork{db: db, appended: appended}
 }
 
 // Do runs fn in a transaction: commit on nil, rollback on error or panic.
 func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r ports.Repos) error) error {
-	return w.inTx(ctx, func(tx *sql.Tx) error {
-		return fn(ctx, ports.Repos{Users: NewRepository(tx), Events: eventLog{tx}})
+	log := &eventLog{tx: nil}
+	err := w.inTx(ctx, func(tx *sql.Tx) error {
+		log.tx = tx
+		return fn(ctx, ports.Repos{Users: NewRepository(tx, nil), Events: log})
 	})
+	if err == nil && log.recorded && w.appended != nil {
+		w.appended()
+	}
+	return err
 }
 
 // inTx runs fn in a transaction: commit on nil, rollback on error or panic.
@@ -247,12 +265,16 @@ func (w *UnitOfWork) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error 
 }
 
 // eventLog writes events to the outbox in a unit of work's transaction.
-type eventLog struct{ tx *sql.Tx }
+type eventLog struct {
+	tx       *sql.Tx
+	recorded bool
+}
 
-func (l eventLog) Record(ctx context.Context, evs ...ports.Event) error {
+func (l *eventLog) Record(ctx context.Context, evs ...ports.Event) error {
 	envs, err := outbox.Envelopes(ctx, evs)
 	if err != nil {
 		return err
 	}
+	l.recorded = l.recorded || len(envs) > 0
 	return mapError(events.AppendSQLite(ctx, l.tx, envs...))
 }
