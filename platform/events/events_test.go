@@ -401,3 +401,57 @@ func TestPruneKeepsWhatIsPendingOrRecent(t *testing.T) {
 		})
 	}
 }
+
+// TestBatchHandlersGetTheBatchAndFallBackToEvents: a subscription that handles batches gets a
+// relay's batch in one call; when the batch fails, each event is handled on its own, with
+// retries, so that only the event at fault is dead-lettered.
+func TestBatchHandlersGetTheBatchAndFallBackToEvents(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, database.SQLite)
+	poison := event(t, "a", 3)
+	var mu sync.Mutex
+	var batches [][]Event
+	var singles []uuid.UUID
+	sub := Subscription{Handler: "test.batch", Types: []string{"test.*"},
+		Handle: func(_ context.Context, e Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			if e.ID == poison.ID {
+				return errors.New("poison")
+			}
+			singles = append(singles, e.ID)
+			return nil
+		},
+		HandleBatch: func(_ context.Context, evs []Event) error {
+			mu.Lock()
+			defer mu.Unlock()
+			batches = append(batches, slices.Clone(evs))
+			if slices.ContainsFunc(evs, func(e Event) bool { return e.ID == poison.ID }) {
+				return errors.New("poison in the batch")
+			}
+			return nil
+		}}
+	for n := range 3 {
+		h.append(t, event(t, "a", n))
+	}
+	h.relay(t, sub)
+	eventually(t, "the first batch", func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 })
+	h.append(t, event(t, "a", 4), poison)
+	eventually(t, "the second batch, then its events one by one", func() bool { mu.Lock(); defer mu.Unlock(); return len(singles) == 1 })
+	mu.Lock()
+	sizes := make([]int, len(batches))
+	for i, b := range batches {
+		sizes[i] = len(b)
+	}
+	mu.Unlock()
+	if !slices.Equal(sizes, []int{3, 2}) {
+		t.Fatalf("batches of %v, want 3 then 2", sizes)
+	}
+	eventually(t, "the poison's dead letter", func() bool {
+		var dead int
+		if err := queryRow(h.db, "SELECT count(*) FROM event_dead_letters").Scan(&dead); err != nil {
+			t.Fatal(err)
+		}
+		return dead == 1
+	})
+}

@@ -40,13 +40,13 @@ func (r *Repository) Record(ctx context.Context, handler string, e domain.Entry)
 }
 
 // RecordAll records es in one batch: one round trip, one implicit transaction. The entry's own
-// key makes a second record of an event do nothing, as the processed id does in Record.
-func (r *Repository) RecordAll(ctx context.Context, handler string, es []domain.Entry) error {
+// key (the event id) makes a second record of an event do nothing, so the batch needs no
+// processed ids: one row per event, where the trail keeps up with the writers.
+func (r *Repository) RecordAll(ctx context.Context, _ string, es []domain.Entry) error {
 	var b database.Batch
 	q := pgstore.New(&b)
 	for _, e := range es {
 		// Queued, not run: the batch runs at Send.
-		_, _ = events.MarkProcessedPostgres(ctx, &b, handler, e.EventID, e.OccurredAt)
 		_ = q.InsertAuditEvent(ctx, params(e))
 	}
 	return mapError(b.Send(ctx, r.pool))

@@ -3,15 +3,18 @@
 -- they describe; the relay publishes them and records their position in the changes feed.
 CREATE TABLE event_outbox (
     seq          BIGSERIAL PRIMARY KEY,           -- insertion order: the relay's order
-    event_id     UUID NOT NULL UNIQUE,
+    event_id     UUID NOT NULL,                   -- a UUIDv7 made by the writer: unique without an index
     type         TEXT NOT NULL,
     subject      TEXT NOT NULL,
     part         SMALLINT NOT NULL,               -- hash of the subject: one relay at a time per part keeps a subject's order
     occurred_at  TIMESTAMPTZ NOT NULL,
     envelope     TEXT NOT NULL,                   -- the CloudEvent, as published
     delivered_at TIMESTAMPTZ,
-    position     BIGINT UNIQUE                    -- the changes feed's order, given at delivery in commit order
+    position     BIGINT                           -- the changes feed's order, given at delivery in commit order
 );
+-- Every index costs each registration an insert: the outbox keeps the two it reads by, and
+-- the feed's index holds delivered events only.
+CREATE UNIQUE INDEX event_outbox_position_idx ON event_outbox (position) WHERE position IS NOT NULL;
 CREATE INDEX event_outbox_pending_idx ON event_outbox (part, seq) WHERE delivered_at IS NULL;
 CREATE INDEX event_outbox_delivered_at_idx ON event_outbox (delivered_at) WHERE delivered_at IS NOT NULL;
 

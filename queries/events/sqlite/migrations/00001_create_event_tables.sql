@@ -2,15 +2,16 @@
 -- See the PostgreSQL migration. SQLite has one writer: no parts to lock, commits in order.
 CREATE TABLE event_outbox (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
-    event_id     TEXT NOT NULL UNIQUE,
+    event_id     TEXT NOT NULL,
     type         TEXT NOT NULL,
     subject      TEXT NOT NULL,
     part         INTEGER NOT NULL,
     occurred_at  DATETIME NOT NULL,
     envelope     TEXT NOT NULL,
     delivered_at DATETIME,
-    position     INTEGER UNIQUE
+    position     INTEGER
 );
+CREATE UNIQUE INDEX event_outbox_position_idx ON event_outbox (position) WHERE position IS NOT NULL;
 CREATE INDEX event_outbox_pending_idx ON event_outbox (seq) WHERE delivered_at IS NULL;
 CREATE INDEX event_outbox_delivered_at_idx ON event_outbox (delivered_at) WHERE delivered_at IS NOT NULL;
 
