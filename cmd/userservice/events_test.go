@@ -254,3 +254,27 @@ func TestDeadLettersListedAndReplayed(t *testing.T) {
 		}
 	})
 }
+
+// TestEventsWithTheSmallestPool: with the smallest pool allowed, the relay (which holds a
+// connection while the embedded broker's handlers run) and the audit handler (which needs
+// another) still deliver every event while requests go on.
+func TestEventsWithTheSmallestPool(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, database.Postgres, apptest.Env("DB_MAX_CONNS", "2"))
+	admin := a.NewAdmin(t)
+	for i := range 5 {
+		a.register(t, fmt.Sprintf("small_%d", i), fmt.Sprintf("small_%d@example.com", i))
+	}
+	params := oas.ListAuditEventsParams{Type: oas.NewOptString("userservice.user.registered.v1")}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		res, err := admin.Client.ListAuditEvents(ctx, params)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n := len(res.(*oas.AuditEventPage).Items); n == 6 { // the five and the admin
+			return
+		} else if time.Now().After(deadline) {
+			t.Fatalf("the trail has %d of 6 registrations", n)
+		}
+	}
+}

@@ -115,8 +115,8 @@ func (c Config) validate() error {
 	if c.EventRetention <= 0 {
 		return fmt.Errorf("config: EVENT_RETENTION=%s: must be positive, e.g. 168h", c.EventRetention)
 	}
-	if c.DBMaxConns < 0 {
-		return fmt.Errorf("config: DB_MAX_CONNS=%d: must be 0 (the default) or more", c.DBMaxConns)
+	if c.DBMaxConns < 0 || c.DBMaxConns == 1 {
+		return fmt.Errorf("config: DB_MAX_CONNS=%d: must be 0 (the default) or at least 2 (the event relay holds one while handlers use another)", c.DBMaxConns)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return fmt.Errorf("config: LOG_FORMAT=%q: must be json or console", c.LogFormat)

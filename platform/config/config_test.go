@@ -58,6 +58,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"DATABASE_URL", "sqlite://"},
 		{"DB_MAX_CONNS", "many"},
 		{"DB_MAX_CONNS", "-1"},
+		{"DB_MAX_CONNS", "1"},
 		{"LOG_LEVEL", "loud"},
 		{"LOG_FORMAT", "xml"},
 		{"MIGRATE_ON_START", "perhaps"},

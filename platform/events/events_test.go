@@ -122,7 +122,7 @@ func (h *harness) metrics(t *testing.T) *Metrics {
 func (h *harness) relayWith(t *testing.T, b Broker) *Relay {
 	t.Helper()
 	var listen = h.db.Pool // nil on SQLite
-	r := newRelay(h.store, b, zaptest.NewLogger(t), RelayOptions{Batch: 10, Poll: 20 * time.Millisecond, Retention: time.Hour, PruneEvery: time.Hour}, listen)
+	r := newRelay(h.store, b, zaptest.NewLogger(t), RelayOptions{Batch: 10, Poll: 20 * time.Millisecond, Retention: time.Hour, PruneEvery: time.Hour, Concurrency: 4}, listen)
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -66,10 +66,11 @@ func NewBroker(p BrokerParams, s store, m *Metrics) Broker {
 
 // NewRelay returns the relay of the open database's outbox, woken by sig.
 func NewRelay(db *database.DB, s store, b Broker, sig *Signal, cfg config.Config, log *zap.Logger) *Relay {
-	opts := RelayOptions{Batch: 100, Poll: time.Second, Retention: cfg.EventRetention, PruneEvery: time.Minute}
+	opts := RelayOptions{Batch: 100, Poll: time.Second, Retention: cfg.EventRetention, PruneEvery: time.Minute, Concurrency: 1}
 	var listen *pgxpool.Pool
 	if db.Engine == database.Postgres {
 		listen = db.Pool
+		opts.Concurrency = int(db.Pool.Config().MaxConns) / 4
 	} else {
 		// Without notifications, a short poll: an indexed look at an empty partial index.
 		opts.Poll = 100 * time.Millisecond

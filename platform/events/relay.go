@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
 )
@@ -21,6 +22,10 @@ type RelayOptions struct {
 	Retention time.Duration
 	// PruneEvery is how often pruning runs.
 	PruneEvery time.Duration
+	// Concurrency is how many parts are delivered at once, at least 1. On PostgreSQL a part
+	// holds a connection while the embedded broker's handlers take others from the same pool:
+	// a quarter of the pool leaves the rest to them and to requests.
+	Concurrency int
 }
 
 // Relay publishes the outbox: it claims pending events in batches, each part in a goroutine of
@@ -36,13 +41,15 @@ type Relay struct {
 	opts   RelayOptions
 	listen *pgxpool.Pool   // nil: no notifications (SQLite)
 	wakes  []chan struct{} // one per part
+	slots  chan struct{}   // Concurrency tokens
 	signal <-chan struct{} // this instance's writers' Signal; nil: none
 	stop   context.CancelFunc
 	done   chan struct{}
 }
 
 func newRelay(s store, b Broker, log *zap.Logger, opts RelayOptions, listen *pgxpool.Pool) *Relay {
-	r := &Relay{store: s, broker: b, log: log, opts: opts, listen: listen, done: make(chan struct{})}
+	r := &Relay{store: s, broker: b, log: log, opts: opts, listen: listen, done: make(chan struct{}),
+		slots: make(chan struct{}, max(1, opts.Concurrency))}
 	for range s.parts() {
 		r.wakes = append(r.wakes, make(chan struct{}, 1))
 	}
@@ -109,7 +116,13 @@ func (r *Relay) run(ctx context.Context) {
 // it waits for a notification or the poll interval.
 func (r *Relay) runPart(ctx context.Context, p int) {
 	for ctx.Err() == nil {
+		select {
+		case r.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
 		n, err := r.store.deliver(ctx, p, r.opts.Batch, time.Now(), r.broker.Publish)
+		<-r.slots
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("event relay: publishing failed; retrying later", zap.Int("part", p), zap.Error(err))
 		}
@@ -158,18 +171,19 @@ func (r *Relay) notifications(ctx context.Context) {
 }
 
 func (r *Relay) listenOnce(ctx context.Context) error {
-	conn, err := r.listen.Acquire(ctx)
+	// A connection of its own, outside the pool: it stays in LISTEN for the application's life,
+	// and must not take a connection from requests and handlers.
+	conn, err := pgx.ConnectConfig(ctx, r.listen.Config().ConnConfig.Copy())
 	if err != nil {
 		return err
 	}
-	// The connection was in LISTEN: close it rather than give it back to the pool.
-	defer func() { _ = conn.Hijack().Close(context.Background()) }()
+	defer func() { _ = conn.Close(context.Background()) }()
 	if _, err := conn.Exec(ctx, "LISTEN event_outbox"); err != nil {
 		return err
 	}
 	r.Wake() // anything appended before LISTEN took effect
 	for {
-		if _, err := conn.Conn().WaitForNotification(ctx); err != nil {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
 			if errors.Is(err, context.Canceled) {
 				return nil
 			}
