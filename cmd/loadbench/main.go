@@ -155,6 +155,11 @@ type result struct {
 	GenCPUusPerRq float64 `json:"loadgen_cpu_us_per_req"`
 	Ceiling       float64 `json:"db_ceiling_per_sec,omitempty"`
 	Ratio         float64 `json:"ratio_to_ceiling,omitempty"`
+	// InsertCeiling is, for register, the ceiling of the user's INSERT alone (the register
+	// ceiling before the outbox), and RatioToInsert the service's share of it: what the
+	// outbox and its consumers cost.
+	InsertCeiling float64 `json:"insert_ceiling_per_sec,omitempty"`
+	RatioToInsert float64 `json:"ratio_to_insert_ceiling,omitempty"`
 	// Minimal is the hand-written baseline's req/s (PostgreSQL: health, register, get,
 	// deactivate), and RatioToMinimal the service's share of it.
 	Minimal        float64 `json:"minimal_per_sec,omitempty"`
@@ -180,8 +185,35 @@ type database struct {
 	pool   *pgxpool.Pool
 	sql    *sql.DB
 	drop   func()
-	// stmts are the service's own statements (queries/users/<engine>/queries.sql) by name.
+	// stmts are the service's own statements (queries/{users,events}/<engine>/queries.sql) by
+	// name.
 	stmts map[string]string
+}
+
+// registerWithEvent runs what registering runs: the user's INSERT and the outbox's, atomically
+// (one pgx batch on PostgreSQL, as the service sends them; a transaction on SQLite).
+func (d *database) registerWithEvent(ctx context.Context, username, email string) error {
+	id, now := uuid.Must(uuid.NewV7()), time.Now().UTC()
+	env := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"userservice/users","type":"userservice.user.registered.v1","subject":%q,"time":%q,"datacontenttype":"application/json","data":{"user_id":%[2]q,"username":%q,"email":%q}}`,
+		uuid.Must(uuid.NewV7()), id.String(), now.Format(time.RFC3339Nano), username, email)
+	if d.pool != nil {
+		var b pgx.Batch
+		b.Queue(d.stmts["InsertUser"], pgtype.UUID{Bytes: id, Valid: true}, username, email, true, "user", nil, now, now)
+		b.Queue(d.stmts["AppendEvent"], uuid.Must(uuid.NewV7()), "userservice.user.registered.v1", id.String(), int16(0), now, env)
+		return d.pool.SendBatch(ctx, &b).Close()
+	}
+	tx, err := d.sql.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	if _, err := tx.ExecContext(ctx, d.stmts["InsertUser"], id.String(), username, email, true, "user", nil, now, now); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, d.stmts["AppendEvent"], uuid.Must(uuid.NewV7()).String(), "userservice.user.registered.v1", id.String(), 0, now, env); err != nil {
+		return err
+	}
+	return tx.Commit()
 }
 
 func newDatabase(ctx context.Context, o options, engine string) (*database, error) {
@@ -764,8 +796,8 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 			n := next()
 			return conns[w].do("POST", "/users", "", fmt.Sprintf(`{"username":"r%d_%d","email":"r%d_%d@example.com"}`, run, n, run, n), 201)
 		}, func(int) error {
-			n, now := next(), time.Now().UTC()
-			return db.run(ctx, "InsertUser", uuid.Must(uuid.NewV7()), fmt.Sprintf("c%d_%d", run, n), fmt.Sprintf("c%d_%d@example.com", run, n), true, "user", nil, now, now)
+			n := next()
+			return db.registerWithEvent(ctx, fmt.Sprintf("c%d_%d", run, n), fmt.Sprintf("c%d_%d@example.com", run, n))
 		}, onBaseline(func(w int) error {
 			n := next()
 			return base[w].do("POST", "/users", "", fmt.Sprintf(`{"username":"m%d_%d","email":"m%d_%d@example.com"}`, run, n, run, n), 201)
@@ -793,6 +825,12 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 			return conns[w].do("POST", "/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, 200)
 		}, nil, nil},
 	}
+	// Register's ceiling before the outbox: the user's INSERT alone, measured beside the ceiling
+	// of what it runs now, so that the outbox's cost shows in the same run.
+	insertCeilings := map[string]op{"register": func(int) error {
+		n, now := next(), time.Now().UTC()
+		return db.run(ctx, "InsertUser", uuid.Must(uuid.NewV7()), fmt.Sprintf("i%d_%d", run, n), fmt.Sprintf("i%d_%d@example.com", run, n), true, "user", nil, now, now)
+	}}
 	res := engineResult{Engine: engine, StartupMs: float64(startup.Microseconds()) / 1000}
 	for _, w := range all {
 		if !slices.Contains(o.workloads, w.name) {
@@ -838,6 +876,14 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 			}
 			out.Ratio = out.ReqPerSec / out.Ceiling
 		}
+		if insert := insertCeilings[w.name]; insert != nil {
+			c, _, _ := measure(o, svc, insert)
+			if c.errors > 0 {
+				return res, fmt.Errorf("INSERT ceiling of %s: %d errors", w.name, c.errors)
+			}
+			out.InsertCeiling = c.perSec()
+			out.RatioToInsert = out.ReqPerSec / out.InsertCeiling
+		}
 		if w.minimal != nil {
 			m, _, _ := measure(o, baseline, w.minimal)
 			if m.errors > 0 {
@@ -872,4 +918,10 @@ func printEngine(o options, r engineResult) {
 		fmt.Fprintf(tw, "%s\t%.0f\t%.2f\t%.2f\t%d\t%.0f\t%.0f\t%.1f (%.1f)\t%s\t%s\t%s\t%s\t%s\t\n", x.Workload, x.ReqPerSec, x.P50ms, x.P99ms, x.Errors, x.CPUusPerRq, x.GenCPUusPerRq, x.PeakRSSMiB, x.PeakAnonMiB, ceil, ratio, minimal, minimalP99, share)
 	}
 	_ = tw.Flush()
+	for _, x := range r.Results {
+		if x.InsertCeiling > 0 {
+			fmt.Printf("%s: the user's INSERT alone (its ceiling before the outbox) %.0f/s; service / that = %.2f\n",
+				x.Workload, x.InsertCeiling, x.RatioToInsert)
+		}
+	}
 }
