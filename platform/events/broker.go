@@ -61,7 +61,9 @@ type Retry struct {
 }
 
 // DefaultRetry retries for about three seconds: five attempts, waiting 0.1, 0.2, 0.4 and 0.8 s.
-func DefaultRetry() Retry { return Retry{Attempts: 5, First: 100 * time.Millisecond, Max: 2 * time.Second} }
+func DefaultRetry() Retry {
+	return Retry{Attempts: 5, First: 100 * time.Millisecond, Max: 2 * time.Second}
+}
 
 // Local is the embedded broker (nothing to run): publishing an event runs every subscribed
 // handler in the process, in order, before the next event. A handler that fails is retried
