@@ -69,7 +69,8 @@ check-generated: generate ## fail when committed generated code differs from a f
 vet: ## go vet
 	$(GO) vet ./...
 
-lint: vet ## go vet and staticcheck (the import rule runs as a test: architecture_test.go)
+lint: vet ## go vet, gofmt and staticcheck (the import rule runs as a test: architecture_test.go)
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "not gofmt-ed: $$unformatted"; exit 1; }
 	$(TOOL) staticcheck ./...
 
 FUZZTIME ?= 10s
