@@ -4,7 +4,7 @@
 //	openapi.yaml                        platform/api/api.yaml + every modules/<m>/api.yaml
 //	sqlc.yaml                           every queries/<m>/sqlc.yaml
 //	platform/httpserver/groups_gen.go   the operation groups of openapi.yaml, composed
-//	modules/modules_gen.go              the catalogue of modules features() chooses from
+//	cmd/userservice/modules/modules_gen.go  the catalogue of modules features() chooses from
 //
 // It runs from the repository root (make generate runs it before ogen and sqlc) and refuses
 // parts that collide: two parts declaring the same path, component, tag or operation group.
@@ -44,10 +44,10 @@ func run(root string) error {
 		return err
 	}
 	for path, data := range map[string][]byte{
-		"openapi.yaml":                      api,
-		"sqlc.yaml":                         sqlc,
-		"platform/httpserver/groups_gen.go": composition,
-		"modules/modules_gen.go":            modules,
+		"openapi.yaml":                           api,
+		"sqlc.yaml":                              sqlc,
+		"platform/httpserver/groups_gen.go":      composition,
+		"cmd/userservice/modules/modules_gen.go": modules,
 	} {
 		if err := writeIfChanged(root+"/"+path, data); err != nil {
 			return err

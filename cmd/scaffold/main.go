@@ -164,7 +164,7 @@ func pathTaken(root, name string) error {
 }
 
 // addFeature returns src with the module's line last in features(). The line names the
-// module's function in the generated catalogue (modules/modules_gen.go, which make generate
+// module's function in the generated catalogue (cmd/userservice/modules/modules_gen.go, which make generate
 // writes), so main.go needs no import of its own and removing the line removes the module.
 func addFeature(src []byte, title string) ([]byte, error) {
 	s := string(src)

@@ -18,7 +18,7 @@ import (
 
 	"go.uber.org/fx"
 
-	"github.com/acme/userservice/modules"
+	"github.com/acme/userservice/cmd/userservice/modules"
 	"github.com/acme/userservice/platform/app"
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
@@ -26,7 +26,7 @@ import (
 )
 
 // features are the business modules the service runs, chosen from the catalogue of modules/
-// (modules/modules_gen.go, generated). Adding a module is one line here (`make module NAME=<m>`
+// (cmd/userservice/modules/modules_gen.go, generated). Adding a module is one line here (`make module NAME=<m>`
 // adds it); removing the line removes the module: the service still builds, and the module's
 // routes answer 404.
 func features() fx.Option {

@@ -76,7 +76,6 @@ type Local struct {
 	retry   Retry
 	log     *zap.Logger
 	metrics *Metrics
-	sleep   func(context.Context, time.Duration) error
 }
 
 // Publish runs each subscribed handler on the events it matches, in order. Handlers of batches
@@ -146,7 +145,7 @@ func (l *Local) handle(ctx context.Context, s Subscription, e Event) error {
 			l.metrics.DeadLetters.WithLabelValues(s.Handler).Inc()
 			return nil
 		}
-		if err := l.sleep(ctx, wait); err != nil {
+		if err := sleep(ctx, wait); err != nil {
 			return err
 		}
 		wait = min(2*wait, l.retry.Max)

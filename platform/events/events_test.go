@@ -98,7 +98,7 @@ func (h *harness) relay(t *testing.T, subs ...Subscription) *Relay {
 	if len(subs) == 0 {
 		subs = []Subscription{h.subscription()}
 	}
-	local := &Local{subs: subs, store: h.store, retry: testRetry, log: zaptest.NewLogger(t), metrics: h.metrics(t), sleep: sleep}
+	local := &Local{subs: subs, store: h.store, retry: testRetry, log: zaptest.NewLogger(t), metrics: h.metrics(t)}
 	return h.relayWith(t, local)
 }
 

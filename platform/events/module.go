@@ -56,7 +56,7 @@ type BrokerParams struct {
 func NewBroker(p BrokerParams, s store, m *Metrics) Broker {
 	log := p.Log.Named("events")
 	if p.Config.NATSURL == "" {
-		return &Local{subs: p.Subscriptions, store: s, retry: DefaultRetry(), log: log, metrics: m, sleep: sleep}
+		return &Local{subs: p.Subscriptions, store: s, retry: DefaultRetry(), log: log, metrics: m}
 	}
 	n := &NATS{url: p.Config.NATSURL, subs: p.Subscriptions, store: s, retry: DefaultRetry(), log: log, metrics: m,
 		retention: p.Config.EventRetention, ackWait: 10 * time.Second}
