@@ -54,11 +54,11 @@ func checkEventsOnce(t *testing.T, dbURL string, emails []string) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("the trail did not catch up: %d users, %d entries, %d events pending", users,
-				count("SELECT count(*) FROM audit_events"), count("SELECT count(*) FROM event_outbox WHERE delivered_at IS NULL"))
+				count("SELECT count(*) FROM audit_events"), count(pendingSQL))
 		}
 	}
 	for _, email := range emails {
-		if n := count(`SELECT count(*) FROM event_outbox e JOIN users u ON e.subject = u.user_id::text
+		if n := count(`SELECT count(*) FROM event_outbox e JOIN users u ON e.envelope::json->>'subject' = u.user_id::text
 			WHERE u.email = $1 AND e.type = 'userservice.user.registered.v1'`, email); n != 1 {
 			t.Errorf("%s: %d registered events in the outbox, want 1", email, n)
 		}
@@ -67,13 +67,18 @@ func checkEventsOnce(t *testing.T, dbURL string, emails []string) {
 			t.Errorf("%s: %d registered entries in the trail, want 1", email, n)
 		}
 	}
-	if n := count(`SELECT count(*) FROM event_outbox e WHERE NOT EXISTS (SELECT 1 FROM users u WHERE e.subject = u.user_id::text)`); n != 0 {
+	if n := count(`SELECT count(*) FROM event_outbox e WHERE NOT EXISTS (SELECT 1 FROM users u WHERE e.envelope::json->>'subject' = u.user_id::text)`); n != 0 {
 		t.Errorf("%d events name users that were never committed", n)
 	}
 	if n := count(`SELECT count(*) FROM (SELECT target FROM audit_events GROUP BY target, type HAVING count(*) > 1) d`); n != 0 {
 		t.Errorf("%d users have an event recorded twice in the trail", n)
 	}
 }
+
+// pendingSQL counts the events in the outbox that the relay has not published: those after
+// their part's mark.
+const pendingSQL = `SELECT count(*) FROM event_outbox o
+	JOIN event_relay r ON o.part = r.part AND (o.xid, o.event_id) > (r.last_xid, r.last_event)`
 
 // pendingEvents returns how many events wait in the outbox.
 func pendingEvents(t *testing.T, dbURL string) int {
@@ -84,7 +89,7 @@ func pendingEvents(t *testing.T, dbURL string) int {
 	}
 	defer pool.Close()
 	var n int
-	if err := pool.QueryRow(context.Background(), "SELECT count(*) FROM event_outbox WHERE delivered_at IS NULL").Scan(&n); err != nil {
+	if err := pool.QueryRow(context.Background(), pendingSQL).Scan(&n); err != nil {
 		t.Fatal(err)
 	}
 	return n

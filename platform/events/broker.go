@@ -154,6 +154,9 @@ func (l *Local) handle(ctx context.Context, s Subscription, e Event) error {
 
 // sleep waits d or until ctx ends.
 func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {

@@ -4,22 +4,24 @@
 //   - An Event is a CloudEvents 1.0 JSON envelope with two extension attributes, the actor and
 //     the request id.
 //   - The transactional outbox: a module writes its events in the transaction of the change
-//     they describe (AppendPostgres, QueuePostgres, AppendSQLite), so a committed change always
+//     they describe (AppendPostgres, AppendSQLite), so a committed change always
 //     has its events and a rolled-back one never does.
 //   - The Relay publishes pending events through a Broker, at least once and in order per
-//     subject, marks them delivered with a position in the changes feed, and prunes them after
-//     the retention period.
+//     subject, moves its mark past them, and prunes them after the retention period. The
+//     changes feed reads the outbox in the relay's order.
 //   - A module subscribes with a Subscription in the "event_subscriptions" fx group; failed
 //     handlers are retried with backoff, then dead-lettered; MarkProcessed* make a handler
 //     effectively once.
 package events
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
+	"github.com/go-faster/jx"
 	"github.com/google/uuid"
 )
 
@@ -65,42 +67,104 @@ func New(source, typ, subject string, at time.Time, actor, requestID string, dat
 	return Event{ID: id, Source: source, Type: typ, Subject: subject, Time: at.UTC(), Data: raw, Actor: actor, RequestID: requestID}, nil
 }
 
-// envelope is the CloudEvents 1.0 structured JSON form.
-type envelope struct {
-	SpecVersion     string          `json:"specversion"`
-	ID              uuid.UUID       `json:"id"`
-	Source          string          `json:"source"`
-	Type            string          `json:"type"`
-	Subject         string          `json:"subject,omitempty"`
-	Time            time.Time       `json:"time"`
-	DataContentType string          `json:"datacontenttype"`
-	Data            json.RawMessage `json:"data"`
-	Actor           string          `json:"actor,omitempty"`
-	RequestID       string          `json:"requestid,omitempty"`
-}
-
-// MarshalJSON encodes the event as a CloudEvents 1.0 JSON envelope.
+// MarshalJSON encodes the event as a CloudEvents 1.0 JSON envelope. The outbox writes one per
+// event and the relay reads it back, so both directions are written out field by field (with
+// jx) rather than through reflection: it took a quarter of the relay's CPU.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(envelope{
-		SpecVersion: "1.0", ID: e.ID, Source: e.Source, Type: e.Type, Subject: e.Subject, Time: e.Time,
-		DataContentType: "application/json", Data: e.Data, Actor: e.Actor, RequestID: e.RequestID,
-	})
+	var w jx.Encoder
+	w.ObjStart()
+	w.FieldStart("specversion")
+	w.Str("1.0")
+	w.FieldStart("id")
+	w.Str(e.ID.String())
+	w.FieldStart("source")
+	w.Str(e.Source)
+	w.FieldStart("type")
+	w.Str(e.Type)
+	if e.Subject != "" {
+		w.FieldStart("subject")
+		w.Str(e.Subject)
+	}
+	w.FieldStart("time")
+	w.Str(e.Time.Format(time.RFC3339Nano))
+	w.FieldStart("datacontenttype")
+	w.Str("application/json")
+	w.FieldStart("data")
+	if len(e.Data) == 0 {
+		w.Null()
+	} else if !json.Valid(e.Data) {
+		return nil, fmt.Errorf("events: event %s: data is not JSON", e.ID)
+	} else {
+		w.Raw(e.Data)
+	}
+	if e.Actor != "" {
+		w.FieldStart("actor")
+		w.Str(e.Actor)
+	}
+	if e.RequestID != "" {
+		w.FieldStart("requestid")
+		w.Str(e.RequestID)
+	}
+	w.ObjEnd()
+	return w.Bytes(), nil
 }
 
-// UnmarshalJSON decodes a CloudEvents 1.0 JSON envelope.
+// UnmarshalJSON decodes a CloudEvents 1.0 JSON envelope; attributes it does not know are
+// skipped.
 func (e *Event) UnmarshalJSON(b []byte) error {
-	var env envelope
-	if err := json.Unmarshal(b, &env); err != nil {
-		return err
+	var (
+		out  Event
+		spec string
+	)
+	d := jx.DecodeBytes(b)
+	err := d.ObjBytes(func(d *jx.Decoder, key []byte) error {
+		var err error
+		switch string(key) {
+		case "specversion":
+			spec, err = d.Str()
+		case "id":
+			var s string
+			if s, err = d.Str(); err == nil {
+				out.ID, err = uuid.Parse(s)
+			}
+		case "source":
+			out.Source, err = d.Str()
+		case "type":
+			out.Type, err = d.Str()
+		case "subject":
+			out.Subject, err = d.Str()
+		case "time":
+			var s string
+			if s, err = d.Str(); err == nil {
+				out.Time, err = time.Parse(time.RFC3339Nano, s)
+			}
+		case "data":
+			var raw jx.Raw
+			if raw, err = d.Raw(); err == nil && raw.Type() != jx.Null {
+				out.Data = bytes.Clone(raw)
+			}
+		case "actor":
+			out.Actor, err = d.Str()
+		case "requestid":
+			out.RequestID, err = d.Str()
+		default:
+			err = d.Skip()
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("events: envelope: %w", err)
 	}
-	if env.SpecVersion != "1.0" {
-		return fmt.Errorf("events: specversion %q, want 1.0", env.SpecVersion)
+	if spec != "1.0" {
+		return fmt.Errorf("events: specversion %q, want 1.0", spec)
 	}
-	if env.ID == uuid.Nil || env.Type == "" || env.Source == "" {
+	if out.ID == uuid.Nil || out.Type == "" || out.Source == "" {
 		return errors.New("events: an envelope needs id, source and type")
 	}
-	*e = Event{ID: env.ID, Source: env.Source, Type: env.Type, Subject: env.Subject, Time: env.Time,
-		Data: env.Data, Actor: env.Actor, RequestID: env.RequestID}
+	*e = out
 	return nil
 }
 

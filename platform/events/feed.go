@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/go-faster/jx"
+	"github.com/google/uuid"
 
 	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/oas"
@@ -44,7 +45,7 @@ func (f *Feed) ListEvents(ctx context.Context, params oas.ListEventsParams) (oas
 	if err := f.admin(ctx); err != nil {
 		return nil, err
 	}
-	after := int64(0)
+	var after Position
 	if c, ok := params.After.Get(); ok {
 		if after, ok = decodeCursor(c); !ok {
 			return nil, problem.New(http.StatusBadRequest, "Parameter after is invalid: use the next_cursor of a previous page.",
@@ -65,18 +66,20 @@ func (f *Feed) ListEvents(ctx context.Context, params oas.ListEventsParams) (oas
 	return page, nil
 }
 
-// A cursor is a feed position, opaque to clients: base64url of 8 big-endian bytes.
-func encodeCursor(position int64) string {
-	return base64.RawURLEncoding.EncodeToString(binary.BigEndian.AppendUint64(nil, uint64(position)))
+// A cursor is a feed position, opaque to clients: base64url of its transaction (8 bytes, big
+// endian) and its event id.
+func encodeCursor(p Position) string {
+	return base64.RawURLEncoding.EncodeToString(append(binary.BigEndian.AppendUint64(nil, uint64(p.Tx)), p.ID[:]...))
 }
 
-func decodeCursor(s string) (int64, bool) {
+func decodeCursor(s string) (Position, bool) {
 	b, err := base64.RawURLEncoding.DecodeString(s)
-	if err != nil || len(b) != 8 {
-		return 0, false
+	if err != nil || len(b) != 8+len(uuid.UUID{}) {
+		return Position{}, false
 	}
-	p := int64(binary.BigEndian.Uint64(b))
-	return p, p >= 0
+	p := Position{Tx: int64(binary.BigEndian.Uint64(b))}
+	copy(p.ID[:], b[8:])
+	return p, p.Tx >= 0
 }
 
 func toAPI(e Event) (oas.CloudEvent, error) {

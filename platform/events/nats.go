@@ -2,7 +2,6 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -151,7 +150,7 @@ func (n *NATS) consume(ctx context.Context) ([]jetstream.ConsumeContext, error) 
 func (n *NATS) handler(ctx context.Context, s Subscription) jetstream.MessageHandler {
 	return func(msg jetstream.Msg) {
 		var e Event
-		if err := json.Unmarshal(msg.Data(), &e); err != nil {
+		if err := e.UnmarshalJSON(msg.Data()); err != nil {
 			n.log.Error("events: undecodable message; dropped", zap.String("handler", s.Handler), zap.Error(err))
 			_ = msg.Term()
 			return
@@ -194,7 +193,7 @@ func (n *NATS) Publish(ctx context.Context, evs []Event) (int, error) {
 		return 0, errors.New("events: the NATS stream is not set up yet")
 	}
 	for i, e := range evs {
-		data, err := json.Marshal(e)
+		data, err := e.MarshalJSON()
 		if err != nil {
 			return i, err
 		}

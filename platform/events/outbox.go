@@ -2,9 +2,11 @@ package events
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"hash/fnv"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/acme/userservice/platform/events/litestore"
 	"github.com/acme/userservice/platform/events/pgstore"
@@ -25,18 +27,20 @@ func part(subject string) int {
 // AppendPostgres writes events to the outbox on db: the transaction of the change they describe,
 // or a *database.Batch holding its statement (one round trip for both). After the commit, the
 // writer calls Signal.Appended to wake the relays.
+//
+// The relay orders events by the writing transaction's id, which PostgreSQL gives at the
+// transaction's first write: a transaction that records an event about a subject must write or
+// lock the subject's row before anything else, so that a change of the same subject committed
+// while it waited for that lock comes first in the relay's order too.
 func AppendPostgres(ctx context.Context, db pgstore.DBTX, evs ...Event) error {
-	if len(evs) == 0 {
-		return nil
-	}
 	q := pgstore.New(db)
 	for _, e := range evs {
-		env, err := json.Marshal(e)
+		r, err := PostgresRow(e)
 		if err != nil {
 			return err
 		}
 		if err := q.AppendEvent(ctx, pgstore.AppendEventParams{
-			EventID: e.ID, Type: e.Type, Subject: e.Subject, Part: int16(part(e.Subject)), OccurredAt: e.Time, Envelope: string(env),
+			EventID: r.ID, Type: r.Type, Part: r.Part, OccurredAt: r.OccurredAt, Envelope: r.Envelope,
 		}); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
@@ -44,16 +48,37 @@ func AppendPostgres(ctx context.Context, db pgstore.DBTX, evs ...Event) error {
 	return nil
 }
 
+// Row is an event as the columns of the PostgreSQL outbox, event_outbox, that its writer
+// gives (the transaction's id is the column's default), for a module that inserts its change
+// and its events in one statement. The same ordering rule holds as for AppendPostgres.
+type Row struct {
+	ID         uuid.UUID
+	Type       string
+	Part       int16
+	OccurredAt time.Time
+	Envelope   string
+}
+
+// PostgresRow returns the outbox row of e.
+func PostgresRow(e Event) (Row, error) {
+	env, err := e.MarshalJSON()
+	if err != nil {
+		return Row{}, err
+	}
+	return Row{ID: e.ID, Type: e.Type, Part: int16(part(e.Subject)), OccurredAt: e.Time, Envelope: string(env)}, nil
+}
+
 // AppendSQLite writes events to the outbox in tx, the transaction of the change they describe.
+// SQLite has one writer and one relay: every event is in part 0.
 func AppendSQLite(ctx context.Context, tx litestore.DBTX, evs ...Event) error {
 	q := litestore.New(tx)
 	for _, e := range evs {
-		env, err := json.Marshal(e)
+		env, err := e.MarshalJSON()
 		if err != nil {
 			return err
 		}
 		if err := q.AppendEvent(ctx, litestore.AppendEventParams{
-			EventID: e.ID, Type: e.Type, Subject: e.Subject, Part: int64(part(e.Subject)), OccurredAt: e.Time, Envelope: string(env),
+			EventID: e.ID, Type: e.Type, Part: 0, OccurredAt: e.Time, Envelope: string(env),
 		}); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}

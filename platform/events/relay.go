@@ -17,6 +17,11 @@ type RelayOptions struct {
 	Batch int
 	// Poll is how long the relay sleeps when there is nothing to do and nobody wakes it.
 	Poll time.Duration
+	// Linger is the least time between two deliveries of a part after one that was not full.
+	// Under load, the events of many commits gather into one batch instead of each commit
+	// costing a transaction of the relay and one of each consumer; at most Linger is added
+	// to an event's delivery.
+	Linger time.Duration
 	// Retention is how long delivered events stay in the changes feed (and handlers'
 	// processed ids are remembered) before they are pruned.
 	Retention time.Duration
@@ -28,10 +33,10 @@ type RelayOptions struct {
 	Concurrency int
 }
 
-// Relay publishes the outbox: it claims pending events in batches, each part in a goroutine of
-// its own (parts are independent: a subject's events are all in one), publishes them through
-// the broker in order, marks them delivered, and prunes delivered events after the retention
-// period. On PostgreSQL, LISTEN/NOTIFY wakes it as soon as a transaction with events
+// Relay publishes the outbox: it reads the events past its mark in batches, each part in a
+// goroutine of its own (parts are independent: a subject's events are all in one), publishes
+// them through the broker in order, moves the part's mark past them, and prunes published
+// events after the retention period. On PostgreSQL, LISTEN/NOTIFY wakes it as soon as a transaction with events
 // commits, and several instances share the parts (an advisory lock per part); polling is the
 // fallback. It runs from the application's start to its stop.
 type Relay struct {
@@ -121,7 +126,8 @@ func (r *Relay) runPart(ctx context.Context, p int) {
 		case <-ctx.Done():
 			return
 		}
-		n, err := r.store.deliver(ctx, p, r.opts.Batch, time.Now(), r.broker.Publish)
+		began := time.Now()
+		n, err := r.store.deliver(ctx, p, r.opts.Batch, r.broker.Publish)
 		<-r.slots
 		if err != nil && ctx.Err() == nil {
 			r.log.Warn("event relay: publishing failed; retrying later", zap.Int("part", p), zap.Error(err))
@@ -136,6 +142,9 @@ func (r *Relay) runPart(ctx context.Context, p int) {
 		case <-t.C:
 		}
 		t.Stop()
+		if sleep(ctx, r.opts.Linger-time.Since(began)) != nil {
+			return
+		}
 	}
 }
 

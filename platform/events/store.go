@@ -3,7 +3,6 @@ package events
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -24,13 +23,13 @@ const partLockKey = 0x7573_6576_0000 // "usev"
 type store interface {
 	// parts returns how many parts deliver can be asked for.
 	parts() int
-	// deliver hands up to limit pending events of part, oldest first, to publish, and marks
-	// the first n it accepted delivered, with the next positions of the changes feed. It
-	// returns how many events were pending (0 when another relay holds the part).
-	deliver(ctx context.Context, part, limit int, now time.Time, publish func(context.Context, []Event) (int, error)) (int, error)
+	// deliver hands up to limit pending events of part, oldest first, to publish, and moves
+	// the part's mark past the first n it accepted. It returns how many events were pending
+	// (0 when another relay holds the part).
+	deliver(ctx context.Context, part, limit int, publish func(context.Context, []Event) (int, error)) (int, error)
 	prune(ctx context.Context, before time.Time) (int64, error)
 	addDeadLetter(ctx context.Context, handler string, e Event, cause error, attempts int, at time.Time) error
-	feed(ctx context.Context, after int64, typ string, limit int) ([]FeedEntry, error)
+	feed(ctx context.Context, after Position, typ string, limit int) ([]FeedEntry, error)
 	backlog(ctx context.Context) (pending int64, oldest time.Time, err error)
 	deadLetters(ctx context.Context, limit int) ([]DeadLetter, error)
 	// deadLetter returns errNoDeadLetter when there is none.
@@ -40,8 +39,17 @@ type store interface {
 
 // FeedEntry is an event at its position in the changes feed.
 type FeedEntry struct {
-	Position int64
+	Position Position
 	Event    Event
+}
+
+// Position is a place in the order of the relay and the changes feed. On PostgreSQL it is the
+// id of the transaction that wrote the event, then the event's id; on SQLite, where commits
+// are in insertion order, the insertion sequence (ID is zero). The zero Position is before
+// every event.
+type Position struct {
+	Tx int64
+	ID uuid.UUID
 }
 
 func newStore(db *database.DB) store {
@@ -53,7 +61,7 @@ func newStore(db *database.DB) store {
 
 func decode(envelope string) (Event, error) {
 	var e Event
-	if err := json.Unmarshal([]byte(envelope), &e); err != nil {
+	if err := e.UnmarshalJSON([]byte(envelope)); err != nil {
 		return Event{}, fmt.Errorf("events: stored envelope: %w", err)
 	}
 	return e, nil
@@ -63,40 +71,39 @@ type pgStore struct{ pool *pgxpool.Pool }
 
 func (s *pgStore) parts() int { return Parts }
 
-func (s *pgStore) deliver(ctx context.Context, part, limit int, now time.Time, publish func(context.Context, []Event) (int, error)) (pending int, err error) {
+func (s *pgStore) deliver(ctx context.Context, part, limit int, publish func(context.Context, []Event) (int, error)) (pending int, err error) {
 	var pubErr error
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := pgstore.New(tx)
-		locked, err := q.TryLockPart(ctx, partLockKey+int64(part))
-		if err != nil || !locked {
+		mark, err := q.LockPart(ctx, pgstore.LockPartParams{Part: int16(part), LockKey: partLockKey + int64(part)})
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // another relay holds the part
+		}
+		if err != nil {
 			return err
 		}
-		rows, err := q.ClaimPending(ctx, pgstore.ClaimPendingParams{Part: int16(part), Lim: int64(limit)})
+		rows, err := q.ClaimPending(ctx, pgstore.ClaimPendingParams{
+			Part: int16(part), AfterXid: mark.LastXid, AfterEvent: mark.LastEvent, Lim: int64(limit),
+		})
 		if err != nil || len(rows) == 0 {
 			return err
 		}
 		pending = len(rows)
 		evs := make([]Event, len(rows))
-		seqs := make([]int64, len(rows))
 		for i, r := range rows {
 			if evs[i], err = decode(r.Envelope); err != nil {
 				return err
 			}
-			seqs[i] = r.Seq
 		}
 		var n int
 		n, pubErr = publish(ctx, evs)
 		if n == 0 {
 			return pubErr
 		}
-		// The feed's row lock, held to the commit, orders the relays' commits by position.
-		last, err := q.ReserveFeedPositions(ctx, int64(n))
-		if err != nil {
-			return err
-		}
-		// What was published is committed delivered even when publishing stopped early; the
-		// rest stays pending.
-		return q.MarkDelivered(ctx, pgstore.MarkDeliveredParams{DeliveredAt: &now, FirstPosition: last - int64(n) + 1, Seqs: seqs[:n]})
+		// What was published is committed behind the mark even when publishing stopped early;
+		// the rest stays pending.
+		last := rows[n-1]
+		return q.MoveMark(ctx, pgstore.MoveMarkParams{Part: int16(part), LastXid: last.Xid, LastEvent: last.EventID})
 	})
 	if err == nil {
 		err = pubErr
@@ -106,7 +113,7 @@ func (s *pgStore) deliver(ctx context.Context, part, limit int, now time.Time, p
 
 func (s *pgStore) prune(ctx context.Context, before time.Time) (int64, error) {
 	q := pgstore.New(s.pool)
-	n, err := q.PruneDelivered(ctx, &before)
+	n, err := q.PruneDelivered(ctx, before)
 	if err == nil {
 		err = q.PruneProcessed(ctx, before)
 	}
@@ -114,7 +121,7 @@ func (s *pgStore) prune(ctx context.Context, before time.Time) (int64, error) {
 }
 
 func (s *pgStore) addDeadLetter(ctx context.Context, handler string, e Event, cause error, attempts int, at time.Time) error {
-	env, err := json.Marshal(e)
+	env, err := e.MarshalJSON()
 	if err != nil {
 		return err
 	}
@@ -123,8 +130,8 @@ func (s *pgStore) addDeadLetter(ctx context.Context, handler string, e Event, ca
 	}))
 }
 
-func (s *pgStore) feed(ctx context.Context, after int64, typ string, limit int) ([]FeedEntry, error) {
-	rows, err := pgstore.New(s.pool).Feed(ctx, pgstore.FeedParams{After: after, Type: typ, Lim: int64(limit)})
+func (s *pgStore) feed(ctx context.Context, after Position, typ string, limit int) ([]FeedEntry, error) {
+	rows, err := pgstore.New(s.pool).Feed(ctx, pgstore.FeedParams{AfterXid: after.Tx, AfterEvent: after.ID, Type: typ, Lim: int64(limit)})
 	if err != nil {
 		return nil, database.ClassifyPostgres(err)
 	}
@@ -134,33 +141,26 @@ func (s *pgStore) feed(ctx context.Context, after int64, typ string, limit int) 
 		if err != nil {
 			return nil, err
 		}
-		out[i] = FeedEntry{Position: r.Position.Int64, Event: e}
+		out[i] = FeedEntry{Position: Position{Tx: r.Xid, ID: r.EventID}, Event: e}
 	}
 	return out, nil
 }
 
 func (s *pgStore) backlog(ctx context.Context) (int64, time.Time, error) {
-	q := pgstore.New(s.pool)
-	n, err := q.CountPending(ctx)
-	if err != nil || n == 0 {
-		return n, time.Time{}, database.ClassifyPostgres(err)
-	}
-	oldest, err := q.OldestPending(ctx)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, time.Time{}, nil
-	}
-	return n, oldest, database.ClassifyPostgres(err)
+	b, err := pgstore.New(s.pool).Backlog(ctx)
+	return b.Pending, b.Oldest, database.ClassifyPostgres(err)
 }
 
 // liteStore is the SQLite store. SQLite has one writer, which the handlers of the in-process
-// broker need too: deliver reads the pending events, publishes them, and only then marks them
-// delivered in a short transaction. One relay runs per process, and one process per file.
+// broker need too: deliver reads the pending events, publishes them, and only then moves the
+// mark. One relay runs per process, and one process per file.
 type liteStore struct{ db *sql.DB }
 
 func (s *liteStore) parts() int { return 1 }
 
-func (s *liteStore) deliver(ctx context.Context, _, limit int, now time.Time, publish func(context.Context, []Event) (int, error)) (int, error) {
-	rows, err := litestore.New(s.db).ClaimPending(ctx, int64(limit))
+func (s *liteStore) deliver(ctx context.Context, _, limit int, publish func(context.Context, []Event) (int, error)) (int, error) {
+	q := litestore.New(s.db)
+	rows, err := q.ClaimPending(ctx, int64(limit))
 	if err != nil || len(rows) == 0 {
 		return 0, database.ClassifySQLite(err)
 	}
@@ -172,38 +172,16 @@ func (s *liteStore) deliver(ctx context.Context, _, limit int, now time.Time, pu
 	}
 	n, pubErr := publish(ctx, evs)
 	if n > 0 {
-		if err := s.markDelivered(ctx, rows[:n], now); err != nil {
-			return len(rows), err
+		if err := q.MoveMark(ctx, rows[n-1].Seq); err != nil {
+			return len(rows), database.ClassifySQLite(err)
 		}
 	}
 	return len(rows), pubErr
 }
 
-func (s *liteStore) markDelivered(ctx context.Context, rows []litestore.ClaimPendingRow, now time.Time) error {
-	tx, err := s.db.BeginTx(ctx, nil)
-	if err != nil {
-		return database.ClassifySQLite(err)
-	}
-	defer func() { _ = tx.Rollback() }()
-	q := litestore.New(tx)
-	last, err := q.ReserveFeedPositions(ctx, int64(len(rows)))
-	if err != nil {
-		return database.ClassifySQLite(err)
-	}
-	for i, r := range rows {
-		pos := last - int64(len(rows)) + int64(i) + 1
-		if err := q.MarkDelivered(ctx, litestore.MarkDeliveredParams{
-			DeliveredAt: sql.NullTime{Time: now, Valid: true}, Position: sql.NullInt64{Int64: pos, Valid: true}, Seq: r.Seq,
-		}); err != nil {
-			return database.ClassifySQLite(err)
-		}
-	}
-	return database.ClassifySQLite(tx.Commit())
-}
-
 func (s *liteStore) prune(ctx context.Context, before time.Time) (int64, error) {
 	q := litestore.New(s.db)
-	n, err := q.PruneDelivered(ctx, sql.NullTime{Time: before, Valid: true})
+	n, err := q.PruneDelivered(ctx, before)
 	if err == nil {
 		err = q.PruneProcessed(ctx, before)
 	}
@@ -211,7 +189,7 @@ func (s *liteStore) prune(ctx context.Context, before time.Time) (int64, error) 
 }
 
 func (s *liteStore) addDeadLetter(ctx context.Context, handler string, e Event, cause error, attempts int, at time.Time) error {
-	env, err := json.Marshal(e)
+	env, err := e.MarshalJSON()
 	if err != nil {
 		return err
 	}
@@ -220,8 +198,8 @@ func (s *liteStore) addDeadLetter(ctx context.Context, handler string, e Event, 
 	}))
 }
 
-func (s *liteStore) feed(ctx context.Context, after int64, typ string, limit int) ([]FeedEntry, error) {
-	rows, err := litestore.New(s.db).Feed(ctx, litestore.FeedParams{After: after, Type: typ, Lim: int64(limit)})
+func (s *liteStore) feed(ctx context.Context, after Position, typ string, limit int) ([]FeedEntry, error) {
+	rows, err := litestore.New(s.db).Feed(ctx, litestore.FeedParams{After: after.Tx, Type: typ, Lim: int64(limit)})
 	if err != nil {
 		return nil, database.ClassifySQLite(err)
 	}
@@ -231,7 +209,7 @@ func (s *liteStore) feed(ctx context.Context, after int64, typ string, limit int
 		if err != nil {
 			return nil, err
 		}
-		out[i] = FeedEntry{Position: r.Position.Int64, Event: e}
+		out[i] = FeedEntry{Position: Position{Tx: r.Seq}, Event: e}
 	}
 	return out, nil
 }

@@ -55,11 +55,12 @@ type EventsInvoker interface {
 	ListDeadLetters(ctx context.Context, params ListDeadLettersParams) (ListDeadLettersRes, error)
 	// ListEvents invokes listEvents operation.
 	//
-	// Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were
-	// published. Pass `next_cursor` of a page as `after` to get the next one; when the last page is
-	// reached, `next_cursor` is still set, so that a consumer can come back later for what happened since.
-	// Nothing is skipped or repeated, whatever is written meanwhile. Events stay for `EVENT_RETENTION` (a
-	// week by default) after they are published.
+	// Admins only. The domain events of every module, as CloudEvents 1.0, in the order the relay publishes
+	// them, each as soon as every transaction that began writing before its own has finished. Pass
+	// `next_cursor` of a page as `after` to get the next one; when the last page is reached, `next_cursor`
+	// is still set, so that a consumer can come back later for what happened since. Nothing is skipped or
+	// repeated, whatever is written meanwhile. Events stay for `EVENT_RETENTION` (a week by default) after
+	// they happened, and until they are published.
 	//
 	// GET /events
 	ListEvents(ctx context.Context, params ListEventsParams) (ListEventsRes, error)
@@ -1189,11 +1190,12 @@ func (c *Client) sendListDeadLetters(ctx context.Context, params ListDeadLetters
 
 // ListEvents invokes listEvents operation.
 //
-// Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were
-// published. Pass `next_cursor` of a page as `after` to get the next one; when the last page is
-// reached, `next_cursor` is still set, so that a consumer can come back later for what happened since.
-// Nothing is skipped or repeated, whatever is written meanwhile. Events stay for `EVENT_RETENTION` (a
-// week by default) after they are published.
+// Admins only. The domain events of every module, as CloudEvents 1.0, in the order the relay publishes
+// them, each as soon as every transaction that began writing before its own has finished. Pass
+// `next_cursor` of a page as `after` to get the next one; when the last page is reached, `next_cursor`
+// is still set, so that a consumer can come back later for what happened since. Nothing is skipped or
+// repeated, whatever is written meanwhile. Events stay for `EVENT_RETENTION` (a week by default) after
+// they happened, and until they are published.
 //
 // GET /events
 func (c *Client) ListEvents(ctx context.Context, params ListEventsParams) (ListEventsRes, error) {

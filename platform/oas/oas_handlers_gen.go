@@ -1489,11 +1489,12 @@ func (s *Server) handleListDeadLettersRequest(args [0]string, argsEscaped bool, 
 
 // handleListEventsRequest handles listEvents operation.
 //
-// Admins only. The domain events of every module, as CloudEvents 1.0, in the order they were
-// published. Pass `next_cursor` of a page as `after` to get the next one; when the last page is
-// reached, `next_cursor` is still set, so that a consumer can come back later for what happened since.
-// Nothing is skipped or repeated, whatever is written meanwhile. Events stay for `EVENT_RETENTION` (a
-// week by default) after they are published.
+// Admins only. The domain events of every module, as CloudEvents 1.0, in the order the relay publishes
+// them, each as soon as every transaction that began writing before its own has finished. Pass
+// `next_cursor` of a page as `after` to get the next one; when the last page is reached, `next_cursor`
+// is still set, so that a consumer can come back later for what happened since. Nothing is skipped or
+// repeated, whatever is written meanwhile. Events stay for `EVENT_RETENTION` (a week by default) after
+// they happened, and until they are published.
 //
 // GET /events
 func (s *Server) handleListEventsRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {

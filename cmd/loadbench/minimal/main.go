@@ -84,17 +84,20 @@ func (s *server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	now := time.Now().UTC()
 	u := user{UserID: uuid.Must(uuid.NewV7()), Username: in.Username, Email: in.Email, IsActive: true, Role: "user", CreatedAt: now, UpdatedAt: now}
-	// As the service does: the user and its event in one batch (one round trip, atomic).
-	var b database.Batch
-	_, _ = b.Exec(r.Context(), s.stmts["InsertUser"],
-		pgtype.UUID{Bytes: u.UserID, Valid: true}, u.Username, u.Email, true, u.Role, nil, now, now)
+	// As the service does: the user and its event in one statement (one round trip, atomic).
 	ev, err := events.New("userservice/users", "userservice.user.registered.v1", u.UserID.String(), now, "self", "", u)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	_ = events.AppendPostgres(r.Context(), &b, ev)
-	err = b.Send(r.Context(), s.pool)
+	row, err := events.PostgresRow(ev)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	_, err = s.pool.Exec(r.Context(), s.stmts["InsertUserWithEvents"],
+		pgtype.UUID{Bytes: u.UserID, Valid: true}, u.Username, u.Email, true, u.Role, nil, now, now,
+		[]pgtype.UUID{{Bytes: row.ID, Valid: true}}, []string{row.Type}, []int16{row.Part}, []time.Time{row.OccurredAt}, []string{row.Envelope})
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		http.Error(w, "taken", http.StatusConflict)
 		return

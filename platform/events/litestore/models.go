@@ -5,7 +5,6 @@
 package litestore
 
 import (
-	"database/sql"
 	"time"
 
 	"github.com/google/uuid"
@@ -20,25 +19,22 @@ type EventDeadLetter struct {
 	FailedAt time.Time
 }
 
-type EventFeed struct {
-	ID           int64
-	LastPosition int64
-}
-
 type EventOutbox struct {
-	Seq         int64
-	EventID     uuid.UUID
-	Type        string
-	Subject     string
-	Part        int64
-	OccurredAt  time.Time
-	Envelope    string
-	DeliveredAt sql.NullTime
-	Position    sql.NullInt64
+	Seq        int64
+	EventID    uuid.UUID
+	Type       string
+	Part       int64
+	OccurredAt time.Time
+	Envelope   string
 }
 
 type EventProcessed struct {
 	Handler     string
 	EventID     uuid.UUID
 	ProcessedAt time.Time
+}
+
+type EventRelay struct {
+	Part    int64
+	LastSeq int64
 }

@@ -7,7 +7,6 @@ package litestore
 
 import (
 	"context"
-	"database/sql"
 	"time"
 
 	"github.com/google/uuid"
@@ -43,14 +42,13 @@ func (q *Queries) AddDeadLetter(ctx context.Context, arg AddDeadLetterParams) er
 
 const appendEvent = `-- name: AppendEvent :exec
 
-INSERT INTO event_outbox (event_id, type, subject, part, occurred_at, envelope)
-VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
+VALUES (?1, ?2, ?3, ?4, ?5)
 `
 
 type AppendEventParams struct {
 	EventID    uuid.UUID
 	Type       string
-	Subject    string
 	Part       int64
 	OccurredAt time.Time
 	Envelope   string
@@ -61,7 +59,6 @@ func (q *Queries) AppendEvent(ctx context.Context, arg AppendEventParams) error 
 	_, err := q.db.ExecContext(ctx, appendEvent,
 		arg.EventID,
 		arg.Type,
-		arg.Subject,
 		arg.Part,
 		arg.OccurredAt,
 		arg.Envelope,
@@ -70,10 +67,10 @@ func (q *Queries) AppendEvent(ctx context.Context, arg AppendEventParams) error 
 }
 
 const claimPending = `-- name: ClaimPending :many
-SELECT seq, envelope
-FROM event_outbox
-WHERE delivered_at IS NULL
-ORDER BY seq
+SELECT o.seq, o.envelope
+FROM event_outbox o, event_relay r
+WHERE r.part = 0 AND o.part = 0 AND o.seq > r.last_seq
+ORDER BY o.seq
 LIMIT ?1
 `
 
@@ -82,6 +79,8 @@ type ClaimPendingRow struct {
 	Envelope string
 }
 
+// The events after the relay's mark, oldest first (one writer: seq order is commit order).
+// SQLite has one part, 0.
 func (q *Queries) ClaimPending(ctx context.Context, lim int64) ([]ClaimPendingRow, error) {
 	rows, err := q.db.QueryContext(ctx, claimPending, lim)
 	if err != nil {
@@ -106,7 +105,7 @@ func (q *Queries) ClaimPending(ctx context.Context, lim int64) ([]ClaimPendingRo
 }
 
 const countPending = `-- name: CountPending :one
-SELECT count(*) FROM event_outbox WHERE delivered_at IS NULL
+SELECT count(*) FROM event_outbox WHERE part = 0 AND seq > (SELECT last_seq FROM event_relay WHERE part = 0)
 `
 
 func (q *Queries) CountPending(ctx context.Context) (int64, error) {
@@ -131,10 +130,10 @@ func (q *Queries) DeleteDeadLetter(ctx context.Context, arg DeleteDeadLetterPara
 }
 
 const feed = `-- name: Feed :many
-SELECT position, envelope
+SELECT seq, envelope
 FROM event_outbox
-WHERE position > CAST(?1 AS INTEGER) AND (CAST(?2 AS TEXT) = '' OR type = CAST(?2 AS TEXT))
-ORDER BY position
+WHERE seq > CAST(?1 AS INTEGER) AND (CAST(?2 AS TEXT) = '' OR type = CAST(?2 AS TEXT))
+ORDER BY seq
 LIMIT ?3
 `
 
@@ -145,7 +144,7 @@ type FeedParams struct {
 }
 
 type FeedRow struct {
-	Position sql.NullInt64
+	Seq      int64
 	Envelope string
 }
 
@@ -158,7 +157,7 @@ func (q *Queries) Feed(ctx context.Context, arg FeedParams) ([]FeedRow, error) {
 	var items []FeedRow
 	for rows.Next() {
 		var i FeedRow
-		if err := rows.Scan(&i.Position, &i.Envelope); err != nil {
+		if err := rows.Scan(&i.Seq, &i.Envelope); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -234,22 +233,6 @@ func (q *Queries) ListDeadLetters(ctx context.Context, lim int64) ([]EventDeadLe
 	return items, nil
 }
 
-const markDelivered = `-- name: MarkDelivered :exec
-UPDATE event_outbox SET delivered_at = ?1, position = ?2
-WHERE seq = ?3
-`
-
-type MarkDeliveredParams struct {
-	DeliveredAt sql.NullTime
-	Position    sql.NullInt64
-	Seq         int64
-}
-
-func (q *Queries) MarkDelivered(ctx context.Context, arg MarkDeliveredParams) error {
-	_, err := q.db.ExecContext(ctx, markDelivered, arg.DeliveredAt, arg.Position, arg.Seq)
-	return err
-}
-
 const markProcessed = `-- name: MarkProcessed :execrows
 INSERT INTO event_processed (handler, event_id, processed_at)
 VALUES (?1, ?2, ?3)
@@ -270,8 +253,19 @@ func (q *Queries) MarkProcessed(ctx context.Context, arg MarkProcessedParams) (i
 	return result.RowsAffected()
 }
 
+const moveMark = `-- name: MoveMark :exec
+UPDATE event_relay SET last_seq = ?1 WHERE part = 0
+`
+
+func (q *Queries) MoveMark(ctx context.Context, lastSeq int64) error {
+	_, err := q.db.ExecContext(ctx, moveMark, lastSeq)
+	return err
+}
+
 const oldestPending = `-- name: OldestPending :one
-SELECT occurred_at FROM event_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1
+SELECT occurred_at FROM event_outbox
+WHERE part = 0 AND seq > (SELECT last_seq FROM event_relay WHERE part = 0)
+ORDER BY seq LIMIT 1
 `
 
 func (q *Queries) OldestPending(ctx context.Context) (time.Time, error) {
@@ -282,10 +276,11 @@ func (q *Queries) OldestPending(ctx context.Context) (time.Time, error) {
 }
 
 const pruneDelivered = `-- name: PruneDelivered :execrows
-DELETE FROM event_outbox WHERE delivered_at < ?1
+DELETE FROM event_outbox
+WHERE occurred_at < ?1 AND seq <= (SELECT last_seq FROM event_relay WHERE part = 0)
 `
 
-func (q *Queries) PruneDelivered(ctx context.Context, before sql.NullTime) (int64, error) {
+func (q *Queries) PruneDelivered(ctx context.Context, before time.Time) (int64, error) {
 	result, err := q.db.ExecContext(ctx, pruneDelivered, before)
 	if err != nil {
 		return 0, err
@@ -300,16 +295,4 @@ DELETE FROM event_processed WHERE processed_at < ?1
 func (q *Queries) PruneProcessed(ctx context.Context, before time.Time) error {
 	_, err := q.db.ExecContext(ctx, pruneProcessed, before)
 	return err
-}
-
-const reserveFeedPositions = `-- name: ReserveFeedPositions :one
-UPDATE event_feed SET last_position = last_position + ?1 WHERE id = 1
-RETURNING last_position
-`
-
-func (q *Queries) ReserveFeedPositions(ctx context.Context, n int64) (int64, error) {
-	row := q.db.QueryRowContext(ctx, reserveFeedPositions, n)
-	var last_position int64
-	err := row.Scan(&last_position)
-	return last_position, err
 }

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type EventDeadLetter struct {
@@ -20,25 +19,23 @@ type EventDeadLetter struct {
 	FailedAt time.Time
 }
 
-type EventFeed struct {
-	ID           int16
-	LastPosition int64
-}
-
 type EventOutbox struct {
-	Seq         int64
-	EventID     uuid.UUID
-	Type        string
-	Subject     string
-	Part        int16
-	OccurredAt  time.Time
-	Envelope    string
-	DeliveredAt *time.Time
-	Position    pgtype.Int8
+	EventID    uuid.UUID
+	Type       string
+	Part       int16
+	OccurredAt time.Time
+	Envelope   string
+	Xid        int64
 }
 
 type EventProcessed struct {
 	Handler     string
 	EventID     uuid.UUID
 	ProcessedAt time.Time
+}
+
+type EventRelay struct {
+	Part      int16
+	LastXid   int64
+	LastEvent uuid.UUID
 }

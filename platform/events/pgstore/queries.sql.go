@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const addDeadLetter = `-- name: AddDeadLetter :exec
@@ -43,25 +42,24 @@ func (q *Queries) AddDeadLetter(ctx context.Context, arg AddDeadLetterParams) er
 
 const appendEvent = `-- name: AppendEvent :exec
 
-INSERT INTO event_outbox (event_id, type, subject, part, occurred_at, envelope)
-VALUES ($1, $2, $3, $4, $5, $6)
+INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
+VALUES ($1, $2, $3, $4, $5)
 `
 
 type AppendEventParams struct {
 	EventID    uuid.UUID
 	Type       string
-	Subject    string
 	Part       int16
 	OccurredAt time.Time
 	Envelope   string
 }
 
 // Queries of the events platform on PostgreSQL; sqlc generates platform/events/pgstore.
+// xid, the writing transaction's id, is the column's default.
 func (q *Queries) AppendEvent(ctx context.Context, arg AppendEventParams) error {
 	_, err := q.db.Exec(ctx, appendEvent,
 		arg.EventID,
 		arg.Type,
-		arg.Subject,
 		arg.Part,
 		arg.OccurredAt,
 		arg.Envelope,
@@ -69,27 +67,60 @@ func (q *Queries) AppendEvent(ctx context.Context, arg AppendEventParams) error 
 	return err
 }
 
+const backlog = `-- name: Backlog :one
+SELECT count(*) AS pending, coalesce(min(o.occurred_at), 'epoch')::timestamptz AS oldest
+FROM event_outbox o
+JOIN event_relay r ON r.part = o.part
+WHERE o.xid >= (SELECT min(last_xid) FROM event_relay)
+  AND (o.xid, o.event_id) > (r.last_xid, r.last_event)
+`
+
+type BacklogRow struct {
+	Pending int64
+	Oldest  time.Time
+}
+
+// Events not yet published, and when the oldest of them happened.
+// One range scan of the primary key from the lowest mark, whatever the number of parts.
+func (q *Queries) Backlog(ctx context.Context) (BacklogRow, error) {
+	row := q.db.QueryRow(ctx, backlog)
+	var i BacklogRow
+	err := row.Scan(&i.Pending, &i.Oldest)
+	return i, err
+}
+
 const claimPending = `-- name: ClaimPending :many
-SELECT seq, envelope
+SELECT xid, event_id, envelope
 FROM event_outbox
-WHERE part = $1 AND delivered_at IS NULL
-ORDER BY seq
-LIMIT $2::bigint
-FOR UPDATE SKIP LOCKED
+WHERE part = $1
+  AND (xid, event_id) > ($2::bigint, $3::uuid)
+  AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+ORDER BY xid, event_id
+LIMIT $4::bigint
 `
 
 type ClaimPendingParams struct {
-	Part int16
-	Lim  int64
+	Part       int16
+	AfterXid   int64
+	AfterEvent uuid.UUID
+	Lim        int64
 }
 
 type ClaimPendingRow struct {
-	Seq      int64
+	Xid      int64
+	EventID  uuid.UUID
 	Envelope string
 }
 
+// The part's events after the mark, oldest first, of transactions older than the oldest one
+// running (see the migration: nothing can appear before them later).
 func (q *Queries) ClaimPending(ctx context.Context, arg ClaimPendingParams) ([]ClaimPendingRow, error) {
-	rows, err := q.db.Query(ctx, claimPending, arg.Part, arg.Lim)
+	rows, err := q.db.Query(ctx, claimPending,
+		arg.Part,
+		arg.AfterXid,
+		arg.AfterEvent,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +128,7 @@ func (q *Queries) ClaimPending(ctx context.Context, arg ClaimPendingParams) ([]C
 	var items []ClaimPendingRow
 	for rows.Next() {
 		var i ClaimPendingRow
-		if err := rows.Scan(&i.Seq, &i.Envelope); err != nil {
+		if err := rows.Scan(&i.Xid, &i.EventID, &i.Envelope); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -106,17 +137,6 @@ func (q *Queries) ClaimPending(ctx context.Context, arg ClaimPendingParams) ([]C
 		return nil, err
 	}
 	return items, nil
-}
-
-const countPending = `-- name: CountPending :one
-SELECT count(*) FROM event_outbox WHERE delivered_at IS NULL
-`
-
-func (q *Queries) CountPending(ctx context.Context) (int64, error) {
-	row := q.db.QueryRow(ctx, countPending)
-	var count int64
-	err := row.Scan(&count)
-	return count, err
 }
 
 const deleteDeadLetter = `-- name: DeleteDeadLetter :exec
@@ -134,26 +154,37 @@ func (q *Queries) DeleteDeadLetter(ctx context.Context, arg DeleteDeadLetterPara
 }
 
 const feed = `-- name: Feed :many
-SELECT position, envelope
+SELECT xid, event_id, envelope
 FROM event_outbox
-WHERE position > $1::bigint AND ($2::text = '' OR type = $2::text)
-ORDER BY position
-LIMIT $3::bigint
+WHERE (xid, event_id) > ($1::bigint, $2::uuid)
+  AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+  AND ($3::text = '' OR type = $3::text)
+ORDER BY xid, event_id
+LIMIT $4::bigint
 `
 
 type FeedParams struct {
-	After int64
-	Type  string
-	Lim   int64
+	AfterXid   int64
+	AfterEvent uuid.UUID
+	Type       string
+	Lim        int64
 }
 
 type FeedRow struct {
-	Position pgtype.Int8
+	Xid      int64
+	EventID  uuid.UUID
 	Envelope string
 }
 
+// Events after the cursor in the order of the relay, of finished transactions only (see
+// ClaimPending): a reader's next page never holds an event that belonged before its cursor.
 func (q *Queries) Feed(ctx context.Context, arg FeedParams) ([]FeedRow, error) {
-	rows, err := q.db.Query(ctx, feed, arg.After, arg.Type, arg.Lim)
+	rows, err := q.db.Query(ctx, feed,
+		arg.AfterXid,
+		arg.AfterEvent,
+		arg.Type,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +192,7 @@ func (q *Queries) Feed(ctx context.Context, arg FeedParams) ([]FeedRow, error) {
 	var items []FeedRow
 	for rows.Next() {
 		var i FeedRow
-		if err := rows.Scan(&i.Position, &i.Envelope); err != nil {
+		if err := rows.Scan(&i.Xid, &i.EventID, &i.Envelope); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -231,22 +262,32 @@ func (q *Queries) ListDeadLetters(ctx context.Context, lim int64) ([]EventDeadLe
 	return items, nil
 }
 
-const markDelivered = `-- name: MarkDelivered :exec
-UPDATE event_outbox e
-SET delivered_at = $1, position = $2::bigint + t.ord - 1
-FROM unnest($3::bigint[]) WITH ORDINALITY AS t(seq, ord)
-WHERE e.seq = t.seq
+const lockPart = `-- name: LockPart :one
+SELECT last_xid, last_event
+FROM event_relay
+WHERE part = $1 AND pg_try_advisory_xact_lock($2::bigint)
 `
 
-type MarkDeliveredParams struct {
-	DeliveredAt   *time.Time
-	FirstPosition int64
-	Seqs          []int64
+type LockPartParams struct {
+	Part    int16
+	LockKey int64
 }
 
-func (q *Queries) MarkDelivered(ctx context.Context, arg MarkDeliveredParams) error {
-	_, err := q.db.Exec(ctx, markDelivered, arg.DeliveredAt, arg.FirstPosition, arg.Seqs)
-	return err
+type LockPartRow struct {
+	LastXid   int64
+	LastEvent uuid.UUID
+}
+
+// The part's mark, when this transaction gets the part's lock (held until it ends: one relay at
+// a time per part, so a subject's events are published in order while several instances share
+// the parts); no row when another relay holds it. An advisory lock, not a row lock: the
+// relay's transaction takes no transaction id until it moves the mark, so it holds back no
+// one's reading while it publishes.
+func (q *Queries) LockPart(ctx context.Context, arg LockPartParams) (LockPartRow, error) {
+	row := q.db.QueryRow(ctx, lockPart, arg.Part, arg.LockKey)
+	var i LockPartRow
+	err := row.Scan(&i.LastXid, &i.LastEvent)
+	return i, err
 }
 
 const markProcessed = `-- name: MarkProcessed :execrows
@@ -269,22 +310,31 @@ func (q *Queries) MarkProcessed(ctx context.Context, arg MarkProcessedParams) (i
 	return result.RowsAffected(), nil
 }
 
-const oldestPending = `-- name: OldestPending :one
-SELECT occurred_at FROM event_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1
+const moveMark = `-- name: MoveMark :exec
+UPDATE event_relay SET last_xid = $1, last_event = $2
+WHERE part = $3
 `
 
-func (q *Queries) OldestPending(ctx context.Context) (time.Time, error) {
-	row := q.db.QueryRow(ctx, oldestPending)
-	var occurred_at time.Time
-	err := row.Scan(&occurred_at)
-	return occurred_at, err
+type MoveMarkParams struct {
+	LastXid   int64
+	LastEvent uuid.UUID
+	Part      int16
+}
+
+func (q *Queries) MoveMark(ctx context.Context, arg MoveMarkParams) error {
+	_, err := q.db.Exec(ctx, moveMark, arg.LastXid, arg.LastEvent, arg.Part)
+	return err
 }
 
 const pruneDelivered = `-- name: PruneDelivered :execrows
-DELETE FROM event_outbox WHERE delivered_at < $1
+DELETE FROM event_outbox o
+USING event_relay r
+WHERE o.part = r.part AND o.occurred_at < $1
+  AND (o.xid, o.event_id) <= (r.last_xid, r.last_event)
 `
 
-func (q *Queries) PruneDelivered(ctx context.Context, before *time.Time) (int64, error) {
+// Events older than the retention period that their part's relay has published.
+func (q *Queries) PruneDelivered(ctx context.Context, before time.Time) (int64, error) {
 	result, err := q.db.Exec(ctx, pruneDelivered, before)
 	if err != nil {
 		return 0, err
@@ -299,29 +349,4 @@ DELETE FROM event_processed WHERE processed_at < $1
 func (q *Queries) PruneProcessed(ctx context.Context, before time.Time) error {
 	_, err := q.db.Exec(ctx, pruneProcessed, before)
 	return err
-}
-
-const reserveFeedPositions = `-- name: ReserveFeedPositions :one
-UPDATE event_feed SET last_position = last_position + $1::bigint WHERE id = 1
-RETURNING last_position
-`
-
-func (q *Queries) ReserveFeedPositions(ctx context.Context, n int64) (int64, error) {
-	row := q.db.QueryRow(ctx, reserveFeedPositions, n)
-	var last_position int64
-	err := row.Scan(&last_position)
-	return last_position, err
-}
-
-const tryLockPart = `-- name: TryLockPart :one
-SELECT pg_try_advisory_xact_lock($1::bigint)
-`
-
-// Held until the transaction ends: one relay at a time per part, so a subject's events are
-// published in order while several instances share the parts.
-func (q *Queries) TryLockPart(ctx context.Context, lockKey int64) (bool, error) {
-	row := q.db.QueryRow(ctx, tryLockPart, lockKey)
-	var pg_try_advisory_xact_lock bool
-	err := row.Scan(&pg_try_advisory_xact_lock)
-	return pg_try_advisory_xact_lock, err
 }

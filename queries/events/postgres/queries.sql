@@ -1,34 +1,41 @@
 -- Queries of the events platform on PostgreSQL; sqlc generates platform/events/pgstore.
 
 -- name: AppendEvent :exec
-INSERT INTO event_outbox (event_id, type, subject, part, occurred_at, envelope)
-VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(subject), sqlc.arg(part), sqlc.arg(occurred_at), sqlc.arg(envelope));
+-- xid, the writing transaction's id, is the column's default.
+INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
+VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(part), sqlc.arg(occurred_at), sqlc.arg(envelope));
 
--- name: TryLockPart :one
--- Held until the transaction ends: one relay at a time per part, so a subject's events are
--- published in order while several instances share the parts.
-SELECT pg_try_advisory_xact_lock(sqlc.arg(lock_key)::bigint);
+-- name: LockPart :one
+-- The part's mark, when this transaction gets the part's lock (held until it ends: one relay at
+-- a time per part, so a subject's events are published in order while several instances share
+-- the parts); no row when another relay holds it. An advisory lock, not a row lock: the
+-- relay's transaction takes no transaction id until it moves the mark, so it holds back no
+-- one's reading while it publishes.
+SELECT last_xid, last_event
+FROM event_relay
+WHERE part = sqlc.arg(part) AND pg_try_advisory_xact_lock(sqlc.arg(lock_key)::bigint);
 
 -- name: ClaimPending :many
-SELECT seq, envelope
+-- The part's events after the mark, oldest first, of transactions older than the oldest one
+-- running (see the migration: nothing can appear before them later).
+SELECT xid, event_id, envelope
 FROM event_outbox
-WHERE part = sqlc.arg(part) AND delivered_at IS NULL
-ORDER BY seq
-LIMIT sqlc.arg(lim)::bigint
-FOR UPDATE SKIP LOCKED;
+WHERE part = sqlc.arg(part)
+  AND (xid, event_id) > (sqlc.arg(after_xid)::bigint, sqlc.arg(after_event)::uuid)
+  AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+ORDER BY xid, event_id
+LIMIT sqlc.arg(lim)::bigint;
 
--- name: ReserveFeedPositions :one
-UPDATE event_feed SET last_position = last_position + sqlc.arg(n)::bigint WHERE id = 1
-RETURNING last_position;
-
--- name: MarkDelivered :exec
-UPDATE event_outbox e
-SET delivered_at = sqlc.arg(delivered_at), position = sqlc.arg(first_position)::bigint + t.ord - 1
-FROM unnest(sqlc.arg(seqs)::bigint[]) WITH ORDINALITY AS t(seq, ord)
-WHERE e.seq = t.seq;
+-- name: MoveMark :exec
+UPDATE event_relay SET last_xid = sqlc.arg(last_xid), last_event = sqlc.arg(last_event)
+WHERE part = sqlc.arg(part);
 
 -- name: PruneDelivered :execrows
-DELETE FROM event_outbox WHERE delivered_at < sqlc.arg(before);
+-- Events older than the retention period that their part's relay has published.
+DELETE FROM event_outbox o
+USING event_relay r
+WHERE o.part = r.part AND o.occurred_at < sqlc.arg(before)
+  AND (o.xid, o.event_id) <= (r.last_xid, r.last_event);
 
 -- name: PruneProcessed :exec
 DELETE FROM event_processed WHERE processed_at < sqlc.arg(before);
@@ -51,17 +58,24 @@ ORDER BY failed_at, handler, event_id
 LIMIT sqlc.arg(lim)::bigint;
 
 -- name: Feed :many
-SELECT position, envelope
+-- Events after the cursor in the order of the relay, of finished transactions only (see
+-- ClaimPending): a reader's next page never holds an event that belonged before its cursor.
+SELECT xid, event_id, envelope
 FROM event_outbox
-WHERE position > sqlc.arg(after)::bigint AND (sqlc.arg(type)::text = '' OR type = sqlc.arg(type)::text)
-ORDER BY position
+WHERE (xid, event_id) > (sqlc.arg(after_xid)::bigint, sqlc.arg(after_event)::uuid)
+  AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+  AND (sqlc.arg(type)::text = '' OR type = sqlc.arg(type)::text)
+ORDER BY xid, event_id
 LIMIT sqlc.arg(lim)::bigint;
 
--- name: CountPending :one
-SELECT count(*) FROM event_outbox WHERE delivered_at IS NULL;
-
--- name: OldestPending :one
-SELECT occurred_at FROM event_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1;
+-- name: Backlog :one
+-- Events not yet published, and when the oldest of them happened.
+-- One range scan of the primary key from the lowest mark, whatever the number of parts.
+SELECT count(*) AS pending, coalesce(min(o.occurred_at), 'epoch')::timestamptz AS oldest
+FROM event_outbox o
+JOIN event_relay r ON r.part = o.part
+WHERE o.xid >= (SELECT min(last_xid) FROM event_relay)
+  AND (o.xid, o.event_id) > (r.last_xid, r.last_event);
 
 -- name: GetDeadLetter :one
 SELECT handler, event_id, envelope, error, attempts, failed_at

@@ -1,26 +1,24 @@
 -- Queries of the events platform on SQLite; sqlc generates platform/events/litestore.
 
 -- name: AppendEvent :exec
-INSERT INTO event_outbox (event_id, type, subject, part, occurred_at, envelope)
-VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(subject), sqlc.arg(part), sqlc.arg(occurred_at), sqlc.arg(envelope));
+INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
+VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(part), sqlc.arg(occurred_at), sqlc.arg(envelope));
 
 -- name: ClaimPending :many
-SELECT seq, envelope
-FROM event_outbox
-WHERE delivered_at IS NULL
-ORDER BY seq
+-- The events after the relay's mark, oldest first (one writer: seq order is commit order).
+-- SQLite has one part, 0.
+SELECT o.seq, o.envelope
+FROM event_outbox o, event_relay r
+WHERE r.part = 0 AND o.part = 0 AND o.seq > r.last_seq
+ORDER BY o.seq
 LIMIT sqlc.arg(lim);
 
--- name: ReserveFeedPositions :one
-UPDATE event_feed SET last_position = last_position + sqlc.arg(n) WHERE id = 1
-RETURNING last_position;
-
--- name: MarkDelivered :exec
-UPDATE event_outbox SET delivered_at = sqlc.arg(delivered_at), position = sqlc.arg(position)
-WHERE seq = sqlc.arg(seq);
+-- name: MoveMark :exec
+UPDATE event_relay SET last_seq = sqlc.arg(last_seq) WHERE part = 0;
 
 -- name: PruneDelivered :execrows
-DELETE FROM event_outbox WHERE delivered_at < sqlc.arg(before);
+DELETE FROM event_outbox
+WHERE occurred_at < sqlc.arg(before) AND seq <= (SELECT last_seq FROM event_relay WHERE part = 0);
 
 -- name: PruneProcessed :exec
 DELETE FROM event_processed WHERE processed_at < sqlc.arg(before);
@@ -43,17 +41,19 @@ ORDER BY failed_at, handler, event_id
 LIMIT sqlc.arg(lim);
 
 -- name: Feed :many
-SELECT position, envelope
+SELECT seq, envelope
 FROM event_outbox
-WHERE position > CAST(sqlc.arg(after) AS INTEGER) AND (CAST(sqlc.arg(type) AS TEXT) = '' OR type = CAST(sqlc.arg(type) AS TEXT))
-ORDER BY position
+WHERE seq > CAST(sqlc.arg(after) AS INTEGER) AND (CAST(sqlc.arg(type) AS TEXT) = '' OR type = CAST(sqlc.arg(type) AS TEXT))
+ORDER BY seq
 LIMIT sqlc.arg(lim);
 
 -- name: CountPending :one
-SELECT count(*) FROM event_outbox WHERE delivered_at IS NULL;
+SELECT count(*) FROM event_outbox WHERE part = 0 AND seq > (SELECT last_seq FROM event_relay WHERE part = 0);
 
 -- name: OldestPending :one
-SELECT occurred_at FROM event_outbox WHERE delivered_at IS NULL ORDER BY seq LIMIT 1;
+SELECT occurred_at FROM event_outbox
+WHERE part = 0 AND seq > (SELECT last_seq FROM event_relay WHERE part = 0)
+ORDER BY seq LIMIT 1;
 
 -- name: GetDeadLetter :one
 SELECT handler, event_id, envelope, error, attempts, failed_at

@@ -39,17 +39,22 @@ func (r *Repository) Record(ctx context.Context, handler string, e domain.Entry)
 	}))
 }
 
-// RecordAll records es in one batch: one round trip, one implicit transaction. The entry's own
-// key (the event id) makes a second record of an event do nothing, so the batch needs no
-// processed ids: one row per event, where the trail keeps up with the writers.
+// RecordAll records es in one statement (its own transaction). The entry's own key (the event
+// id) makes a second record of an event do nothing, so the batch needs no processed ids: one
+// row per event, where the trail keeps up with the writers.
 func (r *Repository) RecordAll(ctx context.Context, _ string, es []domain.Entry) error {
-	var b database.Batch
-	q := pgstore.New(&b)
+	var p pgstore.InsertAuditEventsParams
 	for _, e := range es {
-		// Queued, not run: the batch runs at Send.
-		_ = q.InsertAuditEvent(ctx, params(e))
+		one := params(e)
+		p.EventIds = append(p.EventIds, one.EventID)
+		p.Types = append(p.Types, one.Type)
+		p.Actors = append(p.Actors, one.Actor)
+		p.Targets = append(p.Targets, one.Target)
+		p.RequestIds = append(p.RequestIds, one.RequestID)
+		p.Changed = append(p.Changed, one.Changed)
+		p.OccurredAts = append(p.OccurredAts, one.OccurredAt)
 	}
-	return mapError(b.Send(ctx, r.pool))
+	return mapError(pgstore.New(r.pool).InsertAuditEvents(ctx, p))
 }
 
 func params(e domain.Entry) pgstore.InsertAuditEventParams {

@@ -28,8 +28,7 @@ const uniqueViolation = "23505"
 // Repository is the PostgreSQL UserRepository. It runs on whatever it was given: the pool for
 // single statements, a transaction inside a unit of work.
 type Repository struct {
-	db Conn
-	q  *pgstore.Queries
+	q *pgstore.Queries
 	// appended is called after events were committed (events.Signal.Appended); nil in a unit
 	// of work, whose commit calls it.
 	appended func()
@@ -37,25 +36,17 @@ type Repository struct {
 
 var _ ports.UserRepository = (*Repository)(nil)
 
-// Conn is what a repository runs on: the pool or a transaction.
-type Conn interface {
-	pgstore.DBTX
-	database.BatchSender
-}
-
 // NewRepository returns a repository that runs its statements on db, calling appended (when
 // not nil) after it committed events.
-func NewRepository(db Conn, appended func()) *Repository {
-	return &Repository{db: db, q: pgstore.New(db), appended: appended}
+func NewRepository(db pgstore.DBTX, appended func()) *Repository {
+	return &Repository{q: pgstore.New(db), appended: appended}
 }
 
-// Add inserts u and writes evs to the outbox in one batch: one round trip, one implicit
+// Add inserts u and writes evs to the outbox in one statement: one round trip, one
 // transaction (both or neither); a taken email or username is a *domain.AlreadyExistsError.
 func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event) error {
 	s := u.Snapshot()
-	var b database.Batch
-	// Queued, not run: the batch runs at Send.
-	_ = pgstore.New(&b).InsertUser(ctx, pgstore.InsertUserParams{
+	p := pgstore.InsertUserWithEventsParams{
 		UserID:       pgID(s.ID),
 		Username:     s.Username,
 		Email:        s.Email,
@@ -64,13 +55,23 @@ func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event
 		PasswordHash: nullable(s.PasswordHash),
 		CreatedAt:    s.CreatedAt,
 		UpdatedAt:    s.UpdatedAt,
-	})
+	}
 	envs, err := outbox.Envelopes(ctx, evs)
 	if err != nil {
 		return err
 	}
-	_ = events.AppendPostgres(ctx, &b, envs...)
-	if err := b.Send(ctx, r.db); err != nil {
+	for _, e := range envs {
+		row, err := events.PostgresRow(e)
+		if err != nil {
+			return err
+		}
+		p.EventIds = append(p.EventIds, pgID(row.ID))
+		p.EventTypes = append(p.EventTypes, row.Type)
+		p.EventParts = append(p.EventParts, row.Part)
+		p.EventTimes = append(p.EventTimes, row.OccurredAt)
+		p.Envelopes = append(p.Envelopes, row.Envelope)
+	}
+	if err := r.q.InsertUserWithEvents(ctx, p); err != nil {
 		return mapWriteError(err, s)
 	}
 	if len(envs) > 0 && r.appended != nil {

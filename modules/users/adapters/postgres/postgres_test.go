@@ -19,7 +19,7 @@ func TestContract(t *testing.T) {
 			Users: postgres.NewRepository(db.Pool, nil),
 			UoW:   postgres.NewUnitOfWork(db.Pool, nil),
 			Outbox: func(t *testing.T) []string {
-				rows, err := db.Pool.Query(context.Background(), "SELECT type FROM event_outbox ORDER BY seq")
+				rows, err := db.Pool.Query(context.Background(), "SELECT type FROM event_outbox ORDER BY xid, event_id")
 				if err != nil {
 					t.Fatal(err)
 				}

@@ -43,6 +43,40 @@ func (q *Queries) InsertAuditEvent(ctx context.Context, arg InsertAuditEventPara
 	return err
 }
 
+const insertAuditEvents = `-- name: InsertAuditEvents :exec
+INSERT INTO audit_events (event_id, type, actor, target, request_id, changed, occurred_at)
+SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::text[]),
+       unnest($4::text[]), unnest($5::text[]), unnest($6::text[]),
+       unnest($7::timestamptz[])
+ON CONFLICT (event_id) DO NOTHING
+`
+
+type InsertAuditEventsParams struct {
+	EventIds    []uuid.UUID
+	Types       []string
+	Actors      []string
+	Targets     []string
+	RequestIds  []string
+	Changed     []string
+	OccurredAts []time.Time
+}
+
+// A relay's batch of entries in one statement: one plan and one executor run for all the rows.
+// The arrays have one element per entry (set-returning functions in a select list advance
+// together).
+func (q *Queries) InsertAuditEvents(ctx context.Context, arg InsertAuditEventsParams) error {
+	_, err := q.db.Exec(ctx, insertAuditEvents,
+		arg.EventIds,
+		arg.Types,
+		arg.Actors,
+		arg.Targets,
+		arg.RequestIds,
+		arg.Changed,
+		arg.OccurredAts,
+	)
+	return err
+}
+
 const listAuditEvents = `-- name: ListAuditEvents :many
 SELECT event_id, type, actor, target, request_id, changed, occurred_at
 FROM audit_events

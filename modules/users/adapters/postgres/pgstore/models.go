@@ -10,6 +10,36 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+type EventDeadLetter struct {
+	Handler  string
+	EventID  pgtype.UUID
+	Envelope string
+	Error    string
+	Attempts int32
+	FailedAt time.Time
+}
+
+type EventOutbox struct {
+	EventID    pgtype.UUID
+	Type       string
+	Part       int16
+	OccurredAt time.Time
+	Envelope   string
+	Xid        int64
+}
+
+type EventProcessed struct {
+	Handler     string
+	EventID     pgtype.UUID
+	ProcessedAt time.Time
+}
+
+type EventRelay struct {
+	Part      int16
+	LastXid   int64
+	LastEvent pgtype.UUID
+}
+
 type User struct {
 	UserID       pgtype.UUID
 	Username     string
