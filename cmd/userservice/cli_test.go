@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/database/dbtest"
 )
 
 func TestHelpAndVersion(t *testing.T) {
@@ -87,6 +89,63 @@ func TestBinary(t *testing.T) {
 		msg := strings.TrimSpace(stderr.String())
 		if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "SHUTDOWN_TIMEOUT") {
 			t.Fatalf("stderr %q", msg)
+		}
+	})
+
+	t.Run("start-up failures of the database are one line", func(t *testing.T) {
+		t.Parallel()
+		secret := strings.Repeat("s", 32)
+		tests := []struct {
+			name string
+			env  map[string]string
+			want string
+		}{
+			{"server down", map[string]string{
+				"DATABASE_URL": "postgres://someone:hunter2@" + freeAddr(t) + "/db", "DB_CONNECT_TIMEOUT": "0s", "MIGRATE_ON_START": "false",
+			}, "database: connect postgres://someone:xxxxx@127.0.0.1:"},
+			{"server down, after waiting", map[string]string{
+				"DATABASE_URL": "postgres://someone:hunter2@" + freeAddr(t) + "/db", "DB_CONNECT_TIMEOUT": "300ms",
+			}, "/db: connection refused"},
+			{"no schema of the search_path", map[string]string{
+				"DATABASE_URL": withSearchPath(t, dbtest.URL(t, database.Postgres), "no_such_schema"),
+			}, "no schema of the search_path (no_such_schema) exists"},
+		}
+		for _, tc := range tests {
+			tc.env["JWT_SECRET"] = secret
+			var stderr bytes.Buffer
+			cmd := command(bin, tc.env)
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("%s: exit %v", tc.name, err)
+			}
+			lines := strings.Split(strings.TrimSpace(stderr.String()), "\n")
+			last := lines[len(lines)-1]
+			if !strings.HasPrefix(last, "userservice: database: connect ") || !strings.Contains(last, tc.want) || strings.Contains(stderr.String(), "hunter2") {
+				t.Errorf("%s: stderr %q", tc.name, stderr.String())
+			}
+			// The error once, in one line; only a wait adds a line before it (a log entry).
+			if want := map[bool]int{true: 2, false: 1}[tc.env["DB_CONNECT_TIMEOUT"] == "300ms"]; len(lines) != want {
+				t.Errorf("%s: %d lines on stderr, want %d: %q", tc.name, len(lines), want, stderr.String())
+			}
+		}
+	})
+
+	t.Run("migrate and admin on PostgreSQL need no JWT_SECRET", func(t *testing.T) {
+		t.Parallel()
+		env := map[string]string{"DATABASE_URL": dbtest.URL(t, database.Postgres), "JWT_SECRET": ""}
+		if out, err := command(bin, env, "migrate", "status").CombinedOutput(); err != nil || !strings.Contains(string(out), "pending") {
+			t.Fatalf("migrate status: %v\n%s", err, out)
+		}
+		cmd := command(bin, env, "admin", "create", "--username", "root", "--email", "root@example.com", "--password-stdin")
+		cmd.Stdin = strings.NewReader("root password\n")
+		if out, err := cmd.CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "created admin root") {
+			t.Fatalf("admin create: %v\n%s", err, out)
+		}
+		out, err := command(bin, env).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "JWT_SECRET: required to serve") {
+			t.Fatalf("serve without JWT_SECRET: %v\n%s", err, out)
 		}
 	})
 
@@ -214,6 +273,19 @@ func testGracefulShutdown(t *testing.T, bin string) {
 	if err := db.SQL.QueryRow("SELECT count(*) FROM users WHERE username = 'in_flight'").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("the 201 user is not stored: n=%d err=%v", n, err)
 	}
+}
+
+// withSearchPath returns dbURL with its search_path replaced.
+func withSearchPath(t *testing.T, dbURL, path string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("search_path", path)
+	u.RawQuery = q.Encode()
+	return u.String()
 }
 
 func freeAddr(t *testing.T) string {

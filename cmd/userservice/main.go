@@ -16,6 +16,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"go.uber.org/dig"
 	"go.uber.org/fx"
 
 	"github.com/acme/userservice/cmd/userservice/modules"
@@ -117,9 +118,12 @@ lets in-flight requests finish within SHUTDOWN_TIMEOUT, closes the database and 
 	if err != nil {
 		return err
 	}
+	if err := cfg.ForServing(); err != nil {
+		return err
+	}
 	svc := fx.New(app.Serve(cfg, features()), fx.StopTimeout(cfg.ShutdownTimeout+5*time.Second))
 	if err := svc.Err(); err != nil {
-		return err
+		return dig.RootCause(err)
 	}
 	startCtx, cancel := context.WithTimeout(context.Background(), svc.StartTimeout())
 	defer cancel()
@@ -155,7 +159,7 @@ Runs against DATABASE_URL. On PostgreSQL an advisory lock keeps concurrent runs 
 	var m *database.Migrator
 	svc := fx.New(app.Tools(cfg, features()), fx.Populate(&m), fx.NopLogger)
 	if err := svc.Err(); err != nil {
-		return err
+		return dig.RootCause(err)
 	}
 	ctx := context.Background()
 	defer func() { _ = svc.Stop(ctx) }()
@@ -253,7 +257,7 @@ func createAdmin(ctx context.Context, cfg config.Config, username, email, passwo
 	)
 	svc := fx.New(app.Tools(cfg, features()), fx.Populate(&m, &admins), fx.NopLogger)
 	if err := svc.Err(); err != nil {
-		return "", err
+		return "", dig.RootCause(err)
 	}
 	defer func() { _ = svc.Stop(ctx) }()
 	if err := m.Up(ctx); err != nil {

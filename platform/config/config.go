@@ -25,6 +25,9 @@ type Config struct {
 	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite://./userservice.db"`
 	// DBMaxConns caps the PostgreSQL pool; 0 means database.DefaultMaxConns (8 per CPU, 8..64).
 	DBMaxConns int32 `env:"DB_MAX_CONNS" envDefault:"0"`
+	// DBConnectTimeout is how long start-up waits for an unreachable PostgreSQL server; 0 tries
+	// once.
+	DBConnectTimeout time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"10s"`
 	// LogLevel is the least severe level logged: debug, info, warn or error.
 	LogLevel zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
 	// LogFormat is json (one object per line) or console (for people).
@@ -43,8 +46,9 @@ type Config struct {
 	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
 	// DebugAddr, when set, serves net/http/pprof on its own listener (keep it private).
 	DebugAddr string `env:"DEBUG_ADDR"`
-	// JWTSecret signs access tokens (HS256); at least 32 bytes. Required with PostgreSQL; on
-	// the embedded SQLite default a random one is generated when it is unset.
+	// JWTSecret signs access tokens (HS256); at least 32 bytes. Required to serve on
+	// PostgreSQL (ForServing); on the embedded SQLite default a random one is generated when it
+	// is unset.
 	JWTSecret string `env:"JWT_SECRET"`
 	// JWTTTL is how long an access token is valid.
 	JWTTTL time.Duration `env:"JWT_TTL" envDefault:"15m"`
@@ -87,18 +91,24 @@ func Parse(environ map[string]string) (Config, error) {
 	return cfg, cfg.validate()
 }
 
+// ForServing checks what serving needs beyond what every command does: a JWT_SECRET on
+// PostgreSQL, where several instances must verify each other's tokens and tokens must survive
+// a restart. (The embedded default generates one; migrate and admin sign nothing.)
+func (c Config) ForServing() error {
+	if engine, _, _ := dburl.Parse(c.DatabaseURL); engine == dburl.Postgres && c.JWTSecret == "" {
+		return errors.New("config: JWT_SECRET: required to serve when DATABASE_URL is PostgreSQL (at least 32 bytes, e.g. openssl rand -base64 48)")
+	}
+	return nil
+}
+
 func (c Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return fmt.Errorf("config: HTTP_ADDR=%q: must be host:port, e.g. :8080", c.HTTPAddr)
 	}
-	engine, _, err := dburl.Parse(c.DatabaseURL)
-	if err != nil {
+	if _, _, err := dburl.Parse(c.DatabaseURL); err != nil {
 		return fmt.Errorf("config: DATABASE_URL: %v", err)
 	}
-	switch {
-	case c.JWTSecret == "" && engine == dburl.Postgres:
-		return errors.New("config: JWT_SECRET: required when DATABASE_URL is PostgreSQL (at least 32 bytes, e.g. openssl rand -base64 48)")
-	case c.JWTSecret != "" && len(c.JWTSecret) < 32:
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return fmt.Errorf("config: JWT_SECRET: is %d bytes; must be at least 32", len(c.JWTSecret))
 	}
 	if c.LoginMaxFailures < 1 || c.LoginMaxFailuresPerAddr < 1 {
@@ -117,6 +127,9 @@ func (c Config) validate() error {
 	}
 	if c.DBMaxConns < 0 || c.DBMaxConns == 1 {
 		return fmt.Errorf("config: DB_MAX_CONNS=%d: must be 0 (the default) or at least 2 (the event relay holds one while handlers use another)", c.DBMaxConns)
+	}
+	if c.DBConnectTimeout < 0 {
+		return fmt.Errorf("config: DB_CONNECT_TIMEOUT=%s: must be 0 (try once) or a positive duration, e.g. 30s", c.DBConnectTimeout)
 	}
 	if c.LogFormat != "json" && c.LogFormat != "console" {
 		return fmt.Errorf("config: LOG_FORMAT=%q: must be json or console", c.LogFormat)

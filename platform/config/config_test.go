@@ -21,7 +21,7 @@ func TestDefaults(t *testing.T) {
 		MigrateOnStart: true, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		JWTTTL: 15 * time.Minute, LoginMaxFailures: 5, LoginMaxFailuresPerAddr: 20, LoginLockout: 15 * time.Minute,
-		EventRetention: 7 * 24 * time.Hour,
+		EventRetention: 7 * 24 * time.Hour, DBConnectTimeout: 10 * time.Second,
 	}
 	if cfg != want {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
@@ -58,6 +58,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"DATABASE_URL", "sqlite://"},
 		{"DB_MAX_CONNS", "many"},
 		{"DB_MAX_CONNS", "-1"},
+		{"DB_CONNECT_TIMEOUT", "-1s"},
 		{"DB_MAX_CONNS", "1"},
 		{"LOG_LEVEL", "loud"},
 		{"LOG_FORMAT", "xml"},
@@ -82,14 +83,17 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	}
 }
 
-func TestJWTSecretIsRequiredWithPostgres(t *testing.T) {
+func TestJWTSecretIsRequiredToServeWithPostgres(t *testing.T) {
 	t.Parallel()
-	_, err := config.Parse(map[string]string{"DATABASE_URL": "postgres://u@h/db"})
-	if err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
-		t.Fatalf("got %v", err)
+	cfg, err := config.Parse(map[string]string{"DATABASE_URL": "postgres://u@h/db"})
+	if err != nil {
+		t.Fatalf("migrate and admin need no JWT_SECRET: %v", err)
 	}
-	// The embedded default runs without one (the token module then generates a random one).
-	if _, err := config.Parse(map[string]string{"DATABASE_URL": "sqlite://x.db"}); err != nil {
-		t.Fatal(err)
+	if err := cfg.ForServing(); err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
+		t.Fatalf("serving without JWT_SECRET on PostgreSQL: %v", err)
+	}
+	// The embedded default serves without one (the token module then generates a random one).
+	if cfg, err := config.Parse(map[string]string{"DATABASE_URL": "sqlite://x.db"}); err != nil || cfg.ForServing() != nil {
+		t.Fatal(err, cfg.ForServing())
 	}
 }

@@ -7,12 +7,17 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/exaring/otelpgx"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -40,6 +45,59 @@ type Options struct {
 	MaxConns int32
 	// Tracer, when set and not a no-op, gets a span for every PostgreSQL statement.
 	Tracer trace.TracerProvider
+	// ConnectTimeout is how long Open waits for an unreachable PostgreSQL server to answer,
+	// retrying, before it gives up; 0 tries once. A container platform starts the service and
+	// its database together: the service must wait for it, within bounds.
+	ConnectTimeout time.Duration
+	// Waiting is called once if the first attempt to connect found the server unreachable and
+	// Open goes on trying; nil: nothing is said.
+	Waiting func(err error)
+}
+
+// ConnectError is a failure to open the database, said in one line: the database's URL with
+// its password redacted, and the innermost cause ("connection refused", "database "x" does
+// not exist").
+type ConnectError struct {
+	URL string
+	Err error
+}
+
+func (e *ConnectError) Error() string { return "database: connect " + e.URL + ": " + reason(e.Err) }
+
+// Unwrap returns the cause.
+func (e *ConnectError) Unwrap() error { return e.Err }
+
+// reason is the part of a connection error that says what is wrong, without the driver's
+// framing (pgx repeats the user, the database and the address around it).
+func reason(err error) string {
+	var (
+		pgErr *pgconn.PgError
+		errno syscall.Errno
+		dns   *net.DNSError
+	)
+	switch {
+	case errors.As(err, &pgErr):
+		return pgErr.Message
+	case errors.As(err, &dns):
+		return "no such host " + dns.Name
+	case errors.As(err, &errno):
+		return errno.Error()
+	case errors.Is(err, context.DeadlineExceeded) || pgconn.Timeout(err):
+		return "timed out"
+	}
+	for next := errors.Unwrap(err); next != nil; next = errors.Unwrap(err) {
+		err = next
+	}
+	return err.Error()
+}
+
+// redact returns the URL without its password (and DATABASE_URL when it is not a URL).
+func redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme == "" {
+		return "DATABASE_URL"
+	}
+	return u.Redacted()
 }
 
 // StatementCacheCapacity is how many prepared statements each PostgreSQL connection keeps,
@@ -73,12 +131,17 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("DATABASE_URL: %w", err)
 	}
+	var db *DB
 	switch engine {
 	case Postgres:
-		return openPostgres(ctx, dsn, opt)
+		db, err = openPostgres(ctx, dsn, opt)
 	default:
-		return openSQLite(ctx, dsn)
+		db, err = openSQLite(ctx, dsn)
 	}
+	if err != nil {
+		return nil, &ConnectError{URL: redact(opt.URL), Err: err}
+	}
+	return db, nil
 }
 
 func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
@@ -105,19 +168,55 @@ func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("open postgres: %w", err)
+		return nil, err
 	}
-	if err := pool.Ping(ctx); err != nil {
+	if err := waitForPostgres(ctx, pool, opt); err != nil {
 		pool.Close()
-		return nil, fmt.Errorf("connect to postgres: %w", err)
+		return nil, err
+	}
+	// A search_path naming only schemas that do not exist leaves no schema to create tables
+	// in; every statement would fail later with a puzzling message.
+	var schema *string
+	if err := pool.QueryRow(ctx, "SELECT current_schema()").Scan(&schema); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	if schema == nil {
+		var path string
+		_ = pool.QueryRow(ctx, "SHOW search_path").Scan(&path)
+		pool.Close()
+		return nil, fmt.Errorf("no schema of the search_path (%s) exists: create it (CREATE SCHEMA …) or change search_path in DATABASE_URL", path)
 	}
 	return &DB{Engine: Postgres, Pool: pool}, nil
+}
+
+// waitForPostgres pings the server until it answers, for at most opt.ConnectTimeout while it
+// is unreachable; an answer that is an error (a wrong password, a missing database) ends the
+// wait at once.
+func waitForPostgres(ctx context.Context, pool *pgxpool.Pool, opt Options) error {
+	deadline := time.Now().Add(opt.ConnectTimeout)
+	wait := 100 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		err := pool.Ping(ctx)
+		if err == nil || !postgresUnavailable(err) || time.Now().Add(wait).After(deadline) {
+			return err
+		}
+		if attempt == 0 && opt.Waiting != nil {
+			opt.Waiting(err)
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
 }
 
 func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
-		return nil, fmt.Errorf("open sqlite: %w", err)
+		return nil, err
 	}
 	db.SetMaxOpenConns(1)
 	db.SetMaxIdleConns(1)
@@ -125,7 +224,7 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 	db.SetConnMaxIdleTime(0)
 	if err := db.PingContext(ctx); err != nil {
 		_ = db.Close()
-		return nil, fmt.Errorf("open sqlite: %w", err)
+		return nil, err
 	}
 	return &DB{Engine: SQLite, SQL: db}, nil
 }

@@ -38,7 +38,14 @@ type Params struct {
 // NewFromConfig opens the configured database, exports the pool's statistics, and closes the
 // database when the application stops.
 func NewFromConfig(p Params) (*DB, error) {
-	db, err := Open(context.Background(), Options{URL: p.Config.DatabaseURL, MaxConns: p.Config.DBMaxConns, Tracer: p.Tracer})
+	db, err := Open(context.Background(), Options{
+		URL: p.Config.DatabaseURL, MaxConns: p.Config.DBMaxConns, Tracer: p.Tracer,
+		ConnectTimeout: p.Config.DBConnectTimeout,
+		Waiting: func(err error) {
+			p.Log.Warn("database unreachable; waiting for it (DB_CONNECT_TIMEOUT)",
+				zap.String("timeout", p.Config.DBConnectTimeout.String()), zap.String("reason", reason(err)))
+		},
+	})
 	if err != nil {
 		return nil, err
 	}

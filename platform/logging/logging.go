@@ -20,19 +20,22 @@ import (
 var Module = fx.Options(
 	fx.Module("logging", fx.Provide(New)),
 	fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
-		// fx's start-up chatter is debug-level: useful when wiring breaks, noise otherwise.
+		// fx's start-up chatter is debug-level: useful when wiring breaks, noise otherwise. So
+		// are its errors: each is returned to the command, which prints it in one line; logged
+		// too, it came out twice, as a multi-kilobyte trace.
 		l := &fxevent.ZapLogger{Logger: log.Named("fx")}
 		l.UseLogLevel(zapcore.DebugLevel)
+		l.UseErrorLevel(zapcore.DebugLevel)
 		return l
 	}),
 )
 
 // New returns a logger at cfg.LogLevel writing cfg.LogFormat (json or console) to stderr.
 //
-// Output is buffered (flushed every second, when 256 KiB accumulate, on error-level entries
+// Output is buffered (flushed every second, when 256 KiB accumulate, on warnings and errors,
 // and when the application stops): one request log line per request must not cost one write
-// system call per request. An error entry is flushed at once, so what explains a crash is
-// not left in the buffer.
+// system call per request. A warning or an error is flushed at once, so what explains a crash
+// or a failed start (which never runs the stop hook) is not left in the buffer.
 func New(lc fx.Lifecycle, cfg config.Config) *zap.Logger {
 	log, stop := build(cfg, os.Stderr)
 	lc.Append(fx.StopHook(stop))
@@ -56,7 +59,7 @@ func build(cfg config.Config, w io.Writer) (*zap.Logger, func()) {
 	out := &zapcore.BufferedWriteSyncer{WS: stderr, Size: 256 << 10, FlushInterval: time.Second}
 	core := zapcore.NewCore(enc, out, zap.NewAtomicLevelAt(cfg.LogLevel))
 	opts := []zap.Option{zap.AddCaller(), zap.ErrorOutput(stderr), zap.WrapCore(func(c zapcore.Core) zapcore.Core {
-		return flushOnError{Core: c, sync: out.Sync}
+		return flushOnWarning{Core: c, sync: out.Sync}
 	})}
 	if cfg.LogLevel <= zapcore.DebugLevel {
 		opts = append(opts, zap.AddStacktrace(zapcore.ErrorLevel))
@@ -64,29 +67,29 @@ func build(cfg config.Config, w io.Writer) (*zap.Logger, func()) {
 	return zap.New(core, opts...), func() { _ = out.Stop() }
 }
 
-// flushOnError flushes the buffer after every entry at error level or above.
-type flushOnError struct {
+// flushOnWarning flushes the buffer after every entry at warning level or above.
+type flushOnWarning struct {
 	zapcore.Core
 	sync func() error
 }
 
 // With keeps the wrapper on derived cores.
-func (f flushOnError) With(fields []zapcore.Field) zapcore.Core {
-	return flushOnError{Core: f.Core.With(fields), sync: f.sync}
+func (f flushOnWarning) With(fields []zapcore.Field) zapcore.Core {
+	return flushOnWarning{Core: f.Core.With(fields), sync: f.sync}
 }
 
 // Check routes entries through this wrapper's Write.
-func (f flushOnError) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
+func (f flushOnWarning) Check(e zapcore.Entry, ce *zapcore.CheckedEntry) *zapcore.CheckedEntry {
 	if f.Enabled(e.Level) {
 		return ce.AddCore(e, f)
 	}
 	return ce
 }
 
-// Write writes the entry and flushes when it is an error.
-func (f flushOnError) Write(e zapcore.Entry, fields []zapcore.Field) error {
+// Write writes the entry and flushes when it is a warning or worse.
+func (f flushOnWarning) Write(e zapcore.Entry, fields []zapcore.Field) error {
 	err := f.Core.Write(e, fields)
-	if e.Level >= zapcore.ErrorLevel {
+	if e.Level >= zapcore.WarnLevel {
 		_ = f.sync()
 	}
 	return err
