@@ -4,6 +4,7 @@
 //	openapi.yaml                        platform/api/api.yaml + every modules/<m>/api.yaml
 //	sqlc.yaml                           every queries/<m>/sqlc.yaml
 //	platform/httpserver/groups_gen.go   the operation groups of openapi.yaml, composed
+//	platform/httpserver/fields_gen.go   the request bodies' fields, for validation messages
 //	cmd/userservice/modules/modules_gen.go  the catalogue of modules features() chooses from
 //
 // It runs from the repository root (make generate runs it before ogen and sqlc) and refuses
@@ -43,10 +44,15 @@ func run(root string) error {
 	if err != nil {
 		return err
 	}
+	fields, err := describeFields(api)
+	if err != nil {
+		return err
+	}
 	for path, data := range map[string][]byte{
 		"openapi.yaml":                           api,
 		"sqlc.yaml":                              sqlc,
 		"platform/httpserver/groups_gen.go":      composition,
+		"platform/httpserver/fields_gen.go":      fields,
 		"cmd/userservice/modules/modules_gen.go": modules,
 	} {
 		if err := writeIfChanged(root+"/"+path, data); err != nil {

@@ -53,6 +53,9 @@ func TestNATSDeliversThroughAnOutage(t *testing.T) {
 		h.append(t, event(t, fmt.Sprintf("s%d", n%2), n))
 	}
 	eventually(t, "10 deliveries", func() bool { return len(h.recorded()) >= 10 })
+	// A handler records before its acknowledgement is sent, and JetStream redelivers what it
+	// has no acknowledgement of: give the last ones time to land before the broker stops.
+	time.Sleep(200 * time.Millisecond)
 
 	srv.Stop()
 	for n := 10; n < 20; n++ {

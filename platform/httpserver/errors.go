@@ -3,6 +3,7 @@ package httpserver
 import (
 	"context"
 	"errors"
+	"io"
 	"net/http"
 	"regexp"
 	"strconv"
@@ -58,7 +59,7 @@ func (p *Problems) FromError(ctx context.Context, err error) *problem.Problem {
 	}
 	if errors.Is(err, ht.ErrNotImplemented) {
 		// Only an absent module's operation is unimplemented, and those are answered 404
-		// before they get here (withoutAbsentGroups); this keeps the answer the same.
+		// before they get here (beforeServer); this keeps the answer the same.
 		return problem.New(http.StatusNotFound, "No such operation in this service.")
 	}
 	if errors.Is(err, database.ErrUnavailable) {
@@ -73,73 +74,162 @@ func (p *Problems) FromError(ctx context.Context, err error) *problem.Problem {
 }
 
 // requestProblem recognises ogen's request decoding and validation failures: the request is
-// wrong, so they are 4xx and name what is wrong.
+// wrong, so they are 4xx and say in plain words which rule of the contract which field broke
+// (operationFields, generated from openapi.yaml), never the generator's own wording.
 func requestProblem(err error) (*problem.Problem, bool) {
 	var (
 		maxBytes *http.MaxBytesError
 		ctErr    *validate.InvalidContentTypeError
 		param    *ogenerrors.DecodeParamError
+		params   *ogenerrors.DecodeParamsError
 		valErr   *validate.Error
 		reqErr   *ogenerrors.DecodeRequestError
-		paramsEr *ogenerrors.DecodeParamsError
+		secErr   *ogenerrors.SecurityError
 	)
-	var secErr *ogenerrors.SecurityError
+	op := ""
+	if errors.As(err, &reqErr) {
+		op = reqErr.ID
+	} else if errors.As(err, &params) {
+		op = params.ID
+	}
 	switch {
 	case errors.As(err, &secErr):
 		return unauthenticated(), true
 	case errors.As(err, &maxBytes):
 		return problem.New(http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB."), true
-	case errors.As(err, &ctErr):
-		return problem.New(http.StatusUnsupportedMediaType, "The request body must be application/json."), true
+	case errors.As(err, &ctErr), strings.Contains(err.Error(), "parse media type"):
+		// A missing Content-Type is as unsupported as a wrong one.
+		return problem.New(http.StatusUnsupportedMediaType, "The request body must be sent as Content-Type: application/json."), true
 	case errors.Is(err, validate.ErrBodyRequired):
-		return problem.New(http.StatusBadRequest, "The request body is required.",
-			problem.FieldError{Field: "body", Message: "is required"}), true
+		return invalid(problem.FieldError{Field: "body", Message: "is required"}), true
 	case errors.As(err, &param):
-		return problem.New(http.StatusBadRequest, "Parameter "+param.Name+" is invalid: "+cause(param.Err),
-			problem.FieldError{Field: param.Name, Message: cause(param.Err)}), true
+		return invalid(problem.FieldError{Field: param.Name, Message: ruleMessage(op, param.Name, param.Err)}), true
 	case errors.As(err, &valErr) && len(valErr.Fields) > 0:
 		fields := make([]problem.FieldError, len(valErr.Fields))
-		names := make([]string, len(valErr.Fields))
 		for i, f := range valErr.Fields {
-			fields[i] = problem.FieldError{Field: f.Name, Message: f.Error.Error()}
-			names[i] = f.Name
+			fields[i] = problem.FieldError{Field: f.Name, Message: ruleMessage(op, f.Name, f.Error)}
 		}
-		return problem.New(http.StatusBadRequest, "Invalid field(s): "+strings.Join(names, ", ")+".", fields...), true
-	case errors.As(err, &reqErr):
-		return bodyProblem(reqErr.Err), true
-	case errors.As(err, &paramsEr):
-		return problem.New(http.StatusBadRequest, "The request parameters are not valid: "+cause(paramsEr.Err)), true
+		return invalid(fields...), true
+	case reqErr != nil:
+		return invalid(bodyError(op, reqErr.Err)), true
+	case params != nil:
+		return invalid(problem.FieldError{Field: "parameters", Message: "are not valid: " + params.Err.Error()}), true
 	}
 	return nil, false
 }
 
-var (
-	unknownField = regexp.MustCompile(`unexpected field "([^"]*)"`)
-	badField     = regexp.MustCompile(`decode field "([^"]*)": (.*)$`)
-)
-
-// bodyProblem describes a body that is not the JSON the schema asks for, naming the field when
-// ogen's decoder says which one.
-func bodyProblem(err error) *problem.Problem {
-	msg := err.Error()
-	if m := unknownField.FindStringSubmatch(msg); m != nil {
-		return problem.New(http.StatusBadRequest, "Unknown field "+strconv.Quote(m[1])+" in the request body.",
-			problem.FieldError{Field: m[1], Message: "is not a field of this request"})
+// invalid is the 400 problem of the invalid fields, each named in the detail too.
+func invalid(fields ...problem.FieldError) *problem.Problem {
+	said := make([]string, len(fields))
+	for i, f := range fields {
+		said[i] = f.Field + ": " + f.Message
 	}
-	if m := badField.FindStringSubmatch(msg); m != nil {
-		return problem.New(http.StatusBadRequest, "Field "+strconv.Quote(m[1])+" is not valid: "+m[2]+".",
-			problem.FieldError{Field: m[1], Message: m[2]})
-	}
-	return problem.New(http.StatusBadRequest, "The request body is not valid JSON for this operation: "+cause(err)+".")
+	return problem.New(http.StatusBadRequest, "The request is not valid: "+strings.Join(said, "; ")+".", fields...)
 }
 
-// cause drops ogen's "operation X: decode request:" framing, keeping what a client can act on.
-func cause(err error) string {
-	msg := err.Error()
-	if i := strings.LastIndex(msg, "decode application/json: "); i >= 0 {
-		msg = msg[i+len("decode application/json: "):]
+// fieldSpec is what the contract asks of a parameter or a body field (operationFields).
+type fieldSpec struct {
+	// In is where the field is: "body", "query" or "path".
+	In          string
+	Type        string
+	Format      string
+	Description string
+	Enum        []string
+}
+
+// expected says what a value of the field must be, in words: "a string", "true or false".
+func (f fieldSpec) expected() string {
+	switch {
+	case len(f.Enum) > 0:
+		return "one of " + strings.Join(f.Enum, ", ")
+	case f.Format == "uuid":
+		return "a UUID, such as 3f0e8a5c-61c4-4d5e-9c37-2f5d8f2b7a10"
+	case f.Format == "date-time":
+		return "a date and time (RFC 3339)"
 	}
-	return msg
+	switch f.Type {
+	case "boolean":
+		return "true or false"
+	case "integer":
+		return "an integer"
+	case "number":
+		return "a number"
+	case "array":
+		return "an array"
+	case "object":
+		return "an object"
+	}
+	return "a string"
+}
+
+var (
+	unknownField = regexp.MustCompile(`unexpected field "([^"]*)"`)
+	badField     = regexp.MustCompile(`decode field "([^"]*)": `)
+	badByte      = regexp.MustCompile(`unexpected byte \d+ '(.+)' at (\d+)`)
+	bound        = regexp.MustCompile(`value (\S+) (less|greater) than (\S+)`)
+)
+
+// ruleMessage says which rule of the contract the value of field name (of operation op)
+// broke, as err (ogen's) tells it.
+func ruleMessage(op, name string, err error) string {
+	spec, known := operationFields[op][name]
+	var (
+		minLen *validate.MinLengthError
+		maxLen *validate.MaxLengthError
+		regex  *validate.NoRegexMatchError
+	)
+	switch {
+	case errors.Is(err, validate.ErrFieldRequired):
+		return "is required"
+	case errors.As(err, &minLen):
+		return "must be at least " + strconv.Itoa(minLen.MinLength) + " characters long"
+	case errors.As(err, &maxLen):
+		return "must be at most " + strconv.Itoa(maxLen.MaxLength) + " characters long"
+	case errors.As(err, &regex):
+		if spec.Description != "" {
+			return "must be " + lowerFirst(strings.TrimSuffix(spec.Description, "."))
+		}
+		return "does not have the form the contract asks for"
+	}
+	if m := bound.FindStringSubmatch(err.Error()); m != nil {
+		if m[2] == "less" {
+			return "must be at least " + m[3]
+		}
+		return "must be at most " + m[3]
+	}
+	if known {
+		return "must be " + spec.expected()
+	}
+	return "is not valid"
+}
+
+// bodyError names what is wrong with a request body that is not the JSON the contract asks for.
+func bodyError(op string, err error) problem.FieldError {
+	msg := err.Error()
+	if m := unknownField.FindStringSubmatch(msg); m != nil {
+		return problem.FieldError{Field: m[1], Message: "is not a field of this request"}
+	}
+	if errors.Is(err, io.ErrUnexpectedEOF) || strings.Contains(msg, "unexpected EOF") {
+		return problem.FieldError{Field: "body", Message: "is not valid JSON (it ends before the value does)"}
+	}
+	if m := badField.FindStringSubmatch(msg); m != nil {
+		return problem.FieldError{Field: m[1], Message: ruleMessage(op, m[1], err)}
+	}
+	switch m := badByte.FindStringSubmatch(msg); {
+	case strings.Contains(msg, `"{" expected`):
+		return problem.FieldError{Field: "body", Message: "must be a JSON object"}
+	case m != nil:
+		return problem.FieldError{Field: "body", Message: "is not valid JSON (unexpected " + m[1] + " at byte " + m[2] + ")"}
+	}
+	return problem.FieldError{Field: "body", Message: "is not valid JSON for this operation"}
+}
+
+// lowerFirst lowers the first letter of s: a description starts a sentence, a message does not.
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 // unauthenticated is the answer to a request without a valid token or whose account may no
@@ -154,6 +244,5 @@ func unauthenticated() *problem.Problem {
 // a module, and get their problem here.
 func (p *Problems) ErrorHandler(ctx context.Context, w http.ResponseWriter, r *http.Request, err error) {
 	prob := *p.FromError(ctx, err)
-	prob.Instance = r.URL.Path
-	problem.Write(w, &prob)
+	problem.Write(w, r, &prob)
 }

@@ -3,6 +3,9 @@ package httpserver
 import (
 	"context"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -15,6 +18,7 @@ import (
 	"github.com/acme/userservice/platform/metrics"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/problem"
+	"github.com/acme/userservice/platform/reqctx"
 )
 
 // Handler composes the modules' implementations of the operation groups of openapi.yaml into
@@ -52,9 +56,10 @@ func (h *Handler) NewError(ctx context.Context, err error) *oas.ErrorStatusCode 
 		fields = append(fields, oas.FieldError{Field: f.Field, Message: f.Message})
 	}
 	setResponseHeaders(ctx, p.Headers)
-	resp := oas.Problem{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail, Errors: fields}
-	if p.Instance != "" {
-		resp.Instance = oas.NewOptString(p.Instance)
+	resp := oas.Problem{Type: p.Type, Title: p.Title, Status: p.Status, Detail: p.Detail, Errors: fields,
+		Instance: p.Instance, RequestID: p.RequestID}
+	if info := reqctx.From(ctx); info != nil {
+		resp.Instance, resp.RequestID = info.Path, info.ID
 	}
 	return &oas.ErrorStatusCode{StatusCode: p.Status, Response: resp}
 }
@@ -83,9 +88,7 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 		oas.WithNotFound(notFound),
 		oas.WithMethodNotAllowed(func(w http.ResponseWriter, r *http.Request, allowed string) {
 			w.Header().Set("Allow", allowed)
-			p := problem.New(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+allowed+".")
-			p.Instance = r.URL.Path
-			problem.Write(w, p)
+			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+allowed+"."))
 		}),
 	)
 	if err != nil {
@@ -103,7 +106,7 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 		timeout:    p.Config.RequestTimeout,
 	}
 	metricsHandler := promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{})
-	api := o.chain(withoutAbsentGroups(srv, p.Handler.absent))
+	api := o.chain(beforeServer(srv, p.Handler.absent))
 	// Not an http.ServeMux: it would "clean" odd paths with HTML redirects, where the API
 	// answers every unknown path with a problem.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -128,24 +131,102 @@ func routeOf(srv *oas.Server) func(*http.Request) string {
 
 // notFound answers a path no operation of the application serves.
 func notFound(w http.ResponseWriter, r *http.Request) {
-	p := problem.New(http.StatusNotFound, "No route for "+r.Method+" "+r.URL.Path+".")
-	p.Instance = r.URL.Path
-	problem.Write(w, p)
+	problem.Write(w, r, problem.New(http.StatusNotFound, "No route for "+r.Method+" "+r.URL.Path+"."))
 }
 
-// withoutAbsentGroups answers the operations of the groups no module provides with 404, as if
-// they were not in the contract, before the generated server authenticates or decodes them
-// (an absent module's protected route would otherwise answer 401). With every group present it
-// adds nothing to a request's path.
-func withoutAbsentGroups(srv *oas.Server, absent map[string]bool) http.Handler {
-	if len(absent) == 0 {
-		return srv
-	}
+// beforeServer answers, before the generated server authenticates or decodes them: the
+// operations of the groups no module provides with 404, as if they were not in the contract
+// (an absent module's protected route would otherwise answer 401); and parameters that ogen's
+// decoders would take but openapi.yaml does not allow with 400 (strictParams).
+func beforeServer(srv *oas.Server, absent map[string]bool) http.Handler {
+	strict := strictParams()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if route, ok := srv.FindPath(r.Method, r.URL); ok && absent[route.OperationGroup()] {
+		route, ok := srv.FindPath(r.Method, r.URL)
+		if !ok {
+			srv.ServeHTTP(w, r)
+			return
+		}
+		if absent[route.OperationGroup()] {
 			notFound(w, r)
 			return
 		}
+		if checks := strict[route.OperationID()]; len(checks) > 0 {
+			if bad, ok := violation(checks, route, r); ok {
+				problem.Write(w, r, invalid(bad))
+				return
+			}
+		}
 		srv.ServeHTTP(w, r)
 	})
+}
+
+// paramCheck holds one parameter to the contract's exact grammar.
+type paramCheck struct {
+	name, in string
+	valid    func(string) bool
+	message  string
+}
+
+var canonicalUUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// strictParams returns, by operation id, the checks of the parameters ogen parses more
+// liberally than openapi.yaml says: booleans (strconv.ParseBool takes 1, t, T, TRUE…) and
+// UUIDs (google/uuid takes them without dashes, in braces, or as urn:uuid:…).
+func strictParams() map[string][]paramCheck {
+	out := map[string][]paramCheck{}
+	for op, fields := range operationFields {
+		for name, f := range fields {
+			c := paramCheck{name: name, in: f.In, message: "must be " + f.expected()}
+			switch {
+			case f.In == "body":
+				continue
+			case f.Type == "boolean":
+				c.valid = func(v string) bool { return v == "true" || v == "false" }
+			case f.Format == "uuid":
+				c.valid = canonicalUUID.MatchString
+			default:
+				continue
+			}
+			out[op] = append(out[op], c)
+		}
+	}
+	return out
+}
+
+// violation returns the first parameter of r that breaks its check.
+func violation(checks []paramCheck, route oas.Route, r *http.Request) (problem.FieldError, bool) {
+	var query url.Values
+	for _, c := range checks {
+		var values []string
+		switch c.in {
+		case "query":
+			if query == nil {
+				query = r.URL.Query()
+			}
+			values = query[c.name]
+		case "path":
+			values = pathArg(route, c.name)
+		}
+		for _, v := range values {
+			if !c.valid(v) {
+				return problem.FieldError{Field: c.name, Message: c.message}, true
+			}
+		}
+	}
+	return problem.FieldError{}, false
+}
+
+// pathArg returns the value of the path parameter name of the route, if it has one.
+func pathArg(route oas.Route, name string) []string {
+	args, i := route.Args(), 0
+	for _, seg := range strings.Split(route.PathPattern(), "/") {
+		if !strings.HasPrefix(seg, "{") {
+			continue
+		}
+		if seg == "{"+name+"}" && i < len(args) {
+			return []string{args[i]}
+		}
+		i++
+	}
+	return nil
 }

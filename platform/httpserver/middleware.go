@@ -61,7 +61,7 @@ func (o *observation) chain(h http.Handler) http.Handler {
 func limitBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
-			problem.Write(w, problem.New(http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB."))
+			problem.Write(w, r, problem.New(http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB."))
 			return
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
@@ -198,7 +198,7 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 				}
 				log.Error("panic in handler", zap.Any("panic", v), zap.String("request_id", RequestID(r.Context())),
 					zap.ByteString("stack", debug.Stack()))
-				problem.Write(w, problem.New(http.StatusInternalServerError, "An unexpected error occurred."))
+				problem.Write(w, r, problem.New(http.StatusInternalServerError, "An unexpected error occurred."))
 			}
 		}()
 		next.ServeHTTP(w, r)

@@ -13,7 +13,7 @@ func newReqInfo(w http.ResponseWriter, r *http.Request, id string) *reqctx.Info 
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return &reqctx.Info{ID: id, ClientAddr: host, Header: w.Header()}
+	return &reqctx.Info{ID: id, ClientAddr: host, Path: r.URL.Path, Header: w.Header()}
 }
 
 // RequestID returns the id of the request in ctx.

@@ -3230,10 +3230,12 @@ func (s *Problem) encodeFields(e *jx.Encoder) {
 		e.Str(s.Detail)
 	}
 	{
-		if s.Instance.Set {
-			e.FieldStart("instance")
-			s.Instance.Encode(e)
-		}
+		e.FieldStart("instance")
+		e.Str(s.Instance)
+	}
+	{
+		e.FieldStart("request_id")
+		e.Str(s.RequestID)
 	}
 	{
 		if s.Errors != nil {
@@ -3247,13 +3249,14 @@ func (s *Problem) encodeFields(e *jx.Encoder) {
 	}
 }
 
-var jsonFieldsNameOfProblem = [6]string{
+var jsonFieldsNameOfProblem = [7]string{
 	0: "type",
 	1: "title",
 	2: "status",
 	3: "detail",
 	4: "instance",
-	5: "errors",
+	5: "request_id",
+	6: "errors",
 }
 
 // Decode decodes Problem from json.
@@ -3314,14 +3317,28 @@ func (s *Problem) Decode(d *jx.Decoder) error {
 				return errors.Wrap(err, "decode field \"detail\"")
 			}
 		case "instance":
+			requiredBitSet[0] |= 1 << 4
 			if err := func() error {
-				s.Instance.Reset()
-				if err := s.Instance.Decode(d); err != nil {
+				v, err := d.Str()
+				s.Instance = string(v)
+				if err != nil {
 					return err
 				}
 				return nil
 			}(); err != nil {
 				return errors.Wrap(err, "decode field \"instance\"")
+			}
+		case "request_id":
+			requiredBitSet[0] |= 1 << 5
+			if err := func() error {
+				v, err := d.Str()
+				s.RequestID = string(v)
+				if err != nil {
+					return err
+				}
+				return nil
+			}(); err != nil {
+				return errors.Wrap(err, "decode field \"request_id\"")
 			}
 		case "errors":
 			if err := func() error {
@@ -3350,7 +3367,7 @@ func (s *Problem) Decode(d *jx.Decoder) error {
 	// Validate required fields.
 	var failures []validate.FieldError
 	for i, mask := range [1]uint8{
-		0b00001111,
+		0b00111111,
 	} {
 		if result := (requiredBitSet[i] & mask) ^ mask; result != 0 {
 			// Mask only required fields and check equality to mask using XOR.

@@ -1193,7 +1193,9 @@ type Problem struct {
 	// What went wrong in this occurrence.
 	Detail string `json:"detail"`
 	// The request path the problem occurred on.
-	Instance OptString `json:"instance"`
+	Instance string `json:"instance"`
+	// The request's id, as in its X-Request-Id response header, to find it in the logs.
+	RequestID string `json:"request_id"`
 	// Invalid fields, for validation problems.
 	Errors []FieldError `json:"errors"`
 }
@@ -1219,8 +1221,13 @@ func (s *Problem) GetDetail() string {
 }
 
 // GetInstance returns the value of Instance.
-func (s *Problem) GetInstance() OptString {
+func (s *Problem) GetInstance() string {
 	return s.Instance
+}
+
+// GetRequestID returns the value of RequestID.
+func (s *Problem) GetRequestID() string {
+	return s.RequestID
 }
 
 // GetErrors returns the value of Errors.
@@ -1249,8 +1256,13 @@ func (s *Problem) SetDetail(val string) {
 }
 
 // SetInstance sets the value of Instance.
-func (s *Problem) SetInstance(val OptString) {
+func (s *Problem) SetInstance(val string) {
 	s.Instance = val
+}
+
+// SetRequestID sets the value of RequestID.
+func (s *Problem) SetRequestID(val string) {
+	s.RequestID = val
 }
 
 // SetErrors sets the value of Errors.

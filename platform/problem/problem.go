@@ -20,12 +20,15 @@ type FieldError struct {
 
 // Problem is an RFC 9457 problem. It is also an error, so handlers can return it.
 type Problem struct {
-	Type     string       `json:"type"`
-	Title    string       `json:"title"`
-	Status   int          `json:"status"`
-	Detail   string       `json:"detail"`
-	Instance string       `json:"instance,omitempty"`
-	Errors   []FieldError `json:"errors,omitempty"`
+	Type   string `json:"type"`
+	Title  string `json:"title"`
+	Status int    `json:"status"`
+	Detail string `json:"detail"`
+	// Instance is the request's path, and RequestID its id (X-Request-Id): every problem
+	// carries both, to find the occurrence in the logs.
+	Instance  string       `json:"instance"`
+	RequestID string       `json:"request_id"`
+	Errors    []FieldError `json:"errors,omitempty"`
 	// Headers are response headers that belong with the problem (Retry-After with a 429,
 	// WWW-Authenticate with a 401).
 	Headers map[string]string `json:"-"`
@@ -48,8 +51,15 @@ func New(status int, detail string, fields ...FieldError) *Problem {
 	}
 }
 
-// Write sends p as the response.
-func Write(w http.ResponseWriter, p *Problem) {
+// Write sends p as the response to r, with the request's path as its instance (unless p has
+// one) and the request id the response carries.
+func Write(w http.ResponseWriter, r *http.Request, p *Problem) {
+	if p.Instance == "" {
+		p.Instance = r.URL.Path
+	}
+	if p.RequestID == "" {
+		p.RequestID = w.Header().Get("X-Request-Id")
+	}
 	body, err := json.Marshal(p)
 	if err != nil {
 		// A Problem holds only strings and ints: marshalling cannot fail.

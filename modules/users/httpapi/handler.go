@@ -268,7 +268,10 @@ func Problem(err error) (*problem.Problem, bool) {
 		p.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
 		return p, true
 	case errors.Is(err, service.ErrInvalidCredentials):
-		return problem.New(http.StatusUnauthorized, "Invalid email or password."), true
+		// RFC 9110: every 401 names the scheme that would work.
+		p := problem.New(http.StatusUnauthorized, "Invalid email or password.")
+		p.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
+		return p, true
 	case errors.As(err, &forbidden):
 		return problem.New(http.StatusForbidden, forbidden.Error()+"."), true
 	case errors.Is(err, service.ErrWrongPassword):
