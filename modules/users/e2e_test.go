@@ -263,36 +263,49 @@ func TestBadInput(t *testing.T) {
 			chunked                               bool
 			status                                int
 			field                                 string // a field the problem must name, if any
+			says                                  string // what the detail must say, if anything
 		}{
-			{"malformed JSON", "POST", "/users", "application/json", `{"username":`, false, 400, ""},
-			{"not an object", "POST", "/users", "application/json", `[1,2]`, false, 400, ""},
-			{"empty body", "POST", "/users", "application/json", ``, false, 400, ""},
-			{"unknown field", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","admin":true}`, false, 400, "admin"},
-			{"missing field", "POST", "/users", "application/json", `{"username":"abc"}`, false, 400, "email"},
-			{"wrong type", "POST", "/users", "application/json", `{"username":5,"email":"a@b.co"}`, false, 400, "username"},
-			{"short username", "POST", "/users", "application/json", `{"username":"ab","email":"a@b.co"}`, false, 400, "username"},
-			{"bad username chars", "POST", "/users", "application/json", `{"username":"a b c","email":"a@b.co"}`, false, 400, "username"},
-			{"bad email", "POST", "/users", "application/json", `{"username":"abc","email":"nope"}`, false, 400, "email"},
-			{"role is not settable", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","role":"admin"}`, false, 400, "role"},
-			{"oversized body", "POST", "/users", "application/json", big, false, 413, ""},
-			{"oversized chunked body", "POST", "/users", "application/json", big, true, 413, ""},
-			{"wrong content type", "POST", "/users", "text/plain", `{"username":"abc","email":"a@b.co"}`, false, 415, ""},
-			{"bad uuid", "GET", "/users/not-a-uuid", "", "", false, 400, "user_id"},
-			{"bad uuid on deactivate", "POST", "/users/123/deactivate", "", "", false, 400, "user_id"},
-			{"limit zero", "GET", "/users?limit=0", "", "", false, 400, "limit"},
-			{"limit too big", "GET", "/users?limit=101", "", "", false, 400, "limit"},
-			{"limit not a number", "GET", "/users?limit=ten", "", "", false, 400, "limit"},
-			{"bad cursor", "GET", "/users?cursor=bogus", "", "", false, 400, "cursor"},
-			{"bad is_active", "GET", "/users?is_active=maybe", "", "", false, 400, "is_active"},
-			{"patch unknown field", "PATCH", userPath, "application/json", `{"admin":true}`, false, 400, "admin"},
-			{"patch bad role", "PATCH", userPath, "application/json", `{"role":"root"}`, false, 400, "role"},
-			{"short password", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","password":"short"}`, false, 400, "password"},
-			{"long password", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","password":"` + strings.Repeat("p", 129) + `"}`, false, 400, "password"},
-			{"patch bad email", "PATCH", userPath, "application/json", `{"email":"x"}`, false, 400, "email"},
-			{"patch null", "PATCH", userPath, "application/json", `{"email":null}`, false, 400, "email"},
-			{"unknown route", "GET", "/nope", "", "", false, 404, ""},
-			{"wrong method", "PUT", "/users", "application/json", `{}`, false, 405, ""},
-			{"wrong method on user", "POST", userPath, "", "", false, 405, ""},
+			{"malformed JSON", "POST", "/users", "application/json", `{"username":`, false, 400, "body", "body: is not valid JSON (it ends before the value does)"},
+			{"not an object", "POST", "/users", "application/json", `[1,2]`, false, 400, "body", "body: must be a JSON object"},
+			{"stray comma", "POST", "/users", "application/json", `{"username":"abc",}`, false, 400, "body", "body: is not valid JSON (unexpected } at byte 18)"},
+			{"empty body", "POST", "/users", "application/json", ``, false, 400, "body", "body: is required"},
+			{"unknown field", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","admin":true}`, false, 400, "admin", "admin: is not a field of this request"},
+			{"missing field", "POST", "/users", "application/json", `{"username":"abc"}`, false, 400, "email", "email: is required"},
+			{"wrong type", "POST", "/users", "application/json", `{"username":5,"email":"a@b.co"}`, false, 400, "username", "username: must be a string"},
+			{"number for a string", "POST", "/users", "application/json", `{"username":"abc","email":1}`, false, 400, "email", "email: must be a string"},
+			{"null for a string", "POST", "/users", "application/json", `{"username":"abc","email":null}`, false, 400, "email", "email: must be a string"},
+			{"short username", "POST", "/users", "application/json", `{"username":"ab","email":"a@b.co"}`, false, 400, "username", "username: must be at least 3 characters long"},
+			{"bad username chars", "POST", "/users", "application/json", `{"username":"a b c","email":"a@b.co"}`, false, 400, "username", "username: must be letters, digits and underscores"},
+			{"bad email", "POST", "/users", "application/json", `{"username":"abc","email":"nope"}`, false, 400, "email", "email: must be an email address"},
+			{"role is not settable", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","role":"admin"}`, false, 400, "role", ""},
+			{"oversized body", "POST", "/users", "application/json", big, false, 413, "", ""},
+			{"oversized chunked body", "POST", "/users", "application/json", big, true, 413, "", ""},
+			{"wrong content type", "POST", "/users", "text/plain", `{"username":"abc","email":"a@b.co"}`, false, 415, "", "Content-Type: application/json"},
+			{"no content type", "POST", "/users", "", `{"username":"abc","email":"a@b.co"}`, false, 415, "", "Content-Type: application/json"},
+			{"bad uuid", "GET", "/users/not-a-uuid", "", "", false, 400, "user_id", "user_id: must be a UUID"},
+			{"uuid without dashes", "GET", "/users/00000000000040008000000000000000", "", "", false, 400, "user_id", "user_id: must be a UUID"},
+			{"uuid in braces", "GET", "/users/%7B00000000-0000-4000-8000-000000000000%7D", "", "", false, 400, "user_id", "user_id: must be a UUID"},
+			{"uuid as a urn", "GET", "/users/urn:uuid:00000000-0000-4000-8000-000000000000", "", "", false, 400, "user_id", "user_id: must be a UUID"},
+			{"bad uuid on deactivate", "POST", "/users/123/deactivate", "", "", false, 400, "user_id", "user_id: must be a UUID"},
+			{"limit zero", "GET", "/users?limit=0", "", "", false, 400, "limit", "limit: must be at least 1"},
+			{"limit too big", "GET", "/users?limit=101", "", "", false, 400, "limit", "limit: must be at most 100"},
+			{"limit not a number", "GET", "/users?limit=ten", "", "", false, 400, "limit", "limit: must be an integer"},
+			{"bad cursor", "GET", "/users?cursor=bogus", "", "", false, 400, "cursor", ""},
+			{"cursor of base64 garbage", "GET", "/users?cursor=YWJjfHh5eg", "", "", false, 400, "cursor", "use the next_cursor of a previous page"},
+			{"bad is_active", "GET", "/users?is_active=maybe", "", "", false, 400, "is_active", "is_active: must be true or false"},
+			{"is_active=1", "GET", "/users?is_active=1", "", "", false, 400, "is_active", "is_active: must be true or false"},
+			{"is_active=T", "GET", "/users?is_active=T", "", "", false, 400, "is_active", "is_active: must be true or false"},
+			{"patch unknown field", "PATCH", userPath, "application/json", `{"admin":true}`, false, 400, "admin", ""},
+			{"patch bad role", "PATCH", userPath, "application/json", `{"role":"root"}`, false, 400, "role", "role: must be one of user, admin"},
+			{"short password", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","password":"short"}`, false, 400, "password", "password: must be at least 8 characters long"},
+			{"long password", "POST", "/users", "application/json", `{"username":"abc","email":"a@b.co","password":"` + strings.Repeat("p", 129) + `"}`, false, 400, "password", "password: must be at most 128 characters long"},
+			{"patch bad email", "PATCH", userPath, "application/json", `{"email":"x"}`, false, 400, "email", ""},
+			{"patch null", "PATCH", userPath, "application/json", `{"email":null}`, false, 400, "email", "email: must be a string"},
+			{"unknown route", "GET", "/nope", "", "", false, 404, "", ""},
+			{"unknown user", "GET", "/users/00000000-0000-4000-8000-000000000000", "", "", false, 404, "", ""},
+			{"wrong method", "PUT", "/users", "application/json", `{}`, false, 405, "", ""},
+			{"wrong method on user", "POST", userPath, "", "", false, 405, "", ""},
+			{"taken email", "POST", "/users", "application/json", `{"username":"other","email":"john@example.com"}`, false, 409, "", ""},
 		}
 		client := a.Validator.ResponsesOnly().Client()
 		for _, tc := range tests {
@@ -313,9 +326,10 @@ func TestBadInput(t *testing.T) {
 			raw, _ := io.ReadAll(resp.Body)
 			_ = resp.Body.Close()
 			var p struct {
-				Type, Title, Detail string
-				Status              int
-				Errors              []struct{ Field, Message string }
+				Type, Title, Detail, Instance string
+				RequestID                     string `json:"request_id"`
+				Status                        int
+				Errors                        []struct{ Field, Message string }
 			}
 			if err := json.Unmarshal(raw, &p); err != nil {
 				t.Errorf("%s: body %q: %v", tc.name, raw, err)
@@ -328,6 +342,37 @@ func TestBadInput(t *testing.T) {
 			}
 			if tc.field != "" && !namesField(p.Errors, p.Detail, tc.field) {
 				t.Errorf("%s: problem does not name %q: %s", tc.name, tc.field, raw)
+			}
+			if !strings.Contains(p.Detail, tc.says) {
+				t.Errorf("%s: detail %q does not say %q", tc.name, p.Detail, tc.says)
+			}
+			// Every problem has the same members: where it happened and which request it was.
+			if path, _, _ := strings.Cut(tc.path, "?"); p.Instance != strings.ReplaceAll(strings.ReplaceAll(path, "%7B", "{"), "%7D", "}") ||
+				p.RequestID == "" || p.RequestID != resp.Header.Get("X-Request-Id") || p.Type == "" {
+				t.Errorf("%s: instance %q, request_id %q (X-Request-Id %q), type %q", tc.name, p.Instance, p.RequestID, resp.Header.Get("X-Request-Id"), p.Type)
+			}
+			// No generator's internals: ogen's and jx's wording, regular expressions.
+			for _, leak := range []string{"alias:", "unexpected byte", "decode ", "regex", "mime:", "strconv", "^["} {
+				if strings.Contains(string(raw), leak) {
+					t.Errorf("%s: the problem leaks %q: %s", tc.name, leak, raw)
+				}
+			}
+		}
+		// The problems of authentication and authorization have the same members.
+		for _, c := range []struct {
+			token  string
+			status int
+		}{{"", http.StatusUnauthorized}, {"not-a-token", http.StatusUnauthorized}, {a.NewUser(t).Token, http.StatusForbidden}} {
+			status, h, raw := a.Raw(t, "GET", "/users", c.token, "")
+			var p struct {
+				Instance  string
+				RequestID string `json:"request_id"`
+			}
+			if err := json.Unmarshal([]byte(raw), &p); err != nil || status != c.status || p.Instance != "/users" || p.RequestID != h.Get("X-Request-Id") {
+				t.Errorf("GET /users with %q: %d %s (%v)", c.token, status, raw, err)
+			}
+			if status == http.StatusUnauthorized && h.Get("WWW-Authenticate") != "Bearer" {
+				t.Errorf("a 401 without WWW-Authenticate: %v", h)
 			}
 		}
 		// Nothing above changed the stored user.
