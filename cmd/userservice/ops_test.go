@@ -443,3 +443,50 @@ func TestChangesFeed(t *testing.T) {
 		}
 	})
 }
+
+// TestCORS: with CORS_ALLOWED_ORIGINS, a browser application of an allowed origin gets its
+// preflight answered and the CORS headers on the response; another origin gets none; without
+// the setting (the default) a preflight is an unknown method, as before.
+func TestCORS(t *testing.T) {
+	t.Parallel()
+	const app = "https://app.example.com"
+	preflight := func(a *api, origin string) *http.Response {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodOptions, a.Base+"/users", nil)
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "authorization,content-type") // as browsers send it
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp
+	}
+	on := startAPI(t, database.SQLite, apptest.Env("CORS_ALLOWED_ORIGINS", app+",https://admin.example.com"))
+	resp := preflight(on, app)
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != app ||
+		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Fatalf("preflight from %s: %d %v", app, resp.StatusCode, resp.Header)
+	}
+	if resp := preflight(on, "https://evil.example.com"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin allowed: %v", resp.Header)
+	}
+	req, _ := http.NewRequest(http.MethodPost, on.Base+"/users", strings.NewReader(`{"username":"browser","email":"browser@example.com"}`))
+	req.Header.Set("Origin", app)
+	req.Header.Set("Content-Type", "application/json")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = res.Body.Close()
+	if res.StatusCode != http.StatusCreated || res.Header.Get("Access-Control-Allow-Origin") != app ||
+		!strings.Contains(res.Header.Get("Access-Control-Expose-Headers"), "X-Request-Id") {
+		t.Fatalf("request from %s: %d %v", app, res.StatusCode, res.Header)
+	}
+	off := startAPI(t, database.SQLite)
+	if resp := preflight(off, app); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("CORS off: preflight %d %v", resp.StatusCode, resp.Header)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"reflect"
 	"strings"
 	"time"
@@ -44,6 +45,9 @@ type Config struct {
 	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s"`
 	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
 	IdleTimeout       time.Duration `env:"HTTP_IDLE_TIMEOUT" envDefault:"120s"`
+	// CORSAllowedOrigins are the origins of the browser applications allowed to call the API
+	// (CORS), such as https://app.example.com, or "*" for any; none (the default) allows none.
+	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 	// DebugAddr, when set, serves net/http/pprof on its own listener (keep it private).
 	DebugAddr string `env:"DEBUG_ADDR"`
 	// JWTSecret signs access tokens (HS256); at least 32 bytes. Required to serve on
@@ -127,6 +131,11 @@ func (c Config) validate() error {
 	}
 	if c.DBMaxConns < 0 || c.DBMaxConns == 1 {
 		return fmt.Errorf("config: DB_MAX_CONNS=%d: must be 0 (the default) or at least 2 (the event relay holds one while handlers use another)", c.DBMaxConns)
+	}
+	for _, o := range c.CORSAllowedOrigins {
+		if u, err := url.Parse(o); o != "*" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "") {
+			return fmt.Errorf("config: CORS_ALLOWED_ORIGINS: %q is not an origin: want scheme://host[:port] (such as https://app.example.com) or *", o)
+		}
 	}
 	if c.DBConnectTimeout < 0 {
 		return fmt.Errorf("config: DB_CONNECT_TIMEOUT=%s: must be 0 (try once) or a positive duration, e.g. 30s", c.DBConnectTimeout)

@@ -1,6 +1,7 @@
 package config_test
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -23,7 +24,7 @@ func TestDefaults(t *testing.T) {
 		JWTTTL: 15 * time.Minute, LoginMaxFailures: 5, LoginMaxFailuresPerAddr: 20, LoginLockout: 15 * time.Minute,
 		EventRetention: 7 * 24 * time.Hour, DBConnectTimeout: 10 * time.Second,
 	}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
 	}
 }
@@ -59,6 +60,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"DB_MAX_CONNS", "many"},
 		{"DB_MAX_CONNS", "-1"},
 		{"DB_CONNECT_TIMEOUT", "-1s"},
+		{"CORS_ALLOWED_ORIGINS", "app.example.com"},
+		{"CORS_ALLOWED_ORIGINS", "https://app.example.com/path"},
 		{"DB_MAX_CONNS", "1"},
 		{"LOG_LEVEL", "loud"},
 		{"LOG_FORMAT", "xml"},

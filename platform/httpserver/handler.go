@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/rs/cors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
@@ -106,7 +107,7 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 		timeout:    p.Config.RequestTimeout,
 	}
 	metricsHandler := promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{})
-	api := o.chain(beforeServer(srv, p.Handler.absent))
+	api := o.chain(withCORS(p.Config.CORSAllowedOrigins, beforeServer(srv, p.Handler.absent)))
 	// Not an http.ServeMux: it would "clean" odd paths with HTML redirects, where the API
 	// answers every unknown path with a problem.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -133,6 +134,56 @@ func routeOf(srv *oas.Server) func(*http.Request) string {
 func notFound(w http.ResponseWriter, r *http.Request) {
 	problem.Write(w, r, problem.New(http.StatusNotFound, "No route for "+r.Method+" "+r.URL.Path+"."))
 }
+
+// withCORS lets the browser applications of origins call the API (CORS_ALLOWED_ORIGINS):
+// rs/cors answers their preflight requests and adds the CORS headers to the responses. Tokens
+// travel in the Authorization header, never in cookies, so credentials are not allowed. With
+// no origin configured, next is returned unchanged and browsers keep the same-origin policy.
+func withCORS(origins []string, next http.Handler) http.Handler {
+	if len(origins) == 0 {
+		return next
+	}
+	c := cors.New(cors.Options{
+		AllowedOrigins: origins,
+		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		AllowedHeaders: []string{"Authorization", "Content-Type", requestIDHeader, "Traceparent"},
+		MaxAge:         600,
+	})
+	return c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		next.ServeHTTP(&exposing{ResponseWriter: w}, r)
+	}))
+}
+
+// exposedHeaders are the response headers a browser application may read. ogen sets
+// Access-Control-Expose-Headers itself to the one header an operation documents, replacing
+// any list set before it, so the list is set when the response's header is written.
+const exposedHeaders = "X-Request-Id, Location, Retry-After, WWW-Authenticate"
+
+// exposing sets Access-Control-Expose-Headers on the responses to allowed origins.
+type exposing struct {
+	http.ResponseWriter
+	wrote bool
+}
+
+func (e *exposing) WriteHeader(code int) {
+	if !e.wrote {
+		e.wrote = true
+		if h := e.Header(); h.Get("Access-Control-Allow-Origin") != "" {
+			h.Set("Access-Control-Expose-Headers", exposedHeaders)
+		}
+	}
+	e.ResponseWriter.WriteHeader(code)
+}
+
+func (e *exposing) Write(b []byte) (int, error) {
+	if !e.wrote {
+		e.WriteHeader(http.StatusOK)
+	}
+	return e.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the connection's writer.
+func (e *exposing) Unwrap() http.ResponseWriter { return e.ResponseWriter }
 
 // beforeServer answers, before the generated server authenticates or decodes them: the
 // operations of the groups no module provides with 404, as if they were not in the contract
