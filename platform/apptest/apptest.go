@@ -25,7 +25,6 @@ import (
 	"testing"
 
 	"github.com/google/uuid"
-	"github.com/ogen-go/ogen/ogenerrors"
 	"go.uber.org/fx"
 
 	"github.com/acme/userservice/platform/app"
@@ -139,6 +138,24 @@ func Start(t testing.TB, engine database.Engine, features fx.Option, opts ...Opt
 	return a
 }
 
+// Launch starts the service outside a test, for a TestMain or an Example: on a fresh SQLite
+// file in dir, on a free port, with the settings Start uses. It returns the service's base
+// URL and the function that stops it.
+func Launch(dir string, features fx.Option) (string, func() error, error) {
+	cfg, err := config.Parse(map[string]string{
+		"HTTP_ADDR": "127.0.0.1:0", "DATABASE_URL": "sqlite://" + filepath.Join(dir, "launch.db"), "LOG_LEVEL": "error", "JWT_SECRET": Secret,
+	})
+	if err != nil {
+		return "", nil, err
+	}
+	var srv *httpserver.Server
+	fxApp := fx.New(app.Serve(cfg, features), CheapHashing(), fx.Populate(&srv), fx.NopLogger)
+	if err := fxApp.Start(context.Background()); err != nil {
+		return "", nil, err
+	}
+	return "http://" + srv.Addr().String(), func() error { return fxApp.Stop(context.Background()) }, nil
+}
+
 // SpecPath returns the path of the repository's openapi.yaml, found from the test's working
 // directory (its package's folder) upwards.
 func SpecPath(t testing.TB) string {
@@ -159,21 +176,10 @@ func SpecPath(t testing.TB) string {
 	}
 }
 
-// Bearer is a client security source sending a fixed token; "" sends none.
-type Bearer string
-
-// BearerAuth implements oas.SecuritySource.
-func (b Bearer) BearerAuth(context.Context, oas.OperationName) (oas.BearerAuth, error) {
-	if b == "" {
-		return oas.BearerAuth{}, ogenerrors.ErrSkipClientSecurity
-	}
-	return oas.BearerAuth{Token: string(b)}, nil
-}
-
 // As returns a generated client sending token ("" for none), validated against openapi.yaml.
 func (a *App) As(t testing.TB, token string) *oas.Client {
 	t.Helper()
-	c, err := oas.NewClient(a.Base, Bearer(token), oas.WithClient(a.Validator.Client()))
+	c, err := oas.NewClient(a.Base, oas.StaticToken(token), oas.WithClient(a.Validator.Client()))
 	if err != nil {
 		t.Fatal(err)
 	}
