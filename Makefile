@@ -9,6 +9,9 @@ BIN       := bin/userservice
 # sqlc's parser works without cgo (it then uses a wasm parser; output is identical).
 SQLC      := CGO_ENABLED=0 $(TOOL) sqlc
 OGEN      := $(TOOL) ogen
+# The version `userservice version` prints: the commit, -dirty with uncommitted changes.
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
+LDFLAGS   := -X main.version=$(VERSION)
 
 .PHONY: module run build bench bench-scale bench-micro test test-all test-race generate check-generated lint vet fuzz clean help
 
@@ -19,7 +22,7 @@ run: ## start the service (SQLite at ./userservice.db unless DATABASE_URL says o
 	$(GO) run ./cmd/userservice serve
 
 build: ## build the binary into bin/
-	$(GO) build -o $(BIN) ./cmd/userservice
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/userservice
 
 bench: ## load benchmark: the service vs the database's ceiling, PostgreSQL (BENCH_DATABASE_URL) and SQLite
 	$(GO) run ./cmd/loadbench $(BENCHFLAGS)

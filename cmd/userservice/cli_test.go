@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -32,15 +33,28 @@ func TestHelpAndVersion(t *testing.T) {
 	}{
 		{[]string{"version"}, nil, "", ""},
 		{[]string{"--help"}, nil, "userservice migrate up|down|status", ""},
-		{[]string{"serve", "--help"}, flag.ErrHelp, "", "SHUTDOWN_TIMEOUT"},
-		{[]string{"migrate", "--help"}, flag.ErrHelp, "", "roll back the latest migration"},
-		{[]string{"version", "--help"}, flag.ErrHelp, "", "Prints the version"},
+		{[]string{"--help"}, nil, "REQUEST_TIMEOUT, HTTP_READ_HEADER_TIMEOUT", ""},
+		{[]string{"--help"}, nil, "DEBUG_ADDR", ""},
+		{[]string{"--help"}, nil, "OTEL_*", ""},
+		// Help that was asked for goes to standard output, like the command's own.
+		{[]string{"serve", "--help"}, flag.ErrHelp, "SHUTDOWN_TIMEOUT", ""},
+		{[]string{"migrate", "--help"}, flag.ErrHelp, "roll back the latest migration", ""},
+		{[]string{"version", "--help"}, flag.ErrHelp, "Prints the version", ""},
+		{[]string{"admin", "--help"}, flag.ErrHelp, "--password-stdin", ""},
+		{[]string{"admin", "create", "--help"}, flag.ErrHelp, "--password-stdin", ""},
 	}
 	for _, tc := range tests {
 		var stdout, stderr bytes.Buffer
 		err := run(tc.args, &stdout, &stderr)
 		if !errors.Is(err, tc.wantErr) || !strings.Contains(stdout.String(), tc.out) || !strings.Contains(stderr.String(), tc.errOut) {
 			t.Errorf("%v: err=%v\nstdout=%s\nstderr=%s", tc.args, err, stdout.String(), stderr.String())
+		}
+	}
+	// Help after a mistake goes to standard error, with the error.
+	for _, args := range [][]string{{"migrate"}, {"migrate", "--bogus"}, {"admin"}, {"admin", "create", "--username", "x"}} {
+		var stdout, stderr bytes.Buffer
+		if err := run(args, &stdout, &stderr); err == nil || errors.Is(err, flag.ErrHelp) || stdout.Len() != 0 || !strings.Contains(stderr.String(), "userservice "+args[0]) {
+			t.Errorf("%v: err=%v\nstdout=%s\nstderr=%s", args, err, stdout.String(), stderr.String())
 		}
 	}
 	var stdout, stderr bytes.Buffer
@@ -56,7 +70,9 @@ func TestHelpAndVersion(t *testing.T) {
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "userservice")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	// With the commit stamped in, as a build inside the repository has it (some machines set
+	// GOFLAGS=-buildvcs=false).
+	out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
@@ -75,6 +91,14 @@ func command(bin string, env map[string]string, args ...string) *exec.Cmd {
 func TestBinary(t *testing.T) {
 	t.Parallel()
 	bin := buildBinary(t)
+
+	t.Run("version names the commit", func(t *testing.T) {
+		t.Parallel()
+		out, err := command(bin, nil, "version").Output()
+		if err != nil || !regexp.MustCompile(`^[0-9a-f]{12}(-dirty)? \(20\d\d-`).Match(out) {
+			t.Fatalf("version: %v %q", err, out)
+		}
+	})
 
 	t.Run("bad config stops start-up with one line", func(t *testing.T) {
 		t.Parallel()
@@ -223,7 +247,7 @@ func TestBinary(t *testing.T) {
 func testGracefulShutdown(t *testing.T, bin string) {
 	dbPath := filepath.Join(t.TempDir(), "s.db")
 	addr := freeAddr(t)
-	cmd, stderr := startServe(t, bin, map[string]string{"DATABASE_URL": "sqlite://" + dbPath, "HTTP_ADDR": addr, "SHUTDOWN_TIMEOUT": "10s"})
+	cmd, stderr := startServe(t, bin, map[string]string{"DATABASE_URL": "sqlite://" + dbPath, "HTTP_ADDR": addr, "SHUTDOWN_TIMEOUT": "10s", "LOG_LEVEL": "info"})
 
 	body := `{"username":"in_flight","email":"inflight@example.com"}`
 	conn, err := net.Dial("tcp", addr)
@@ -263,6 +287,9 @@ func testGracefulShutdown(t *testing.T, bin string) {
 	}
 
 	waitExit0(t, cmd, stderr, 15*time.Second)
+	if !strings.Contains(stderr.String(), `"msg":"drained: every in-flight request finished"`) {
+		t.Errorf("no log line says the drain completed:\n%s", stderr.String())
+	}
 
 	db, err := database.Open(context.Background(), database.Options{URL: "sqlite://" + dbPath})
 	if err != nil {

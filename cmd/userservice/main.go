@@ -50,7 +50,9 @@ func main() {
 	}
 }
 
-const usage = `userservice: a user-management HTTP service.
+// usage is the command's help. The variables are Config's own list, so it cannot fall behind.
+func usage() string {
+	return `userservice: a user-management HTTP service.
 
 Usage:
   userservice [serve]                 start the HTTP API (the default)
@@ -60,11 +62,24 @@ Usage:
   userservice version                 print the version
   userservice <command> --help        help for a command
 
-Configuration comes from environment variables (see README.md): HTTP_ADDR, DATABASE_URL,
-LOG_LEVEL, LOG_FORMAT, MIGRATE_ON_START, SHUTDOWN_TIMEOUT, DB_MAX_CONNS, HTTP_*_TIMEOUT,
-JWT_SECRET, JWT_TTL, LOGIN_MAX_FAILURES, LOGIN_MAX_FAILURES_PER_ADDR, LOGIN_LOCKOUT,
-NATS_URL, EVENT_RETENTION.
-`
+Configuration comes from environment variables (see README.md):
+` + wrap(strings.Join(config.Variables(), ", ")+", and OpenTelemetry's OTEL_* (tracing).", 92, "  ") + "\n"
+}
+
+// wrap breaks text into lines of at most width characters, each after indent.
+func wrap(text string, width int, indent string) string {
+	var b strings.Builder
+	line := indent
+	for _, w := range strings.Fields(text) {
+		if len(line)+len(w)+1 > width && line != indent {
+			b.WriteString(strings.TrimRight(line, " ") + "\n")
+			line = indent
+		}
+		line += w + " "
+	}
+	b.WriteString(strings.TrimRight(line, " "))
+	return b.String()
+}
 
 func run(args []string, stdout, stderr io.Writer) error {
 	return runWithInput(args, os.Stdin, stdout, stderr)
@@ -77,41 +92,67 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 	}
 	switch cmd {
 	case "serve":
-		return serve(args, stderr)
+		return serve(args, stdout, stderr)
 	case "migrate":
 		return migrate(args, stdout, stderr)
 	case "admin":
 		return admin(args, stdin, stdout, stderr)
 	case "version":
-		fs := newFlagSet("version", "userservice version\n\nPrints the version of this build.\n", stderr)
-		if err := fs.Parse(args); err != nil {
+		fs := newFlagSet("version", "userservice version\n\nPrints the version of this build.\n")
+		if err := fs.parse(args, stdout, stderr); err != nil {
 			return err
 		}
 		fmt.Fprintln(stdout, buildVersion())
 		return nil
 	case "-h", "-help", "--help", "help":
-		fmt.Fprint(stdout, usage)
+		fmt.Fprint(stdout, usage())
 		return nil
 	}
-	fmt.Fprint(stderr, usage)
+	fmt.Fprint(stderr, usage())
 	return fmt.Errorf("unknown command %q", cmd)
 }
 
-func newFlagSet(name, help string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	fs.Usage = func() { fmt.Fprint(stderr, help) }
-	return fs
+// flagSet is a command's flags and help. Help that was asked for goes to standard output
+// (and the command exits 0); help after a mistake goes to standard error.
+type flagSet struct {
+	*flag.FlagSet
+	help string
 }
 
-func serve(args []string, stderr io.Writer) error {
+func newFlagSet(name, help string) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // parse's errors are printed below, once
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, help: help}
+}
+
+// parse parses args; on --help it prints the help to stdout and returns flag.ErrHelp.
+func (fs *flagSet) parse(args []string, stdout, stderr io.Writer) error {
+	err := fs.Parse(args)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		fmt.Fprint(stdout, fs.help)
+	case err != nil:
+		fmt.Fprintln(stderr, err)
+		fmt.Fprint(stderr, fs.help)
+	}
+	return err
+}
+
+// misuse prints the help to stderr and returns err: the command was called wrongly.
+func (fs *flagSet) misuse(stderr io.Writer, err error) error {
+	fmt.Fprint(stderr, fs.help)
+	return err
+}
+
+func serve(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("serve", `userservice serve
 
 Starts the HTTP API on HTTP_ADDR against DATABASE_URL, applying pending migrations first unless
 MIGRATE_ON_START=false. SIGINT or SIGTERM stops it gracefully: it stops accepting connections,
 lets in-flight requests finish within SHUTDOWN_TIMEOUT, closes the database and exits 0.
-`, stderr)
-	if err := fs.Parse(args); err != nil {
+`)
+	if err := fs.parse(args, stdout, stderr); err != nil {
 		return err
 	}
 	cfg, err := config.Load()
@@ -144,13 +185,12 @@ func migrate(args []string, stdout, stderr io.Writer) error {
   status  list every migration and whether it is applied
 
 Runs against DATABASE_URL. On PostgreSQL an advisory lock keeps concurrent runs apart.
-`, stderr)
-	if err := fs.Parse(args); err != nil {
+`)
+	if err := fs.parse(args, stdout, stderr); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		fs.Usage()
-		return errors.New("migrate needs exactly one of up, down, status")
+		return fs.misuse(stderr, errors.New("migrate needs exactly one of up, down, status"))
 	}
 	cfg, err := config.Load()
 	if err != nil {
@@ -190,20 +230,41 @@ Runs against DATABASE_URL. On PostgreSQL an advisory lock keeps concurrent runs 
 		}
 		return tw.Flush()
 	default:
-		fs.Usage()
-		return fmt.Errorf("unknown migrate command %q", fs.Arg(0))
+		return fs.misuse(stderr, fmt.Errorf("unknown migrate command %q", fs.Arg(0)))
 	}
 	return nil
 }
 
+// buildVersion is the version set at build time, else the module's version, else the commit
+// the binary was built from (with its time, and "-dirty" when the tree had changes), as the Go
+// toolchain records it in every build made inside the repository.
 func buildVersion() string {
 	if version != "" {
 		return version
 	}
-	if info, ok := debug.ReadBuildInfo(); ok && info.Main.Version != "" {
-		return info.Main.Version
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "(unknown)"
 	}
-	return "(devel)"
+	if v := info.Main.Version; v != "" && v != "(devel)" {
+		return v
+	}
+	vcs := map[string]string{}
+	for _, s := range info.Settings {
+		vcs[s.Key] = s.Value
+	}
+	rev := vcs["vcs.revision"]
+	if rev == "" {
+		return "(devel)"
+	}
+	v := rev[:min(12, len(rev))]
+	if vcs["vcs.modified"] == "true" {
+		v += "-dirty"
+	}
+	if t := vcs["vcs.time"]; t != "" {
+		v += " (" + t + ")"
+	}
+	return v
 }
 
 const adminHelp = `userservice admin create --username NAME --email EMAIL --password-stdin
@@ -214,23 +275,23 @@ machine could read it. Fails with a one-line message when the email or username 
 `
 
 func admin(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		fmt.Fprint(stdout, adminHelp)
+		return flag.ErrHelp
+	}
 	if len(args) == 0 || args[0] != "create" {
 		fmt.Fprint(stderr, adminHelp)
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
-			return flag.ErrHelp
-		}
 		return errors.New("admin needs a subcommand: create")
 	}
-	fs := newFlagSet("admin create", adminHelp, stderr)
+	fs := newFlagSet("admin create", adminHelp)
 	username := fs.String("username", "", "the admin's username")
 	email := fs.String("email", "", "the admin's email")
 	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.parse(args[1:], stdout, stderr); err != nil {
 		return err
 	}
 	if *username == "" || *email == "" || !*fromStdin {
-		fs.Usage()
-		return errors.New("admin create needs --username, --email and --password-stdin")
+		return fs.misuse(stderr, errors.New("admin create needs --username, --email and --password-stdin"))
 	}
 	pw, err := bufio.NewReader(stdin).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {

@@ -356,12 +356,12 @@ func TestTracing(t *testing.T) {
 	}
 	found := false
 	for _, e := range logs.FilterMessage("request").All() {
-		if e.ContextMap()["trace_id"] == traceID {
+		if e.ContextMap()["trace_id"] == traceID && e.ContextMap()["client_addr"] == "127.0.0.1" {
 			found = true
 		}
 	}
 	if !found {
-		t.Fatal("the request log line lacks the trace id")
+		t.Fatal("the request log line lacks the trace id or the client's address")
 	}
 }
 
@@ -488,5 +488,32 @@ func TestCORS(t *testing.T) {
 	off := startAPI(t, database.SQLite)
 	if resp := preflight(off, app); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("CORS off: preflight %d %v", resp.StatusCode, resp.Header)
+	}
+}
+
+// TestRefusalsAreLoggedAtDebug: a 4xx answer keeps its cause to itself (why a token was
+// refused) but the debug log has it, with the request id.
+func TestRefusalsAreLoggedAtDebug(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.DebugLevel)
+	a := startAPI(t, database.SQLite, withLogger(zap.New(core)))
+	status, h, _ := a.Raw(t, "GET", "/users/me", "not-a-token", "")
+	if status != http.StatusUnauthorized {
+		t.Fatalf("status %d", status)
+	}
+	status, _, _ = a.Raw(t, "POST", "/users", "", `{"username":"ab","email":"a@b.co"}`)
+	if status != http.StatusBadRequest {
+		t.Fatalf("status %d", status)
+	}
+	refused := logs.FilterMessage("request refused").All()
+	if len(refused) != 2 {
+		t.Fatalf("%d refusals logged, want 2", len(refused))
+	}
+	first := refused[0].ContextMap()
+	if first["status"] != int64(401) || first["request_id"] != h.Get("X-Request-Id") || first["error"] == "" {
+		t.Fatalf("the 401's log entry: %v", first)
+	}
+	if second := refused[1].ContextMap(); second["status"] != int64(400) || !strings.Contains(second["detail"].(string), "username") {
+		t.Fatalf("the 400's log entry: %v", second)
 	}
 }

@@ -162,6 +162,18 @@ func (c Config) validate() error {
 
 // describe rewrites the library's error, which names Go struct fields, into one line naming
 // the environment variable.
+// Variables returns the names of the environment variables Config reads, in its order.
+func Variables() []string {
+	t := reflect.TypeFor[Config]()
+	names := make([]string, 0, t.NumField())
+	for i := range t.NumField() {
+		if name := t.Field(i).Tag.Get("env"); name != "" {
+			names = append(names, name)
+		}
+	}
+	return names
+}
+
 func describe(err error) error {
 	var perr env.ParseError
 	if errors.As(err, &perr) {

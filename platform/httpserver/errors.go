@@ -18,6 +18,7 @@ import (
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/problem"
+	"github.com/acme/userservice/platform/reqctx"
 )
 
 // Problems turns any error into the problem the client sees. It is the one place where errors
@@ -40,8 +41,20 @@ func NewProblems(p ProblemsParams) *Problems {
 	return &Problems{mappers: p.Mappers, log: p.Log}
 }
 
-// FromError returns the problem for err.
+// FromError returns the problem for err. A refusal (4xx) is logged at debug level with its
+// cause, which the answer may keep to itself (why a token was refused, for instance).
 func (p *Problems) FromError(ctx context.Context, err error) *problem.Problem {
+	prob := p.fromError(err)
+	if prob.Status < http.StatusInternalServerError {
+		if ce := p.log.Check(zap.DebugLevel, "request refused"); ce != nil {
+			ce.Write(zap.Int("status", prob.Status), zap.String("detail", prob.Detail),
+				zap.String("request_id", reqctx.RequestID(ctx)), zap.Error(err))
+		}
+	}
+	return prob
+}
+
+func (p *Problems) fromError(err error) *problem.Problem {
 	var prob *problem.Problem
 	if errors.As(err, &prob) {
 		return prob

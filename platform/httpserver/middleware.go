@@ -133,7 +133,8 @@ func (o *observation) observe(next http.Handler) http.Handler {
 		}
 
 		ctx := o.propagator.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
-		ctx = reqctx.With(ctx, newReqInfo(w, r, id))
+		info := newReqInfo(w, r, id)
+		ctx = reqctx.With(ctx, info)
 		ctx, cancel := context.WithTimeout(ctx, o.timeout)
 		defer cancel()
 		var span trace.Span
@@ -173,6 +174,7 @@ func (o *observation) observe(next http.Handler) http.Handler {
 			zap.Int("bytes", rec.bytes),
 			zap.Duration("duration", elapsed),
 			zap.String("request_id", id),
+			zap.String("client_addr", info.ClientAddr),
 		}
 		if sc := trace.SpanContextFromContext(ctx); sc.HasTraceID() {
 			fields = append(fields, zap.String("trace_id", sc.TraceID().String()))

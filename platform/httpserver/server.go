@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
@@ -61,11 +62,13 @@ func NewServer(lc fx.Lifecycle, cfg config.Config, handler http.Handler, log *za
 			ctx, cancel := context.WithTimeout(ctx, cfg.ShutdownTimeout)
 			defer cancel()
 			log.Info("shutting down: draining in-flight requests", zap.Duration("timeout", cfg.ShutdownTimeout))
+			began := time.Now()
 			err := s.srv.Shutdown(ctx)
 			<-served
 			if err != nil {
 				return fmt.Errorf("graceful shutdown: %w", err)
 			}
+			log.Info("drained: every in-flight request finished", zap.Duration("took", time.Since(began)))
 			return nil
 		},
 	})
