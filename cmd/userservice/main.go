@@ -235,9 +235,10 @@ Runs against DATABASE_URL. On PostgreSQL an advisory lock keeps concurrent runs 
 	return nil
 }
 
-// buildVersion is the version set at build time, else the module's version, else the commit
-// the binary was built from (with its time, and "-dirty" when the tree had changes), as the Go
-// toolchain records it in every build made inside the repository.
+// buildVersion is the version set at build time (make build: git describe), else what the Go
+// toolchain recorded of the commit the binary was built from: the module's pseudo-version
+// (v0.0.0-<time>-<commit>, "+dirty" with uncommitted changes) or, from older toolchains, the
+// revision and its time.
 func buildVersion() string {
 	if version != "" {
 		return version
