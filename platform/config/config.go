@@ -48,6 +48,9 @@ type Config struct {
 	// CORSAllowedOrigins are the origins of the browser applications allowed to call the API
 	// (CORS), such as https://app.example.com, or "*" for any; none (the default) allows none.
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
+	// DocsEnabled serves the contract (GET /openapi.yaml, /openapi.json) and the interactive
+	// documentation (GET /docs).
+	DocsEnabled bool `env:"DOCS_ENABLED" envDefault:"true"`
 	// DebugAddr, when set, serves net/http/pprof on its own listener (keep it private).
 	DebugAddr string `env:"DEBUG_ADDR"`
 	// JWTSecret signs access tokens (HS256); at least 32 bytes. Required to serve on

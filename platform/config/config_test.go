@@ -22,7 +22,7 @@ func TestDefaults(t *testing.T) {
 		MigrateOnStart: true, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		JWTTTL: 15 * time.Minute, LoginMaxFailures: 5, LoginMaxFailuresPerAddr: 20, LoginLockout: 15 * time.Minute,
-		EventRetention: 7 * 24 * time.Hour, DBConnectTimeout: 10 * time.Second,
+		EventRetention: 7 * 24 * time.Hour, DBConnectTimeout: 10 * time.Second, DocsEnabled: true,
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)

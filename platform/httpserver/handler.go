@@ -15,7 +15,9 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/acme/userservice"
 	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/docs"
 	"github.com/acme/userservice/platform/metrics"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/problem"
@@ -107,12 +109,22 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 		timeout:    p.Config.RequestTimeout,
 	}
 	metricsHandler := promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{})
+	var docsHandler http.Handler
+	if p.Config.DocsEnabled {
+		if docsHandler, err = docs.New(userservice.OpenAPI); err != nil {
+			return nil, err
+		}
+	}
 	api := o.chain(withCORS(p.Config.CORSAllowedOrigins, beforeServer(srv, p.Handler.absent)))
 	// Not an http.ServeMux: it would "clean" odd paths with HTML redirects, where the API
 	// answers every unknown path with a problem.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
 			metricsHandler.ServeHTTP(w, r)
+			return
+		}
+		if docsHandler != nil && docs.Serves(r.URL.Path) {
+			docsHandler.ServeHTTP(w, r)
 			return
 		}
 		api.ServeHTTP(w, r)
