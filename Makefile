@@ -37,9 +37,9 @@ module: ## scaffold a working module: make module NAME=<m>, then make generate &
 	@test -n "$(NAME)" || { echo "usage: make module NAME=<name>"; exit 2; }
 	@$(GO) build -o bin/scaffold ./cmd/scaffold && bin/scaffold $(NAME)
 
-test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server answers)
+test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server answers), the deployment files' too
 	@mkdir -p bin
-	@set -o pipefail; $(GO) test -count=1 -v ./... 2>&1 | tee bin/test.log \
+	@set -o pipefail; { $(GO) test -count=1 -v ./... && (cd deploy && $(GO) test -count=1 -v ./...); } 2>&1 | tee bin/test.log \
 		| grep -E '^(ok|FAIL|---|panic:|\s+--- (FAIL|SKIP)|\s+\S+\.go:[0-9]+: )|SKIPPED' | grep -vE '^\s*--- PASS'; \
 	status=$$?; skipped=$$(grep -c -- '--- SKIP' bin/test.log); \
 	if [ "$$skipped" -gt 0 ]; then echo "WARNING: $$skipped tests SKIPPED (listed above; full log in bin/test.log)"; fi; \
@@ -71,6 +71,7 @@ check-generated: generate ## fail when committed generated code differs from a f
 
 vet: ## go vet
 	$(GO) vet ./...
+	cd deploy && $(GO) vet ./...
 
 lint: vet ## go vet, gofmt and staticcheck (the import rule runs as a test: architecture_test.go)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "not gofmt-ed: $$unformatted"; exit 1; }

@@ -238,6 +238,23 @@ func TestBinary(t *testing.T) {
 		}
 	})
 
+	t.Run("healthcheck", func(t *testing.T) {
+		t.Parallel()
+		addr := freeAddr(t)
+		if err := command(bin, map[string]string{"HTTP_ADDR": addr}, "healthcheck").Run(); err == nil {
+			t.Fatal("healthcheck passed with nothing listening")
+		}
+		startServe(t, bin, map[string]string{"DATABASE_URL": "sqlite://" + filepath.Join(t.TempDir(), "h.db"), "HTTP_ADDR": addr})
+		for _, path := range []string{"/readyz", "/livez"} {
+			if out, err := command(bin, map[string]string{"HTTP_ADDR": addr}, "healthcheck", "--path", path).CombinedOutput(); err != nil {
+				t.Fatalf("healthcheck %s: %v %s", path, err, out)
+			}
+		}
+		if out, err := command(bin, map[string]string{"HTTP_ADDR": addr}, "healthcheck", "--path", "/nope").CombinedOutput(); err == nil || !strings.Contains(string(out), "answered 404") {
+			t.Fatalf("healthcheck of a 404: %v %s", err, out)
+		}
+	})
+
 	t.Run("SIGTERM drains in-flight requests and exits 0", func(t *testing.T) {
 		t.Parallel()
 		testGracefulShutdown(t, bin)

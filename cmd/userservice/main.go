@@ -10,6 +10,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -59,6 +61,7 @@ Usage:
   userservice migrate up|down|status  apply, roll back (one step per module) or list migrations
   userservice admin create --username NAME --email EMAIL --password-stdin
                                       create an admin (the password is read from standard input)
+  userservice healthcheck [--path P]  exit 0 when the running service answers GET P (/readyz) with 200
   userservice version                 print the version
   userservice <command> --help        help for a command
 
@@ -97,6 +100,8 @@ func runWithInput(args []string, stdin io.Reader, stdout, stderr io.Writer) erro
 		return migrate(args, stdout, stderr)
 	case "admin":
 		return admin(args, stdin, stdout, stderr)
+	case "healthcheck":
+		return healthcheck(args, stdout, stderr)
 	case "version":
 		fs := newFlagSet("version", "userservice version\n\nPrints the version of this build.\n")
 		if err := fs.parse(args, stdout, stderr); err != nil {
@@ -266,6 +271,36 @@ func buildVersion() string {
 		v += " (" + t + ")"
 	}
 	return v
+}
+
+// healthcheck asks the service running on HTTP_ADDR (on this machine) whether it is ready: a
+// container image without curl (distroless) uses it as its HEALTHCHECK.
+func healthcheck(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("healthcheck", `userservice healthcheck [--path /readyz] [--timeout 2s]
+
+Asks the service listening on HTTP_ADDR on this machine for GET path, and exits 0 when it
+answers 200, 1 otherwise (with the reason on standard error). For container health checks:
+/readyz (the default) says it can serve, /livez that the process is up.
+`)
+	path := fs.String("path", "/readyz", "the path to ask for")
+	timeout := fs.Duration("timeout", 2*time.Second, "how long to wait for the answer")
+	if err := fs.parse(args, stdout, stderr); err != nil {
+		return err
+	}
+	_, port, err := net.SplitHostPort(os.Getenv("HTTP_ADDR"))
+	if err != nil || port == "" {
+		port = "8080"
+	}
+	client := &http.Client{Timeout: *timeout}
+	resp, err := client.Get("http://" + net.JoinHostPort("127.0.0.1", port) + *path)
+	if err != nil {
+		return fmt.Errorf("healthcheck: %w", err)
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("healthcheck: GET %s answered %d", *path, resp.StatusCode)
+	}
+	return nil
 }
 
 const adminHelp = `userservice admin create --username NAME --email EMAIL --password-stdin
