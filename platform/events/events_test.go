@@ -507,10 +507,15 @@ func TestPruneKeepsWhatIsPendingOrRecent(t *testing.T) {
 			old.Time, pending.Time = long, long
 			h.append(t, old, recent)
 			for i := range 2 {
-				n, err := h.store.deliver(ctx, part("a")%h.store.parts(), 1, func(context.Context, []Event) (int, error) { return 1, nil })
-				if err != nil || n != 1 {
-					t.Fatalf("deliver %d: %d %v", i, n, err)
-				}
+				// Until every transaction older than the append's has finished (other tests' on
+				// the same server too), the event is not deliverable yet.
+				eventually(t, fmt.Sprintf("delivery %d", i), func() bool {
+					n, err := h.store.deliver(ctx, part("a")%h.store.parts(), 1, func(context.Context, []Event) (int, error) { return 1, nil })
+					if err != nil {
+						t.Fatal(err)
+					}
+					return n == 1
+				})
 			}
 			h.append(t, pending)
 			if h.db.Engine == database.Postgres {
@@ -531,8 +536,16 @@ func TestPruneKeepsWhatIsPendingOrRecent(t *testing.T) {
 			if err := queryRow(h.db, "SELECT count(*) FROM event_processed").Scan(&processed); err != nil || processed != 0 {
 				t.Fatalf("%d processed ids left (%v)", processed, err)
 			}
-			if entries, err := h.store.feed(ctx, Position{}, "", 10); err != nil || len(entries) != 2 || entries[0].Event.ID != recent.ID {
-				t.Fatalf("the feed after pruning: %+v %v", entries, err)
+			var entries []FeedEntry
+			eventually(t, "the recent and the pending event in the feed", func() bool {
+				var err error
+				if entries, err = h.store.feed(ctx, Position{}, "", 10); err != nil {
+					t.Fatal(err)
+				}
+				return len(entries) == 2
+			})
+			if entries[0].Event.ID != recent.ID || entries[1].Event.ID != pending.ID {
+				t.Fatalf("the feed after pruning: %+v", entries)
 			}
 		})
 	}
