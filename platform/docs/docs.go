@@ -17,7 +17,7 @@ import (
 
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
-	"go.yaml.in/yaml/v4"
+	"github.com/go-faster/yaml"
 )
 
 // Paths the documentation serves: the contract in both forms, and the page under Prefix.
