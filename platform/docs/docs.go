@@ -15,9 +15,9 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/go-faster/yaml"
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
-	"github.com/go-faster/yaml"
 )
 
 // Paths the documentation serves: the contract in both forms, and the page under Prefix.
