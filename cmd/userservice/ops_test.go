@@ -86,6 +86,7 @@ func TestOperationalEndpoints(t *testing.T) {
 			`http_request_duration_seconds_bucket{method="POST",route="/users",le="+Inf"} 1`,
 			"users_registered_total 1",
 			"events_outbox_backlog ",
+			"events_outbox_oldest_age_seconds ",
 			"events_published_total ",
 			"go_goroutines ",
 			"process_resident_memory_bytes ",

@@ -27,28 +27,42 @@ func newMetrics(reg prometheus.Registerer, s store) (*Metrics, error) {
 			Name: "events_dead_letters_total", Help: "Events a handler gave up on after every retry.",
 		}, []string{"handler"}),
 	}
-	backlog := func() (float64, float64) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		n, oldest, err := s.backlog(ctx)
-		if err != nil || n == 0 {
-			return float64(n), 0
-		}
-		return float64(n), time.Since(oldest).Seconds()
-	}
-	collectors := []prometheus.Collector{
-		m.Published, m.HandlerFailures, m.DeadLetters,
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "events_outbox_backlog", Help: "Events written but not yet published.",
-		}, func() float64 { n, _ := backlog(); return n }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "events_outbox_oldest_age_seconds", Help: "Age of the oldest event not yet published (0 when none).",
-		}, func() float64 { _, age := backlog(); return age }),
-	}
+	collectors := []prometheus.Collector{m.Published, m.HandlerFailures, m.DeadLetters, &backlogCollector{store: s}}
 	for _, c := range collectors {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return m, nil
+}
+
+var (
+	backlogDesc = prometheus.NewDesc("events_outbox_backlog", "Events written but not yet published.", nil, nil)
+	oldestDesc  = prometheus.NewDesc("events_outbox_oldest_age_seconds", "Age of the oldest event not yet published (0 when none).", nil, nil)
+)
+
+// backlogCollector reads the outbox's backlog once per scrape for both of its gauges.
+type backlogCollector struct{ store store }
+
+// Describe implements prometheus.Collector.
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- backlogDesc
+	ch <- oldestDesc
+}
+
+// Collect implements prometheus.Collector. A failed read reports nothing rather than a wrong
+// zero: the gauges go missing from the scrape, which alerting sees.
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	n, oldest, err := c.store.backlog(ctx)
+	if err != nil {
+		return
+	}
+	age := 0.0
+	if n > 0 {
+		age = time.Since(oldest).Seconds()
+	}
+	ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(n))
+	ch <- prometheus.MustNewConstMetric(oldestDesc, prometheus.GaugeValue, age)
 }
