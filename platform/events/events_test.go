@@ -252,7 +252,9 @@ func event(t *testing.T, subject string, n int) Event {
 
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+	// Generous: the whole suite shares two CPUs, and an event waits for every older transaction
+	// on the server, other tests' too.
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
