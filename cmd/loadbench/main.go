@@ -36,9 +36,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/userservice/cmd/loadbench/internal/statements"
+	"github.com/acme/userservice/platform/database/dburl"
 	"github.com/acme/userservice/platform/events"
 
-	_ "modernc.org/sqlite"
+	_ "github.com/ncruces/go-sqlite3/driver"
 )
 
 // options are the benchmark's knobs.
@@ -252,7 +253,11 @@ func newDatabase(ctx context.Context, o options, engine string) (*database, erro
 // open connects the benchmark itself, after the service created the schema.
 func (d *database) open(ctx context.Context, conns int) error {
 	if d.engine == "sqlite" {
-		db, err := sql.Open("sqlite", "file:"+strings.TrimPrefix(d.url, "sqlite://")+"?_pragma=busy_timeout(5000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_time_format=sqlite")
+		_, dsn, err := dburl.Parse(d.url) // the service's own DSN: its pragmas and time layout
+		if err != nil {
+			return err
+		}
+		db, err := sql.Open("sqlite3", dsn)
 		if err != nil {
 			return err
 		}

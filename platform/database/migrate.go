@@ -114,15 +114,27 @@ func (m *Migrator) each(ctx context.Context, reverse bool, fn func(ctx context.C
 	}
 	for _, i := range order {
 		set := m.sets[i]
-		fsys := set.SQLite
-		opts := []goose.ProviderOption{goose.WithTableName("goose_" + set.Module)}
+		table := "goose_" + set.Module
+		var (
+			fsys    fs.FS
+			opts    []goose.ProviderOption
+			dialect = dialect
+		)
 		if m.db.Engine == Postgres {
 			fsys = set.Postgres
 			locker, err := m.postgresLocker(ctx, sqlDB)
 			if err != nil {
 				return err
 			}
-			opts = append(opts, goose.WithSessionLocker(locker))
+			opts = append(opts, goose.WithTableName(table), goose.WithSessionLocker(locker))
+		} else {
+			fsys = set.SQLite
+			store, err := newSQLiteStore(table)
+			if err != nil {
+				return err
+			}
+			// goose takes either a dialect or a store of the dialect's.
+			opts, dialect = append(opts, goose.WithStore(store)), ""
 		}
 		p, err := goose.NewProvider(dialect, sqlDB, fsys, opts...)
 		if err != nil {

@@ -38,15 +38,19 @@ func Parse(raw string) (Engine, string, error) {
 	return "", "", errors.New("must start with postgres://, postgresql:// or sqlite://")
 }
 
-// sqliteDSN turns a path into a modernc DSN: WAL for concurrent readers, a busy timeout instead
-// of instant "database is locked" errors, foreign keys on, and _time_format=sqlite so that
-// times scan back as time.Time.
+// sqliteDSN turns a path into a DSN of the SQLite driver (ncruces/go-sqlite3): WAL for
+// concurrent readers, a busy timeout instead of instant "database is locked" errors, foreign
+// keys on, and times written as SQLite text with nanoseconds and an offset, which sorts as the
+// times do and is what files of earlier versions hold, read back as time.Time.
+// TimeLayout is how times are stored on SQLite.
+const TimeLayout = "2006-01-02 15:04:05.999999999-07:00"
+
 func sqliteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")
 	q.Add("_pragma", "journal_mode(WAL)")
 	q.Add("_pragma", "foreign_keys(1)")
 	q.Add("_pragma", "synchronous(NORMAL)")
-	q.Set("_time_format", "sqlite")
+	q.Set("_timefmt", TimeLayout)
 	return "file:" + path + "?" + q.Encode()
 }

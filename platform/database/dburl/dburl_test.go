@@ -1,6 +1,7 @@
 package dburl_test
 
 import (
+	"net/url"
 	"strings"
 	"testing"
 
@@ -32,7 +33,7 @@ func TestParse(t *testing.T) {
 		}
 	}
 	_, dsn, _ := dburl.Parse("sqlite://x.db")
-	for _, want := range []string{"busy_timeout", "journal_mode%28WAL%29", "foreign_keys", "_time_format=sqlite"} {
+	for _, want := range []string{"busy_timeout", "journal_mode%28WAL%29", "foreign_keys", "_timefmt=" + url.QueryEscape(dburl.TimeLayout)} {
 		if !strings.Contains(dsn, want) {
 			t.Errorf("sqlite DSN %q lacks %s", dsn, want)
 		}
