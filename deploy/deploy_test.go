@@ -215,7 +215,8 @@ func TestCompose(t *testing.T) {
 	if !strings.HasPrefix(us.Environment["JWT_SECRET"], "${JWT_SECRET:?") {
 		t.Errorf("JWT_SECRET must be required from the environment: %q", us.Environment["JWT_SECRET"])
 	}
-	if !strings.HasPrefix(us.Environment["DATABASE_URL"], "postgres://") || !strings.HasPrefix(us.Environment["NATS_URL"], "nats://") {
+	if !strings.HasPrefix(us.Environment["DATABASE_URL"], "postgres://") || !strings.HasPrefix(us.Environment["NATS_URL"], "nats://") ||
+		!strings.HasPrefix(us.Environment["REDIS_URL"], "redis://") {
 		t.Errorf("the service's DATABASE_URL and NATS_URL: %+v", us.Environment)
 	}
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/throttle/redistest"
 	"github.com/acme/userservice/platform/oas"
 )
 
@@ -516,5 +517,43 @@ func TestRefusalsAreLoggedAtDebug(t *testing.T) {
 	}
 	if second := refused[1].ContextMap(); second["status"] != int64(400) || !strings.Contains(second["detail"].(string), "username") {
 		t.Fatalf("the 400's log entry: %v", second)
+	}
+}
+
+// TestLoginThrottleAcrossInstances: with REDIS_URL, two instances share the login throttle:
+// the failures one instance counted block the account on the other.
+func TestLoginThrottleAcrossInstances(t *testing.T) {
+	slow(t)
+	t.Parallel()
+	bin := buildBinary(t)
+	dbURL := dbtest.URL(t, database.Postgres)
+	rds := redistest.Start(t)
+	var bases []string
+	for range 2 {
+		addr := freeAddr(t)
+		startServe(t, bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": apptest.Secret,
+			"REDIS_URL": rds.URL(), "LOGIN_MAX_FAILURES": "3"})
+		bases = append(bases, "http://"+addr)
+	}
+	post := func(base, path, body string) *http.Response {
+		t.Helper()
+		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = resp.Body.Close()
+		return resp
+	}
+	if resp := post(bases[0], "/users", `{"username":"shared","email":"shared@example.com","password":"the right password"}`); resp.StatusCode != http.StatusCreated {
+		t.Fatalf("register: %d", resp.StatusCode)
+	}
+	for range 3 {
+		if resp := post(bases[0], "/auth/token", `{"email":"shared@example.com","password":"a wrong password"}`); resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("failed login: %d", resp.StatusCode)
+		}
+	}
+	resp := post(bases[1], "/auth/token", `{"email":"shared@example.com","password":"the right password"}`)
+	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("the other instance answers %d (Retry-After %q); want 429: the lockout is shared", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }

@@ -52,7 +52,7 @@ type ServiceParams struct {
 	Config   config.Config
 	Hasher   *password.Hasher
 	Tokens   *token.Signer
-	Throttle *throttle.Memory
+	Throttle throttle.Throttle
 	// Signal wakes the event relays after events were committed.
 	Signal *events.Signal
 	// UserDeleted are the other modules' reactions to a user's deletion.

@@ -71,6 +71,9 @@ type Config struct {
 	// NATSURL, when set (nats://host:4222), publishes events through NATS JetStream instead of
 	// the embedded in-process broker.
 	NATSURL string `env:"NATS_URL"`
+	// RedisURL, when set (redis://host:6379/0 or rediss://…), keeps what several instances must
+	// share in Redis: the login throttle's counts.
+	RedisURL string `env:"REDIS_URL"`
 }
 
 // Module supplies cfg to the application. The command loads the configuration before it
@@ -128,6 +131,9 @@ func (c Config) validate() error {
 	}
 	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
 		return fmt.Errorf("config: NATS_URL=%q: must be nats://host:port or tls://host:port", c.NATSURL)
+	}
+	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
+		return errors.New("config: REDIS_URL: must be redis://host:port[/db] or rediss://host:port[/db]") // no value: it may hold a password
 	}
 	if c.EventRetention <= 0 {
 		return fmt.Errorf("config: EVENT_RETENTION=%s: must be positive, e.g. 168h", c.EventRetention)

@@ -61,6 +61,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"DB_MAX_CONNS", "-1"},
 		{"DB_CONNECT_TIMEOUT", "-1s"},
 		{"CORS_ALLOWED_ORIGINS", "app.example.com"},
+		{"REDIS_URL", "localhost:6379"},
 		{"CORS_ALLOWED_ORIGINS", "https://app.example.com/path"},
 		{"DB_MAX_CONNS", "1"},
 		{"LOG_LEVEL", "loud"},

@@ -1,6 +1,6 @@
-// Package throttle counts failed attempts per key in memory and blocks keys that fail too
-// often. It serves one instance; several instances need a shared store behind the same
-// interface (the users module's ports.Throttle).
+// Package throttle counts failed attempts per key and blocks keys that fail too often: in
+// memory for one instance (Memory), or in Redis, shared by every instance, when REDIS_URL is
+// set (Redis).
 package throttle
 
 import (
@@ -8,10 +8,23 @@ import (
 	"time"
 
 	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/acme/userservice/platform/config"
 )
 
-// Module provides the in-memory *Memory throttle on the real clock.
-var Module = fx.Module("throttle", fx.Provide(func() *Memory { return New(time.Now) }))
+// Module provides the Throttle on the real clock: Redis when REDIS_URL is set, else Memory.
+var Module = fx.Module("throttle", fx.Provide(func(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (Throttle, error) {
+	if cfg.RedisURL == "" {
+		return New(time.Now), nil
+	}
+	r, err := NewRedis(cfg.RedisURL, "userservice:throttle:", time.Now, log.Named("throttle"))
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(r.Close))
+	return r, nil
+}))
 
 // minSweepAt is the number of keys past which Fail first drops expired entries, bounding
 // memory under a flood of distinct keys.
