@@ -28,8 +28,8 @@ import (
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
-	"github.com/acme/userservice/platform/throttle/redistest"
 	"github.com/acme/userservice/platform/oas"
+	"github.com/acme/userservice/platform/throttle/redistest"
 )
 
 // slow skips tests that take seconds (a database outage, load with a shutdown, two
