@@ -290,6 +290,8 @@ func TestBadInput(t *testing.T) {
 			{"limit zero", "GET", "/users?limit=0", "", "", false, 400, "limit", "limit: must be at least 1"},
 			{"limit too big", "GET", "/users?limit=101", "", "", false, 400, "limit", "limit: must be at most 100"},
 			{"limit not a number", "GET", "/users?limit=ten", "", "", false, 400, "limit", "limit: must be an integer"},
+			{"limit with a plus", "GET", "/users?limit=%2B5", "", "", false, 400, "limit", "limit: must be an integer"},
+			{"limit with a leading zero", "GET", "/users?limit=05", "", "", false, 400, "limit", "limit: must be an integer"},
 			{"bad cursor", "GET", "/users?cursor=bogus", "", "", false, 400, "cursor", ""},
 			{"cursor of base64 garbage", "GET", "/users?cursor=YWJjfHh5eg", "", "", false, 400, "cursor", "use the next_cursor of a previous page"},
 			{"bad is_active", "GET", "/users?is_active=maybe", "", "", false, 400, "is_active", "is_active: must be true or false"},

@@ -230,11 +230,16 @@ type paramCheck struct {
 	message  string
 }
 
-var canonicalUUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+var (
+	canonicalUUID = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+	// plainInteger is an integer as JSON writes one: no sign but minus, no leading zero.
+	plainInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+)
 
 // strictParams returns, by operation id, the checks of the parameters ogen parses more
-// liberally than openapi.yaml says: booleans (strconv.ParseBool takes 1, t, T, TRUE…) and
-// UUIDs (google/uuid takes them without dashes, in braces, or as urn:uuid:…).
+// liberally than openapi.yaml says: booleans (strconv.ParseBool takes 1, t, T, TRUE…), UUIDs
+// (google/uuid takes them without dashes, in braces, or as urn:uuid:…) and integers
+// (strconv takes +5 and 05).
 func strictParams() map[string][]paramCheck {
 	out := map[string][]paramCheck{}
 	for op, fields := range operationFields {
@@ -247,6 +252,8 @@ func strictParams() map[string][]paramCheck {
 				c.valid = func(v string) bool { return v == "true" || v == "false" }
 			case f.Format == "uuid":
 				c.valid = canonicalUUID.MatchString
+			case f.Type == "integer":
+				c.valid = plainInteger.MatchString
 			default:
 				continue
 			}
