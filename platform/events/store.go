@@ -75,10 +75,11 @@ func (s *pgStore) deliver(ctx context.Context, part, limit int, publish func(con
 	var pubErr error
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := pgstore.New(tx)
-		mark, err := q.LockPart(ctx, pgstore.LockPartParams{Part: int16(part), LockKey: partLockKey + int64(part)})
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // another relay holds the part
+		locked, err := q.TryLockPart(ctx, partLockKey+int64(part))
+		if err != nil || !locked {
+			return err // !locked: another relay holds the part
 		}
+		mark, err := q.PartMark(ctx, int16(part))
 		if err != nil {
 			return err
 		}

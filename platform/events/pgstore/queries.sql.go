@@ -262,34 +262,6 @@ func (q *Queries) ListDeadLetters(ctx context.Context, lim int64) ([]EventDeadLe
 	return items, nil
 }
 
-const lockPart = `-- name: LockPart :one
-SELECT last_xid, last_event
-FROM event_relay
-WHERE part = $1 AND pg_try_advisory_xact_lock($2::bigint)
-`
-
-type LockPartParams struct {
-	Part    int16
-	LockKey int64
-}
-
-type LockPartRow struct {
-	LastXid   int64
-	LastEvent uuid.UUID
-}
-
-// The part's mark, when this transaction gets the part's lock (held until it ends: one relay at
-// a time per part, so a subject's events are published in order while several instances share
-// the parts); no row when another relay holds it. An advisory lock, not a row lock: the
-// relay's transaction takes no transaction id until it moves the mark, so it holds back no
-// one's reading while it publishes.
-func (q *Queries) LockPart(ctx context.Context, arg LockPartParams) (LockPartRow, error) {
-	row := q.db.QueryRow(ctx, lockPart, arg.Part, arg.LockKey)
-	var i LockPartRow
-	err := row.Scan(&i.LastXid, &i.LastEvent)
-	return i, err
-}
-
 const markProcessed = `-- name: MarkProcessed :execrows
 INSERT INTO event_processed (handler, event_id, processed_at)
 VALUES ($1, $2, $3)
@@ -326,6 +298,25 @@ func (q *Queries) MoveMark(ctx context.Context, arg MoveMarkParams) error {
 	return err
 }
 
+const partMark = `-- name: PartMark :one
+SELECT last_xid, last_event FROM event_relay WHERE part = $1
+`
+
+type PartMarkRow struct {
+	LastXid   int64
+	LastEvent uuid.UUID
+}
+
+// Read in a statement of its own, after TryLockPart: its snapshot then includes the commit of
+// the relay that held the lock before (a statement that locked and read at once would read
+// with the snapshot it started with, from before that commit, and publish again).
+func (q *Queries) PartMark(ctx context.Context, part int16) (PartMarkRow, error) {
+	row := q.db.QueryRow(ctx, partMark, part)
+	var i PartMarkRow
+	err := row.Scan(&i.LastXid, &i.LastEvent)
+	return i, err
+}
+
 const pruneDelivered = `-- name: PruneDelivered :execrows
 DELETE FROM event_outbox o
 USING event_relay r
@@ -349,4 +340,19 @@ DELETE FROM event_processed WHERE processed_at < $1
 func (q *Queries) PruneProcessed(ctx context.Context, before time.Time) error {
 	_, err := q.db.Exec(ctx, pruneProcessed, before)
 	return err
+}
+
+const tryLockPart = `-- name: TryLockPart :one
+SELECT pg_try_advisory_xact_lock($1::bigint)
+`
+
+// Held until the transaction ends: one relay at a time per part, so a subject's events are
+// published in order while several instances share the parts. An advisory lock, not a row
+// lock: the relay's transaction takes no transaction id until it moves the mark, so it holds
+// back no one's reading while it publishes.
+func (q *Queries) TryLockPart(ctx context.Context, lockKey int64) (bool, error) {
+	row := q.db.QueryRow(ctx, tryLockPart, lockKey)
+	var pg_try_advisory_xact_lock bool
+	err := row.Scan(&pg_try_advisory_xact_lock)
+	return pg_try_advisory_xact_lock, err
 }

@@ -5,15 +5,18 @@
 INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
 VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(part), sqlc.arg(occurred_at), sqlc.arg(envelope));
 
--- name: LockPart :one
--- The part's mark, when this transaction gets the part's lock (held until it ends: one relay at
--- a time per part, so a subject's events are published in order while several instances share
--- the parts); no row when another relay holds it. An advisory lock, not a row lock: the
--- relay's transaction takes no transaction id until it moves the mark, so it holds back no
--- one's reading while it publishes.
-SELECT last_xid, last_event
-FROM event_relay
-WHERE part = sqlc.arg(part) AND pg_try_advisory_xact_lock(sqlc.arg(lock_key)::bigint);
+-- name: TryLockPart :one
+-- Held until the transaction ends: one relay at a time per part, so a subject's events are
+-- published in order while several instances share the parts. An advisory lock, not a row
+-- lock: the relay's transaction takes no transaction id until it moves the mark, so it holds
+-- back no one's reading while it publishes.
+SELECT pg_try_advisory_xact_lock(sqlc.arg(lock_key)::bigint);
+
+-- name: PartMark :one
+-- Read in a statement of its own, after TryLockPart: its snapshot then includes the commit of
+-- the relay that held the lock before (a statement that locked and read at once would read
+-- with the snapshot it started with, from before that commit, and publish again).
+SELECT last_xid, last_event FROM event_relay WHERE part = sqlc.arg(part);
 
 -- name: ClaimPending :many
 -- The part's events after the mark, oldest first, of transactions older than the oldest one
