@@ -16,6 +16,7 @@ import (
 
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/events/pgstore"
 	eventsql "github.com/acme/userservice/queries/events"
 )
 
@@ -492,6 +493,36 @@ func TestTheFeedWaitsForEarlierTransactions(t *testing.T) {
 	entries, err := h.store.feed(ctx, Position{}, "", 10)
 	if err != nil || len(entries) != 2 || entries[0].Event.ID != early.ID || entries[1].Event.ID != late.ID {
 		t.Fatalf("the feed: %+v %v", entries, err)
+	}
+}
+
+// TestPartLocksAreTheSchemas: advisory locks belong to the whole database; a service in
+// another schema of it (tests run so) holding its parts must not stop this one's relay.
+func TestPartLocksAreTheSchemas(t *testing.T) {
+	t.Parallel()
+	other, h := newHarness(t, database.Postgres), newHarness(t, database.Postgres)
+	tx, err := other.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx.Rollback(ctx) }()
+	for p := range Parts {
+		if locked, err := pgstore.New(tx).TryLockPart(ctx, int32(p)); err != nil || !locked {
+			t.Fatalf("the other schema's part %d: %v %v", p, locked, err)
+		}
+	}
+	e := event(t, "s", 1)
+	h.append(t, e)
+	h.relay(t)
+	eventually(t, "the delivery, while the other schema holds its parts", func() bool { return len(h.recorded()) == 1 })
+	// In the same schema, a held part is held: another transaction there does not get it.
+	tx2, err := other.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tx2.Rollback(ctx) }()
+	if locked, err := pgstore.New(tx2).TryLockPart(ctx, int32(part("s"))); err != nil || locked {
+		t.Fatalf("a second relay of the same schema got a held part: %v %v", locked, err)
 	}
 }
 

@@ -16,9 +16,6 @@ import (
 	"github.com/acme/userservice/platform/events/pgstore"
 )
 
-// partLockKey is the first of the advisory lock keys of the parts (one per part).
-const partLockKey = 0x7573_6576_0000 // "usev"
-
 // store is the relay's and the feed's storage, per engine.
 type store interface {
 	// parts returns how many parts deliver can be asked for.
@@ -75,7 +72,7 @@ func (s *pgStore) deliver(ctx context.Context, part, limit int, publish func(con
 	var pubErr error
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := pgstore.New(tx)
-		locked, err := q.TryLockPart(ctx, partLockKey+int64(part))
+		locked, err := q.TryLockPart(ctx, int32(part))
 		if err != nil || !locked {
 			return err // !locked: another relay holds the part
 		}

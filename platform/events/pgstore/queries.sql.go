@@ -343,15 +343,17 @@ func (q *Queries) PruneProcessed(ctx context.Context, before time.Time) error {
 }
 
 const tryLockPart = `-- name: TryLockPart :one
-SELECT pg_try_advisory_xact_lock($1::bigint)
+SELECT pg_try_advisory_xact_lock(hashtext('userservice events ' || current_schema()), $1::int)
 `
 
 // Held until the transaction ends: one relay at a time per part, so a subject's events are
 // published in order while several instances share the parts. An advisory lock, not a row
 // lock: the relay's transaction takes no transaction id until it moves the mark, so it holds
-// back no one's reading while it publishes.
-func (q *Queries) TryLockPart(ctx context.Context, lockKey int64) (bool, error) {
-	row := q.db.QueryRow(ctx, tryLockPart, lockKey)
+// back no one's reading while it publishes. Advisory locks are the database's, not the
+// schema's: the key names the schema (its first half) and the part (its second), so that
+// services in other schemas of the same database (tests run so) never wait for this one's.
+func (q *Queries) TryLockPart(ctx context.Context, part int32) (bool, error) {
+	row := q.db.QueryRow(ctx, tryLockPart, part)
 	var pg_try_advisory_xact_lock bool
 	err := row.Scan(&pg_try_advisory_xact_lock)
 	return pg_try_advisory_xact_lock, err

@@ -9,8 +9,10 @@ VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(part), sqlc.arg(occurred_at
 -- Held until the transaction ends: one relay at a time per part, so a subject's events are
 -- published in order while several instances share the parts. An advisory lock, not a row
 -- lock: the relay's transaction takes no transaction id until it moves the mark, so it holds
--- back no one's reading while it publishes.
-SELECT pg_try_advisory_xact_lock(sqlc.arg(lock_key)::bigint);
+-- back no one's reading while it publishes. Advisory locks are the database's, not the
+-- schema's: the key names the schema (its first half) and the part (its second), so that
+-- services in other schemas of the same database (tests run so) never wait for this one's.
+SELECT pg_try_advisory_xact_lock(hashtext('userservice events ' || current_schema()), sqlc.arg(part)::int);
 
 -- name: PartMark :one
 -- Read in a statement of its own, after TryLockPart: its snapshot then includes the commit of
