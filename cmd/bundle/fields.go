@@ -32,22 +32,22 @@ var operationFields = map[string]map[string]fieldSpec{
 }
 `))
 
-type bodyOperation struct {
+type operationFields struct {
 	Operation string
-	Fields    []bodyField
+	Fields    []fieldSpec
 }
 
-type bodyField struct {
+type fieldSpec struct {
 	Name, In, Type, Format, Description string
 	Enum                                []string
 }
 
 // field describes schema s of the field name, found in ("body", "query", "path").
-func field(name, in string, s *openapi3.Schema) (bodyField, error) {
+func field(name, in string, s *openapi3.Schema) (fieldSpec, error) {
 	if s == nil || s.Type == nil || len(s.Type.Slice()) != 1 {
-		return bodyField{}, fmt.Errorf("field %s: one JSON type, please", name)
+		return fieldSpec{}, fmt.Errorf("field %s: one JSON type, please", name)
 	}
-	f := bodyField{Name: name, In: in, Type: s.Type.Slice()[0], Format: s.Format, Description: strings.TrimSpace(s.Description)}
+	f := fieldSpec{Name: name, In: in, Type: s.Type.Slice()[0], Format: s.Format, Description: strings.TrimSpace(s.Description)}
 	for _, v := range s.Enum {
 		f.Enum = append(f.Enum, fmt.Sprint(v))
 	}
@@ -62,12 +62,12 @@ func describeFields(api []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var ops []bodyOperation
+	var ops []operationFields
 	for _, path := range slices.Sorted(maps.Keys(doc.Paths.Map())) {
 		item := doc.Paths.Value(path)
 		for _, method := range slices.Sorted(maps.Keys(item.Operations())) {
 			op := item.Operations()[method]
-			o := bodyOperation{Operation: op.OperationID}
+			o := operationFields{Operation: op.OperationID}
 			for _, p := range append(slices.Clone(item.Parameters), op.Parameters...) {
 				if p.Value == nil || p.Value.Schema == nil {
 					continue
@@ -98,7 +98,7 @@ func describeFields(api []byte) ([]byte, error) {
 			}
 		}
 	}
-	slices.SortFunc(ops, func(a, b bodyOperation) int { return strings.Compare(a.Operation, b.Operation) })
+	slices.SortFunc(ops, func(a, b operationFields) int { return strings.Compare(a.Operation, b.Operation) })
 	var buf bytes.Buffer
 	if err := fieldsTemplate.Execute(&buf, ops); err != nil {
 		return nil, err

@@ -100,7 +100,7 @@ func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
 
 // each runs fn with a goose provider for every module, in module order or its reverse.
 func (m *Migrator) each(ctx context.Context, reverse bool, fn func(ctx context.Context, module string, p *goose.Provider) error) error {
-	sqlDB, dialect := m.sqlDB()
+	sqlDB := m.sqlDB()
 	if m.db.Engine == Postgres {
 		// The *sql.DB borrows connections from the pool; closing it leaves the pool open.
 		defer sqlDB.Close()
@@ -114,29 +114,7 @@ func (m *Migrator) each(ctx context.Context, reverse bool, fn func(ctx context.C
 	}
 	for _, i := range order {
 		set := m.sets[i]
-		table := "goose_" + set.Module
-		var (
-			fsys    fs.FS
-			opts    []goose.ProviderOption
-			dialect = dialect
-		)
-		if m.db.Engine == Postgres {
-			fsys = set.Postgres
-			locker, err := m.postgresLocker(ctx, sqlDB)
-			if err != nil {
-				return err
-			}
-			opts = append(opts, goose.WithTableName(table), goose.WithSessionLocker(locker))
-		} else {
-			fsys = set.SQLite
-			store, err := newSQLiteStore(table)
-			if err != nil {
-				return err
-			}
-			// goose takes either a dialect or a store of the dialect's.
-			opts, dialect = append(opts, goose.WithStore(store)), ""
-		}
-		p, err := goose.NewProvider(dialect, sqlDB, fsys, opts...)
+		p, err := m.provider(ctx, sqlDB, set)
 		if err != nil {
 			return fmt.Errorf("migrations of %s: %w", set.Module, err)
 		}
@@ -162,11 +140,30 @@ func (m *Migrator) postgresLocker(ctx context.Context, db *sql.DB) (lock.Session
 	return lock.NewPostgresSessionLocker(lock.WithLockID(int64(h.Sum64())), lock.WithLockTimeout(1, 300))
 }
 
-func (m *Migrator) sqlDB() (*sql.DB, goose.Dialect) {
+func (m *Migrator) sqlDB() *sql.DB {
 	if m.db.Engine == Postgres {
-		return stdlib.OpenDBFromPool(m.db.Pool), goose.DialectPostgres
+		return stdlib.OpenDBFromPool(m.db.Pool)
 	}
-	return m.db.SQL, goose.DialectSQLite3
+	return m.db.SQL
+}
+
+// provider returns the goose provider of one module's migrations, its versions in the table
+// goose_<module>: on PostgreSQL under the schema's migration lock, on SQLite through the
+// version table store of ours (sqliteStore; goose takes a dialect or a store, not both).
+func (m *Migrator) provider(ctx context.Context, sqlDB *sql.DB, set Migrations) (*goose.Provider, error) {
+	table := "goose_" + set.Module
+	if m.db.Engine == Postgres {
+		locker, err := m.postgresLocker(ctx, sqlDB)
+		if err != nil {
+			return nil, err
+		}
+		return goose.NewProvider(goose.DialectPostgres, sqlDB, set.Postgres, goose.WithTableName(table), goose.WithSessionLocker(locker))
+	}
+	store, err := newSQLiteStore(table)
+	if err != nil {
+		return nil, err
+	}
+	return goose.NewProvider("", sqlDB, set.SQLite, goose.WithStore(store))
 }
 
 func (m *Migrator) classify(err error) error {
