@@ -10,7 +10,9 @@ import (
 	"cmp"
 	"context"
 	"database/sql"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -712,6 +714,26 @@ func adminToken(bin, dbURL, base string) (string, error) {
 	return tok.AccessToken, err
 }
 
+// sessionOf reads the session (sid) of an access token the service issued: the ceilings check
+// it as the service does.
+func sessionOf(token string) (uuid.UUID, error) {
+	parts := strings.Split(token, ".")
+	if len(parts) != 3 {
+		return uuid.Nil, errors.New("the access token is not a JWT")
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return uuid.Nil, err
+	}
+	var claims struct {
+		Session uuid.UUID `json:"sid"`
+	}
+	if err := json.Unmarshal(payload, &claims); err != nil {
+		return uuid.Nil, fmt.Errorf("access token claims: %w", err)
+	}
+	return claims.Session, nil
+}
+
 func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) {
 	ctx := context.Background()
 	db, err := newDatabase(ctx, o, engine)
@@ -734,6 +756,10 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 	}
 	if err == nil {
 		err = decode("GET", svc.base+"/users/me", token, "", &me)
+	}
+	var session uuid.UUID
+	if err == nil {
+		session, err = sessionOf(token)
 	}
 	svc.stop()
 	if err != nil {
@@ -764,11 +790,12 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 		base = baseline.conns(o.concurrency)
 		defer closeAll(base)
 	}
-	// An authenticated request runs the account lookup, then the operation: the ceiling of a
-	// protected workload is that same sequence of statements (GET /users/{id} is one statement).
+	// An authenticated request runs the account and session lookup, then the operation: the
+	// ceiling of a protected workload is that same sequence of statements (GET /users/{id} is
+	// one statement).
 	authed := func(f op) op {
 		return func(w int) error {
-			if err := db.run(ctx, "GetUserByID", me.UserID); err != nil {
+			if err := db.run(ctx, "GetCaller", session, time.Now().UTC(), me.UserID); err != nil {
 				return err
 			}
 			return f(w)
@@ -816,7 +843,9 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 		})},
 		// GET /users/{id} reads its caller in the same statement as the user.
 		{"get", func(w int) error { return conns[w].do("GET", "/users/"+pick(), token, "", 200) },
-			func(int) error { return db.run(ctx, "GetUserPair", me.UserID, ids[rand.IntN(len(ids))]) },
+			func(int) error {
+				return db.run(ctx, "GetCallerAnd", session, time.Now().UTC(), me.UserID, ids[rand.IntN(len(ids))])
+			},
 			onBaseline(func(w int) error { return base[w].do("GET", "/users/"+pick(), "", "", 200) })},
 		{"list-first", func(w int) error { return conns[w].do("GET", "/users?limit=20", token, "", 200) },
 			authed(func(int) error { return db.run(ctx, "ListUsersFirst", nil, 21) }), nil},

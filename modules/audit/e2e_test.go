@@ -68,6 +68,9 @@ func TestTrailOfTheAcceptanceScenario(t *testing.T) {
 		} else if _, ok := res.(*oas.ChangePasswordNoContent); !ok {
 			t.Fatalf("change password: %T", res)
 		}
+		// The new password ended every session of the user: they log in again.
+		u.Token = a.Login(t, "renamed@example.com", newPassword)
+		u.Client = a.As(t, u.Token)
 		if _, err := u.Client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: u.ID}); err != nil {
 			t.Fatal(err)
 		}
@@ -80,15 +83,19 @@ func TestTrailOfTheAcceptanceScenario(t *testing.T) {
 			t.Fatalf("delete: %T", res)
 		}
 
-		items := trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID)}, 7)
+		items := trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID)}, 11)
 		slices.Reverse(items) // oldest first, as done
 		self, adm := u.ID.String(), admin.ID.String()
 		want := []struct{ typ, actor, changed string }{
 			{"userservice.user.registered.v1", "self", "username,email,role,is_active"},
+			{"userservice.session.created.v1", self, ""},
 			{"userservice.user.updated.v1", self, "email"},
 			{"userservice.user.role_changed.v1", adm, "role"},
 			{"userservice.user.password_changed.v1", self, "password"},
+			{"userservice.session.revoked.v1", self, ""},
+			{"userservice.session.created.v1", self, ""},
 			{"userservice.user.deactivated.v1", self, "is_active"},
+			{"userservice.session.revoked.v1", self, ""},
 			{"userservice.user.activated.v1", adm, "is_active"},
 			{"userservice.user.deleted.v1", adm, ""},
 		}
@@ -120,6 +127,9 @@ func TestTrailOfTheAcceptanceScenario(t *testing.T) {
 
 		// No secret anywhere: not the passwords, not a hash, not a token.
 		secrets := []string{u.Password, newPassword, admin.Password, u.Token, admin.Token, "$argon2"}
+		for _, tok := range []string{u.Token, admin.Token} {
+			secrets = append(secrets, strings.Split(tok, ".")[2]) // the signature alone
+		}
 		for _, table := range []string{"event_outbox", "audit_events", "event_dead_letters"} {
 			rows := dump(t, a.DB, table)
 			if table != "event_dead_letters" && len(rows) < 7 {

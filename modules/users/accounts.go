@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/google/uuid"
-
+	"github.com/acme/userservice/modules/users/ports"
 	"github.com/acme/userservice/modules/users/service"
 	"github.com/acme/userservice/platform/identity"
 )
@@ -22,9 +21,10 @@ var _ identity.Accounts = (*Accounts)(nil)
 // NewAccounts returns Accounts on the users service.
 func NewAccounts(svc *service.Service) *Accounts { return &Accounts{svc: svc} }
 
-// Caller reads the account of id now: a deactivated or deleted account is refused at once.
-func (a *Accounts) Caller(ctx context.Context, id uuid.UUID) (identity.Caller, error) {
-	u, err := a.svc.Caller(ctx, id)
+// Caller reads the account and session of c now: a deactivated or deleted account, or a
+// revoked session, is refused at once.
+func (a *Accounts) Caller(ctx context.Context, c identity.Credential) (identity.Caller, error) {
+	u, err := a.svc.Caller(ctx, ports.Credential{UserID: c.Subject, SessionID: c.Session})
 	if errors.Is(err, service.ErrUnauthenticated) {
 		return identity.Caller{}, fmt.Errorf("%w: %w", identity.ErrUnauthenticated, err)
 	}

@@ -73,12 +73,15 @@ func NewService(p ServiceParams) *service.Service {
 	}
 	return service.New(service.Deps{
 		Users:    NewRepository(p.DB, p.Signal),
+		Sessions: NewSessions(p.DB),
 		UoW:      NewUnitOfWork(p.DB, p.Signal),
 		Clock:    service.SystemClock{},
 		Hasher:   p.Hasher,
 		Tokens:   p.Tokens,
+		Opaque:   token.Opaque{},
 		Throttle: p.Throttle,
 		Policy: service.LoginPolicy{
+			SessionTTL:         p.Config.SessionTTL,
 			MaxFailures:        p.Config.LoginMaxFailures,
 			MaxFailuresPerAddr: p.Config.LoginMaxFailuresPerAddr,
 			Lockout:            p.Config.LoginLockout,
@@ -94,6 +97,15 @@ func NewRepository(db *database.DB, sig *events.Signal) ports.UserRepository {
 		return postgres.NewRepository(db.Pool, sig.Appended)
 	}
 	return sqlite.NewRepository(db.SQL, sig.Appended)
+}
+
+// NewSessions returns the sessions repository of the adapter for the open database's engine,
+// running each call as its own statement.
+func NewSessions(db *database.DB) ports.SessionRepository {
+	if db.Engine == database.Postgres {
+		return postgres.NewSessions(db.Pool)
+	}
+	return sqlite.NewSessions(db.SQL)
 }
 
 // NewUnitOfWork returns the unit of work of the adapter for the open database's engine; sig

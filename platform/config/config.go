@@ -59,6 +59,9 @@ type Config struct {
 	JWTSecret string `env:"JWT_SECRET"`
 	// JWTTTL is how long an access token is valid.
 	JWTTTL time.Duration `env:"JWT_TTL" envDefault:"15m"`
+	// SessionTTL is how long a session (a login and its refresh tokens) lives, however often
+	// it is refreshed; then its user logs in again.
+	SessionTTL time.Duration `env:"SESSION_TTL" envDefault:"720h"`
 	// LoginMaxFailures is how many failed logins of one account block it for LoginLockout.
 	LoginMaxFailures int `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
 	// LoginMaxFailuresPerAddr is how many failed logins from one client address block it.

@@ -47,6 +47,12 @@ var operationFields = map[string]map[string]fieldSpec{
 		"cursor":    {In: "query", Type: "string", Description: "Opaque cursor from a previous page's `next_cursor`."},
 		"is_active": {In: "query", Type: "boolean", Description: "Only users whose `is_active` equals this."},
 	},
+	"markEmailVerified": {
+		"user_id": {In: "path", Type: "string", Format: "uuid", Description: "The user's id (a UUID)."},
+	},
+	"refreshToken": {
+		"refresh_token": {In: "body", Type: "string", Description: "The refresh token of the latest login or refresh."},
+	},
 	"registerUser": {
 		"email":    {In: "body", Type: "string", Description: "An email address."},
 		"password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated."},
@@ -55,6 +61,12 @@ var operationFields = map[string]map[string]fieldSpec{
 	"replayDeadLetter": {
 		"event_id": {In: "body", Type: "string", Format: "uuid"},
 		"handler":  {In: "body", Type: "string"},
+	},
+	"revokeMySession": {
+		"session_id": {In: "path", Type: "string", Format: "uuid", Description: "The session's id (a UUID), as listed."},
+	},
+	"revokeUserSessions": {
+		"user_id": {In: "path", Type: "string", Format: "uuid", Description: "The user's id (a UUID)."},
 	},
 	"updateUser": {
 		"user_id":  {In: "path", Type: "string", Format: "uuid", Description: "The user's id (a UUID)."},

@@ -13,7 +13,7 @@ func newReqInfo(w http.ResponseWriter, r *http.Request, id string) *reqctx.Info 
 	if err != nil {
 		host = r.RemoteAddr
 	}
-	return &reqctx.Info{ID: id, ClientAddr: host, Path: r.URL.Path, Header: w.Header()}
+	return &reqctx.Info{ID: id, ClientAddr: host, UserAgent: r.UserAgent(), Path: r.URL.Path, Header: w.Header()}
 }
 
 // RequestID returns the id of the request in ctx.
@@ -26,6 +26,14 @@ func RequestID(ctx context.Context) string { return reqctx.RequestID(ctx) }
 func ClientAddr(ctx context.Context) string {
 	if info := reqctx.From(ctx); info != nil {
 		return info.ClientAddr
+	}
+	return ""
+}
+
+// UserAgent returns the User-Agent of the request in ctx, or "".
+func UserAgent(ctx context.Context) string {
+	if info := reqctx.From(ctx); info != nil {
+		return info.UserAgent
 	}
 	return ""
 }

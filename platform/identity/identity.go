@@ -42,9 +42,10 @@ func (c Caller) IsAdmin() bool { return c.Role == RoleAdmin }
 
 // Accounts is implemented by the module that owns accounts (users).
 type Accounts interface {
-	// Caller returns the caller whose verified token names id, read now: it fails with an
-	// error wrapping ErrUnauthenticated when the account is gone or deactivated.
-	Caller(ctx context.Context, id uuid.UUID) (Caller, error)
+	// Caller returns the caller whose verified token says c, read now: it fails with an error
+	// wrapping ErrUnauthenticated when the account is gone or deactivated, or the token's
+	// session was revoked or has expired.
+	Caller(ctx context.Context, c Credential) (Caller, error)
 }
 
 // Admins creates admins, for trusted operators: the admin command and the test kit. It is
@@ -71,23 +72,31 @@ func AsUserDeleted(constructor any) any {
 	return fx.Annotate(constructor, fx.ResultTags(`group:"user_deleted"`))
 }
 
-type subjectKey struct{}
-
-// WithSubject returns ctx carrying id, the subject of a verified token.
-func WithSubject(ctx context.Context, id uuid.UUID) context.Context {
-	return context.WithValue(ctx, subjectKey{}, id)
+// Credential is what the request's verified access token says: whose it is, and the session
+// (the login) it was issued in. Whether that account may still act, and whether that session
+// still exists, is for Accounts to say.
+type Credential struct {
+	Subject uuid.UUID
+	Session uuid.UUID
 }
 
-// Subject returns the subject of the request's verified token, without reading the account:
+type credentialKey struct{}
+
+// WithCredential returns ctx carrying c, what a verified token says.
+func WithCredential(ctx context.Context, c Credential) context.Context {
+	return context.WithValue(ctx, credentialKey{}, c)
+}
+
+// CredentialFrom returns what the request's verified token says, without reading the account:
 // for a use case that reads the account together with its own data. The generated server
-// verifies the token before every protected operation, so a missing subject is a wiring bug,
-// answered as unauthenticated rather than as a zero id that a policy might misread.
-func Subject(ctx context.Context) (uuid.UUID, error) {
-	id, ok := ctx.Value(subjectKey{}).(uuid.UUID)
+// verifies the token before every protected operation, so a missing credential is a wiring
+// bug, answered as unauthenticated rather than as a zero id that a policy might misread.
+func CredentialFrom(ctx context.Context) (Credential, error) {
+	c, ok := ctx.Value(credentialKey{}).(Credential)
 	if !ok {
-		return uuid.Nil, ErrUnauthenticated
+		return Credential{}, ErrUnauthenticated
 	}
-	return id, nil
+	return c, nil
 }
 
 // Resolver answers "who calls" for every module's handlers.
@@ -107,14 +116,14 @@ func NewResolver(p ResolverParams) *Resolver { return &Resolver{accounts: p.Acco
 
 // Caller returns the authenticated caller of the request in ctx, reading their account now.
 func (r *Resolver) Caller(ctx context.Context) (Caller, error) {
-	id, err := Subject(ctx)
+	c, err := CredentialFrom(ctx)
 	if err != nil {
 		return Caller{}, err
 	}
 	if r.accounts == nil {
 		return Caller{}, errors.Join(ErrUnauthenticated, errors.New("no module owns accounts"))
 	}
-	return r.accounts.Caller(ctx, id)
+	return r.accounts.Caller(ctx, c)
 }
 
 // Module provides the Resolver.

@@ -13,12 +13,17 @@ import (
 // accounts is a directory of active accounts; every other id is gone.
 type accounts map[uuid.UUID]identity.Role
 
-func (a accounts) Caller(_ context.Context, id uuid.UUID) (identity.Caller, error) {
-	role, ok := a[id]
+func (a accounts) Caller(_ context.Context, c identity.Credential) (identity.Caller, error) {
+	role, ok := a[c.Subject]
 	if !ok {
 		return identity.Caller{}, identity.ErrUnauthenticated
 	}
-	return identity.Caller{ID: id, Role: role}, nil
+	return identity.Caller{ID: c.Subject, Role: role}, nil
+}
+
+// as returns a context carrying a verified token of id.
+func as(id uuid.UUID) context.Context {
+	return identity.WithCredential(context.Background(), identity.Credential{Subject: id, Session: uuid.New()})
 }
 
 func TestResolver(t *testing.T) {
@@ -33,11 +38,11 @@ func TestResolver(t *testing.T) {
 		wantAdmin bool
 		wantErr   bool
 	}{
-		{"an admin", dir, identity.WithSubject(context.Background(), admin), identity.Caller{ID: admin, Role: identity.RoleAdmin}, true, false},
-		{"a user", dir, identity.WithSubject(context.Background(), user), identity.Caller{ID: user, Role: identity.RoleUser}, false, false},
-		{"a gone account", dir, identity.WithSubject(context.Background(), uuid.New()), identity.Caller{}, false, true},
+		{"an admin", dir, as(admin), identity.Caller{ID: admin, Role: identity.RoleAdmin}, true, false},
+		{"a user", dir, as(user), identity.Caller{ID: user, Role: identity.RoleUser}, false, false},
+		{"a gone account", dir, as(uuid.New()), identity.Caller{}, false, true},
 		{"no verified token", dir, context.Background(), identity.Caller{}, false, true},
-		{"no module owns accounts", nil, identity.WithSubject(context.Background(), user), identity.Caller{}, false, true},
+		{"no module owns accounts", nil, as(user), identity.Caller{}, false, true},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -117,9 +117,10 @@ type UsersInvoker interface {
 	ChangePassword(ctx context.Context, request *ChangePasswordRequest) (ChangePasswordRes, error)
 	// CreateToken invokes createToken operation.
 	//
-	// Exchanges an email and password for a bearer access token. Unknown email, wrong password, no
-	// password set and a deactivated account all give the same 401. Repeated failures for one account or
-	// one client address are throttled with 429 and `Retry-After`.
+	// Exchanges an email and password for a session: a short-lived bearer access token and a refresh token
+	// (see `POST /auth/refresh`). Unknown email, wrong password, no password set and a deactivated account
+	// all give the same 401. Repeated failures for one account or one client address are throttled with
+	// 429 and `Retry-After`.
 	//
 	// POST /auth/token
 	CreateToken(ctx context.Context, request *TokenRequest) (CreateTokenRes, error)
@@ -148,6 +149,12 @@ type UsersInvoker interface {
 	//
 	// GET /users/{user_id}
 	GetUser(ctx context.Context, params GetUserParams) (GetUserRes, error)
+	// ListMySessions invokes listMySessions operation.
+	//
+	// Every live session of the caller (one per login), newest first.
+	//
+	// GET /users/me/sessions
+	ListMySessions(ctx context.Context) (ListMySessionsRes, error)
 	// ListUsers invokes listUsers operation.
 	//
 	// Admins only. One page of users ordered by creation time (oldest first), then id. Pass `next_cursor`
@@ -155,6 +162,30 @@ type UsersInvoker interface {
 	//
 	// GET /users
 	ListUsers(ctx context.Context, params ListUsersParams) (ListUsersRes, error)
+	// Logout invokes logout operation.
+	//
+	// Ends the session the bearer token belongs to: its access token and its refresh token stop working at
+	// once.
+	//
+	// POST /auth/logout
+	Logout(ctx context.Context) (LogoutRes, error)
+	// MarkEmailVerified invokes markEmailVerified operation.
+	//
+	// Admins only: marks the user's current email verified without the mail that would prove it (an
+	// operator who checked it another way). Idempotent.
+	//
+	// POST /users/{user_id}/verify-email
+	MarkEmailVerified(ctx context.Context, params MarkEmailVerifiedParams) (MarkEmailVerifiedRes, error)
+	// RefreshToken invokes refreshToken operation.
+	//
+	// Exchanges the refresh token of a session for a new access token and a new refresh token (rotation):
+	// every refresh token works once. Presenting one that was already used revokes its whole session, so
+	// that a stolen token and the legitimate one both stop working; the answer is then the same 401 as for
+	// an unknown, expired or revoked one. A session lives `SESSION_TTL` from its login however often it is
+	// refreshed.
+	//
+	// POST /auth/refresh
+	RefreshToken(ctx context.Context, request *RefreshRequest) (RefreshTokenRes, error)
 	// RegisterUser invokes registerUser operation.
 	//
 	// Public self-registration: creates an active user with role `user`. Email and username are unique,
@@ -163,6 +194,24 @@ type UsersInvoker interface {
 	//
 	// POST /users
 	RegisterUser(ctx context.Context, request *RegisterUserRequest) (RegisterUserRes, error)
+	// RevokeMyOtherSessions invokes revokeMyOtherSessions operation.
+	//
+	// Ends every session of the caller except the one of this request.
+	//
+	// DELETE /users/me/sessions
+	RevokeMyOtherSessions(ctx context.Context) (RevokeMyOtherSessionsRes, error)
+	// RevokeMySession invokes revokeMySession operation.
+	//
+	// Its tokens stop working at once. A session of someone else is not found.
+	//
+	// DELETE /users/me/sessions/{session_id}
+	RevokeMySession(ctx context.Context, params RevokeMySessionParams) (RevokeMySessionRes, error)
+	// RevokeUserSessions invokes revokeUserSessions operation.
+	//
+	// Admins only. The user's tokens stop working at their next request.
+	//
+	// DELETE /users/{user_id}/sessions
+	RevokeUserSessions(ctx context.Context, params RevokeUserSessionsParams) (RevokeUserSessionsRes, error)
 	// UpdateUser invokes updateUser operation.
 	//
 	// The user themself or an admin; only admins may change `role`. Fields that are absent stay as they
@@ -389,9 +438,10 @@ func (c *Client) sendChangePassword(ctx context.Context, request *ChangePassword
 
 // CreateToken invokes createToken operation.
 //
-// Exchanges an email and password for a bearer access token. Unknown email, wrong password, no
-// password set and a deactivated account all give the same 401. Repeated failures for one account or
-// one client address are throttled with 429 and `Retry-After`.
+// Exchanges an email and password for a session: a short-lived bearer access token and a refresh token
+// (see `POST /auth/refresh`). Unknown email, wrong password, no password set and a deactivated account
+// all give the same 401. Repeated failures for one account or one client address are throttled with
+// 429 and `Retry-After`.
 //
 // POST /auth/token
 func (c *Client) CreateToken(ctx context.Context, request *TokenRequest) (CreateTokenRes, error) {
@@ -1323,6 +1373,82 @@ func (c *Client) sendListEvents(ctx context.Context, params ListEventsParams) (r
 	return result, nil
 }
 
+// ListMySessions invokes listMySessions operation.
+//
+// Every live session of the caller (one per login), newest first.
+//
+// GET /users/me/sessions
+func (c *Client) ListMySessions(ctx context.Context) (ListMySessionsRes, error) {
+	res, err := c.sendListMySessions(ctx)
+	return res, err
+}
+
+func (c *Client) sendListMySessions(ctx context.Context) (res ListMySessionsRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/users/me/sessions"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "GET", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityBearerAuth(ctx, ListMySessionsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"BearerAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeListMySessionsResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // ListUsers invokes listUsers operation.
 //
 // Admins only. One page of users ordered by creation time (oldest first), then id. Pass `next_cursor`
@@ -1454,6 +1580,229 @@ func (c *Client) sendListUsers(ctx context.Context, params ListUsersParams) (res
 	return result, nil
 }
 
+// Logout invokes logout operation.
+//
+// Ends the session the bearer token belongs to: its access token and its refresh token stop working at
+// once.
+//
+// POST /auth/logout
+func (c *Client) Logout(ctx context.Context) (LogoutRes, error) {
+	res, err := c.sendLogout(ctx)
+	return res, err
+}
+
+func (c *Client) sendLogout(ctx context.Context) (res LogoutRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/auth/logout"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityBearerAuth(ctx, LogoutOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"BearerAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeLogoutResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// MarkEmailVerified invokes markEmailVerified operation.
+//
+// Admins only: marks the user's current email verified without the mail that would prove it (an
+// operator who checked it another way). Idempotent.
+//
+// POST /users/{user_id}/verify-email
+func (c *Client) MarkEmailVerified(ctx context.Context, params MarkEmailVerifiedParams) (MarkEmailVerifiedRes, error) {
+	res, err := c.sendMarkEmailVerified(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendMarkEmailVerified(ctx context.Context, params MarkEmailVerifiedParams) (res MarkEmailVerifiedRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/users/"
+	{
+		// Encode "user_id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "user_id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.UUIDToString(params.UserID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/verify-email"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityBearerAuth(ctx, MarkEmailVerifiedOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"BearerAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeMarkEmailVerifiedResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// RefreshToken invokes refreshToken operation.
+//
+// Exchanges the refresh token of a session for a new access token and a new refresh token (rotation):
+// every refresh token works once. Presenting one that was already used revokes its whole session, so
+// that a stolen token and the legitimate one both stop working; the answer is then the same 401 as for
+// an unknown, expired or revoked one. A session lives `SESSION_TTL` from its login however often it is
+// refreshed.
+//
+// POST /auth/refresh
+func (c *Client) RefreshToken(ctx context.Context, request *RefreshRequest) (RefreshTokenRes, error) {
+	res, err := c.sendRefreshToken(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendRefreshToken(ctx context.Context, request *RefreshRequest) (res RefreshTokenRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/auth/refresh"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeRefreshTokenRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeRefreshTokenResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // RegisterUser invokes registerUser operation.
 //
 // Public self-registration: creates an active user with role `user`. Email and username are unique,
@@ -1576,6 +1925,271 @@ func (c *Client) sendReplayDeadLetter(ctx context.Context, request *DeadLetterRe
 	}()
 
 	result, err := decodeReplayDeadLetterResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// RevokeMyOtherSessions invokes revokeMyOtherSessions operation.
+//
+// Ends every session of the caller except the one of this request.
+//
+// DELETE /users/me/sessions
+func (c *Client) RevokeMyOtherSessions(ctx context.Context) (RevokeMyOtherSessionsRes, error) {
+	res, err := c.sendRevokeMyOtherSessions(ctx)
+	return res, err
+}
+
+func (c *Client) sendRevokeMyOtherSessions(ctx context.Context) (res RevokeMyOtherSessionsRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/users/me/sessions"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "DELETE", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityBearerAuth(ctx, RevokeMyOtherSessionsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"BearerAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeRevokeMyOtherSessionsResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// RevokeMySession invokes revokeMySession operation.
+//
+// Its tokens stop working at once. A session of someone else is not found.
+//
+// DELETE /users/me/sessions/{session_id}
+func (c *Client) RevokeMySession(ctx context.Context, params RevokeMySessionParams) (RevokeMySessionRes, error) {
+	res, err := c.sendRevokeMySession(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendRevokeMySession(ctx context.Context, params RevokeMySessionParams) (res RevokeMySessionRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [2]string
+	pathParts[0] = "/users/me/sessions/"
+	{
+		// Encode "session_id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "session_id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.UUIDToString(params.SessionID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "DELETE", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityBearerAuth(ctx, RevokeMySessionOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"BearerAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeRevokeMySessionResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// RevokeUserSessions invokes revokeUserSessions operation.
+//
+// Admins only. The user's tokens stop working at their next request.
+//
+// DELETE /users/{user_id}/sessions
+func (c *Client) RevokeUserSessions(ctx context.Context, params RevokeUserSessionsParams) (RevokeUserSessionsRes, error) {
+	res, err := c.sendRevokeUserSessions(ctx, params)
+	return res, err
+}
+
+func (c *Client) sendRevokeUserSessions(ctx context.Context, params RevokeUserSessionsParams) (res RevokeUserSessionsRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [3]string
+	pathParts[0] = "/users/"
+	{
+		// Encode "user_id" parameter.
+		e := uri.NewPathEncoder(uri.PathEncoderConfig{
+			Param:   "user_id",
+			Style:   uri.PathStyleSimple,
+			Explode: false,
+		})
+		if err := func() error {
+			return e.EncodeValue(conv.UUIDToString(params.UserID))
+		}(); err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		encoded, err := e.Result()
+		if err != nil {
+			return res, errors.Wrap(err, "encode path")
+		}
+		pathParts[1] = encoded
+	}
+	pathParts[2] = "/sessions"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "DELETE", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityBearerAuth(ctx, RevokeUserSessionsOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"BearerAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeRevokeUserSessionsResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

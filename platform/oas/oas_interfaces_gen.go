@@ -45,8 +45,24 @@ type ListEventsRes interface {
 	listEventsRes()
 }
 
+type ListMySessionsRes interface {
+	listMySessionsRes()
+}
+
 type ListUsersRes interface {
 	listUsersRes()
+}
+
+type LogoutRes interface {
+	logoutRes()
+}
+
+type MarkEmailVerifiedRes interface {
+	markEmailVerifiedRes()
+}
+
+type RefreshTokenRes interface {
+	refreshTokenRes()
 }
 
 type RegisterUserRes interface {
@@ -55,6 +71,18 @@ type RegisterUserRes interface {
 
 type ReplayDeadLetterRes interface {
 	replayDeadLetterRes()
+}
+
+type RevokeMyOtherSessionsRes interface {
+	revokeMyOtherSessionsRes()
+}
+
+type RevokeMySessionRes interface {
+	revokeMySessionRes()
+}
+
+type RevokeUserSessionsRes interface {
+	revokeUserSessionsRes()
 }
 
 type UpdateUserRes interface {

@@ -38,6 +38,20 @@ func encodeCreateTokenRequest(
 	return nil
 }
 
+func encodeRefreshTokenRequest(
+	req *RefreshRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeRegisterUserRequest(
 	req *RegisterUserRequest,
 	r *http.Request,

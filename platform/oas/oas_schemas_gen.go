@@ -766,6 +766,27 @@ type ListUsersServiceUnavailable Problem
 
 func (*ListUsersServiceUnavailable) listUsersRes() {}
 
+// LogoutNoContent is response for Logout operation.
+type LogoutNoContent struct{}
+
+func (*LogoutNoContent) logoutRes() {}
+
+type MarkEmailVerifiedBadRequest Problem
+
+func (*MarkEmailVerifiedBadRequest) markEmailVerifiedRes() {}
+
+type MarkEmailVerifiedForbidden Problem
+
+func (*MarkEmailVerifiedForbidden) markEmailVerifiedRes() {}
+
+type MarkEmailVerifiedNotFound Problem
+
+func (*MarkEmailVerifiedNotFound) markEmailVerifiedRes() {}
+
+type MarkEmailVerifiedServiceUnavailable Problem
+
+func (*MarkEmailVerifiedServiceUnavailable) markEmailVerifiedRes() {}
+
 // NewNilString returns new NilString with value set to v.
 func NewNilString(v string) NilString {
 	return NilString{
@@ -943,6 +964,74 @@ func (o OptInt) Get() (v int, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptInt) Or(d int) int {
+	if v, ok := o.Get(); ok {
+		return v
+	}
+	return d
+}
+
+// NewOptNilDateTime returns new OptNilDateTime with value set to v.
+func NewOptNilDateTime(v time.Time) OptNilDateTime {
+	return OptNilDateTime{
+		Value: v,
+		Set:   true,
+	}
+}
+
+// OptNilDateTime is optional nullable time.Time.
+type OptNilDateTime struct {
+	Value time.Time
+	Set   bool
+	Null  bool
+}
+
+// IsSet returns true if OptNilDateTime was set.
+func (o OptNilDateTime) IsSet() bool { return o.Set }
+
+// Reset unsets value.
+func (o *OptNilDateTime) Reset() {
+	var v time.Time
+	o.Value = v
+	o.Set = false
+	o.Null = false
+}
+
+// SetTo sets value to v.
+func (o *OptNilDateTime) SetTo(v time.Time) {
+	o.Set = true
+	o.Null = false
+	o.Value = v
+}
+
+// IsNull returns true if value is Null.
+func (o OptNilDateTime) IsNull() bool { return o.Null }
+
+// SetToNull sets value to null.
+func (o *OptNilDateTime) SetToNull() {
+	o.Set = true
+	o.Null = true
+	var v time.Time
+	o.Value = v
+}
+
+// IsEmpty returns true if the field was omitted from the payload (not Set and not Null).
+func (o OptNilDateTime) IsEmpty() bool {
+	return !o.Set && !o.Null
+}
+
+// Get returns value and boolean that denotes whether value was set.
+func (o OptNilDateTime) Get() (v time.Time, ok bool) {
+	if o.Null {
+		return v, false
+	}
+	if !o.Set {
+		return v, false
+	}
+	return o.Value, true
+}
+
+// Or returns value if set, or given parameter if does not.
+func (o OptNilDateTime) Or(d time.Time) time.Time {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -1270,8 +1359,39 @@ func (s *Problem) SetErrors(val []FieldError) {
 	s.Errors = val
 }
 
-func (*Problem) getMeRes()        {}
-func (*Problem) getReadinessRes() {}
+func (*Problem) getMeRes()                 {}
+func (*Problem) getReadinessRes()          {}
+func (*Problem) listMySessionsRes()        {}
+func (*Problem) logoutRes()                {}
+func (*Problem) revokeMyOtherSessionsRes() {}
+
+// Ref: #/components/schemas/RefreshRequest
+type RefreshRequest struct {
+	// The refresh token of the latest login or refresh.
+	RefreshToken string `json:"refresh_token"`
+}
+
+// GetRefreshToken returns the value of RefreshToken.
+func (s *RefreshRequest) GetRefreshToken() string {
+	return s.RefreshToken
+}
+
+// SetRefreshToken sets the value of RefreshToken.
+func (s *RefreshRequest) SetRefreshToken(val string) {
+	s.RefreshToken = val
+}
+
+type RefreshTokenBadRequest Problem
+
+func (*RefreshTokenBadRequest) refreshTokenRes() {}
+
+type RefreshTokenRequestEntityTooLarge Problem
+
+func (*RefreshTokenRequestEntityTooLarge) refreshTokenRes() {}
+
+type RefreshTokenServiceUnavailable Problem
+
+func (*RefreshTokenServiceUnavailable) refreshTokenRes() {}
 
 type RegisterUserBadRequest Problem
 
@@ -1355,6 +1475,49 @@ type ReplayDeadLetterServiceUnavailable Problem
 
 func (*ReplayDeadLetterServiceUnavailable) replayDeadLetterRes() {}
 
+// RevokeMyOtherSessionsNoContent is response for RevokeMyOtherSessions operation.
+type RevokeMyOtherSessionsNoContent struct{}
+
+func (*RevokeMyOtherSessionsNoContent) revokeMyOtherSessionsRes() {}
+
+type RevokeMySessionBadRequest Problem
+
+func (*RevokeMySessionBadRequest) revokeMySessionRes() {}
+
+// RevokeMySessionNoContent is response for RevokeMySession operation.
+type RevokeMySessionNoContent struct{}
+
+func (*RevokeMySessionNoContent) revokeMySessionRes() {}
+
+type RevokeMySessionNotFound Problem
+
+func (*RevokeMySessionNotFound) revokeMySessionRes() {}
+
+type RevokeMySessionServiceUnavailable Problem
+
+func (*RevokeMySessionServiceUnavailable) revokeMySessionRes() {}
+
+type RevokeUserSessionsBadRequest Problem
+
+func (*RevokeUserSessionsBadRequest) revokeUserSessionsRes() {}
+
+type RevokeUserSessionsForbidden Problem
+
+func (*RevokeUserSessionsForbidden) revokeUserSessionsRes() {}
+
+// RevokeUserSessionsNoContent is response for RevokeUserSessions operation.
+type RevokeUserSessionsNoContent struct{}
+
+func (*RevokeUserSessionsNoContent) revokeUserSessionsRes() {}
+
+type RevokeUserSessionsNotFound Problem
+
+func (*RevokeUserSessionsNotFound) revokeUserSessionsRes() {}
+
+type RevokeUserSessionsServiceUnavailable Problem
+
+func (*RevokeUserSessionsServiceUnavailable) revokeUserSessionsRes() {}
+
 // What the user may do.
 // Ref: #/components/schemas/Role
 type Role string
@@ -1397,6 +1560,110 @@ func (s *Role) UnmarshalText(data []byte) error {
 		return errors.Errorf("invalid value: %q", data)
 	}
 }
+
+// Ref: #/components/schemas/Session
+type Session struct {
+	SessionID uuid.UUID `json:"session_id"`
+	// The User-Agent of the login, or of the latest refresh.
+	UserAgent string `json:"user_agent"`
+	// The client address of the login, or of the latest refresh.
+	ClientAddr string `json:"client_addr"`
+	// When the session's login happened.
+	CreatedAt time.Time `json:"created_at"`
+	// The login, or the latest refresh.
+	LastUsedAt time.Time `json:"last_used_at"`
+	// When the session ends, however often it is refreshed.
+	ExpiresAt time.Time `json:"expires_at"`
+	// Whether this request's token belongs to the session.
+	Current bool `json:"current"`
+}
+
+// GetSessionID returns the value of SessionID.
+func (s *Session) GetSessionID() uuid.UUID {
+	return s.SessionID
+}
+
+// GetUserAgent returns the value of UserAgent.
+func (s *Session) GetUserAgent() string {
+	return s.UserAgent
+}
+
+// GetClientAddr returns the value of ClientAddr.
+func (s *Session) GetClientAddr() string {
+	return s.ClientAddr
+}
+
+// GetCreatedAt returns the value of CreatedAt.
+func (s *Session) GetCreatedAt() time.Time {
+	return s.CreatedAt
+}
+
+// GetLastUsedAt returns the value of LastUsedAt.
+func (s *Session) GetLastUsedAt() time.Time {
+	return s.LastUsedAt
+}
+
+// GetExpiresAt returns the value of ExpiresAt.
+func (s *Session) GetExpiresAt() time.Time {
+	return s.ExpiresAt
+}
+
+// GetCurrent returns the value of Current.
+func (s *Session) GetCurrent() bool {
+	return s.Current
+}
+
+// SetSessionID sets the value of SessionID.
+func (s *Session) SetSessionID(val uuid.UUID) {
+	s.SessionID = val
+}
+
+// SetUserAgent sets the value of UserAgent.
+func (s *Session) SetUserAgent(val string) {
+	s.UserAgent = val
+}
+
+// SetClientAddr sets the value of ClientAddr.
+func (s *Session) SetClientAddr(val string) {
+	s.ClientAddr = val
+}
+
+// SetCreatedAt sets the value of CreatedAt.
+func (s *Session) SetCreatedAt(val time.Time) {
+	s.CreatedAt = val
+}
+
+// SetLastUsedAt sets the value of LastUsedAt.
+func (s *Session) SetLastUsedAt(val time.Time) {
+	s.LastUsedAt = val
+}
+
+// SetExpiresAt sets the value of ExpiresAt.
+func (s *Session) SetExpiresAt(val time.Time) {
+	s.ExpiresAt = val
+}
+
+// SetCurrent sets the value of Current.
+func (s *Session) SetCurrent(val bool) {
+	s.Current = val
+}
+
+// Ref: #/components/schemas/SessionList
+type SessionList struct {
+	Items []Session `json:"items"`
+}
+
+// GetItems returns the value of Items.
+func (s *SessionList) GetItems() []Session {
+	return s.Items
+}
+
+// SetItems sets the value of Items.
+func (s *SessionList) SetItems(val []Session) {
+	s.Items = val
+}
+
+func (*SessionList) listMySessionsRes() {}
 
 // Ref: #/components/schemas/Status
 type Status struct {
@@ -1454,8 +1721,11 @@ type Token struct {
 	// A JWT to send as `Authorization: Bearer <token>`.
 	AccessToken string         `json:"access_token"`
 	TokenType   TokenTokenType `json:"token_type"`
-	// Seconds until the token expires.
+	// Seconds until the access token expires.
 	ExpiresIn int `json:"expires_in"`
+	// Gets the session's next tokens from `POST /auth/refresh`, once. Keep it secret; it is stored only as
+	// a hash.
+	RefreshToken string `json:"refresh_token"`
 }
 
 // GetAccessToken returns the value of AccessToken.
@@ -1473,6 +1743,11 @@ func (s *Token) GetExpiresIn() int {
 	return s.ExpiresIn
 }
 
+// GetRefreshToken returns the value of RefreshToken.
+func (s *Token) GetRefreshToken() string {
+	return s.RefreshToken
+}
+
 // SetAccessToken sets the value of AccessToken.
 func (s *Token) SetAccessToken(val string) {
 	s.AccessToken = val
@@ -1488,7 +1763,13 @@ func (s *Token) SetExpiresIn(val int) {
 	s.ExpiresIn = val
 }
 
-func (*Token) createTokenRes() {}
+// SetRefreshToken sets the value of RefreshToken.
+func (s *Token) SetRefreshToken(val string) {
+	s.RefreshToken = val
+}
+
+func (*Token) createTokenRes()  {}
+func (*Token) refreshTokenRes() {}
 
 // Ref: #/components/schemas/TokenRequest
 type TokenRequest struct {
@@ -1605,19 +1886,26 @@ func (s *UnauthorizedHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*UnauthorizedHeaders) activateUserRes()     {}
-func (*UnauthorizedHeaders) changePasswordRes()   {}
-func (*UnauthorizedHeaders) createTokenRes()      {}
-func (*UnauthorizedHeaders) deactivateUserRes()   {}
-func (*UnauthorizedHeaders) deleteUserRes()       {}
-func (*UnauthorizedHeaders) getMeRes()            {}
-func (*UnauthorizedHeaders) getUserRes()          {}
-func (*UnauthorizedHeaders) listAuditEventsRes()  {}
-func (*UnauthorizedHeaders) listDeadLettersRes()  {}
-func (*UnauthorizedHeaders) listEventsRes()       {}
-func (*UnauthorizedHeaders) listUsersRes()        {}
-func (*UnauthorizedHeaders) replayDeadLetterRes() {}
-func (*UnauthorizedHeaders) updateUserRes()       {}
+func (*UnauthorizedHeaders) activateUserRes()          {}
+func (*UnauthorizedHeaders) changePasswordRes()        {}
+func (*UnauthorizedHeaders) createTokenRes()           {}
+func (*UnauthorizedHeaders) deactivateUserRes()        {}
+func (*UnauthorizedHeaders) deleteUserRes()            {}
+func (*UnauthorizedHeaders) getMeRes()                 {}
+func (*UnauthorizedHeaders) getUserRes()               {}
+func (*UnauthorizedHeaders) listAuditEventsRes()       {}
+func (*UnauthorizedHeaders) listDeadLettersRes()       {}
+func (*UnauthorizedHeaders) listEventsRes()            {}
+func (*UnauthorizedHeaders) listMySessionsRes()        {}
+func (*UnauthorizedHeaders) listUsersRes()             {}
+func (*UnauthorizedHeaders) logoutRes()                {}
+func (*UnauthorizedHeaders) markEmailVerifiedRes()     {}
+func (*UnauthorizedHeaders) refreshTokenRes()          {}
+func (*UnauthorizedHeaders) replayDeadLetterRes()      {}
+func (*UnauthorizedHeaders) revokeMyOtherSessionsRes() {}
+func (*UnauthorizedHeaders) revokeMySessionRes()       {}
+func (*UnauthorizedHeaders) revokeUserSessionsRes()    {}
+func (*UnauthorizedHeaders) updateUserRes()            {}
 
 type UpdateUserBadRequest Problem
 
@@ -1686,12 +1974,17 @@ func (*UpdateUserUnprocessableEntity) updateUserRes() {}
 
 // Ref: #/components/schemas/User
 type User struct {
-	UserID    uuid.UUID `json:"user_id"`
-	Username  Username  `json:"username"`
-	Email     Email     `json:"email"`
-	IsActive  bool      `json:"is_active"`
-	Role      Role      `json:"role"`
-	CreatedAt time.Time `json:"created_at"`
+	UserID   uuid.UUID `json:"user_id"`
+	Username Username  `json:"username"`
+	Email    Email     `json:"email"`
+	IsActive bool      `json:"is_active"`
+	Role     Role      `json:"role"`
+	// Whether the user proved they receive mail at `email`. A new address is unverified until its
+	// verification mail's link is used.
+	EmailVerified bool `json:"email_verified"`
+	// When the email was verified; null while it is not.
+	EmailVerifiedAt OptNilDateTime `json:"email_verified_at"`
+	CreatedAt       time.Time      `json:"created_at"`
 }
 
 // GetUserID returns the value of UserID.
@@ -1717,6 +2010,16 @@ func (s *User) GetIsActive() bool {
 // GetRole returns the value of Role.
 func (s *User) GetRole() Role {
 	return s.Role
+}
+
+// GetEmailVerified returns the value of EmailVerified.
+func (s *User) GetEmailVerified() bool {
+	return s.EmailVerified
+}
+
+// GetEmailVerifiedAt returns the value of EmailVerifiedAt.
+func (s *User) GetEmailVerifiedAt() OptNilDateTime {
+	return s.EmailVerifiedAt
 }
 
 // GetCreatedAt returns the value of CreatedAt.
@@ -1749,16 +2052,27 @@ func (s *User) SetRole(val Role) {
 	s.Role = val
 }
 
+// SetEmailVerified sets the value of EmailVerified.
+func (s *User) SetEmailVerified(val bool) {
+	s.EmailVerified = val
+}
+
+// SetEmailVerifiedAt sets the value of EmailVerifiedAt.
+func (s *User) SetEmailVerifiedAt(val OptNilDateTime) {
+	s.EmailVerifiedAt = val
+}
+
 // SetCreatedAt sets the value of CreatedAt.
 func (s *User) SetCreatedAt(val time.Time) {
 	s.CreatedAt = val
 }
 
-func (*User) activateUserRes()   {}
-func (*User) deactivateUserRes() {}
-func (*User) getMeRes()          {}
-func (*User) getUserRes()        {}
-func (*User) updateUserRes()     {}
+func (*User) activateUserRes()      {}
+func (*User) deactivateUserRes()    {}
+func (*User) getMeRes()             {}
+func (*User) getUserRes()           {}
+func (*User) markEmailVerifiedRes() {}
+func (*User) updateUserRes()        {}
 
 // UserHeaders wraps User with response headers.
 type UserHeaders struct {

@@ -35,18 +35,24 @@ func findAuthorization(h http.Header, prefix string) (string, bool) {
 
 // operationRolesBearerAuth is a private map storing roles per operation.
 var operationRolesBearerAuth = map[string][]string{
-	ActivateUserOperation:     []string{},
-	ChangePasswordOperation:   []string{},
-	DeactivateUserOperation:   []string{},
-	DeleteUserOperation:       []string{},
-	GetMeOperation:            []string{},
-	GetUserOperation:          []string{},
-	ListAuditEventsOperation:  []string{},
-	ListDeadLettersOperation:  []string{},
-	ListEventsOperation:       []string{},
-	ListUsersOperation:        []string{},
-	ReplayDeadLetterOperation: []string{},
-	UpdateUserOperation:       []string{},
+	ActivateUserOperation:          []string{},
+	ChangePasswordOperation:        []string{},
+	DeactivateUserOperation:        []string{},
+	DeleteUserOperation:            []string{},
+	GetMeOperation:                 []string{},
+	GetUserOperation:               []string{},
+	ListAuditEventsOperation:       []string{},
+	ListDeadLettersOperation:       []string{},
+	ListEventsOperation:            []string{},
+	ListMySessionsOperation:        []string{},
+	ListUsersOperation:             []string{},
+	LogoutOperation:                []string{},
+	MarkEmailVerifiedOperation:     []string{},
+	ReplayDeadLetterOperation:      []string{},
+	RevokeMyOtherSessionsOperation: []string{},
+	RevokeMySessionOperation:       []string{},
+	RevokeUserSessionsOperation:    []string{},
+	UpdateUserOperation:            []string{},
 }
 
 // GetRolesForBearerAuth returns the required roles for the given operation.

@@ -107,9 +107,10 @@ type UsersHandler interface {
 	ChangePassword(ctx context.Context, req *ChangePasswordRequest) (ChangePasswordRes, error)
 	// CreateToken implements createToken operation.
 	//
-	// Exchanges an email and password for a bearer access token. Unknown email, wrong password, no
-	// password set and a deactivated account all give the same 401. Repeated failures for one account or
-	// one client address are throttled with 429 and `Retry-After`.
+	// Exchanges an email and password for a session: a short-lived bearer access token and a refresh token
+	// (see `POST /auth/refresh`). Unknown email, wrong password, no password set and a deactivated account
+	// all give the same 401. Repeated failures for one account or one client address are throttled with
+	// 429 and `Retry-After`.
 	//
 	// POST /auth/token
 	CreateToken(ctx context.Context, req *TokenRequest) (CreateTokenRes, error)
@@ -138,6 +139,12 @@ type UsersHandler interface {
 	//
 	// GET /users/{user_id}
 	GetUser(ctx context.Context, params GetUserParams) (GetUserRes, error)
+	// ListMySessions implements listMySessions operation.
+	//
+	// Every live session of the caller (one per login), newest first.
+	//
+	// GET /users/me/sessions
+	ListMySessions(ctx context.Context) (ListMySessionsRes, error)
 	// ListUsers implements listUsers operation.
 	//
 	// Admins only. One page of users ordered by creation time (oldest first), then id. Pass `next_cursor`
@@ -145,6 +152,30 @@ type UsersHandler interface {
 	//
 	// GET /users
 	ListUsers(ctx context.Context, params ListUsersParams) (ListUsersRes, error)
+	// Logout implements logout operation.
+	//
+	// Ends the session the bearer token belongs to: its access token and its refresh token stop working at
+	// once.
+	//
+	// POST /auth/logout
+	Logout(ctx context.Context) (LogoutRes, error)
+	// MarkEmailVerified implements markEmailVerified operation.
+	//
+	// Admins only: marks the user's current email verified without the mail that would prove it (an
+	// operator who checked it another way). Idempotent.
+	//
+	// POST /users/{user_id}/verify-email
+	MarkEmailVerified(ctx context.Context, params MarkEmailVerifiedParams) (MarkEmailVerifiedRes, error)
+	// RefreshToken implements refreshToken operation.
+	//
+	// Exchanges the refresh token of a session for a new access token and a new refresh token (rotation):
+	// every refresh token works once. Presenting one that was already used revokes its whole session, so
+	// that a stolen token and the legitimate one both stop working; the answer is then the same 401 as for
+	// an unknown, expired or revoked one. A session lives `SESSION_TTL` from its login however often it is
+	// refreshed.
+	//
+	// POST /auth/refresh
+	RefreshToken(ctx context.Context, req *RefreshRequest) (RefreshTokenRes, error)
 	// RegisterUser implements registerUser operation.
 	//
 	// Public self-registration: creates an active user with role `user`. Email and username are unique,
@@ -153,6 +184,24 @@ type UsersHandler interface {
 	//
 	// POST /users
 	RegisterUser(ctx context.Context, req *RegisterUserRequest) (RegisterUserRes, error)
+	// RevokeMyOtherSessions implements revokeMyOtherSessions operation.
+	//
+	// Ends every session of the caller except the one of this request.
+	//
+	// DELETE /users/me/sessions
+	RevokeMyOtherSessions(ctx context.Context) (RevokeMyOtherSessionsRes, error)
+	// RevokeMySession implements revokeMySession operation.
+	//
+	// Its tokens stop working at once. A session of someone else is not found.
+	//
+	// DELETE /users/me/sessions/{session_id}
+	RevokeMySession(ctx context.Context, params RevokeMySessionParams) (RevokeMySessionRes, error)
+	// RevokeUserSessions implements revokeUserSessions operation.
+	//
+	// Admins only. The user's tokens stop working at their next request.
+	//
+	// DELETE /users/{user_id}/sessions
+	RevokeUserSessions(ctx context.Context, params RevokeUserSessionsParams) (RevokeUserSessionsRes, error)
 	// UpdateUser implements updateUser operation.
 	//
 	// The user themself or an admin; only admins may change `role`. Fields that are absent stay as they

@@ -33,9 +33,10 @@ func (UnimplementedHandler) ChangePassword(ctx context.Context, req *ChangePassw
 
 // CreateToken implements createToken operation.
 //
-// Exchanges an email and password for a bearer access token. Unknown email, wrong password, no
-// password set and a deactivated account all give the same 401. Repeated failures for one account or
-// one client address are throttled with 429 and `Retry-After`.
+// Exchanges an email and password for a session: a short-lived bearer access token and a refresh token
+// (see `POST /auth/refresh`). Unknown email, wrong password, no password set and a deactivated account
+// all give the same 401. Repeated failures for one account or one client address are throttled with
+// 429 and `Retry-After`.
 //
 // POST /auth/token
 func (UnimplementedHandler) CreateToken(ctx context.Context, req *TokenRequest) (r CreateTokenRes, _ error) {
@@ -142,6 +143,15 @@ func (UnimplementedHandler) ListEvents(ctx context.Context, params ListEventsPar
 	return r, ht.ErrNotImplemented
 }
 
+// ListMySessions implements listMySessions operation.
+//
+// Every live session of the caller (one per login), newest first.
+//
+// GET /users/me/sessions
+func (UnimplementedHandler) ListMySessions(ctx context.Context) (r ListMySessionsRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // ListUsers implements listUsers operation.
 //
 // Admins only. One page of users ordered by creation time (oldest first), then id. Pass `next_cursor`
@@ -149,6 +159,39 @@ func (UnimplementedHandler) ListEvents(ctx context.Context, params ListEventsPar
 //
 // GET /users
 func (UnimplementedHandler) ListUsers(ctx context.Context, params ListUsersParams) (r ListUsersRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// Logout implements logout operation.
+//
+// Ends the session the bearer token belongs to: its access token and its refresh token stop working at
+// once.
+//
+// POST /auth/logout
+func (UnimplementedHandler) Logout(ctx context.Context) (r LogoutRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// MarkEmailVerified implements markEmailVerified operation.
+//
+// Admins only: marks the user's current email verified without the mail that would prove it (an
+// operator who checked it another way). Idempotent.
+//
+// POST /users/{user_id}/verify-email
+func (UnimplementedHandler) MarkEmailVerified(ctx context.Context, params MarkEmailVerifiedParams) (r MarkEmailVerifiedRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// RefreshToken implements refreshToken operation.
+//
+// Exchanges the refresh token of a session for a new access token and a new refresh token (rotation):
+// every refresh token works once. Presenting one that was already used revokes its whole session, so
+// that a stolen token and the legitimate one both stop working; the answer is then the same 401 as for
+// an unknown, expired or revoked one. A session lives `SESSION_TTL` from its login however often it is
+// refreshed.
+//
+// POST /auth/refresh
+func (UnimplementedHandler) RefreshToken(ctx context.Context, req *RefreshRequest) (r RefreshTokenRes, _ error) {
 	return r, ht.ErrNotImplemented
 }
 
@@ -171,6 +214,33 @@ func (UnimplementedHandler) RegisterUser(ctx context.Context, req *RegisterUserR
 //
 // POST /events/dead-letters/replay
 func (UnimplementedHandler) ReplayDeadLetter(ctx context.Context, req *DeadLetterRef) (r ReplayDeadLetterRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// RevokeMyOtherSessions implements revokeMyOtherSessions operation.
+//
+// Ends every session of the caller except the one of this request.
+//
+// DELETE /users/me/sessions
+func (UnimplementedHandler) RevokeMyOtherSessions(ctx context.Context) (r RevokeMyOtherSessionsRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// RevokeMySession implements revokeMySession operation.
+//
+// Its tokens stop working at once. A session of someone else is not found.
+//
+// DELETE /users/me/sessions/{session_id}
+func (UnimplementedHandler) RevokeMySession(ctx context.Context, params RevokeMySessionParams) (r RevokeMySessionRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// RevokeUserSessions implements revokeUserSessions operation.
+//
+// Admins only. The user's tokens stop working at their next request.
+//
+// DELETE /users/{user_id}/sessions
+func (UnimplementedHandler) RevokeUserSessions(ctx context.Context, params RevokeUserSessionsParams) (r RevokeUserSessionsRes, _ error) {
 	return r, ht.ErrNotImplemented
 }
 

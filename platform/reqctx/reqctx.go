@@ -15,6 +15,8 @@ type Info struct {
 	ID string
 	// ClientAddr is the TCP peer's address.
 	ClientAddr string
+	// UserAgent is the request's User-Agent header, as the client sent it.
+	UserAgent string
 	// Path is the request's path, the instance of the problems it gets.
 	Path string
 	// Header is the response's header, for headers set before the response is written.

@@ -4,8 +4,6 @@ import (
 	"crypto/sha256"
 	"sync"
 	"time"
-
-	"github.com/google/uuid"
 )
 
 // maxVerified bounds the verified-token cache: at about 100 bytes an entry, 1 MiB at most.
@@ -24,7 +22,7 @@ type verifiedCache struct {
 
 // verifiedToken is what a verified token said.
 type verifiedToken struct {
-	subject uuid.UUID
+	claims  Verified
 	expires time.Time
 }
 
@@ -32,15 +30,15 @@ func newVerifiedCache() *verifiedCache {
 	return &verifiedCache{m: make(map[[sha256.Size]byte]verifiedToken)}
 }
 
-// get returns the subject of a verified token that has not expired at now.
-func (c *verifiedCache) get(key [sha256.Size]byte, now time.Time) (uuid.UUID, bool) {
+// get returns what a verified token that has not expired at now says.
+func (c *verifiedCache) get(key [sha256.Size]byte, now time.Time) (Verified, bool) {
 	c.mu.RLock()
 	v, ok := c.m[key]
 	c.mu.RUnlock()
 	if !ok || !now.Before(v.expires) {
-		return uuid.Nil, false
+		return Verified{}, false
 	}
-	return v.subject, true
+	return v.claims, true
 }
 
 // put remembers a verified token. A full cache first drops expired entries, and empties

@@ -32,9 +32,9 @@ func TestVerifiedCacheIsBounded(t *testing.T) {
 			if i < tc.expired {
 				exp = now
 			}
-			c.put(key(i), verifiedToken{subject: uuid.New(), expires: exp}, now.Add(-time.Second))
+			c.put(key(i), verifiedToken{claims: Verified{Subject: uuid.New()}, expires: exp}, now.Add(-time.Second))
 		}
-		c.put(key(maxVerified), verifiedToken{subject: uuid.New(), expires: now.Add(time.Minute)}, now)
+		c.put(key(maxVerified), verifiedToken{claims: Verified{Subject: uuid.New()}, expires: now.Add(time.Minute)}, now)
 		if c.len() != tc.want {
 			t.Errorf("%s: %d entries, want %d", tc.name, c.len(), tc.want)
 		}
@@ -49,8 +49,8 @@ func TestVerifiedCacheServesOnlyUnexpired(t *testing.T) {
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	c := newVerifiedCache()
 	k := sha256.Sum256([]byte("a token"))
-	id := uuid.New()
-	c.put(k, verifiedToken{subject: id, expires: now.Add(time.Minute)}, now)
+	id := Verified{Subject: uuid.New(), Session: uuid.New()}
+	c.put(k, verifiedToken{claims: id, expires: now.Add(time.Minute)}, now)
 	if got, ok := c.get(k, now.Add(59*time.Second)); !ok || got != id {
 		t.Fatalf("before expiry: %v %v", got, ok)
 	}

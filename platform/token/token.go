@@ -1,5 +1,5 @@
 // Package token issues and verifies the service's access tokens: HS256 JWTs with iss, sub,
-// exp, iat, jti and the user's role. Verification pins the algorithm, so "none" and every
+// exp, iat, jti, the user's role and sid, the session the token was issued in. Verification pins the algorithm, so "none" and every
 // other algorithm are refused, and requires the issuer and an expiry.
 package token
 
@@ -31,6 +31,17 @@ var Module = fx.Module("token", fx.Provide(NewFromConfig))
 type claims struct {
 	jwt.RegisteredClaims
 	Role string `json:"role"`
+	// Session is the id of the session (a login and its refresh tokens) the token belongs to:
+	// revoking the session ends the token at its next request.
+	Session string `json:"sid"`
+}
+
+// Verified is what a verified token says.
+type Verified struct {
+	// Subject is the user the token was issued to.
+	Subject uuid.UUID
+	// Session is the session it was issued in.
+	Session uuid.UUID
 }
 
 // Signer issues and verifies tokens with one HMAC key.
@@ -78,8 +89,8 @@ func NewFromConfig(cfg config.Config, log *zap.Logger) (*Signer, error) {
 	return New(key, cfg.JWTTTL, time.Now)
 }
 
-// Issue returns a signed token for the user and its lifetime.
-func (s *Signer) Issue(userID uuid.UUID, role string) (string, time.Duration, error) {
+// Issue returns a signed token for the user in the session, and its lifetime.
+func (s *Signer) Issue(userID uuid.UUID, role string, session uuid.UUID) (string, time.Duration, error) {
 	now := s.now()
 	c := claims{
 		RegisteredClaims: jwt.RegisteredClaims{
@@ -89,7 +100,8 @@ func (s *Signer) Issue(userID uuid.UUID, role string) (string, time.Duration, er
 			ExpiresAt: jwt.NewNumericDate(now.Add(s.ttl)),
 			ID:        uuid.NewString(),
 		},
-		Role: role,
+		Role:    role,
+		Session: session.String(),
 	}
 	signed, err := jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.key)
 	if err != nil {
@@ -98,21 +110,28 @@ func (s *Signer) Issue(userID uuid.UUID, role string) (string, time.Duration, er
 	return signed, s.ttl, nil
 }
 
-// Subject verifies token and returns its subject. A token verified before and not yet
-// expired is answered from memory (see verifiedCache).
-func (s *Signer) Subject(token string) (uuid.UUID, error) {
+// Verify verifies token and returns its subject and session. A token verified before and not
+// yet expired is answered from memory (see verifiedCache).
+func (s *Signer) Verify(token string) (Verified, error) {
 	key := sha256.Sum256([]byte(token))
-	if id, ok := s.cache.get(key, s.now()); ok {
-		return id, nil
+	if v, ok := s.cache.get(key, s.now()); ok {
+		return v, nil
 	}
 	var c claims
 	if _, err := s.parser.ParseWithClaims(token, &c, func(*jwt.Token) (any, error) { return s.key, nil }); err != nil {
-		return uuid.Nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		return Verified{}, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
-	id, err := uuid.Parse(c.Subject)
-	if err != nil {
-		return uuid.Nil, fmt.Errorf("%w: subject: %w", ErrInvalid, err)
+	var (
+		v   Verified
+		err error
+	)
+	if v.Subject, err = uuid.Parse(c.Subject); err != nil {
+		return Verified{}, fmt.Errorf("%w: subject: %w", ErrInvalid, err)
 	}
-	s.cache.put(key, verifiedToken{subject: id, expires: c.ExpiresAt.Time}, s.now())
-	return id, nil
+	// A token without a session (issued before sessions existed) cannot be revoked: refused.
+	if v.Session, err = uuid.Parse(c.Session); err != nil {
+		return Verified{}, fmt.Errorf("%w: session: %w", ErrInvalid, err)
+	}
+	s.cache.put(key, verifiedToken{claims: v, expires: c.ExpiresAt.Time}, s.now())
+	return v, nil
 }

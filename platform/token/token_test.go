@@ -23,8 +23,8 @@ func TestIssueAndVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id := uuid.New()
-	tok, ttl, err := s.Issue(id, "user")
+	id, session := uuid.New(), uuid.New()
+	tok, ttl, err := s.Issue(id, "user", session)
 	if err != nil || ttl != 15*time.Minute {
 		t.Fatal(err)
 	}
@@ -32,16 +32,16 @@ func TestIssueAndVerify(t *testing.T) {
 	if _, _, err := jwt.NewParser().ParseUnverified(tok, &c); err != nil {
 		t.Fatal(err)
 	}
-	for _, claim := range []string{"iss", "sub", "exp", "iat", "jti", "role"} {
+	for _, claim := range []string{"iss", "sub", "exp", "iat", "jti", "role", "sid"} {
 		if _, ok := c[claim]; !ok {
 			t.Errorf("claim %s missing", claim)
 		}
 	}
-	if got, err := s.Subject(tok); err != nil || got != id {
-		t.Fatalf("Subject = %v, %v", got, err)
+	if got, err := s.Verify(tok); err != nil || got != (token.Verified{Subject: id, Session: session}) {
+		t.Fatalf("Verify = %v, %v", got, err)
 	}
 	now = now.Add(15*time.Minute + time.Second)
-	if _, err := s.Subject(tok); !errors.Is(err, token.ErrInvalid) {
+	if _, err := s.Verify(tok); !errors.Is(err, token.ErrInvalid) {
 		t.Fatalf("expired: %v", err)
 	}
 }
@@ -50,8 +50,8 @@ func TestRejects(t *testing.T) {
 	t.Parallel()
 	s, _ := token.New(key, time.Minute, time.Now)
 	other, _ := token.New([]byte(strings.Repeat("k", 32)), time.Minute, time.Now)
-	good, _, _ := s.Issue(uuid.New(), "user")
-	foreign, _, _ := other.Issue(uuid.New(), "admin")
+	good, _, _ := s.Issue(uuid.New(), "user", uuid.New())
+	foreign, _, _ := other.Issue(uuid.New(), "admin", uuid.New())
 	sign := func(method jwt.SigningMethod, k any, claims jwt.MapClaims) string {
 		tok, err := jwt.NewWithClaims(method, claims).SignedString(k)
 		if err != nil {
@@ -59,7 +59,7 @@ func TestRejects(t *testing.T) {
 		}
 		return tok
 	}
-	valid := jwt.MapClaims{"iss": token.Issuer, "sub": uuid.NewString(), "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()}
+	valid := jwt.MapClaims{"iss": token.Issuer, "sub": uuid.NewString(), "sid": uuid.NewString(), "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()}
 	without := func(name string) jwt.MapClaims {
 		c := jwt.MapClaims{}
 		for k, v := range valid {
@@ -78,24 +78,43 @@ func TestRejects(t *testing.T) {
 		"another key":          foreign,
 		"alg none":             none,
 		"HS512":                sign(jwt.SigningMethodHS512, key, valid),
-		"wrong issuer":         sign(jwt.SigningMethodHS256, key, jwt.MapClaims{"iss": "evil", "sub": valid["sub"], "iat": valid["iat"], "exp": valid["exp"]}),
+		"wrong issuer":         sign(jwt.SigningMethodHS256, key, jwt.MapClaims{"iss": "evil", "sub": valid["sub"], "sid": valid["sid"], "iat": valid["iat"], "exp": valid["exp"]}),
 		"no expiry":            sign(jwt.SigningMethodHS256, key, without("exp")),
-		"subject not a uuid":   sign(jwt.SigningMethodHS256, key, jwt.MapClaims{"iss": token.Issuer, "sub": "root", "iat": valid["iat"], "exp": valid["exp"]}),
-		"issued in the future": sign(jwt.SigningMethodHS256, key, jwt.MapClaims{"iss": token.Issuer, "sub": valid["sub"], "iat": time.Now().Add(time.Hour).Unix(), "exp": valid["exp"]}),
+		"no session":           sign(jwt.SigningMethodHS256, key, without("sid")),
+		"subject not a uuid":   sign(jwt.SigningMethodHS256, key, jwt.MapClaims{"iss": token.Issuer, "sub": "root", "sid": valid["sid"], "iat": valid["iat"], "exp": valid["exp"]}),
+		"issued in the future": sign(jwt.SigningMethodHS256, key, jwt.MapClaims{"iss": token.Issuer, "sub": valid["sub"], "sid": valid["sid"], "iat": time.Now().Add(time.Hour).Unix(), "exp": valid["exp"]}),
 		"truncated":            good[:len(good)-5],
 		"tampered signature":   tampered,
 		"empty":                "",
 	}
 	// With the good token verified (and remembered), its near copies must still fail.
-	if _, err := s.Subject(good); err != nil {
+	if _, err := s.Verify(good); err != nil {
 		t.Fatal(err)
 	}
 	for name, tok := range tests {
-		if _, err := s.Subject(tok); !errors.Is(err, token.ErrInvalid) {
+		if _, err := s.Verify(tok); !errors.Is(err, token.ErrInvalid) {
 			t.Errorf("%s: accepted (%v)", name, err)
 		}
 	}
 	if _, err := token.New([]byte("short"), time.Minute, time.Now); err == nil {
 		t.Error("a short key was accepted")
+	}
+}
+
+func TestOpaqueTokens(t *testing.T) {
+	t.Parallel()
+	seen := map[string]bool{}
+	for range 100 {
+		tok, digest := token.Opaque{}.New()
+		if len(tok) != 43 || strings.ContainsAny(tok, "+/=") {
+			t.Fatalf("token %q is not 32 bytes of unpadded base64url", tok)
+		}
+		if seen[tok] {
+			t.Fatalf("token %q twice", tok)
+		}
+		seen[tok] = true
+		if string(token.Opaque{}.Digest(tok)) != string(digest) || string(token.Opaque{}.Digest(tok+"x")) == string(digest) {
+			t.Fatal("the digest does not identify the token")
+		}
 	}
 }

@@ -32,6 +32,9 @@ var changes = map[string][]string{
 	"userservice.user.activated.v1":        {"is_active"},
 	"userservice.user.password_changed.v1": {"password"},
 	"userservice.user.deleted.v1":          {},
+	"userservice.user.email_verified.v1":   {"email_verified"},
+	"userservice.session.created.v1":       {},
+	"userservice.session.revoked.v1":       {},
 }
 
 // Types are the event types the trail records.

@@ -14,6 +14,9 @@ const (
 	EventRoleChanged     = "userservice.user.role_changed.v1"
 	EventPasswordChanged = "userservice.user.password_changed.v1"
 	EventDeleted         = "userservice.user.deleted.v1"
+	EventEmailVerified   = "userservice.user.email_verified.v1"
+	EventSessionCreated  = "userservice.session.created.v1"
+	EventSessionRevoked  = "userservice.session.revoked.v1"
 )
 
 // Registered is the payload of EventRegistered: the new account.
@@ -45,4 +48,27 @@ type RoleChanged struct {
 // activated, password changed, deleted.
 type UserRef struct {
 	UserID uuid.UUID `json:"user_id"`
+}
+
+// EmailVerified is the payload of EventEmailVerified: the address that was proven.
+type EmailVerified struct {
+	UserID uuid.UUID `json:"user_id"`
+	Email  string    `json:"email"`
+}
+
+// SessionCreated is the payload of EventSessionCreated: a login, and the device it came from.
+type SessionCreated struct {
+	UserID     uuid.UUID `json:"user_id"`
+	SessionID  uuid.UUID `json:"session_id"`
+	UserAgent  string    `json:"user_agent"`
+	ClientAddr string    `json:"client_addr"`
+}
+
+// SessionRevoked is the payload of EventSessionRevoked; Reason is one of the Revoked*
+// constants. A user's deletion ends their sessions without an event of its own: the deleted
+// event says it.
+type SessionRevoked struct {
+	UserID    uuid.UUID `json:"user_id"`
+	SessionID uuid.UUID `json:"session_id"`
+	Reason    string    `json:"reason"`
 }

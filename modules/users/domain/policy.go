@@ -33,6 +33,11 @@ const (
 	ActionDelete     Action = "delete"
 	ActionList       Action = "list"
 	ActionChangeRole Action = "change the role of"
+	// ActionRevokeSessions ends every session of another user (a user ends their own through
+	// their own sessions, with no rule to pass).
+	ActionRevokeSessions Action = "revoke the sessions of"
+	// ActionVerifyEmail marks a user's email verified without the proof a mail would give.
+	ActionVerifyEmail Action = "mark verified the email of"
 )
 
 // ForbiddenError says which action the actor may not take; it matches ErrForbidden.

@@ -2,6 +2,7 @@ package domain
 
 import (
 	"regexp"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -43,8 +44,10 @@ type User struct {
 	role     Role
 	// passwordHash is the encoded hash of the password; "" when none is set.
 	passwordHash string
-	createdAt    time.Time
-	updatedAt    time.Time
+	// emailVerifiedAt is when the user proved they receive mail at email; zero until then.
+	emailVerifiedAt time.Time
+	createdAt       time.Time
+	updatedAt       time.Time
 }
 
 // NewUser validates username and email and returns a new active user with role RoleUser,
@@ -77,36 +80,40 @@ type Snapshot struct {
 	Role     Role
 	// PasswordHash is the encoded password hash, "" when the user has no password.
 	PasswordHash string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// EmailVerifiedAt is when the email was verified; zero while it is not.
+	EmailVerifiedAt time.Time
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
 }
 
 // Restore rebuilds a user from stored state. Storage adapters use it; the state is trusted to
 // have passed the rules when it was saved, so it is not validated again.
 func Restore(s Snapshot) *User {
 	return &User{
-		id:           s.ID,
-		username:     s.Username,
-		email:        s.Email,
-		active:       s.Active,
-		role:         s.Role,
-		passwordHash: s.PasswordHash,
-		createdAt:    s.CreatedAt,
-		updatedAt:    s.UpdatedAt,
+		id:              s.ID,
+		username:        s.Username,
+		email:           s.Email,
+		active:          s.Active,
+		role:            s.Role,
+		passwordHash:    s.PasswordHash,
+		emailVerifiedAt: s.EmailVerifiedAt,
+		createdAt:       s.CreatedAt,
+		updatedAt:       s.UpdatedAt,
 	}
 }
 
 // Snapshot returns the user's state for storage and presentation.
 func (u *User) Snapshot() Snapshot {
 	return Snapshot{
-		ID:           u.id,
-		Username:     u.username,
-		Email:        u.email,
-		Active:       u.active,
-		Role:         u.role,
-		PasswordHash: u.passwordHash,
-		CreatedAt:    u.createdAt,
-		UpdatedAt:    u.updatedAt,
+		ID:              u.id,
+		Username:        u.username,
+		Email:           u.email,
+		Active:          u.active,
+		Role:            u.role,
+		PasswordHash:    u.passwordHash,
+		EmailVerifiedAt: u.emailVerifiedAt,
+		CreatedAt:       u.createdAt,
+		UpdatedAt:       u.updatedAt,
 	}
 }
 
@@ -136,6 +143,24 @@ func (u *User) HasPassword() bool { return u.passwordHash != "" }
 func (u *User) SetPasswordHash(hash string, now time.Time) {
 	u.passwordHash = hash
 	u.updatedAt = Timestamp(now)
+}
+
+// EmailVerified reports whether the user proved they receive mail at their current address.
+func (u *User) EmailVerified() bool { return !u.emailVerifiedAt.IsZero() }
+
+// EmailVerifiedAt returns when the email was verified; zero while it is not.
+func (u *User) EmailVerifiedAt() time.Time { return u.emailVerifiedAt }
+
+// VerifyEmail marks the current address verified. Verifying a verified address changes
+// nothing and reports false. Callers check that the proof (a token sent to the address) is
+// for this very address: a token sent to an address the user has since left proves nothing.
+func (u *User) VerifyEmail(now time.Time) bool {
+	if u.EmailVerified() {
+		return false
+	}
+	u.emailVerifiedAt = Timestamp(now)
+	u.updatedAt = u.emailVerifiedAt
+	return true
 }
 
 // CreatedAt returns when the user registered.
@@ -203,6 +228,11 @@ func (u *User) Apply(c Changes, now time.Time) (bool, error) {
 		u.username, changed = *c.Username, true
 	}
 	if c.Email != nil && *c.Email != u.email {
+		// A new address is unproven, whoever set it; a new spelling of the same one (emails
+		// are unique without regard to case) is not a new address.
+		if !strings.EqualFold(*c.Email, u.email) {
+			u.emailVerifiedAt = time.Time{}
+		}
 		u.email, changed = *c.Email, true
 	}
 	if c.Role != nil && *c.Role != u.role {

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/acme/userservice/modules/users/domain"
+	"github.com/acme/userservice/modules/users/ports"
 	"github.com/acme/userservice/modules/users/service"
 	"github.com/acme/userservice/platform/httpserver"
 	"github.com/acme/userservice/platform/identity"
@@ -51,14 +52,28 @@ func New(svc *service.Service, reg prometheus.Registerer) (*Handler, error) {
 	return h, nil
 }
 
+// credential returns what the request's verified token says.
+func credential(ctx context.Context) (ports.Credential, error) {
+	c, err := identity.CredentialFrom(ctx)
+	if err != nil {
+		return ports.Credential{}, err
+	}
+	return ports.Credential{UserID: c.Subject, SessionID: c.Session}, nil
+}
+
+// client describes the device the request comes from.
+func client(ctx context.Context) service.Client {
+	return service.Client{UserAgent: httpserver.UserAgent(ctx), Addr: httpserver.ClientAddr(ctx)}
+}
+
 // caller returns the authenticated user: the subject of the token the platform verified, whose
-// account must exist and be active.
+// account must exist and be active, and whose session must still be live.
 func (h *Handler) caller(ctx context.Context) (*domain.User, error) {
-	id, err := identity.Subject(ctx)
+	c, err := credential(ctx)
 	if err != nil {
 		return nil, err
 	}
-	return h.svc.Caller(ctx, id)
+	return h.svc.Caller(ctx, c)
 }
 
 // actor returns the authenticated caller as the actor of a use case.
@@ -86,11 +101,7 @@ func (h *Handler) RegisterUser(ctx context.Context, req *oas.RegisterUserRequest
 
 // CreateToken handles POST /auth/token.
 func (h *Handler) CreateToken(ctx context.Context, req *oas.TokenRequest) (oas.CreateTokenRes, error) {
-	tok, err := h.svc.Login(ctx, service.LoginInput{
-		Email:      req.Email,
-		Password:   req.Password,
-		ClientAddr: httpserver.ClientAddr(ctx),
-	})
+	tok, err := h.svc.Login(ctx, service.LoginInput{Email: req.Email, Password: req.Password, Client: client(ctx)})
 	var throttled *service.ThrottledError
 	switch {
 	case err == nil:
@@ -103,11 +114,115 @@ func (h *Handler) CreateToken(ctx context.Context, req *oas.TokenRequest) (oas.C
 	if err != nil {
 		return nil, err
 	}
+	return tokenOf(tok), nil
+}
+
+func tokenOf(tok service.Token) *oas.Token {
 	return &oas.Token{
-		AccessToken: tok.Value,
-		TokenType:   oas.TokenTokenTypeBearer,
-		ExpiresIn:   int(tok.ExpiresIn.Seconds()),
-	}, nil
+		AccessToken:  tok.Value,
+		TokenType:    oas.TokenTokenTypeBearer,
+		ExpiresIn:    int(tok.ExpiresIn.Seconds()),
+		RefreshToken: tok.RefreshToken,
+	}
+}
+
+// RefreshToken handles POST /auth/refresh.
+func (h *Handler) RefreshToken(ctx context.Context, req *oas.RefreshRequest) (oas.RefreshTokenRes, error) {
+	tok, err := h.svc.Refresh(ctx, req.RefreshToken, client(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return tokenOf(tok), nil
+}
+
+// Logout handles POST /auth/logout.
+func (h *Handler) Logout(ctx context.Context) (oas.LogoutRes, error) {
+	c, err := h.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.Logout(ctx, c); err != nil {
+		return nil, err
+	}
+	return &oas.LogoutNoContent{}, nil
+}
+
+// session authenticates the request (as caller does) and returns its credential.
+func (h *Handler) session(ctx context.Context) (ports.Credential, error) {
+	c, err := credential(ctx)
+	if err != nil {
+		return ports.Credential{}, err
+	}
+	if _, err := h.svc.Caller(ctx, c); err != nil {
+		return ports.Credential{}, err
+	}
+	return c, nil
+}
+
+// ListMySessions handles GET /users/me/sessions.
+func (h *Handler) ListMySessions(ctx context.Context) (oas.ListMySessionsRes, error) {
+	c, err := h.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sessions, err := h.svc.ListSessions(ctx, c.UserID)
+	if err != nil {
+		return nil, err
+	}
+	out := &oas.SessionList{Items: make([]oas.Session, len(sessions))}
+	for i, s := range sessions {
+		out.Items[i] = oas.Session{
+			SessionID:  s.ID,
+			UserAgent:  s.UserAgent,
+			ClientAddr: s.ClientAddr,
+			CreatedAt:  s.CreatedAt,
+			LastUsedAt: s.LastUsedAt,
+			ExpiresAt:  s.ExpiresAt,
+			Current:    s.ID == c.SessionID,
+		}
+	}
+	return out, nil
+}
+
+// RevokeMySession handles DELETE /users/me/sessions/{session_id}.
+func (h *Handler) RevokeMySession(ctx context.Context, params oas.RevokeMySessionParams) (oas.RevokeMySessionRes, error) {
+	c, err := h.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.RevokeSession(ctx, c.UserID, params.SessionID); err != nil {
+		return nil, err
+	}
+	return &oas.RevokeMySessionNoContent{}, nil
+}
+
+// RevokeMyOtherSessions handles DELETE /users/me/sessions.
+func (h *Handler) RevokeMyOtherSessions(ctx context.Context) (oas.RevokeMyOtherSessionsRes, error) {
+	c, err := h.session(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.RevokeOtherSessions(ctx, c); err != nil {
+		return nil, err
+	}
+	return &oas.RevokeMyOtherSessionsNoContent{}, nil
+}
+
+// RevokeUserSessions handles DELETE /users/{user_id}/sessions.
+func (h *Handler) RevokeUserSessions(ctx context.Context, params oas.RevokeUserSessionsParams) (oas.RevokeUserSessionsRes, error) {
+	a, err := h.actor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := h.svc.RevokeUserSessions(ctx, a, params.UserID); err != nil {
+		return nil, err
+	}
+	return &oas.RevokeUserSessionsNoContent{}, nil
+}
+
+// MarkEmailVerified handles POST /users/{user_id}/verify-email.
+func (h *Handler) MarkEmailVerified(ctx context.Context, params oas.MarkEmailVerifiedParams) (oas.MarkEmailVerifiedRes, error) {
+	return h.one(ctx, func(a domain.Actor) (*domain.User, error) { return h.svc.MarkEmailVerified(ctx, a, params.UserID) })
 }
 
 // GetMe handles GET /users/me: the caller, as read to authenticate this request.
@@ -134,11 +249,11 @@ func (h *Handler) ChangePassword(ctx context.Context, req *oas.ChangePasswordReq
 
 // GetUser handles GET /users/{user_id}; the use case reads the caller with the user.
 func (h *Handler) GetUser(ctx context.Context, params oas.GetUserParams) (oas.GetUserRes, error) {
-	id, err := identity.Subject(ctx)
+	c, err := credential(ctx)
 	if err != nil {
 		return nil, err
 	}
-	u, err := h.svc.Get(ctx, id, params.UserID)
+	u, err := h.svc.Get(ctx, c, params.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -227,14 +342,21 @@ func (h *Handler) one(ctx context.Context, run func(domain.Actor) (*domain.User,
 }
 
 func toAPI(u *domain.User) oas.User {
-	return oas.User{
-		UserID:    u.ID(),
-		Username:  oas.Username(u.Username()),
-		Email:     oas.Email(u.Email()),
-		IsActive:  u.IsActive(),
-		Role:      oas.Role(u.Role()),
-		CreatedAt: u.CreatedAt(),
+	out := oas.User{
+		UserID:        u.ID(),
+		Username:      oas.Username(u.Username()),
+		Email:         oas.Email(u.Email()),
+		IsActive:      u.IsActive(),
+		Role:          oas.Role(u.Role()),
+		EmailVerified: u.EmailVerified(),
+		CreatedAt:     u.CreatedAt(),
 	}
+	if u.EmailVerified() {
+		out.EmailVerifiedAt.SetTo(u.EmailVerifiedAt())
+	} else {
+		out.EmailVerifiedAt.SetToNull()
+	}
+	return out
 }
 
 // Problem describes the users module's errors for HTTP; the platform calls it for every error
@@ -267,6 +389,12 @@ func Problem(err error) (*problem.Problem, bool) {
 		p := problem.New(http.StatusUnauthorized, "A valid bearer token is required.")
 		p.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
 		return p, true
+	case errors.Is(err, service.ErrInvalidRefreshToken):
+		p := problem.New(http.StatusUnauthorized, "The refresh token is not valid (unknown, already used, or of an ended session): log in again.")
+		p.Headers = map[string]string{"WWW-Authenticate": "Bearer"}
+		return p, true
+	case errors.Is(err, service.ErrSessionNotFound):
+		return problem.New(http.StatusNotFound, "You have no session with this id."), true
 	case errors.Is(err, service.ErrInvalidCredentials):
 		// RFC 9110: every 401 names the scheme that would work.
 		p := problem.New(http.StatusUnauthorized, "Invalid email or password.")

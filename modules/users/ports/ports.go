@@ -6,6 +6,7 @@ package ports
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/google/uuid"
@@ -26,10 +27,13 @@ type UserRepository interface {
 	// GetForUpdate returns the user with the id and, in a unit of work, locks it until the end:
 	// a read-modify-write then knows exactly what it changed, whatever runs beside it.
 	GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, error)
-	// GetPair returns those of the two users that exist, in no particular order, in one
-	// statement (an authenticated read fetches its caller with its subject); a missing id is
-	// simply absent from the result, the same id twice may appear twice.
-	GetPair(ctx context.Context, first, second uuid.UUID) ([]*domain.User, error)
+	// GetCaller reads the account of an authenticated request in one statement: the user c
+	// names (nil when there is none) and whether c's session is one of theirs that has not
+	// expired at now.
+	GetCaller(ctx context.Context, c Credential, now time.Time) (CallerRead, error)
+	// GetCallerAnd is GetCaller and Get of id in one statement (an authenticated read fetches
+	// its caller with its subject); the user is nil when there is none.
+	GetCallerAnd(ctx context.Context, c Credential, id uuid.UUID, now time.Time) (CallerRead, *domain.User, error)
 	// GetByEmail returns the user with the email, compared without regard to case.
 	GetByEmail(ctx context.Context, email string) (*domain.User, error)
 	// List returns up to q.Limit users in (CreatedAt, ID) order, after q.After when set.
@@ -39,6 +43,46 @@ type UserRepository interface {
 	// Delete removes the user with the id.
 	Delete(ctx context.Context, id uuid.UUID) error
 }
+
+// Credential is what a verified access token says: its user, and the session it was issued in.
+type Credential struct {
+	UserID    uuid.UUID
+	SessionID uuid.UUID
+}
+
+// CallerRead is the account of an authenticated request, as read to authenticate it.
+type CallerRead struct {
+	// User is nil when the account is gone.
+	User *domain.User
+	// SessionLive says whether the token's session exists, is the user's, and has not expired.
+	SessionLive bool
+}
+
+// SessionRepository stores sessions and the digests of their refresh tokens (never the
+// tokens). Revoking a session deletes it with its tokens; a user's deletion deletes theirs.
+type SessionRepository interface {
+	// Add stores a new session with the digest of its first refresh token.
+	Add(ctx context.Context, s domain.Session, tokenDigest []byte) error
+	// UseRefreshToken marks the refresh token with digest used at now, once: it returns the
+	// token's session and reused=false the first time, the session and reused=true every time
+	// after. A digest of no token of a stored session is ErrUnknownRefreshToken.
+	UseRefreshToken(ctx context.Context, digest []byte, now time.Time) (s domain.Session, reused bool, err error)
+	// Refreshed saves s after a use (Session.Used) and gives it a new refresh token.
+	Refreshed(ctx context.Context, s domain.Session, tokenDigest []byte) error
+	// List returns the user's sessions that have not expired at now, newest first.
+	List(ctx context.Context, userID uuid.UUID, now time.Time) ([]domain.Session, error)
+	// Delete revokes the user's session id; it reports false when the user has no such session.
+	Delete(ctx context.Context, userID, id uuid.UUID) (bool, error)
+	// DeleteAll revokes every session of the user but except (uuid.Nil for none), and returns
+	// the ids of those it revoked.
+	DeleteAll(ctx context.Context, userID, except uuid.UUID) ([]uuid.UUID, error)
+	// DeleteExpired removes the user's sessions that have expired at now.
+	DeleteExpired(ctx context.Context, userID uuid.UUID, now time.Time) error
+}
+
+// ErrUnknownRefreshToken is returned by UseRefreshToken for a token no stored session was
+// given: never issued, or of a session since revoked or removed.
+var ErrUnknownRefreshToken = errors.New("unknown refresh token")
 
 // ListQuery selects a page of users.
 type ListQuery struct {
@@ -59,7 +103,8 @@ type Position struct {
 // Repos are the repositories a unit of work hands to its function, all bound to one
 // transaction.
 type Repos struct {
-	Users UserRepository
+	Users    UserRepository
+	Sessions SessionRepository
 	// Events records events in the transaction: committed with the change, or not at all.
 	Events EventLog
 }
@@ -105,10 +150,17 @@ type PasswordHasher interface {
 
 // TokenIssuer issues and checks access tokens.
 type TokenIssuer interface {
-	// Issue returns a token naming the user as its subject, and how long it is valid.
-	Issue(userID uuid.UUID, role string) (token string, expiresIn time.Duration, err error)
-	// Subject checks token (signature, algorithm, issuer, expiry) and returns its subject.
-	Subject(token string) (uuid.UUID, error)
+	// Issue returns an access token naming the user as its subject and the session it belongs
+	// to, and how long it is valid.
+	Issue(userID uuid.UUID, role string, session uuid.UUID) (token string, expiresIn time.Duration, err error)
+}
+
+// OpaqueTokens makes the random tokens that are stored only as digests (refresh tokens).
+type OpaqueTokens interface {
+	// New returns a new token and its digest.
+	New() (token string, digest []byte)
+	// Digest returns the digest a token is stored and looked up by.
+	Digest(token string) []byte
 }
 
 // Throttle counts failed attempts per key (an account, a client address) and blocks keys that

@@ -43,8 +43,10 @@ func seconds(d time.Duration) int {
 // RetryAfterSeconds is RetryAfter in whole seconds, rounded up.
 func (e *ThrottledError) RetryAfterSeconds() int { return seconds(e.RetryAfter) }
 
-// LoginPolicy limits password guessing.
+// LoginPolicy limits password guessing and says how long sessions live.
 type LoginPolicy struct {
+	// SessionTTL bounds a session's life from its login, however often it is refreshed.
+	SessionTTL time.Duration
 	// MaxFailures per account and MaxFailuresPerAddr per client address within Lockout block
 	// further attempts for Lockout.
 	MaxFailures        int
@@ -56,25 +58,20 @@ type LoginPolicy struct {
 type LoginInput struct {
 	Email    string
 	Password string
-	// ClientAddr is the caller's network address, for throttling.
-	ClientAddr string
-}
-
-// Token is an issued access token.
-type Token struct {
-	Value     string
-	ExpiresIn time.Duration
+	// Client is where the attempt comes from: its address is throttled, and the session
+	// remembers both.
+	Client Client
 }
 
 func accountKey(email string) string { return "account:" + strings.ToLower(email) }
 func addrKey(addr string) string     { return "addr:" + addr }
 
-// Login checks an email and password and issues a token. Every failure looks the same
+// Login checks an email and password, starts a session and issues its tokens. Every failure looks the same
 // (ErrInvalidCredentials) and costs one password verification, whether or not the account
 // exists. Failures count per account and per client address; past the policy's limits the
 // answer is a *ThrottledError until the lockout ends.
 func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
-	if err := s.throttled(accountKey(in.Email), addrKey(in.ClientAddr)); err != nil {
+	if err := s.throttled(accountKey(in.Email), addrKey(in.Client.Addr)); err != nil {
 		return Token{}, err
 	}
 	u, err := s.Users.GetByEmail(ctx, in.Email)
@@ -87,7 +84,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
 		return Token{}, err
 	}
 	if !ok || !u.IsActive() {
-		s.fail(in.Email, in.ClientAddr)
+		s.fail(in.Email, in.Client.Addr)
 		return Token{}, ErrInvalidCredentials
 	}
 	s.Throttle.Reset(accountKey(in.Email))
@@ -98,11 +95,7 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
 			return Token{}, err
 		}
 	}
-	value, ttl, err := s.Tokens.Issue(u.ID(), string(u.Role()))
-	if err != nil {
-		return Token{}, err
-	}
-	return Token{Value: value, ExpiresIn: ttl}, nil
+	return s.startSession(ctx, u, in.Client)
 }
 
 // checkPassword verifies password against u's hash, or against a dummy hash when u is nil or
@@ -135,36 +128,37 @@ func (s *Service) fail(email, addr string) {
 	s.Throttle.Fail(addrKey(addr), s.Policy.MaxFailuresPerAddr, s.Policy.Lockout)
 }
 
-// Caller returns the account of a verified token's subject (u.Actor() is who acts); the
-// platform verifies tokens, this says whether their subject may still act. The
-// account is read on every request, so a deactivated user's tokens stop working at once and a
-// changed role applies at once: tokens carry identity, the database carries rights. The user
-// read here is also the answer to "who am I".
-func (s *Service) Caller(ctx context.Context, id uuid.UUID) (*domain.User, error) {
-	u, err := s.Users.Get(ctx, id)
-	if errors.As(err, new(*domain.NotFoundError)) {
-		u, err = nil, nil
-	}
+// Caller returns the account of a verified token (u.Actor() is who acts); the platform
+// verifies tokens, this says whether they may still be used. The account and the token's
+// session are read on every request, in one statement, so a deactivated user's tokens, and
+// those of a revoked session, stop working at once, and a changed role applies at once:
+// tokens carry identity, the database carries rights. The user read here is also the answer
+// to "who am I".
+func (s *Service) Caller(ctx context.Context, c ports.Credential) (*domain.User, error) {
+	read, err := s.Users.GetCaller(ctx, c, s.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	return u, usable(u, id)
+	return read.User, usable(read, c)
 }
 
-// usable says whether u, read for the token subject id (nil when there is no such user), may
-// act: the account must exist and be active.
-func usable(u *domain.User, id uuid.UUID) error {
+// usable says whether the account read for c may act: it must exist and be active, and the
+// token's session must still be one of its live ones.
+func usable(read ports.CallerRead, c ports.Credential) error {
 	switch {
-	case u == nil:
-		return fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, id)
-	case !u.IsActive():
-		return fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, id)
+	case read.User == nil:
+		return fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, c.UserID)
+	case !read.User.IsActive():
+		return fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, c.UserID)
+	case !read.SessionLive:
+		return fmt.Errorf("%w: session %s of user %s was revoked or has expired", ErrUnauthenticated, c.SessionID, c.UserID)
 	}
 	return nil
 }
 
-// ChangePassword sets the actor's password after checking the current one. Wrong current
-// passwords count as failed logins, so this is no side door for guessing.
+// ChangePassword sets the actor's password after checking the current one, and ends every
+// session of the actor, this one included: whoever learnt the old password may hold one. Wrong
+// current passwords count as failed logins, so this is no side door for guessing.
 func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, current, next, clientAddr string) error {
 	if msg := domain.ValidatePassword(next); msg != "" {
 		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "new_password", Message: msg}}}
@@ -194,7 +188,11 @@ func (s *Service) setPassword(ctx context.Context, id uuid.UUID, password string
 	if err != nil {
 		return err
 	}
-	_, err = s.change(ctx, id, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+	var rev *revocation
+	if by != nil {
+		rev = &revocation{domain.RevokedPasswordChanged, by.ID.String()}
+	}
+	_, err = s.changeRevoking(ctx, id, rev, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
 		u.SetPasswordHash(hash, now)
 		if by == nil {
 			return true, nil, nil

@@ -17,7 +17,7 @@ import (
 	"github.com/acme/userservice/platform/database/dbtest"
 	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/throttle"
-	"github.com/acme/userservice/platform/token"
+	tokens "github.com/acme/userservice/platform/token"
 	eventsql "github.com/acme/userservice/queries/events"
 )
 
@@ -35,17 +35,26 @@ func forEngineWithClock(t *testing.T, fn func(t *testing.T, svc *service.Service
 }
 
 func login(svc *service.Service, email, password, addr string) (service.Token, error) {
-	return svc.Login(ctx, service.LoginInput{Email: email, Password: password, ClientAddr: addr})
+	return svc.Login(ctx, service.LoginInput{Email: email, Password: password, Client: service.Client{UserAgent: "test", Addr: addr}})
 }
 
 // authenticate does what the HTTP layer does for a protected operation: verify the token, then
 // resolve the caller's account.
 func authenticate(svc *service.Service, token string) (*domain.User, error) {
-	id, err := svc.Tokens.Subject(token)
+	c, err := credentialOf(svc, token)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w", service.ErrUnauthenticated, err)
+		return nil, err
 	}
-	return svc.Caller(ctx, id)
+	return svc.Caller(ctx, c)
+}
+
+// credentialOf verifies token as the platform does and returns what it says.
+func credentialOf(svc *service.Service, token string) (ports.Credential, error) {
+	v, err := svc.Tokens.(*tokens.Signer).Verify(token)
+	if err != nil {
+		return ports.Credential{}, fmt.Errorf("%w: %w", service.ErrUnauthenticated, err)
+	}
+	return ports.Credential{UserID: v.Subject, SessionID: v.Session}, nil
 }
 
 func TestLoginAndAuthenticate(t *testing.T) {
@@ -168,14 +177,28 @@ func TestDeactivatedAndDeletedUsersTokensStopWorking(t *testing.T) {
 			t.Fatalf("deactivated user's token: %v", err)
 		}
 		// Get reads its caller itself, in the statement that reads the user.
-		if _, err := svc.Get(ctx, u.ID(), u.ID()); !errors.Is(err, service.ErrUnauthenticated) {
+		c, err := credentialOf(svc, tok.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Get(ctx, c, u.ID()); !errors.Is(err, service.ErrUnauthenticated) {
 			t.Fatalf("deactivated user reads: %v", err)
 		}
 		if _, err := svc.Activate(ctx, admin, u.ID()); err != nil {
 			t.Fatal(err)
 		}
+		// Deactivation ended the sessions: activation revives none of them.
+		if _, err := authenticate(svc, tok.Value); !errors.Is(err, service.ErrUnauthenticated) {
+			t.Fatalf("reactivated user's old token: %v", err)
+		}
+		if tok, err = login(svc, "john@example.com", pw, "10.0.0.1"); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := authenticate(svc, tok.Value); err != nil {
-			t.Fatalf("reactivated user's token: %v", err)
+			t.Fatalf("reactivated user's new token: %v", err)
+		}
+		if c, err = credentialOf(svc, tok.Value); err != nil {
+			t.Fatal(err)
 		}
 		if err := svc.Delete(ctx, admin, u.ID()); err != nil {
 			t.Fatal(err)
@@ -183,7 +206,7 @@ func TestDeactivatedAndDeletedUsersTokensStopWorking(t *testing.T) {
 		if _, err := authenticate(svc, tok.Value); !errors.Is(err, service.ErrUnauthenticated) {
 			t.Fatalf("deleted user's token: %v", err)
 		}
-		if _, err := svc.Get(ctx, u.ID(), u.ID()); !errors.Is(err, service.ErrUnauthenticated) {
+		if _, err := svc.Get(ctx, c, u.ID()); !errors.Is(err, service.ErrUnauthenticated) {
 			t.Fatalf("deleted user reads: %v", err)
 		}
 	})
@@ -249,8 +272,8 @@ func TestAuthorization(t *testing.T) {
 			run     func() error
 			allowed bool
 		}{
-			{"read self", func() error { _, err := svc.Get(ctx, a.ID(), a.ID()); return err }, true},
-			{"read other", func() error { _, err := svc.Get(ctx, a.ID(), b.ID()); return err }, false},
+			{"read self", func() error { _, err := svc.Get(ctx, as(t, svc, a.ID()), a.ID()); return err }, true},
+			{"read other", func() error { _, err := svc.Get(ctx, as(t, svc, a.ID()), b.ID()); return err }, false},
 			{"update self", func() error { _, err := svc.Update(ctx, alice, a.ID(), domain.Changes{Username: &name}); return err }, true},
 			{"update other", func() error { _, err := svc.Update(ctx, alice, b.ID(), domain.Changes{Username: &name}); return err }, false},
 			{"promote self", func() error { _, err := svc.Update(ctx, alice, a.ID(), domain.Changes{Role: &role}); return err }, false},
@@ -258,7 +281,7 @@ func TestAuthorization(t *testing.T) {
 			{"list", func() error { _, err := svc.List(ctx, alice, service.ListInput{}); return err }, false},
 			{"activate self", func() error { _, err := svc.Activate(ctx, alice, a.ID()); return err }, false},
 			{"delete other", func() error { return svc.Delete(ctx, alice, b.ID()) }, false},
-			{"read missing other", func() error { _, err := svc.Get(ctx, a.ID(), uuid.New()); return err }, false},
+			{"read missing other", func() error { _, err := svc.Get(ctx, as(t, svc, a.ID()), uuid.New()); return err }, false},
 		}
 		for _, tc := range tests {
 			err := tc.run()
@@ -266,7 +289,7 @@ func TestAuthorization(t *testing.T) {
 				t.Errorf("%s: %v", tc.name, err)
 			}
 		}
-		got, _ := svc.Get(ctx, a.ID(), a.ID())
+		got, _ := svc.Get(ctx, as(t, svc, a.ID()), a.ID())
 		if got.Role() != domain.RoleUser {
 			t.Fatal("a refused promotion changed the role")
 		}
@@ -280,13 +303,13 @@ func TestCreateAdminAndRehashOnLogin(t *testing.T) {
 	t.Parallel()
 	db := dbtest.SQLite(t, users.Migrations(), eventsql.Migrations())
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	signer, _ := token.New([]byte("0123456789abcdef0123456789abcdef"), time.Minute, clock.Now)
+	signer, _ := tokens.New([]byte("0123456789abcdef0123456789abcdef"), time.Minute, clock.Now)
 	weak := password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 	strong := weak
 	strong.Iterations = 3
 	newSvc := func(p password.Params) *service.Service {
-		return service.New(service.Deps{Users: users.NewRepository(db, nil), UoW: users.NewUnitOfWork(db, nil), Clock: clock, Hasher: password.New(p),
-			Tokens: signer, Throttle: throttle.New(clock.Now), Policy: loginPolicy})
+		return service.New(service.Deps{Users: users.NewRepository(db, nil), Sessions: users.NewSessions(db), UoW: users.NewUnitOfWork(db, nil),
+			Clock: clock, Hasher: password.New(p), Tokens: signer, Opaque: tokens.Opaque{}, Throttle: throttle.New(clock.Now), Policy: loginPolicy})
 	}
 	old := newSvc(weak)
 	if _, err := old.CreateAdmin(ctx, service.RegisterInput{Username: "root", Email: "root@example.com"}); err == nil {
@@ -300,10 +323,15 @@ func TestCreateAdminAndRehashOnLogin(t *testing.T) {
 		t.Fatalf("hash %q", u.PasswordHash())
 	}
 	upgraded := newSvc(strong)
-	if _, err := login(upgraded, "root@example.com", pw, "10.0.0.1"); err != nil {
+	tok, err := login(upgraded, "root@example.com", pw, "10.0.0.1")
+	if err != nil {
 		t.Fatal(err)
 	}
-	got, _ := upgraded.Get(ctx, u.ID(), u.ID())
+	// The rehash is no password change: the session just started goes on.
+	got, err := authenticate(upgraded, tok.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !strings.Contains(got.PasswordHash(), "t=3") {
 		t.Fatalf("the hash was not upgraded on login: %q", got.PasswordHash())
 	}
@@ -329,7 +357,7 @@ func TestEveryLoginCostsOneVerification(t *testing.T) {
 	t.Parallel()
 	db := dbtest.SQLite(t, users.Migrations(), eventsql.Migrations())
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
-	signer, _ := token.New([]byte("0123456789abcdef0123456789abcdef"), time.Minute, clock.Now)
+	signer, _ := tokens.New([]byte("0123456789abcdef0123456789abcdef"), time.Minute, clock.Now)
 	h := &countingHasher{PasswordHasher: password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32})}
 	svc := service.New(service.Deps{Users: users.NewRepository(db, nil), UoW: users.NewUnitOfWork(db, nil), Clock: clock, Hasher: h, Tokens: signer,
 		Throttle: throttle.New(clock.Now), Policy: service.LoginPolicy{MaxFailures: 100, MaxFailuresPerAddr: 100, Lockout: time.Minute}})

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -42,11 +43,14 @@ type Deps struct {
 	// Users runs each call as one atomic statement, outside any transaction: most use cases
 	// need exactly one, and a transaction around it would triple the round trips.
 	Users ports.UserRepository
+	// Sessions, like Users, runs each call as one statement.
+	Sessions ports.SessionRepository
 	// UoW makes several calls atomic, for the use cases that need more than one.
 	UoW      ports.UnitOfWork
 	Clock    Clock
 	Hasher   ports.PasswordHasher
 	Tokens   ports.TokenIssuer
+	Opaque   ports.OpaqueTokens
 	Throttle ports.Throttle
 	Policy   LoginPolicy
 	// BeforeDelete are the other modules' reactions to a user's deletion, run before it.
@@ -162,29 +166,19 @@ func (s *Service) newUser(in RegisterInput) (*domain.User, error) {
 	return u, nil
 }
 
-// Get returns the user with the id to the caller, the subject of a verified token (see
-// Verify): the user themself or an admin may read, a missing user is a
-// *domain.NotFoundError. The caller's account and the user are read in one statement, so the
-// most frequent request costs one round trip to the database, not two; the caller is checked
-// as Caller checks it.
-func (s *Service) Get(ctx context.Context, caller, id uuid.UUID) (*domain.User, error) {
-	found, err := s.Users.GetPair(ctx, caller, id)
+// Get returns the user with the id to the caller, whose verified token says c: the user
+// themself or an admin may read, a missing user is a *domain.NotFoundError. The caller's
+// account, their session and the user are read in one statement, so the most frequent request
+// costs one round trip to the database, not two; the caller is checked as Caller checks it.
+func (s *Service) Get(ctx context.Context, c ports.Credential, id uuid.UUID) (*domain.User, error) {
+	caller, target, err := s.Users.GetCallerAnd(ctx, c, id, s.Clock.Now())
 	if err != nil {
 		return nil, err
 	}
-	var me, target *domain.User
-	for _, u := range found {
-		if u.ID() == caller {
-			me = u
-		}
-		if u.ID() == id {
-			target = u
-		}
-	}
-	if err := usable(me, caller); err != nil {
+	if err := usable(caller, c); err != nil {
 		return nil, err
 	}
-	if err := domain.Authorize(me.Actor(), domain.ActionRead, id); err != nil {
+	if err := domain.Authorize(caller.User.Actor(), domain.ActionRead, id); err != nil {
 		return nil, err
 	}
 	if target == nil {
@@ -282,14 +276,14 @@ func (s *Service) Update(ctx context.Context, actor domain.Actor, id uuid.UUID, 
 	})
 }
 
-// Deactivate makes the user inactive (the user themself or an admin); their tokens stop
-// working at their next request. Deactivating an inactive user is not an error, and records no
-// event.
+// Deactivate makes the user inactive (the user themself or an admin) and ends their sessions:
+// their tokens stop working at their next request, and activating them again revives none.
+// Deactivating an inactive user is not an error, and records no event.
 func (s *Service) Deactivate(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.User, error) {
 	if err := domain.Authorize(actor, domain.ActionDeactivate, id); err != nil {
 		return nil, err
 	}
-	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+	return s.changeRevoking(ctx, id, &revocation{domain.RevokedDeactivated, actor.ID.String()}, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
 		if !u.Deactivate(now) {
 			return false, nil, nil
 		}
@@ -307,6 +301,40 @@ func (s *Service) Activate(ctx context.Context, actor domain.Actor, id uuid.UUID
 			return false, nil, nil
 		}
 		return true, []ports.Event{userEvent(domain.EventActivated, id, now, actor)}, nil
+	})
+}
+
+// ErrEmailChanged is returned by VerifyEmail when the user's address is no longer the one the
+// proof was sent to.
+var ErrEmailChanged = errors.New("the email changed since the verification was sent")
+
+// MarkEmailVerified marks the user's current email verified (admins only); a verified email
+// stays as it is, with no event.
+func (s *Service) MarkEmailVerified(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.User, error) {
+	if err := domain.Authorize(actor, domain.ActionVerifyEmail, id); err != nil {
+		return nil, err
+	}
+	return s.verifyEmail(ctx, id, "", actor.ID.String())
+}
+
+// VerifyEmail marks verified the email of the user who proved they receive mail at email (they
+// used a token sent there): if the address changed since, it is ErrEmailChanged. The actor of
+// the event is the user.
+func (s *Service) VerifyEmail(ctx context.Context, id uuid.UUID, email string) (*domain.User, error) {
+	return s.verifyEmail(ctx, id, email, id.String())
+}
+
+// verifyEmail marks the email verified, provided it is still sentTo when that is set.
+func (s *Service) verifyEmail(ctx context.Context, id uuid.UUID, sentTo, actor string) (*domain.User, error) {
+	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+		if sentTo != "" && !strings.EqualFold(u.Email(), sentTo) {
+			return false, nil, ErrEmailChanged
+		}
+		if !u.VerifyEmail(now) {
+			return false, nil, nil
+		}
+		return true, []ports.Event{{Type: domain.EventEmailVerified, Subject: id, Time: now, Actor: actor,
+			Data: domain.EmailVerified{UserID: id, Email: u.Email()}}}, nil
 	})
 }
 
@@ -334,20 +362,39 @@ func (s *Service) Delete(ctx context.Context, actor domain.Actor, id uuid.UUID) 
 // user and records the events fn returns, in one unit of work: the change and its events are
 // committed together or not at all.
 func (s *Service) change(ctx context.Context, id uuid.UUID, fn func(*domain.User, time.Time) (bool, []ports.Event, error)) (*domain.User, error) {
+	return s.changeRevoking(ctx, id, nil, fn)
+}
+
+// revocation says why a change ends the user's sessions, and who made it.
+type revocation struct {
+	reason string
+	actor  string
+}
+
+// changeRevoking is change that, when rev is set and fn changed the user, also ends every
+// session of the user in the same unit of work.
+func (s *Service) changeRevoking(ctx context.Context, id uuid.UUID, rev *revocation, fn func(*domain.User, time.Time) (bool, []ports.Event, error)) (*domain.User, error) {
 	var u *domain.User
 	err := s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
 		var err error
 		if u, err = r.Users.GetForUpdate(ctx, id); err != nil {
 			return err
 		}
-		changed, evs, err := fn(u, s.Clock.Now())
+		now := s.Clock.Now()
+		changed, evs, err := fn(u, now)
 		if err != nil || !changed {
 			return err
 		}
 		if err := r.Users.Update(ctx, u); err != nil {
 			return err
 		}
-		return r.Events.Record(ctx, evs...)
+		if err := r.Events.Record(ctx, evs...); err != nil {
+			return err
+		}
+		if rev == nil {
+			return nil
+		}
+		return revokeAll(ctx, r, id, uuid.Nil, rev.reason, rev.actor, now)
 	})
 	if err != nil {
 		return nil, err

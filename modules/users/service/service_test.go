@@ -69,8 +69,18 @@ func root(t *testing.T, svc *service.Service) uuid.UUID {
 	return u.ID()
 }
 
+// as returns the credential of a new session of the user id, as if they had logged in.
+func as(t *testing.T, svc *service.Service, id uuid.UUID) ports.Credential {
+	t.Helper()
+	sess := domain.NewSession(uuid.Must(uuid.NewV7()), id, "test", "192.0.2.1", svc.Clock.Now(), time.Hour)
+	if err := svc.Sessions.Add(ctx, sess, []byte(sess.ID.String())); err != nil {
+		t.Fatalf("a session of %s: %v", id, err)
+	}
+	return ports.Credential{UserID: id, SessionID: sess.ID}
+}
+
 // loginPolicy blocks an account after 3 failures and an address after 5, for a minute.
-var loginPolicy = service.LoginPolicy{MaxFailures: 3, MaxFailuresPerAddr: 5, Lockout: time.Minute}
+var loginPolicy = service.LoginPolicy{SessionTTL: 24 * time.Hour, MaxFailures: 3, MaxFailuresPerAddr: 5, Lockout: time.Minute}
 
 // newService returns a service on a fresh database of the engine, with cheap password hashing
 // and the fake clock driving timestamps, token expiry and the throttle.
@@ -90,10 +100,12 @@ func newServiceWithClock(t *testing.T, engine database.Engine) (*service.Service
 	}
 	return service.New(service.Deps{
 		Users:    users.NewRepository(db, nil),
+		Sessions: users.NewSessions(db),
 		UoW:      users.NewUnitOfWork(db, nil),
 		Clock:    clock,
 		Hasher:   password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}),
 		Tokens:   signer,
+		Opaque:   token.Opaque{},
 		Throttle: throttle.New(clock.Now),
 		Policy:   loginPolicy,
 	}), clock
@@ -115,7 +127,7 @@ func TestRegister(t *testing.T) {
 		if !u.IsActive() || u.Role() != domain.RoleUser || u.ID().Version() != 7 {
 			t.Fatalf("unexpected new user %+v", u.Snapshot())
 		}
-		got, err := svc.Get(ctx, u.ID(), u.ID())
+		got, err := svc.Get(ctx, as(t, svc, u.ID()), u.ID())
 		if err != nil || got.Snapshot() != u.Snapshot() {
 			t.Fatalf("Get = %+v, %v", got, err)
 		}
@@ -145,12 +157,12 @@ func TestGetMissing(t *testing.T) {
 	t.Parallel()
 	forEngine(t, func(t *testing.T, svc *service.Service) {
 		id := uuid.New()
-		_, err := svc.Get(ctx, root(t, svc), id)
+		_, err := svc.Get(ctx, as(t, svc, root(t, svc)), id)
 		if err == nil || err.Error() != fmt.Sprintf("User %s not found", id) {
 			t.Fatalf("got %v", err)
 		}
 		// A caller with no account is unauthenticated, whatever they read.
-		if _, err := svc.Get(ctx, id, id); !errors.Is(err, service.ErrUnauthenticated) {
+		if _, err := svc.Get(ctx, ports.Credential{UserID: id, SessionID: uuid.New()}, id); !errors.Is(err, service.ErrUnauthenticated) {
 			t.Fatalf("caller without an account: %v", err)
 		}
 	})
@@ -232,7 +244,7 @@ func TestUpdate(t *testing.T) {
 		if !errors.As(err, &ae) {
 			t.Fatalf("taken email: %v", err)
 		}
-		got, _ := svc.Get(ctx, bob.ID(), bob.ID())
+		got, _ := svc.Get(ctx, as(t, svc, bob.ID()), bob.ID())
 		if got.Username() != "bobby" || got.Email() != "bobby@example.com" {
 			t.Fatalf("failed update left %s %s", got.Username(), got.Email())
 		}
@@ -268,7 +280,7 @@ func TestLifecycle(t *testing.T) {
 			if err != nil || got.IsActive() != tc.wantActive {
 				t.Fatalf("%s: %+v %v", tc.name, got, err)
 			}
-			stored, _ := svc.Get(ctx, reader, u.ID())
+			stored, _ := svc.Get(ctx, as(t, svc, reader), u.ID())
 			if stored.IsActive() != tc.wantActive {
 				t.Fatalf("%s: stored active=%v", tc.name, stored.IsActive())
 			}
@@ -314,7 +326,7 @@ func TestDeleteRunsTheOtherModulesHooksFirst(t *testing.T) {
 		if err := svc.Delete(ctx, admin, u.ID()); !errors.Is(err, errHook) {
 			t.Fatalf("delete with a failing hook: %v", err)
 		}
-		if _, err := svc.Get(ctx, reader, u.ID()); err != nil {
+		if _, err := svc.Get(ctx, as(t, svc, reader), u.ID()); err != nil {
 			t.Fatalf("the account went although a hook failed: %v", err)
 		}
 		if err := svc.Delete(ctx, admin, u.ID()); err != nil {
@@ -323,7 +335,7 @@ func TestDeleteRunsTheOtherModulesHooksFirst(t *testing.T) {
 		if len(ran) != 2 || ran[0] != u.ID() || ran[1] != u.ID() {
 			t.Fatalf("hooks ran for %v, want twice for %s", ran, u.ID())
 		}
-		if _, err := svc.Get(ctx, reader, u.ID()); !errors.As(err, new(*domain.NotFoundError)) {
+		if _, err := svc.Get(ctx, as(t, svc, reader), u.ID()); !errors.As(err, new(*domain.NotFoundError)) {
 			t.Fatalf("after the retry: %v", err)
 		}
 	})

@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
@@ -92,13 +93,39 @@ func (r *Repository) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.Us
 	return oneUser(row, err, id)
 }
 
-// GetPair returns those of the two users that exist, in one statement.
-func (r *Repository) GetPair(ctx context.Context, first, second uuid.UUID) ([]*domain.User, error) {
-	rows, err := r.q.GetUserPair(ctx, pgstore.GetUserPairParams{First: pgID(first), Second: pgID(second)})
-	if err != nil {
-		return nil, mapError(err)
+// GetCaller reads an authenticated request's account and session in one statement.
+func (r *Repository) GetCaller(ctx context.Context, c ports.Credential, now time.Time) (ports.CallerRead, error) {
+	row, err := r.q.GetCaller(ctx, pgstore.GetCallerParams{UserID: pgID(c.UserID), SessionID: pgID(c.SessionID), Now: now})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ports.CallerRead{}, nil
 	}
-	return allUsers(rows), nil
+	if err != nil {
+		return ports.CallerRead{}, mapError(err)
+	}
+	return ports.CallerRead{User: toDomain(row.User), SessionLive: row.SessionLive}, nil
+}
+
+// GetCallerAnd reads an authenticated request's account and session, and the user with id, in
+// one statement.
+func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID, now time.Time) (ports.CallerRead, *domain.User, error) {
+	rows, err := r.q.GetCallerAnd(ctx, pgstore.GetCallerAndParams{
+		CallerID: pgID(c.UserID), SessionID: pgID(c.SessionID), Now: now, UserID: pgID(id),
+	})
+	if err != nil {
+		return ports.CallerRead{}, nil, mapError(err)
+	}
+	var (
+		caller ports.CallerRead
+		user   *domain.User
+	)
+	for _, row := range rows {
+		if row.IsCaller {
+			caller = ports.CallerRead{User: toDomain(row.User), SessionLive: row.SessionLive}
+		} else {
+			user = toDomain(row.User)
+		}
+	}
+	return caller, user, nil
 }
 
 // GetByEmail returns the user with the email, ignoring case.
@@ -137,13 +164,14 @@ func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.Use
 func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 	s := u.Snapshot()
 	n, err := r.q.UpdateUser(ctx, pgstore.UpdateUserParams{
-		UserID:       pgID(s.ID),
-		Username:     s.Username,
-		Email:        s.Email,
-		IsActive:     s.Active,
-		Role:         string(s.Role),
-		PasswordHash: nullable(s.PasswordHash),
-		UpdatedAt:    s.UpdatedAt,
+		UserID:          pgID(s.ID),
+		Username:        s.Username,
+		Email:           s.Email,
+		IsActive:        s.Active,
+		Role:            string(s.Role),
+		PasswordHash:    nullable(s.PasswordHash),
+		EmailVerifiedAt: optionalTime(s.EmailVerifiedAt),
+		UpdatedAt:       s.UpdatedAt,
 	})
 	if err != nil {
 		return mapWriteError(err, s)
@@ -186,15 +214,21 @@ func allUsers(rows []pgstore.User) []*domain.User {
 
 func toDomain(row pgstore.User) *domain.User {
 	return domain.Restore(domain.Snapshot{
-		ID:           uuid.UUID(row.UserID.Bytes),
-		Username:     row.Username,
-		Email:        row.Email,
-		Active:       row.IsActive,
-		Role:         domain.Role(row.Role),
-		PasswordHash: row.PasswordHash.String,
-		CreatedAt:    row.CreatedAt.UTC(),
-		UpdatedAt:    row.UpdatedAt.UTC(),
+		ID:              uuid.UUID(row.UserID.Bytes),
+		Username:        row.Username,
+		Email:           row.Email,
+		Active:          row.IsActive,
+		Role:            domain.Role(row.Role),
+		PasswordHash:    row.PasswordHash.String,
+		EmailVerifiedAt: row.EmailVerifiedAt.Time.UTC(),
+		CreatedAt:       row.CreatedAt.UTC(),
+		UpdatedAt:       row.UpdatedAt.UTC(),
 	})
+}
+
+// optionalTime stores the zero time ("not yet") as NULL.
+func optionalTime(t time.Time) pgtype.Timestamptz {
+	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
 }
 
 // pgID is id as pgx encodes it without conversion (see sqlc.yaml).
@@ -255,7 +289,7 @@ func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r port
 		}
 	}()
 	log := &eventLog{tx: tx}
-	if err := fn(ctx, ports.Repos{Users: NewRepository(tx, nil), Events: log}); err != nil {
+	if err := fn(ctx, ports.Repos{Users: NewRepository(tx, nil), Sessions: NewSessions(tx), Events: log}); err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}

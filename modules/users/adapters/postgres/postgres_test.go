@@ -16,8 +16,9 @@ func TestContract(t *testing.T) {
 	porttest.Run(t, func(t *testing.T) porttest.Store {
 		db := dbtest.Postgres(t, users.Migrations(), eventsql.Migrations())
 		return porttest.Store{
-			Users: postgres.NewRepository(db.Pool, nil),
-			UoW:   postgres.NewUnitOfWork(db.Pool, nil),
+			Users:    postgres.NewRepository(db.Pool, nil),
+			Sessions: postgres.NewSessions(db.Pool),
+			UoW:      postgres.NewUnitOfWork(db.Pool, nil),
 			Outbox: func(t *testing.T) []string {
 				rows, err := db.Pool.Query(context.Background(), "SELECT type FROM event_outbox ORDER BY xid, event_id")
 				if err != nil {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -86,13 +87,39 @@ func (r *Repository) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.Us
 	return r.Get(ctx, id)
 }
 
-// GetPair returns those of the two users that exist, in one statement.
-func (r *Repository) GetPair(ctx context.Context, first, second uuid.UUID) ([]*domain.User, error) {
-	rows, err := r.q.GetUserPair(ctx, litestore.GetUserPairParams{First: first, Second: second})
-	if err != nil {
-		return nil, mapError(err)
+// GetCaller reads an authenticated request's account and session in one statement.
+func (r *Repository) GetCaller(ctx context.Context, c ports.Credential, now time.Time) (ports.CallerRead, error) {
+	row, err := r.q.GetCaller(ctx, litestore.GetCallerParams{UserID: c.UserID, SessionID: c.SessionID, Now: now.UTC()})
+	if errors.Is(err, sql.ErrNoRows) {
+		return ports.CallerRead{}, nil
 	}
-	return allUsers(rows), nil
+	if err != nil {
+		return ports.CallerRead{}, mapError(err)
+	}
+	return ports.CallerRead{User: toDomain(row.User), SessionLive: row.SessionLive}, nil
+}
+
+// GetCallerAnd reads an authenticated request's account and session, and the user with id, in
+// one statement.
+func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID, now time.Time) (ports.CallerRead, *domain.User, error) {
+	rows, err := r.q.GetCallerAnd(ctx, litestore.GetCallerAndParams{
+		CallerID: c.UserID, SessionID: c.SessionID, Now: now.UTC(), UserID: id,
+	})
+	if err != nil {
+		return ports.CallerRead{}, nil, mapError(err)
+	}
+	var (
+		caller ports.CallerRead
+		user   *domain.User
+	)
+	for _, row := range rows {
+		if row.IsCaller != 0 {
+			caller = ports.CallerRead{User: toDomain(row.User), SessionLive: row.SessionLive}
+		} else {
+			user = toDomain(row.User)
+		}
+	}
+	return caller, user, nil
 }
 
 // GetByEmail returns the user with the email, ignoring case.
@@ -132,13 +159,14 @@ func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.Use
 func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 	s := u.Snapshot()
 	n, err := r.q.UpdateUser(ctx, litestore.UpdateUserParams{
-		UserID:       s.ID,
-		Username:     s.Username,
-		Email:        s.Email,
-		IsActive:     s.Active,
-		Role:         string(s.Role),
-		PasswordHash: nullable(s.PasswordHash),
-		UpdatedAt:    s.UpdatedAt,
+		UserID:          s.ID,
+		Username:        s.Username,
+		Email:           s.Email,
+		IsActive:        s.Active,
+		Role:            string(s.Role),
+		PasswordHash:    nullable(s.PasswordHash),
+		EmailVerifiedAt: optionalTime(s.EmailVerifiedAt),
+		UpdatedAt:       s.UpdatedAt,
 	})
 	if err != nil {
 		return mapWriteError(err, s)
@@ -181,15 +209,21 @@ func allUsers(rows []litestore.User) []*domain.User {
 
 func toDomain(row litestore.User) *domain.User {
 	return domain.Restore(domain.Snapshot{
-		ID:           row.UserID,
-		Username:     row.Username,
-		Email:        row.Email,
-		Active:       row.IsActive,
-		Role:         domain.Role(row.Role),
-		PasswordHash: row.PasswordHash.String,
-		CreatedAt:    row.CreatedAt.UTC(),
-		UpdatedAt:    row.UpdatedAt.UTC(),
+		ID:              row.UserID,
+		Username:        row.Username,
+		Email:           row.Email,
+		Active:          row.IsActive,
+		Role:            domain.Role(row.Role),
+		PasswordHash:    row.PasswordHash.String,
+		EmailVerifiedAt: row.EmailVerifiedAt.Time.UTC(),
+		CreatedAt:       row.CreatedAt.UTC(),
+		UpdatedAt:       row.UpdatedAt.UTC(),
 	})
+}
+
+// optionalTime stores the zero time ("not yet") as NULL.
+func optionalTime(t time.Time) sql.NullTime {
+	return sql.NullTime{Time: t, Valid: !t.IsZero()}
 }
 
 // nullable stores "no password" as NULL.
@@ -237,7 +271,7 @@ func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r port
 	log := &eventLog{tx: nil}
 	err := w.inTx(ctx, func(tx *sql.Tx) error {
 		log.tx = tx
-		return fn(ctx, ports.Repos{Users: NewRepository(tx, nil), Events: log})
+		return fn(ctx, ports.Repos{Users: NewRepository(tx, nil), Sessions: NewSessions(tx), Events: log})
 	})
 	if err == nil && log.recorded && w.appended != nil {
 		w.appended()

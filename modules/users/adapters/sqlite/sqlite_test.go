@@ -15,8 +15,9 @@ func TestContract(t *testing.T) {
 	porttest.Run(t, func(t *testing.T) porttest.Store {
 		db := dbtest.SQLite(t, users.Migrations(), eventsql.Migrations())
 		return porttest.Store{
-			Users: sqlite.NewRepository(db.SQL, nil),
-			UoW:   sqlite.NewUnitOfWork(db.SQL, nil),
+			Users:    sqlite.NewRepository(db.SQL, nil),
+			Sessions: sqlite.NewSessions(db.SQL),
+			UoW:      sqlite.NewUnitOfWork(db.SQL, nil),
 			Outbox: func(t *testing.T) []string {
 				rows, err := db.SQL.Query("SELECT type FROM event_outbox ORDER BY seq")
 				if err != nil {

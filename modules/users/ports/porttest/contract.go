@@ -22,8 +22,9 @@ import (
 // Store is an adapter under test: its autocommit repository and its unit of work, over one
 // fresh, empty, migrated database owned by the test (the outbox's tables included).
 type Store struct {
-	Users ports.UserRepository
-	UoW   ports.UnitOfWork
+	Users    ports.UserRepository
+	Sessions ports.SessionRepository
+	UoW      ports.UnitOfWork
 	// Outbox returns the types of the events in the outbox, in the order they were written.
 	Outbox func(t *testing.T) []string
 }
@@ -39,7 +40,13 @@ func Run(t *testing.T, newStore Factory) {
 	}{
 		{"AddThenGetRoundTrips", testAddGet},
 		{"GetMissingIsNotFound", testGetMissing},
-		{"GetPairReturnsThoseThatExist", testGetPair},
+		{"GetCallerChecksTheSession", testGetCaller},
+		{"GetCallerAndReadsBoth", testGetCallerAnd},
+		{"SessionsRoundTripNewestFirst", testSessions},
+		{"RefreshTokensWorkOnceThenAreReuse", testRefreshTokens},
+		{"ConcurrentUsesOfARefreshTokenHaveOneWinner", testConcurrentRefresh},
+		{"DeletingSessionsEndsThemAndTheirTokens", testDeleteSessions},
+		{"DeletingAUserDeletesItsSessions", testUserDeletionDeletesSessions},
 		{"LookupsIgnoreCase", testLookups},
 		{"DuplicateEmailOrUsernameIsAlreadyExists", testDuplicates},
 		{"ListIsKeysetOrderedAndFiltered", testList},
@@ -129,35 +136,214 @@ func testGetMissing(t *testing.T, s Store) {
 	}
 }
 
-func testGetPair(t *testing.T, s Store) {
+// session stores a session of u created at at, living a day, and returns it with its first
+// refresh token's digest.
+func session(t *testing.T, s Store, u *domain.User, at time.Time) (domain.Session, []byte) {
+	t.Helper()
+	sess := domain.NewSession(uuid.Must(uuid.NewV7()), u.ID(), "test agent", "192.0.2.1", at, 24*time.Hour)
+	digest := []byte(uuid.NewString())
+	must(t, s.Sessions.Add(context.Background(), sess, digest))
+	return sess, digest
+}
+
+func testGetCaller(t *testing.T, s Store) {
+	ctx := context.Background()
+	a := newUser(t, "alice", "alice@example.com", base)
+	b := newUser(t, "bob", "bob@example.com", base)
+	add(t, s.UoW, a, b)
+	sa, _ := session(t, s, a, base)
+	sb, _ := session(t, s, b, base)
+	tests := []struct {
+		name     string
+		c        ports.Credential
+		now      time.Time
+		wantUser *domain.User
+		wantLive bool
+	}{
+		{"live session", ports.Credential{UserID: a.ID(), SessionID: sa.ID}, base.Add(time.Hour), a, true},
+		{"expired session", ports.Credential{UserID: a.ID(), SessionID: sa.ID}, sa.ExpiresAt, a, false},
+		{"another user's session", ports.Credential{UserID: a.ID(), SessionID: sb.ID}, base, a, false},
+		{"no such session", ports.Credential{UserID: a.ID(), SessionID: uuid.New()}, base, a, false},
+		{"no such user", ports.Credential{UserID: uuid.New(), SessionID: sa.ID}, base, nil, false},
+	}
+	for _, tc := range tests {
+		got, err := s.Users.GetCaller(ctx, tc.c, tc.now)
+		must(t, err)
+		if got.SessionLive != tc.wantLive || (got.User == nil) != (tc.wantUser == nil) ||
+			(got.User != nil && got.User.Snapshot() != tc.wantUser.Snapshot()) {
+			t.Errorf("%s: got %+v", tc.name, got)
+		}
+	}
+}
+
+func testGetCallerAnd(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := newUser(t, "alice", "alice@example.com", base)
 	b := newUser(t, "bob", "bob@example.com", base.Add(time.Second))
-	add(t, s.UoW, a, b, newUser(t, "carol", "carol@example.com", base.Add(2*time.Second)))
+	add(t, s.UoW, a, b)
+	sa, _ := session(t, s, a, base)
 	missing := uuid.New()
 	tests := []struct {
-		name          string
-		first, second uuid.UUID
-		want          []*domain.User
+		name       string
+		c          ports.Credential
+		id         uuid.UUID
+		wantCaller *domain.User
+		wantLive   bool
+		wantUser   *domain.User
 	}{
-		{"two", b.ID(), a.ID(), []*domain.User{a, b}},
-		{"the same twice", a.ID(), a.ID(), []*domain.User{a, a}},
-		{"first missing", missing, b.ID(), []*domain.User{b}},
-		{"second missing", a.ID(), missing, []*domain.User{a}},
-		{"both missing", missing, uuid.New(), nil},
+		{"both", ports.Credential{UserID: a.ID(), SessionID: sa.ID}, b.ID(), a, true, b},
+		{"the caller themself", ports.Credential{UserID: a.ID(), SessionID: sa.ID}, a.ID(), a, true, a},
+		{"user missing", ports.Credential{UserID: a.ID(), SessionID: sa.ID}, missing, a, true, nil},
+		{"caller missing", ports.Credential{UserID: missing, SessionID: sa.ID}, b.ID(), nil, false, b},
+		{"session of another", ports.Credential{UserID: b.ID(), SessionID: sa.ID}, a.ID(), b, false, a},
+		{"both missing", ports.Credential{UserID: missing, SessionID: uuid.New()}, uuid.New(), nil, false, nil},
+	}
+	same := func(x, y *domain.User) bool {
+		return (x == nil) == (y == nil) && (x == nil || x.Snapshot() == y.Snapshot())
 	}
 	for _, tc := range tests {
-		got, err := s.Users.GetPair(ctx, tc.first, tc.second)
+		caller, user, err := s.Users.GetCallerAnd(ctx, tc.c, tc.id, base.Add(time.Minute))
 		must(t, err)
-		slices.SortFunc(got, func(x, y *domain.User) int { return x.CreatedAt().Compare(y.CreatedAt()) })
-		if len(got) != len(tc.want) {
-			t.Fatalf("%s: got %d users, want %d", tc.name, len(got), len(tc.want))
+		if !same(caller.User, tc.wantCaller) || caller.SessionLive != tc.wantLive || !same(user, tc.wantUser) {
+			t.Errorf("%s: got caller %+v, user %+v", tc.name, caller, user)
 		}
-		for i := range got {
-			if got[i].Snapshot() != tc.want[i].Snapshot() {
-				t.Errorf("%s: got %+v, want %+v", tc.name, got[i].Snapshot(), tc.want[i].Snapshot())
+	}
+}
+
+func testSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	u := newUser(t, "alice", "alice@example.com", base)
+	other := newUser(t, "bob", "bob@example.com", base)
+	add(t, s.UoW, u, other)
+	first, _ := session(t, s, u, base)
+	second, _ := session(t, s, u, base.Add(time.Minute))
+	session(t, s, other, base)
+	got, err := s.Sessions.List(ctx, u.ID(), base.Add(time.Hour))
+	must(t, err)
+	if len(got) != 2 || got[0] != second || got[1] != first {
+		t.Fatalf("listed %+v, want the two sessions newest first: %+v, %+v", got, second, first)
+	}
+	got, err = s.Sessions.List(ctx, u.ID(), first.ExpiresAt)
+	must(t, err)
+	if len(got) != 1 || got[0].ID != second.ID {
+		t.Fatalf("at the first's expiry, listed %+v, want only the second", got)
+	}
+	must(t, s.Sessions.DeleteExpired(ctx, u.ID(), first.ExpiresAt))
+	got, err = s.Sessions.List(ctx, u.ID(), base)
+	must(t, err)
+	if len(got) != 1 || got[0].ID != second.ID {
+		t.Fatalf("after deleting expired ones, listed %+v, want only the second", got)
+	}
+}
+
+func testRefreshTokens(t *testing.T, s Store) {
+	ctx := context.Background()
+	u := newUser(t, "alice", "alice@example.com", base)
+	add(t, s.UoW, u)
+	sess, digest := session(t, s, u, base)
+	used, reused, err := s.Sessions.UseRefreshToken(ctx, digest, base.Add(time.Minute))
+	must(t, err)
+	if reused || used != sess {
+		t.Fatalf("first use: reused %v, session %+v, want %+v", reused, used, sess)
+	}
+	used.Used("new agent", "198.51.100.7", base.Add(time.Minute))
+	next := []byte("the next token's digest")
+	must(t, s.Sessions.Refreshed(ctx, used, next))
+	again, reused, err := s.Sessions.UseRefreshToken(ctx, digest, base.Add(2*time.Minute))
+	must(t, err)
+	if !reused || again.ID != sess.ID {
+		t.Fatalf("second use: reused %v, session %+v", reused, again)
+	}
+	latest, reused, err := s.Sessions.UseRefreshToken(ctx, next, base.Add(3*time.Minute))
+	must(t, err)
+	if reused || latest != used {
+		t.Fatalf("the rotated token: reused %v, session %+v, want %+v", reused, latest, used)
+	}
+	if _, _, err := s.Sessions.UseRefreshToken(ctx, []byte("never issued"), base); !errors.Is(err, ports.ErrUnknownRefreshToken) {
+		t.Fatalf("unknown token: %v", err)
+	}
+	if err := s.Sessions.Refreshed(ctx, domain.Session{ID: uuid.New(), UserID: u.ID()}, []byte("x")); !errors.Is(err, ports.ErrUnknownRefreshToken) {
+		t.Fatalf("refreshing a missing session: %v", err)
+	}
+}
+
+func testConcurrentRefresh(t *testing.T, s Store) {
+	u := newUser(t, "alice", "alice@example.com", base)
+	add(t, s.UoW, u)
+	_, digest := session(t, s, u, base)
+	const n = 16
+	var (
+		wg    sync.WaitGroup
+		fresh atomic.Int32
+	)
+	for range n {
+		wg.Go(func() {
+			err := s.UoW.Do(context.Background(), func(ctx context.Context, r ports.Repos) error {
+				_, reused, err := r.Sessions.UseRefreshToken(ctx, digest, base.Add(time.Minute))
+				if err == nil && !reused {
+					fresh.Add(1)
+				}
+				return err
+			})
+			if err != nil {
+				t.Error(err)
 			}
-		}
+		})
+	}
+	wg.Wait()
+	if fresh.Load() != 1 {
+		t.Fatalf("%d of %d concurrent uses got the token as unused, want exactly 1", fresh.Load(), n)
+	}
+}
+
+func testDeleteSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	u := newUser(t, "alice", "alice@example.com", base)
+	other := newUser(t, "bob", "bob@example.com", base)
+	add(t, s.UoW, u, other)
+	keep, _ := session(t, s, u, base)
+	one, oneDigest := session(t, s, u, base)
+	two, _ := session(t, s, u, base)
+	theirs, _ := session(t, s, other, base)
+	if found, err := s.Sessions.Delete(ctx, u.ID(), theirs.ID); err != nil || found {
+		t.Fatalf("deleting another user's session: found %v, %v", found, err)
+	}
+	found, err := s.Sessions.Delete(ctx, u.ID(), one.ID)
+	must(t, err)
+	if !found {
+		t.Fatal("the session to delete was not found")
+	}
+	if _, _, err := s.Sessions.UseRefreshToken(ctx, oneDigest, base); !errors.Is(err, ports.ErrUnknownRefreshToken) {
+		t.Fatalf("a deleted session's token: %v", err)
+	}
+	if found, _ := s.Sessions.Delete(ctx, u.ID(), one.ID); found {
+		t.Fatal("deleted twice")
+	}
+	ids, err := s.Sessions.DeleteAll(ctx, u.ID(), keep.ID)
+	must(t, err)
+	if len(ids) != 1 || ids[0] != two.ID {
+		t.Fatalf("DeleteAll but one deleted %v, want [%s]", ids, two.ID)
+	}
+	ids, err = s.Sessions.DeleteAll(ctx, u.ID(), uuid.Nil)
+	must(t, err)
+	if len(ids) != 1 || ids[0] != keep.ID {
+		t.Fatalf("DeleteAll deleted %v, want [%s]", ids, keep.ID)
+	}
+	left, err := s.Sessions.List(ctx, other.ID(), base)
+	must(t, err)
+	if len(left) != 1 {
+		t.Fatalf("another user's sessions were touched: %+v", left)
+	}
+}
+
+func testUserDeletionDeletesSessions(t *testing.T, s Store) {
+	ctx := context.Background()
+	u := newUser(t, "alice", "alice@example.com", base)
+	add(t, s.UoW, u)
+	_, digest := session(t, s, u, base)
+	must(t, s.Users.Delete(ctx, u.ID()))
+	if _, _, err := s.Sessions.UseRefreshToken(ctx, digest, base); !errors.Is(err, ports.ErrUnknownRefreshToken) {
+		t.Fatalf("a deleted user's refresh token: %v", err)
 	}
 }
 
@@ -276,6 +462,7 @@ func testUpdate(t *testing.T, s Store) {
 		t.Fatal(err)
 	}
 	u.Deactivate(base.Add(time.Hour))
+	u.VerifyEmail(base.Add(2 * time.Hour))
 	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Update(ctx, u) }))
 	got, err := get(t, uow, u.ID())
 	must(t, err)

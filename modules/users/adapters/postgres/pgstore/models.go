@@ -40,13 +40,31 @@ type EventRelay struct {
 	LastEvent pgtype.UUID
 }
 
+type RefreshToken struct {
+	TokenHash []byte
+	SessionID pgtype.UUID
+	IssuedAt  time.Time
+	UsedAt    pgtype.Timestamptz
+}
+
+type Session struct {
+	SessionID  pgtype.UUID
+	UserID     pgtype.UUID
+	UserAgent  string
+	ClientAddr string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+}
+
 type User struct {
-	UserID       pgtype.UUID
-	Username     string
-	Email        string
-	IsActive     bool
-	Role         string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	PasswordHash pgtype.Text
+	UserID          pgtype.UUID
+	Username        string
+	Email           string
+	IsActive        bool
+	Role            string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	PasswordHash    pgtype.Text
+	EmailVerifiedAt pgtype.Timestamptz
 }

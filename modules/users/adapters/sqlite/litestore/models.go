@@ -11,13 +11,31 @@ import (
 	"github.com/google/uuid"
 )
 
+type RefreshToken struct {
+	TokenHash []byte
+	SessionID uuid.UUID
+	IssuedAt  time.Time
+	UsedAt    sql.NullTime
+}
+
+type Session struct {
+	SessionID  uuid.UUID
+	UserID     uuid.UUID
+	UserAgent  string
+	ClientAddr string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+}
+
 type User struct {
-	UserID       uuid.UUID
-	Username     string
-	Email        string
-	IsActive     bool
-	Role         string
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
-	PasswordHash sql.NullString
+	UserID          uuid.UUID
+	Username        string
+	Email           string
+	IsActive        bool
+	Role            string
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	PasswordHash    sql.NullString
+	EmailVerifiedAt sql.NullTime
 }

@@ -13,6 +13,73 @@ import (
 	"github.com/google/uuid"
 )
 
+const deleteExpiredSessions = `-- name: DeleteExpiredSessions :exec
+DELETE FROM sessions
+WHERE user_id = ?1 AND expires_at <= ?2
+`
+
+type DeleteExpiredSessionsParams struct {
+	UserID uuid.UUID
+	Now    time.Time
+}
+
+func (q *Queries) DeleteExpiredSessions(ctx context.Context, arg DeleteExpiredSessionsParams) error {
+	_, err := q.db.ExecContext(ctx, deleteExpiredSessions, arg.UserID, arg.Now)
+	return err
+}
+
+const deleteSession = `-- name: DeleteSession :execrows
+DELETE FROM sessions
+WHERE session_id = ?1 AND user_id = ?2
+`
+
+type DeleteSessionParams struct {
+	SessionID uuid.UUID
+	UserID    uuid.UUID
+}
+
+func (q *Queries) DeleteSession(ctx context.Context, arg DeleteSessionParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, deleteSession, arg.SessionID, arg.UserID)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
+const deleteSessions = `-- name: DeleteSessions :many
+DELETE FROM sessions
+WHERE user_id = ?1 AND session_id <> ?2
+RETURNING session_id
+`
+
+type DeleteSessionsParams struct {
+	UserID   uuid.UUID
+	ExceptID uuid.UUID
+}
+
+func (q *Queries) DeleteSessions(ctx context.Context, arg DeleteSessionsParams) ([]uuid.UUID, error) {
+	rows, err := q.db.QueryContext(ctx, deleteSessions, arg.UserID, arg.ExceptID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var session_id uuid.UUID
+		if err := rows.Scan(&session_id); err != nil {
+			return nil, err
+		}
+		items = append(items, session_id)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const deleteUser = `-- name: DeleteUser :execrows
 DELETE FROM users
 WHERE user_id = ?1
@@ -26,8 +93,140 @@ func (q *Queries) DeleteUser(ctx context.Context, userID uuid.UUID) (int64, erro
 	return result.RowsAffected()
 }
 
+const getCaller = `-- name: GetCaller :one
+SELECT users.user_id, users.username, users.email, users.is_active, users.role, users.created_at, users.updated_at, users.password_hash, users.email_verified_at,
+       EXISTS (SELECT 1 FROM sessions
+               WHERE sessions.session_id = ?1 AND sessions.user_id = users.user_id
+                 AND sessions.expires_at > ?2) AS session_live
+FROM users
+WHERE users.user_id = ?3
+`
+
+type GetCallerParams struct {
+	SessionID uuid.UUID
+	Now       time.Time
+	UserID    uuid.UUID
+}
+
+type GetCallerRow struct {
+	User        User
+	SessionLive bool
+}
+
+// An authenticated request's account, and whether the session its token names is the user's
+// and has not expired: one primary-key lookup each, one round trip.
+func (q *Queries) GetCaller(ctx context.Context, arg GetCallerParams) (GetCallerRow, error) {
+	row := q.db.QueryRowContext(ctx, getCaller, arg.SessionID, arg.Now, arg.UserID)
+	var i GetCallerRow
+	err := row.Scan(
+		&i.User.UserID,
+		&i.User.Username,
+		&i.User.Email,
+		&i.User.IsActive,
+		&i.User.Role,
+		&i.User.CreatedAt,
+		&i.User.UpdatedAt,
+		&i.User.PasswordHash,
+		&i.User.EmailVerifiedAt,
+		&i.SessionLive,
+	)
+	return i, err
+}
+
+const getCallerAnd = `-- name: GetCallerAnd :many
+SELECT users.user_id, users.username, users.email, users.is_active, users.role, users.created_at, users.updated_at, users.password_hash, users.email_verified_at,
+       TRUE AS is_caller,
+       EXISTS (SELECT 1 FROM sessions
+               WHERE sessions.session_id = ?1 AND sessions.user_id = users.user_id
+                 AND sessions.expires_at > ?2) AS session_live
+FROM users
+WHERE users.user_id = ?3
+UNION ALL
+SELECT users.user_id, users.username, users.email, users.is_active, users.role, users.created_at, users.updated_at, users.password_hash, users.email_verified_at, FALSE, FALSE
+FROM users
+WHERE users.user_id = ?4
+`
+
+type GetCallerAndParams struct {
+	SessionID uuid.UUID
+	Now       time.Time
+	CallerID  uuid.UUID
+	UserID    uuid.UUID
+}
+
+type GetCallerAndRow struct {
+	User        User
+	IsCaller    int64
+	SessionLive bool
+}
+
+// An authenticated read fetches its caller (is_caller, with its session as GetCaller checks
+// it) and its subject in one round trip. Two primary-key lookups, not IN (...): a generic plan
+// for IN over parameters is a bitmap scan, several times the cost of an index scan here. The
+// same id twice returns its row twice.
+func (q *Queries) GetCallerAnd(ctx context.Context, arg GetCallerAndParams) ([]GetCallerAndRow, error) {
+	rows, err := q.db.QueryContext(ctx, getCallerAnd,
+		arg.SessionID,
+		arg.Now,
+		arg.CallerID,
+		arg.UserID,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []GetCallerAndRow
+	for rows.Next() {
+		var i GetCallerAndRow
+		if err := rows.Scan(
+			&i.User.UserID,
+			&i.User.Username,
+			&i.User.Email,
+			&i.User.IsActive,
+			&i.User.Role,
+			&i.User.CreatedAt,
+			&i.User.UpdatedAt,
+			&i.User.PasswordHash,
+			&i.User.EmailVerifiedAt,
+			&i.IsCaller,
+			&i.SessionLive,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const getSession = `-- name: GetSession :one
+SELECT session_id, user_id, user_agent, client_addr, created_at, last_used_at, expires_at
+FROM sessions
+WHERE session_id = ?1
+`
+
+func (q *Queries) GetSession(ctx context.Context, sessionID uuid.UUID) (Session, error) {
+	row := q.db.QueryRowContext(ctx, getSession, sessionID)
+	var i Session
+	err := row.Scan(
+		&i.SessionID,
+		&i.UserID,
+		&i.UserAgent,
+		&i.ClientAddr,
+		&i.CreatedAt,
+		&i.LastUsedAt,
+		&i.ExpiresAt,
+	)
+	return i, err
+}
+
 const getUserByEmail = `-- name: GetUserByEmail :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash, email_verified_at
 FROM users
 WHERE lower(email) = lower(?1)
 `
@@ -44,12 +243,13 @@ func (q *Queries) GetUserByEmail(ctx context.Context, email string) (User, error
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PasswordHash,
+		&i.EmailVerifiedAt,
 	)
 	return i, err
 }
 
 const getUserByID = `-- name: GetUserByID :one
-SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash, email_verified_at
 FROM users
 WHERE user_id = ?1
 `
@@ -66,58 +266,54 @@ func (q *Queries) GetUserByID(ctx context.Context, userID uuid.UUID) (User, erro
 		&i.CreatedAt,
 		&i.UpdatedAt,
 		&i.PasswordHash,
+		&i.EmailVerifiedAt,
 	)
 	return i, err
 }
 
-const getUserPair = `-- name: GetUserPair :many
-SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
-FROM users AS caller
-WHERE caller.user_id = ?1
-UNION ALL
-SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
-FROM users AS subject
-WHERE subject.user_id = ?2
+const insertRefreshToken = `-- name: InsertRefreshToken :exec
+INSERT INTO refresh_tokens (token_hash, session_id, issued_at)
+VALUES (?1, ?2, ?3)
 `
 
-type GetUserPairParams struct {
-	First  uuid.UUID
-	Second uuid.UUID
+type InsertRefreshTokenParams struct {
+	TokenHash []byte
+	SessionID uuid.UUID
+	IssuedAt  time.Time
 }
 
-// An authenticated read fetches its caller and its subject in one round trip. Two primary-key
-// lookups, not IN (...): a generic plan for IN over parameters is a bitmap scan, several times
-// the cost of an index scan here. The same id twice returns its row twice.
-func (q *Queries) GetUserPair(ctx context.Context, arg GetUserPairParams) ([]User, error) {
-	rows, err := q.db.QueryContext(ctx, getUserPair, arg.First, arg.Second)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var items []User
-	for rows.Next() {
-		var i User
-		if err := rows.Scan(
-			&i.UserID,
-			&i.Username,
-			&i.Email,
-			&i.IsActive,
-			&i.Role,
-			&i.CreatedAt,
-			&i.UpdatedAt,
-			&i.PasswordHash,
-		); err != nil {
-			return nil, err
-		}
-		items = append(items, i)
-	}
-	if err := rows.Close(); err != nil {
-		return nil, err
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return items, nil
+func (q *Queries) InsertRefreshToken(ctx context.Context, arg InsertRefreshTokenParams) error {
+	_, err := q.db.ExecContext(ctx, insertRefreshToken, arg.TokenHash, arg.SessionID, arg.IssuedAt)
+	return err
+}
+
+const insertSession = `-- name: InsertSession :exec
+INSERT INTO sessions (session_id, user_id, user_agent, client_addr, created_at, last_used_at, expires_at)
+VALUES (?1, ?2, ?3, ?4,
+        ?5, ?6, ?7)
+`
+
+type InsertSessionParams struct {
+	SessionID  uuid.UUID
+	UserID     uuid.UUID
+	UserAgent  string
+	ClientAddr string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+}
+
+func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) error {
+	_, err := q.db.ExecContext(ctx, insertSession,
+		arg.SessionID,
+		arg.UserID,
+		arg.UserAgent,
+		arg.ClientAddr,
+		arg.CreatedAt,
+		arg.LastUsedAt,
+		arg.ExpiresAt,
+	)
+	return err
 }
 
 const insertUser = `-- name: InsertUser :exec
@@ -151,8 +347,51 @@ func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) error {
 	return err
 }
 
+const listSessions = `-- name: ListSessions :many
+SELECT session_id, user_id, user_agent, client_addr, created_at, last_used_at, expires_at
+FROM sessions
+WHERE user_id = ?1 AND expires_at > ?2
+ORDER BY created_at DESC, session_id DESC
+`
+
+type ListSessionsParams struct {
+	UserID uuid.UUID
+	Now    time.Time
+}
+
+func (q *Queries) ListSessions(ctx context.Context, arg ListSessionsParams) ([]Session, error) {
+	rows, err := q.db.QueryContext(ctx, listSessions, arg.UserID, arg.Now)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []Session
+	for rows.Next() {
+		var i Session
+		if err := rows.Scan(
+			&i.SessionID,
+			&i.UserID,
+			&i.UserAgent,
+			&i.ClientAddr,
+			&i.CreatedAt,
+			&i.LastUsedAt,
+			&i.ExpiresAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const listUsersAfter = `-- name: ListUsersAfter :many
-SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash, email_verified_at
 FROM users
 WHERE (created_at > ?1
        OR (created_at = ?1 AND user_id > ?2))
@@ -192,6 +431,7 @@ func (q *Queries) ListUsersAfter(ctx context.Context, arg ListUsersAfterParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.PasswordHash,
+			&i.EmailVerifiedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -207,7 +447,7 @@ func (q *Queries) ListUsersAfter(ctx context.Context, arg ListUsersAfterParams) 
 }
 
 const listUsersFirst = `-- name: ListUsersFirst :many
-SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash, email_verified_at
 FROM users
 WHERE (?1 IS NULL OR is_active = ?1)
 ORDER BY created_at, user_id
@@ -237,6 +477,7 @@ func (q *Queries) ListUsersFirst(ctx context.Context, arg ListUsersFirstParams) 
 			&i.CreatedAt,
 			&i.UpdatedAt,
 			&i.PasswordHash,
+			&i.EmailVerifiedAt,
 		); err != nil {
 			return nil, err
 		}
@@ -251,6 +492,44 @@ func (q *Queries) ListUsersFirst(ctx context.Context, arg ListUsersFirstParams) 
 	return items, nil
 }
 
+const refreshTokenSession = `-- name: RefreshTokenSession :one
+SELECT session_id FROM refresh_tokens WHERE token_hash = ?1
+`
+
+// The session of a refresh token, used or not: what UseRefreshToken, finding it used, revokes.
+func (q *Queries) RefreshTokenSession(ctx context.Context, tokenHash []byte) (uuid.UUID, error) {
+	row := q.db.QueryRowContext(ctx, refreshTokenSession, tokenHash)
+	var session_id uuid.UUID
+	err := row.Scan(&session_id)
+	return session_id, err
+}
+
+const updateSession = `-- name: UpdateSession :execrows
+UPDATE sessions
+SET user_agent = ?1, client_addr = ?2, last_used_at = ?3
+WHERE session_id = ?4
+`
+
+type UpdateSessionParams struct {
+	UserAgent  string
+	ClientAddr string
+	LastUsedAt time.Time
+	SessionID  uuid.UUID
+}
+
+func (q *Queries) UpdateSession(ctx context.Context, arg UpdateSessionParams) (int64, error) {
+	result, err := q.db.ExecContext(ctx, updateSession,
+		arg.UserAgent,
+		arg.ClientAddr,
+		arg.LastUsedAt,
+		arg.SessionID,
+	)
+	if err != nil {
+		return 0, err
+	}
+	return result.RowsAffected()
+}
+
 const updateUser = `-- name: UpdateUser :execrows
 UPDATE users
 SET username = ?1,
@@ -258,18 +537,20 @@ SET username = ?1,
     is_active = ?3,
     role = ?4,
     password_hash = ?5,
-    updated_at = ?6
-WHERE user_id = ?7
+    email_verified_at = ?6,
+    updated_at = ?7
+WHERE user_id = ?8
 `
 
 type UpdateUserParams struct {
-	Username     string
-	Email        string
-	IsActive     bool
-	Role         string
-	PasswordHash sql.NullString
-	UpdatedAt    time.Time
-	UserID       uuid.UUID
+	Username        string
+	Email           string
+	IsActive        bool
+	Role            string
+	PasswordHash    sql.NullString
+	EmailVerifiedAt sql.NullTime
+	UpdatedAt       time.Time
+	UserID          uuid.UUID
 }
 
 func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, error) {
@@ -279,6 +560,7 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 		arg.IsActive,
 		arg.Role,
 		arg.PasswordHash,
+		arg.EmailVerifiedAt,
 		arg.UpdatedAt,
 		arg.UserID,
 	)
@@ -286,4 +568,25 @@ func (q *Queries) UpdateUser(ctx context.Context, arg UpdateUserParams) (int64, 
 		return 0, err
 	}
 	return result.RowsAffected()
+}
+
+const useRefreshToken = `-- name: UseRefreshToken :one
+UPDATE refresh_tokens
+SET used_at = ?1
+WHERE token_hash = ?2 AND used_at IS NULL
+RETURNING session_id
+`
+
+type UseRefreshTokenParams struct {
+	UsedAt    sql.NullTime
+	TokenHash []byte
+}
+
+// Marks a refresh token used, once: of two concurrent uses of the same token, only one finds
+// used_at NULL and gets its session back.
+func (q *Queries) UseRefreshToken(ctx context.Context, arg UseRefreshTokenParams) (uuid.UUID, error) {
+	row := q.db.QueryRowContext(ctx, useRefreshToken, arg.UsedAt, arg.TokenHash)
+	var session_id uuid.UUID
+	err := row.Scan(&session_id)
+	return session_id, err
 }
