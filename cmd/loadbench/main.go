@@ -208,7 +208,7 @@ func (d *database) registerWithEvent(ctx context.Context, username, email string
 	env := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"userservice/users","type":"userservice.user.registered.v1","subject":%q,"time":%q,"datacontenttype":"application/json","data":{"user_id":%[2]q,"username":%q,"email":%q}}`,
 		uuid.Must(uuid.NewV7()), id.String(), now.Format(time.RFC3339Nano), username, email)
 	if d.pool != nil {
-		_, err := d.pool.Exec(ctx, d.stmts["InsertUserWithEvents"], pgtype.UUID{Bytes: id, Valid: true}, username, email, true, "user", nil, now, now,
+		_, err := d.pool.Exec(ctx, d.stmts["InsertUserWithEvents"], pgtype.UUID{Bytes: id, Valid: true}, username, email, true, "user", nil, now, now, nil,
 			[]pgtype.UUID{{Bytes: uuid.Must(uuid.NewV7()), Valid: true}}, []string{"userservice.user.registered.v1"}, []int16{unrelayedPart}, []time.Time{now}, []string{env})
 		return err
 	}
@@ -217,7 +217,7 @@ func (d *database) registerWithEvent(ctx context.Context, username, email string
 		return err
 	}
 	defer func() { _ = tx.Rollback() }()
-	if _, err := tx.ExecContext(ctx, d.stmts["InsertUser"], id.String(), username, email, true, "user", nil, now, now); err != nil {
+	if _, err := tx.ExecContext(ctx, d.stmts["InsertUser"], id.String(), username, email, true, "user", nil, now, now, nil); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, d.stmts["AppendEvent"], uuid.Must(uuid.NewV7()).String(), "userservice.user.registered.v1", unrelayedPart, now, env); err != nil {
@@ -870,7 +870,7 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 	// of what it runs now, so that the outbox's cost shows in the same run.
 	insertCeilings := map[string]op{"register": func(int) error {
 		n, now := next(), time.Now().UTC()
-		return db.run(ctx, "InsertUser", uuid.Must(uuid.NewV7()), fmt.Sprintf("i%d_%d", run, n), fmt.Sprintf("i%d_%d@example.com", run, n), true, "user", nil, now, now)
+		return db.run(ctx, "InsertUser", uuid.Must(uuid.NewV7()), fmt.Sprintf("i%d_%d", run, n), fmt.Sprintf("i%d_%d@example.com", run, n), true, "user", nil, now, now, nil)
 	}}
 	res := engineResult{Engine: engine, StartupMs: float64(startup.Microseconds()) / 1000}
 	for _, w := range all {

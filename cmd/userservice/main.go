@@ -36,6 +36,7 @@ func features() fx.Option {
 	return fx.Options(
 		modules.Users(),
 		modules.Audit(),
+		modules.Notifications(),
 	)
 }
 

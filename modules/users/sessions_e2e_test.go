@@ -7,6 +7,8 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/oas"
 )
 
@@ -239,4 +241,23 @@ func TestEmailVerifiedFlag(t *testing.T) {
 			t.Fatalf("a new address: %d %s", status, body)
 		}
 	})
+}
+
+// TestRequireVerifiedEmail: with REQUIRE_VERIFIED_EMAIL on, the right password of an unverified
+// account gets 403, a wrong one the usual 401, and a verified account logs in.
+func TestRequireVerifiedEmail(t *testing.T) {
+	t.Parallel()
+	a := startAPI(t, database.SQLite, apptest.Env("REQUIRE_VERIFIED_EMAIL", "true"))
+	alice := a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
+	status, _, body := a.Raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"alice's password"}`)
+	if status != http.StatusForbidden || !strings.Contains(body, "Verify your email address") {
+		t.Fatalf("unverified: %d %s", status, body)
+	}
+	if status, _, _ := a.Raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"wrong password"}`); status != http.StatusUnauthorized {
+		t.Fatalf("unverified, wrong password: %d", status)
+	}
+	if status, _, body := a.Raw(t, "POST", "/users/"+alice.UserID.String()+"/verify-email", a.adminToken(t), ""); status != http.StatusOK {
+		t.Fatalf("mark verified: %d %s", status, body)
+	}
+	a.login(t, "alice@example.com", "alice's password")
 }

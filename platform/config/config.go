@@ -62,6 +62,9 @@ type Config struct {
 	// SessionTTL is how long a session (a login and its refresh tokens) lives, however often
 	// it is refreshed; then its user logs in again.
 	SessionTTL time.Duration `env:"SESSION_TTL" envDefault:"720h"`
+	// RequireVerifiedEmail refuses logins of accounts whose email is not verified (after a
+	// right password, with 403).
+	RequireVerifiedEmail bool `env:"REQUIRE_VERIFIED_EMAIL" envDefault:"false"`
 	// LoginMaxFailures is how many failed logins of one account block it for LoginLockout.
 	LoginMaxFailures int `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
 	// LoginMaxFailuresPerAddr is how many failed logins from one client address block it.
@@ -74,6 +77,17 @@ type Config struct {
 	// NATSURL, when set (nats://host:4222), publishes events through NATS JetStream instead of
 	// the embedded in-process broker.
 	NATSURL string `env:"NATS_URL"`
+	// SMTPURL, when set (smtp://user:pass@host:587, smtps://host:465), sends mail through that
+	// server; unset, mail goes to the log (recipient and subject only) and to MailDir.
+	SMTPURL string `env:"SMTP_URL"`
+	// MailFrom is the From of every mail.
+	MailFrom string `env:"MAIL_FROM" envDefault:"userservice <no-reply@localhost>"`
+	// MailDir, when set and SMTP_URL is not, keeps each mail as an .eml file there (for
+	// development: the files carry working links).
+	MailDir string `env:"MAIL_DIR"`
+	// PublicBaseURL is where the application's pages are, under which mailed links point
+	// (/verify-email?token=…, /reset-password?token=…).
+	PublicBaseURL string `env:"PUBLIC_BASE_URL" envDefault:"http://localhost:8080"`
 	// RedisURL, when set (redis://host:6379/0 or rediss://…), keeps what several instances must
 	// share in Redis: the login throttle's counts.
 	RedisURL string `env:"REDIS_URL"`

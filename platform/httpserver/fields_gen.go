@@ -14,6 +14,10 @@ var operationFields = map[string]map[string]fieldSpec{
 		"current_password": {In: "body", Type: "string", Format: "password"},
 		"new_password":     {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated."},
 	},
+	"confirmPasswordReset": {
+		"new_password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters."},
+		"token":        {In: "body", Type: "string", Description: "The `token` of a mailed link."},
+	},
 	"createToken": {
 		"email":    {In: "body", Type: "string"},
 		"password": {In: "body", Type: "string", Format: "password"},
@@ -62,6 +66,9 @@ var operationFields = map[string]map[string]fieldSpec{
 		"event_id": {In: "body", Type: "string", Format: "uuid"},
 		"handler":  {In: "body", Type: "string"},
 	},
+	"requestPasswordReset": {
+		"email": {In: "body", Type: "string", Description: "The address of the account."},
+	},
 	"revokeMySession": {
 		"session_id": {In: "path", Type: "string", Format: "uuid", Description: "The session's id (a UUID), as listed."},
 	},
@@ -73,5 +80,8 @@ var operationFields = map[string]map[string]fieldSpec{
 		"email":    {In: "body", Type: "string", Description: "An email address."},
 		"role":     {In: "body", Type: "string", Description: "What the user may do.", Enum: []string{"user", "admin"}},
 		"username": {In: "body", Type: "string", Description: "Letters, digits and underscores."},
+	},
+	"verifyEmail": {
+		"token": {In: "body", Type: "string", Description: "The `token` of a mailed link."},
 	},
 }

@@ -12,6 +12,7 @@ import (
 type groups struct {
 	oas.AuditHandler
 	oas.EventsHandler
+	oas.NotificationsHandler
 	oas.SystemHandler
 	oas.UsersHandler
 }
@@ -21,10 +22,11 @@ type groups struct {
 type GroupParams struct {
 	fx.In
 
-	Audit  oas.AuditHandler  `optional:"true"`
-	Events oas.EventsHandler `optional:"true"`
-	System oas.SystemHandler `optional:"true"`
-	Users  oas.UsersHandler  `optional:"true"`
+	Audit         oas.AuditHandler         `optional:"true"`
+	Events        oas.EventsHandler        `optional:"true"`
+	Notifications oas.NotificationsHandler `optional:"true"`
+	System        oas.SystemHandler        `optional:"true"`
+	Users         oas.UsersHandler         `optional:"true"`
 }
 
 // compose returns the groups, with ogen's UnimplementedHandler standing in for every group no
@@ -40,6 +42,11 @@ func (p GroupParams) compose() (g groups, absent map[string]bool) {
 	if p.Events == nil {
 		g.EventsHandler = oas.UnimplementedHandler{}
 		absent["Events"] = true
+	}
+	g.NotificationsHandler = p.Notifications
+	if p.Notifications == nil {
+		g.NotificationsHandler = oas.UnimplementedHandler{}
+		absent["Notifications"] = true
 	}
 	g.SystemHandler = p.System
 	if p.System == nil {

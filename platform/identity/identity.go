@@ -48,6 +48,50 @@ type Accounts interface {
 	Caller(ctx context.Context, c Credential) (Caller, error)
 }
 
+// ErrNoAccount means no account has the id or email asked for.
+var ErrNoAccount = errors.New("no such account")
+
+// ErrEmailChanged means the account's email is no longer the one a proof was sent to: the
+// proof is void.
+var ErrEmailChanged = errors.New("the account's email changed since")
+
+// PasswordError says why a new password breaks the rules; Message completes "password …".
+type PasswordError struct {
+	Message string
+}
+
+// Error implements error.
+func (e *PasswordError) Error() string { return "password " + e.Message }
+
+// Account is what other modules may read of an account.
+type Account struct {
+	ID       uuid.UUID
+	Username string
+	Email    string
+	// CanReceiveEmail says whether mail may be sent to the account (the domain's rule: it is
+	// active).
+	CanReceiveEmail bool
+	EmailVerified   bool
+}
+
+// Directory is implemented by the module that owns accounts, for the modules that act on them
+// from outside (notifications: verification and recovery by email). Every change it makes is
+// that module's, with its events.
+type Directory interface {
+	// Account returns the account with the id, or ErrNoAccount.
+	Account(ctx context.Context, id uuid.UUID) (Account, error)
+	// AccountByEmail returns the account with the email (without regard to case), or
+	// ErrNoAccount.
+	AccountByEmail(ctx context.Context, email string) (Account, error)
+	// VerifyEmail marks the account's email verified, provided it is still email (the address
+	// the proof was sent to): ErrEmailChanged otherwise.
+	VerifyEmail(ctx context.Context, id uuid.UUID, email string) error
+	// ResetPassword sets the password of an account whose owner proved they receive mail at
+	// email, marks that email verified and ends every session of the account. A password that
+	// breaks the rules is a *PasswordError, a changed email ErrEmailChanged.
+	ResetPassword(ctx context.Context, id uuid.UUID, email, password string) error
+}
+
 // Admins creates admins, for trusted operators: the admin command and the test kit. It is
 // implemented by the module that owns accounts.
 type Admins interface {

@@ -24,6 +24,7 @@ func trimTrailingSlashes(u *url.URL) {
 type Invoker interface {
 	AuditInvoker
 	EventsInvoker
+	NotificationsInvoker
 	SystemInvoker
 	UsersInvoker
 }
@@ -74,6 +75,44 @@ type EventsInvoker interface {
 	ReplayDeadLetter(ctx context.Context, request *DeadLetterRef) (ReplayDeadLetterRes, error)
 }
 
+// NotificationsInvoker invokes operations described by OpenAPI v3 specification.
+//
+// x-gen-operation-group: Notifications
+type NotificationsInvoker interface {
+	// ConfirmPasswordReset invokes confirmPasswordReset operation.
+	//
+	// Takes the token of a password reset mail and a new password (the usual rules): sets it, marks the
+	// address verified (the mail proved it), and ends every session of the account. Used, expired, unknown
+	// and other-purpose tokens all get the same 400.
+	//
+	// POST /auth/password-reset/confirm
+	ConfirmPasswordReset(ctx context.Context, request *ConfirmPasswordResetRequest) (ConfirmPasswordResetRes, error)
+	// RequestPasswordReset invokes requestPasswordReset operation.
+	//
+	// Mails a password reset link (valid one hour, once) to the account with this email, if there is one
+	// and it is active. The answer is the same 202, with the same body and about the same time, whether or
+	// not there is: it tells nobody which addresses have accounts. Throttled per address and per client
+	// with 429 and `Retry-After`.
+	//
+	// POST /auth/password-reset
+	RequestPasswordReset(ctx context.Context, request *PasswordResetRequest) (RequestPasswordResetRes, error)
+	// SendVerificationEmail invokes sendVerificationEmail operation.
+	//
+	// Mails the caller a new verification link (the older ones stop working). Throttled per account with
+	// 429 and `Retry-After`; an address already verified is a 409.
+	//
+	// POST /users/me/verification-email
+	SendVerificationEmail(ctx context.Context) (SendVerificationEmailRes, error)
+	// VerifyEmail invokes verifyEmail operation.
+	//
+	// Takes the token of a verification mail (its link carries it as `token`) and marks the address it was
+	// sent to verified. A token works once, for 24 hours, and only while the account's address is still
+	// the one it was sent to; used, expired, unknown and other-purpose tokens all get the same 400.
+	//
+	// POST /auth/verify-email
+	VerifyEmail(ctx context.Context, request *VerifyEmailRequest) (VerifyEmailRes, error)
+}
+
 // SystemInvoker invokes operations described by OpenAPI v3 specification.
 //
 // x-gen-operation-group: System
@@ -119,7 +158,8 @@ type UsersInvoker interface {
 	//
 	// Exchanges an email and password for a session: a short-lived bearer access token and a refresh token
 	// (see `POST /auth/refresh`). Unknown email, wrong password, no password set and a deactivated account
-	// all give the same 401. Repeated failures for one account or one client address are throttled with
+	// all give the same 401. With `REQUIRE_VERIFIED_EMAIL` on, a right password of an account whose email
+	// is not verified gets 403. Repeated failures for one account or one client address are throttled with
 	// 429 and `Retry-After`.
 	//
 	// POST /auth/token
@@ -436,11 +476,60 @@ func (c *Client) sendChangePassword(ctx context.Context, request *ChangePassword
 	return result, nil
 }
 
+// ConfirmPasswordReset invokes confirmPasswordReset operation.
+//
+// Takes the token of a password reset mail and a new password (the usual rules): sets it, marks the
+// address verified (the mail proved it), and ends every session of the account. Used, expired, unknown
+// and other-purpose tokens all get the same 400.
+//
+// POST /auth/password-reset/confirm
+func (c *Client) ConfirmPasswordReset(ctx context.Context, request *ConfirmPasswordResetRequest) (ConfirmPasswordResetRes, error) {
+	res, err := c.sendConfirmPasswordReset(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendConfirmPasswordReset(ctx context.Context, request *ConfirmPasswordResetRequest) (res ConfirmPasswordResetRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/auth/password-reset/confirm"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeConfirmPasswordResetRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeConfirmPasswordResetResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // CreateToken invokes createToken operation.
 //
 // Exchanges an email and password for a session: a short-lived bearer access token and a refresh token
 // (see `POST /auth/refresh`). Unknown email, wrong password, no password set and a deactivated account
-// all give the same 401. Repeated failures for one account or one client address are throttled with
+// all give the same 401. With `REQUIRE_VERIFIED_EMAIL` on, a right password of an account whose email
+// is not verified gets 403. Repeated failures for one account or one client address are throttled with
 // 429 and `Retry-After`.
 //
 // POST /auth/token
@@ -1932,6 +2021,55 @@ func (c *Client) sendReplayDeadLetter(ctx context.Context, request *DeadLetterRe
 	return result, nil
 }
 
+// RequestPasswordReset invokes requestPasswordReset operation.
+//
+// Mails a password reset link (valid one hour, once) to the account with this email, if there is one
+// and it is active. The answer is the same 202, with the same body and about the same time, whether or
+// not there is: it tells nobody which addresses have accounts. Throttled per address and per client
+// with 429 and `Retry-After`.
+//
+// POST /auth/password-reset
+func (c *Client) RequestPasswordReset(ctx context.Context, request *PasswordResetRequest) (RequestPasswordResetRes, error) {
+	res, err := c.sendRequestPasswordReset(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendRequestPasswordReset(ctx context.Context, request *PasswordResetRequest) (res RequestPasswordResetRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/auth/password-reset"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeRequestPasswordResetRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeRequestPasswordResetResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // RevokeMyOtherSessions invokes revokeMyOtherSessions operation.
 //
 // Ends every session of the caller except the one of this request.
@@ -2197,6 +2335,83 @@ func (c *Client) sendRevokeUserSessions(ctx context.Context, params RevokeUserSe
 	return result, nil
 }
 
+// SendVerificationEmail invokes sendVerificationEmail operation.
+//
+// Mails the caller a new verification link (the older ones stop working). Throttled per account with
+// 429 and `Retry-After`; an address already verified is a 409.
+//
+// POST /users/me/verification-email
+func (c *Client) SendVerificationEmail(ctx context.Context) (SendVerificationEmailRes, error) {
+	res, err := c.sendSendVerificationEmail(ctx)
+	return res, err
+}
+
+func (c *Client) sendSendVerificationEmail(ctx context.Context) (res SendVerificationEmailRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/users/me/verification-email"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+
+	{
+		type bitset = [1]uint8
+		var satisfied bitset
+		{
+
+			switch err := c.securityBearerAuth(ctx, SendVerificationEmailOperation, r); {
+			case err == nil: // if NO error
+				satisfied[0] |= 1 << 0
+			case errors.Is(err, ogenerrors.ErrSkipClientSecurity):
+				// Skip this security.
+			default:
+				return res, errors.Wrap(err, "security \"BearerAuth\"")
+			}
+		}
+
+		if ok := func() bool {
+		nextRequirement:
+			for _, requirement := range []bitset{
+				{0b00000001},
+			} {
+				for i, mask := range requirement {
+					if satisfied[i]&mask != mask {
+						continue nextRequirement
+					}
+				}
+				return true
+			}
+			return false
+		}(); !ok {
+			return res, ogenerrors.ErrSecurityRequirementIsNotSatisfied
+		}
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeSendVerificationEmailResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
 // UpdateUser invokes updateUser operation.
 //
 // The user themself or an admin; only admins may change `role`. Fields that are absent stay as they
@@ -2288,6 +2503,54 @@ func (c *Client) sendUpdateUser(ctx context.Context, request *UpdateUserRequest,
 	}()
 
 	result, err := decodeUpdateUserResponse(resp)
+	if err != nil {
+		return res, errors.Wrap(err, "decode response")
+	}
+
+	return result, nil
+}
+
+// VerifyEmail invokes verifyEmail operation.
+//
+// Takes the token of a verification mail (its link carries it as `token`) and marks the address it was
+// sent to verified. A token works once, for 24 hours, and only while the account's address is still
+// the one it was sent to; used, expired, unknown and other-purpose tokens all get the same 400.
+//
+// POST /auth/verify-email
+func (c *Client) VerifyEmail(ctx context.Context, request *VerifyEmailRequest) (VerifyEmailRes, error) {
+	res, err := c.sendVerifyEmail(ctx, request)
+	return res, err
+}
+
+func (c *Client) sendVerifyEmail(ctx context.Context, request *VerifyEmailRequest) (res VerifyEmailRes, err error) {
+
+	u := uri.Clone(c.requestURL(ctx))
+	var pathParts [1]string
+	pathParts[0] = "/auth/verify-email"
+	uri.AddPathParts(u, pathParts[:]...)
+
+	r, err := ht.NewRequest(ctx, "POST", u)
+	if err != nil {
+		return res, errors.Wrap(err, "create request")
+	}
+	if err := encodeVerifyEmailRequest(request, r); err != nil {
+		return res, errors.Wrap(err, "encode request")
+	}
+
+	resp, err := c.cfg.Client.Do(r)
+	if err != nil {
+		return res, errors.Wrap(err, "do request")
+	}
+	body := resp.Body
+	defer func() {
+		// Drain the body to EOF before closing, so the underlying
+		// connection can be reused by the Transport regardless of the
+		// response status code. See https://github.com/ogen-go/ogen/issues/1670.
+		_, _ = io.Copy(io.Discard, body)
+		_ = body.Close()
+	}()
+
+	result, err := decodeVerifyEmailResponse(resp)
 	if err != nil {
 		return res, errors.Wrap(err, "decode response")
 	}

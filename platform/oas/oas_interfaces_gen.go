@@ -9,6 +9,10 @@ type ChangePasswordRes interface {
 	changePasswordRes()
 }
 
+type ConfirmPasswordResetRes interface {
+	confirmPasswordResetRes()
+}
+
 type CreateTokenRes interface {
 	createTokenRes()
 }
@@ -73,6 +77,10 @@ type ReplayDeadLetterRes interface {
 	replayDeadLetterRes()
 }
 
+type RequestPasswordResetRes interface {
+	requestPasswordResetRes()
+}
+
 type RevokeMyOtherSessionsRes interface {
 	revokeMyOtherSessionsRes()
 }
@@ -85,6 +93,14 @@ type RevokeUserSessionsRes interface {
 	revokeUserSessionsRes()
 }
 
+type SendVerificationEmailRes interface {
+	sendVerificationEmailRes()
+}
+
 type UpdateUserRes interface {
 	updateUserRes()
+}
+
+type VerifyEmailRes interface {
+	verifyEmailRes()
 }

@@ -8,6 +8,7 @@ type OperationName = string
 const (
 	ActivateUserOperation          OperationName = "ActivateUser"
 	ChangePasswordOperation        OperationName = "ChangePassword"
+	ConfirmPasswordResetOperation  OperationName = "ConfirmPasswordReset"
 	CreateTokenOperation           OperationName = "CreateToken"
 	DeactivateUserOperation        OperationName = "DeactivateUser"
 	DeleteUserOperation            OperationName = "DeleteUser"
@@ -26,8 +27,11 @@ const (
 	RefreshTokenOperation          OperationName = "RefreshToken"
 	RegisterUserOperation          OperationName = "RegisterUser"
 	ReplayDeadLetterOperation      OperationName = "ReplayDeadLetter"
+	RequestPasswordResetOperation  OperationName = "RequestPasswordReset"
 	RevokeMyOtherSessionsOperation OperationName = "RevokeMyOtherSessions"
 	RevokeMySessionOperation       OperationName = "RevokeMySession"
 	RevokeUserSessionsOperation    OperationName = "RevokeUserSessions"
+	SendVerificationEmailOperation OperationName = "SendVerificationEmail"
 	UpdateUserOperation            OperationName = "UpdateUser"
+	VerifyEmailOperation           OperationName = "VerifyEmail"
 )

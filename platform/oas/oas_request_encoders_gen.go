@@ -24,6 +24,20 @@ func encodeChangePasswordRequest(
 	return nil
 }
 
+func encodeConfirmPasswordResetRequest(
+	req *ConfirmPasswordResetRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeCreateTokenRequest(
 	req *TokenRequest,
 	r *http.Request,
@@ -80,8 +94,36 @@ func encodeReplayDeadLetterRequest(
 	return nil
 }
 
+func encodeRequestPasswordResetRequest(
+	req *PasswordResetRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
 func encodeUpdateUserRequest(
 	req *UpdateUserRequest,
+	r *http.Request,
+) error {
+	const contentType = "application/json"
+	e := new(jx.Encoder)
+	{
+		req.Encode(e)
+	}
+	encoded := e.Bytes()
+	ht.SetBody(r, bytes.NewReader(encoded), contentType)
+	return nil
+}
+
+func encodeVerifyEmailRequest(
+	req *VerifyEmailRequest,
 	r *http.Request,
 ) error {
 	const contentType = "application/json"

@@ -15,6 +15,57 @@ func (s *ErrorStatusCode) Error() string {
 	return fmt.Sprintf("code %d: %+v", s.StatusCode, s.Response)
 }
 
+// Ref: #/components/schemas/Accepted
+type Accepted struct {
+	Status AcceptedStatus `json:"status"`
+}
+
+// GetStatus returns the value of Status.
+func (s *Accepted) GetStatus() AcceptedStatus {
+	return s.Status
+}
+
+// SetStatus sets the value of Status.
+func (s *Accepted) SetStatus(val AcceptedStatus) {
+	s.Status = val
+}
+
+func (*Accepted) requestPasswordResetRes() {}
+
+type AcceptedStatus string
+
+const (
+	AcceptedStatusAccepted AcceptedStatus = "accepted"
+)
+
+// AllValues returns all AcceptedStatus values.
+func (AcceptedStatus) AllValues() []AcceptedStatus {
+	return []AcceptedStatus{
+		AcceptedStatusAccepted,
+	}
+}
+
+// MarshalText implements encoding.TextMarshaler.
+func (s AcceptedStatus) MarshalText() ([]byte, error) {
+	switch s {
+	case AcceptedStatusAccepted:
+		return []byte(s), nil
+	default:
+		return nil, errors.Errorf("invalid value: %q", s)
+	}
+}
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (s *AcceptedStatus) UnmarshalText(data []byte) error {
+	switch AcceptedStatus(data) {
+	case AcceptedStatusAccepted:
+		*s = AcceptedStatusAccepted
+		return nil
+	default:
+		return errors.Errorf("invalid value: %q", data)
+	}
+}
+
 type ActivateUserBadRequest Problem
 
 func (*ActivateUserBadRequest) activateUserRes() {}
@@ -417,9 +468,61 @@ func (s *CloudEventSpecversion) UnmarshalText(data []byte) error {
 	}
 }
 
+type ConfirmPasswordResetBadRequest Problem
+
+func (*ConfirmPasswordResetBadRequest) confirmPasswordResetRes() {}
+
+// ConfirmPasswordResetNoContent is response for ConfirmPasswordReset operation.
+type ConfirmPasswordResetNoContent struct{}
+
+func (*ConfirmPasswordResetNoContent) confirmPasswordResetRes() {}
+
+// Ref: #/components/schemas/ConfirmPasswordResetRequest
+type ConfirmPasswordResetRequest struct {
+	Token MailToken `json:"token"`
+	// 8 to 128 characters.
+	NewPassword string `json:"new_password"`
+}
+
+// GetToken returns the value of Token.
+func (s *ConfirmPasswordResetRequest) GetToken() MailToken {
+	return s.Token
+}
+
+// GetNewPassword returns the value of NewPassword.
+func (s *ConfirmPasswordResetRequest) GetNewPassword() string {
+	return s.NewPassword
+}
+
+// SetToken sets the value of Token.
+func (s *ConfirmPasswordResetRequest) SetToken(val MailToken) {
+	s.Token = val
+}
+
+// SetNewPassword sets the value of NewPassword.
+func (s *ConfirmPasswordResetRequest) SetNewPassword(val string) {
+	s.NewPassword = val
+}
+
+type ConfirmPasswordResetRequestEntityTooLarge Problem
+
+func (*ConfirmPasswordResetRequestEntityTooLarge) confirmPasswordResetRes() {}
+
+type ConfirmPasswordResetServiceUnavailable Problem
+
+func (*ConfirmPasswordResetServiceUnavailable) confirmPasswordResetRes() {}
+
+type ConfirmPasswordResetUnprocessableEntity Problem
+
+func (*ConfirmPasswordResetUnprocessableEntity) confirmPasswordResetRes() {}
+
 type CreateTokenBadRequest Problem
 
 func (*CreateTokenBadRequest) createTokenRes() {}
+
+type CreateTokenForbidden Problem
+
+func (*CreateTokenForbidden) createTokenRes() {}
 
 type CreateTokenRequestEntityTooLarge Problem
 
@@ -770,6 +873,8 @@ func (*ListUsersServiceUnavailable) listUsersRes() {}
 type LogoutNoContent struct{}
 
 func (*LogoutNoContent) logoutRes() {}
+
+type MailToken string
 
 type MarkEmailVerifiedBadRequest Problem
 
@@ -1270,6 +1375,22 @@ func (o OptUsername) Or(d Username) Username {
 
 type Password string
 
+// Ref: #/components/schemas/PasswordResetRequest
+type PasswordResetRequest struct {
+	// The address of the account.
+	Email string `json:"email"`
+}
+
+// GetEmail returns the value of Email.
+func (s *PasswordResetRequest) GetEmail() string {
+	return s.Email
+}
+
+// SetEmail sets the value of Email.
+func (s *PasswordResetRequest) SetEmail(val string) {
+	s.Email = val
+}
+
 // An RFC 9457 problem details object.
 // Ref: #/components/schemas/Problem
 type Problem struct {
@@ -1475,6 +1596,18 @@ type ReplayDeadLetterServiceUnavailable Problem
 
 func (*ReplayDeadLetterServiceUnavailable) replayDeadLetterRes() {}
 
+type RequestPasswordResetBadRequest Problem
+
+func (*RequestPasswordResetBadRequest) requestPasswordResetRes() {}
+
+type RequestPasswordResetRequestEntityTooLarge Problem
+
+func (*RequestPasswordResetRequestEntityTooLarge) requestPasswordResetRes() {}
+
+type RequestPasswordResetServiceUnavailable Problem
+
+func (*RequestPasswordResetServiceUnavailable) requestPasswordResetRes() {}
+
 // RevokeMyOtherSessionsNoContent is response for RevokeMyOtherSessions operation.
 type RevokeMyOtherSessionsNoContent struct{}
 
@@ -1560,6 +1693,19 @@ func (s *Role) UnmarshalText(data []byte) error {
 		return errors.Errorf("invalid value: %q", data)
 	}
 }
+
+// SendVerificationEmailAccepted is response for SendVerificationEmail operation.
+type SendVerificationEmailAccepted struct{}
+
+func (*SendVerificationEmailAccepted) sendVerificationEmailRes() {}
+
+type SendVerificationEmailConflict Problem
+
+func (*SendVerificationEmailConflict) sendVerificationEmailRes() {}
+
+type SendVerificationEmailServiceUnavailable Problem
+
+func (*SendVerificationEmailServiceUnavailable) sendVerificationEmailRes() {}
 
 // Ref: #/components/schemas/Session
 type Session struct {
@@ -1857,8 +2003,10 @@ func (s *TooManyRequestsHeaders) SetResponse(val Problem) {
 	s.Response = val
 }
 
-func (*TooManyRequestsHeaders) changePasswordRes() {}
-func (*TooManyRequestsHeaders) createTokenRes()    {}
+func (*TooManyRequestsHeaders) changePasswordRes()        {}
+func (*TooManyRequestsHeaders) createTokenRes()           {}
+func (*TooManyRequestsHeaders) requestPasswordResetRes()  {}
+func (*TooManyRequestsHeaders) sendVerificationEmailRes() {}
 
 // UnauthorizedHeaders wraps Problem with response headers.
 type UnauthorizedHeaders struct {
@@ -1905,6 +2053,7 @@ func (*UnauthorizedHeaders) replayDeadLetterRes()      {}
 func (*UnauthorizedHeaders) revokeMyOtherSessionsRes() {}
 func (*UnauthorizedHeaders) revokeMySessionRes()       {}
 func (*UnauthorizedHeaders) revokeUserSessionsRes()    {}
+func (*UnauthorizedHeaders) sendVerificationEmailRes() {}
 func (*UnauthorizedHeaders) updateUserRes()            {}
 
 type UpdateUserBadRequest Problem
@@ -2132,3 +2281,35 @@ func (s *UserPage) SetNextCursor(val NilString) {
 func (*UserPage) listUsersRes() {}
 
 type Username string
+
+type VerifyEmailBadRequest Problem
+
+func (*VerifyEmailBadRequest) verifyEmailRes() {}
+
+// VerifyEmailNoContent is response for VerifyEmail operation.
+type VerifyEmailNoContent struct{}
+
+func (*VerifyEmailNoContent) verifyEmailRes() {}
+
+// Ref: #/components/schemas/VerifyEmailRequest
+type VerifyEmailRequest struct {
+	Token MailToken `json:"token"`
+}
+
+// GetToken returns the value of Token.
+func (s *VerifyEmailRequest) GetToken() MailToken {
+	return s.Token
+}
+
+// SetToken sets the value of Token.
+func (s *VerifyEmailRequest) SetToken(val MailToken) {
+	s.Token = val
+}
+
+type VerifyEmailRequestEntityTooLarge Problem
+
+func (*VerifyEmailRequestEntityTooLarge) verifyEmailRes() {}
+
+type VerifyEmailServiceUnavailable Problem
+
+func (*VerifyEmailServiceUnavailable) verifyEmailRes() {}

@@ -52,6 +52,7 @@ var operationRolesBearerAuth = map[string][]string{
 	RevokeMyOtherSessionsOperation: []string{},
 	RevokeMySessionOperation:       []string{},
 	RevokeUserSessionsOperation:    []string{},
+	SendVerificationEmailOperation: []string{},
 	UpdateUserOperation:            []string{},
 }
 

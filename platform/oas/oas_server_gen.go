@@ -10,6 +10,7 @@ import (
 type Handler interface {
 	AuditHandler
 	EventsHandler
+	NotificationsHandler
 	SystemHandler
 	UsersHandler
 	// NewError creates *ErrorStatusCode from error returned by handler.
@@ -64,6 +65,44 @@ type EventsHandler interface {
 	ReplayDeadLetter(ctx context.Context, req *DeadLetterRef) (ReplayDeadLetterRes, error)
 }
 
+// NotificationsHandler handles operations described by OpenAPI v3 specification.
+//
+// x-ogen-operation-group: Notifications
+type NotificationsHandler interface {
+	// ConfirmPasswordReset implements confirmPasswordReset operation.
+	//
+	// Takes the token of a password reset mail and a new password (the usual rules): sets it, marks the
+	// address verified (the mail proved it), and ends every session of the account. Used, expired, unknown
+	// and other-purpose tokens all get the same 400.
+	//
+	// POST /auth/password-reset/confirm
+	ConfirmPasswordReset(ctx context.Context, req *ConfirmPasswordResetRequest) (ConfirmPasswordResetRes, error)
+	// RequestPasswordReset implements requestPasswordReset operation.
+	//
+	// Mails a password reset link (valid one hour, once) to the account with this email, if there is one
+	// and it is active. The answer is the same 202, with the same body and about the same time, whether or
+	// not there is: it tells nobody which addresses have accounts. Throttled per address and per client
+	// with 429 and `Retry-After`.
+	//
+	// POST /auth/password-reset
+	RequestPasswordReset(ctx context.Context, req *PasswordResetRequest) (RequestPasswordResetRes, error)
+	// SendVerificationEmail implements sendVerificationEmail operation.
+	//
+	// Mails the caller a new verification link (the older ones stop working). Throttled per account with
+	// 429 and `Retry-After`; an address already verified is a 409.
+	//
+	// POST /users/me/verification-email
+	SendVerificationEmail(ctx context.Context) (SendVerificationEmailRes, error)
+	// VerifyEmail implements verifyEmail operation.
+	//
+	// Takes the token of a verification mail (its link carries it as `token`) and marks the address it was
+	// sent to verified. A token works once, for 24 hours, and only while the account's address is still
+	// the one it was sent to; used, expired, unknown and other-purpose tokens all get the same 400.
+	//
+	// POST /auth/verify-email
+	VerifyEmail(ctx context.Context, req *VerifyEmailRequest) (VerifyEmailRes, error)
+}
+
 // SystemHandler handles operations described by OpenAPI v3 specification.
 //
 // x-ogen-operation-group: System
@@ -109,7 +148,8 @@ type UsersHandler interface {
 	//
 	// Exchanges an email and password for a session: a short-lived bearer access token and a refresh token
 	// (see `POST /auth/refresh`). Unknown email, wrong password, no password set and a deactivated account
-	// all give the same 401. Repeated failures for one account or one client address are throttled with
+	// all give the same 401. With `REQUIRE_VERIFIED_EMAIL` on, a right password of an account whose email
+	// is not verified gets 403. Repeated failures for one account or one client address are throttled with
 	// 429 and `Retry-After`.
 	//
 	// POST /auth/token

@@ -31,11 +31,23 @@ func (UnimplementedHandler) ChangePassword(ctx context.Context, req *ChangePassw
 	return r, ht.ErrNotImplemented
 }
 
+// ConfirmPasswordReset implements confirmPasswordReset operation.
+//
+// Takes the token of a password reset mail and a new password (the usual rules): sets it, marks the
+// address verified (the mail proved it), and ends every session of the account. Used, expired, unknown
+// and other-purpose tokens all get the same 400.
+//
+// POST /auth/password-reset/confirm
+func (UnimplementedHandler) ConfirmPasswordReset(ctx context.Context, req *ConfirmPasswordResetRequest) (r ConfirmPasswordResetRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // CreateToken implements createToken operation.
 //
 // Exchanges an email and password for a session: a short-lived bearer access token and a refresh token
 // (see `POST /auth/refresh`). Unknown email, wrong password, no password set and a deactivated account
-// all give the same 401. Repeated failures for one account or one client address are throttled with
+// all give the same 401. With `REQUIRE_VERIFIED_EMAIL` on, a right password of an account whose email
+// is not verified gets 403. Repeated failures for one account or one client address are throttled with
 // 429 and `Retry-After`.
 //
 // POST /auth/token
@@ -217,6 +229,18 @@ func (UnimplementedHandler) ReplayDeadLetter(ctx context.Context, req *DeadLette
 	return r, ht.ErrNotImplemented
 }
 
+// RequestPasswordReset implements requestPasswordReset operation.
+//
+// Mails a password reset link (valid one hour, once) to the account with this email, if there is one
+// and it is active. The answer is the same 202, with the same body and about the same time, whether or
+// not there is: it tells nobody which addresses have accounts. Throttled per address and per client
+// with 429 and `Retry-After`.
+//
+// POST /auth/password-reset
+func (UnimplementedHandler) RequestPasswordReset(ctx context.Context, req *PasswordResetRequest) (r RequestPasswordResetRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // RevokeMyOtherSessions implements revokeMyOtherSessions operation.
 //
 // Ends every session of the caller except the one of this request.
@@ -244,6 +268,16 @@ func (UnimplementedHandler) RevokeUserSessions(ctx context.Context, params Revok
 	return r, ht.ErrNotImplemented
 }
 
+// SendVerificationEmail implements sendVerificationEmail operation.
+//
+// Mails the caller a new verification link (the older ones stop working). Throttled per account with
+// 429 and `Retry-After`; an address already verified is a 409.
+//
+// POST /users/me/verification-email
+func (UnimplementedHandler) SendVerificationEmail(ctx context.Context) (r SendVerificationEmailRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
 // UpdateUser implements updateUser operation.
 //
 // The user themself or an admin; only admins may change `role`. Fields that are absent stay as they
@@ -251,6 +285,17 @@ func (UnimplementedHandler) RevokeUserSessions(ctx context.Context, params Revok
 //
 // PATCH /users/{user_id}
 func (UnimplementedHandler) UpdateUser(ctx context.Context, req *UpdateUserRequest, params UpdateUserParams) (r UpdateUserRes, _ error) {
+	return r, ht.ErrNotImplemented
+}
+
+// VerifyEmail implements verifyEmail operation.
+//
+// Takes the token of a verification mail (its link carries it as `token`) and marks the address it was
+// sent to verified. A token works once, for 24 hours, and only while the account's address is still
+// the one it was sent to; used, expired, unknown and other-purpose tokens all get the same 400.
+//
+// POST /auth/verify-email
+func (UnimplementedHandler) VerifyEmail(ctx context.Context, req *VerifyEmailRequest) (r VerifyEmailRes, _ error) {
 	return r, ht.ErrNotImplemented
 }
 

@@ -9,11 +9,15 @@ import (
 	"go.uber.org/fx"
 
 	"github.com/acme/userservice/modules/audit"
+	"github.com/acme/userservice/modules/notifications"
 	"github.com/acme/userservice/modules/users"
 )
 
 // Audit is the audit module (modules/audit).
 func Audit() fx.Option { return audit.Module }
+
+// Notifications is the notifications module (modules/notifications).
+func Notifications() fx.Option { return notifications.Module }
 
 // Users is the users module (modules/users).
 func Users() fx.Option { return users.Module }

@@ -35,6 +35,11 @@ var changes = map[string][]string{
 	"userservice.user.email_verified.v1":   {"email_verified"},
 	"userservice.session.created.v1":       {},
 	"userservice.session.revoked.v1":       {},
+	"userservice.user.password_reset.v1":   {"password"},
+	// The notifications module's: mails that prove an address.
+	"userservice.notifications.verification_sent.v1":        {},
+	"userservice.notifications.password_reset_requested.v1": {},
+	"userservice.notifications.password_reset_sent.v1":      {},
 }
 
 // Types are the event types the trail records.

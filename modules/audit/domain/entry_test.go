@@ -36,7 +36,7 @@ func TestNewEntryRecordsFieldNames(t *testing.T) {
 			t.Errorf("%s: changed %v, want %v", tc.typ, e.Changed, tc.want)
 		}
 	}
-	if len(domain.Types()) != 10 {
+	if len(domain.Types()) != 14 {
 		t.Errorf("types %v", domain.Types())
 	}
 }

@@ -15,6 +15,7 @@ const (
 	EventPasswordChanged = "userservice.user.password_changed.v1"
 	EventDeleted         = "userservice.user.deleted.v1"
 	EventEmailVerified   = "userservice.user.email_verified.v1"
+	EventPasswordReset   = "userservice.user.password_reset.v1"
 	EventSessionCreated  = "userservice.session.created.v1"
 	EventSessionRevoked  = "userservice.session.revoked.v1"
 )
@@ -45,7 +46,7 @@ type RoleChanged struct {
 }
 
 // UserRef is the payload of the events that need nothing but the user: deactivated,
-// activated, password changed, deleted.
+// activated, password changed, password reset, deleted.
 type UserRef struct {
 	UserID uuid.UUID `json:"user_id"`
 }

@@ -402,6 +402,8 @@ func Problem(err error) (*problem.Problem, bool) {
 		return p, true
 	case errors.As(err, &forbidden):
 		return problem.New(http.StatusForbidden, forbidden.Error()+"."), true
+	case errors.Is(err, service.ErrEmailNotVerified):
+		return problem.New(http.StatusForbidden, "Verify your email address before logging in: follow the link mailed to it, or ask for a new one."), true
 	case errors.Is(err, service.ErrWrongPassword):
 		return problem.New(http.StatusForbidden, "The current password is wrong.",
 			problem.FieldError{Field: "current_password", Message: "is wrong"}), true

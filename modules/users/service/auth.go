@@ -22,6 +22,9 @@ var (
 	ErrUnauthenticated = errors.New("authentication required")
 	// ErrWrongPassword is returned by ChangePassword when the current password is wrong.
 	ErrWrongPassword = errors.New("the current password is wrong")
+	// ErrEmailNotVerified is returned by Login, after a right password, when the policy
+	// requires a verified email and the account's is not.
+	ErrEmailNotVerified = errors.New("the email address is not verified")
 )
 
 // ThrottledError says the caller failed too often and must wait.
@@ -47,6 +50,8 @@ func (e *ThrottledError) RetryAfterSeconds() int { return seconds(e.RetryAfter) 
 type LoginPolicy struct {
 	// SessionTTL bounds a session's life from its login, however often it is refreshed.
 	SessionTTL time.Duration
+	// RequireVerifiedEmail refuses logins of accounts whose email is not verified.
+	RequireVerifiedEmail bool
 	// MaxFailures per account and MaxFailuresPerAddr per client address within Lockout block
 	// further attempts for Lockout.
 	MaxFailures        int
@@ -88,6 +93,10 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
 		return Token{}, ErrInvalidCredentials
 	}
 	s.Throttle.Reset(accountKey(in.Email))
+	if s.Policy.RequireVerifiedEmail && !u.EmailVerified() {
+		// After the password check: only the account's owner learns this.
+		return Token{}, ErrEmailNotVerified
+	}
 	if rehash {
 		// The parameters were raised since this hash was made: store a stronger one. The
 		// password is the same, so no event says it changed.
@@ -179,6 +188,31 @@ func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, curren
 		return ErrWrongPassword
 	}
 	return s.setPassword(ctx, actor.ID, next, &actor)
+}
+
+// ResetPassword sets the password of the user who proved, with a token mailed to email, that
+// they receive mail there: the email becomes verified, and every session of the user ends. If
+// the email changed since the token was sent, the proof is void: ErrEmailChanged.
+func (s *Service) ResetPassword(ctx context.Context, id uuid.UUID, email, password string) error {
+	if msg := domain.ValidatePassword(password); msg != "" {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "new_password", Message: msg}}}
+	}
+	hash, err := s.Hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	_, err = s.changeRevoking(ctx, id, &revocation{domain.RevokedPasswordReset, id.String()}, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+		if !strings.EqualFold(u.Email(), email) {
+			return false, nil, ErrEmailChanged
+		}
+		u.SetPasswordHash(hash, now)
+		evs := []ports.Event{userEvent(domain.EventPasswordReset, id, now, u.Actor())}
+		if u.VerifyEmail(now) {
+			evs = append(evs, emailVerified(u, now, id.String()))
+		}
+		return true, evs, nil
+	})
+	return err
 }
 
 // setPassword stores a new hash of password; by names who changed it (a password_changed

@@ -3,9 +3,9 @@
 -- of platform/events, whose events.PostgresRow gives each event's columns). One round trip
 -- and one transaction: both or neither.
 WITH inserted AS (
-    INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
+    INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at, email_verified_at)
     VALUES (sqlc.arg(user_id), sqlc.arg(username), sqlc.arg(email), sqlc.arg(is_active),
-            sqlc.arg(role), sqlc.narg(password_hash), sqlc.arg(created_at), sqlc.arg(updated_at))
+            sqlc.arg(role), sqlc.narg(password_hash), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(email_verified_at))
 )
 INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
 SELECT unnest(sqlc.arg(event_ids)::uuid[]), unnest(sqlc.arg(event_types)::text[]), unnest(sqlc.arg(event_parts)::smallint[]),
@@ -14,9 +14,9 @@ SELECT unnest(sqlc.arg(event_ids)::uuid[]), unnest(sqlc.arg(event_types)::text[]
 -- name: InsertUser :exec
 -- The user's INSERT alone: what registering ran before events, kept as make bench's baseline
 -- (cmd/loadbench reads the statements from this file).
-INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
+INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at, email_verified_at)
 VALUES (sqlc.arg(user_id), sqlc.arg(username), sqlc.arg(email), sqlc.arg(is_active),
-        sqlc.arg(role), sqlc.narg(password_hash), sqlc.arg(created_at), sqlc.arg(updated_at));
+        sqlc.arg(role), sqlc.narg(password_hash), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(email_verified_at));
 
 -- name: GetUserByID :one
 SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash, email_verified_at

@@ -1,7 +1,7 @@
 -- name: InsertUser :exec
-INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
+INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at, email_verified_at)
 VALUES (sqlc.arg(user_id), sqlc.arg(username), sqlc.arg(email), sqlc.arg(is_active),
-        sqlc.arg(role), sqlc.narg(password_hash), sqlc.arg(created_at), sqlc.arg(updated_at));
+        sqlc.arg(role), sqlc.narg(password_hash), sqlc.arg(created_at), sqlc.arg(updated_at), sqlc.narg(email_verified_at));
 
 -- name: GetUserByID :one
 SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash, email_verified_at

@@ -48,14 +48,15 @@ func NewRepository(db pgstore.DBTX, appended func()) *Repository {
 func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event) error {
 	s := u.Snapshot()
 	p := pgstore.InsertUserWithEventsParams{
-		UserID:       pgID(s.ID),
-		Username:     s.Username,
-		Email:        s.Email,
-		IsActive:     s.Active,
-		Role:         string(s.Role),
-		PasswordHash: nullable(s.PasswordHash),
-		CreatedAt:    s.CreatedAt,
-		UpdatedAt:    s.UpdatedAt,
+		UserID:          pgID(s.ID),
+		Username:        s.Username,
+		Email:           s.Email,
+		IsActive:        s.Active,
+		Role:            string(s.Role),
+		PasswordHash:    nullable(s.PasswordHash),
+		CreatedAt:       s.CreatedAt,
+		UpdatedAt:       s.UpdatedAt,
+		EmailVerifiedAt: optionalTime(s.EmailVerifiedAt),
 	}
 	envs, err := outbox.Envelopes(ctx, evs)
 	if err != nil {

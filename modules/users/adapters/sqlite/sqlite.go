@@ -48,14 +48,15 @@ func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event
 	s := u.Snapshot()
 	add := func(db litestore.DBTX) error {
 		err := litestore.New(db).InsertUser(ctx, litestore.InsertUserParams{
-			UserID:       s.ID,
-			Username:     s.Username,
-			Email:        s.Email,
-			IsActive:     s.Active,
-			Role:         string(s.Role),
-			PasswordHash: nullable(s.PasswordHash),
-			CreatedAt:    s.CreatedAt,
-			UpdatedAt:    s.UpdatedAt,
+			UserID:          s.ID,
+			Username:        s.Username,
+			Email:           s.Email,
+			IsActive:        s.Active,
+			Role:            string(s.Role),
+			PasswordHash:    nullable(s.PasswordHash),
+			CreatedAt:       s.CreatedAt,
+			UpdatedAt:       s.UpdatedAt,
+			EmailVerifiedAt: optionalTime(s.EmailVerifiedAt),
 		})
 		if err != nil {
 			return mapWriteError(err, s)

@@ -118,11 +118,15 @@ func get(t *testing.T, uow ports.UnitOfWork, id uuid.UUID) (*domain.User, error)
 func testAddGet(t *testing.T, s Store) {
 	uow := s.UoW
 	u := newUser(t, "john_doe", "john@example.com", base)
-	add(t, uow, u)
-	got, err := get(t, uow, u.ID())
-	must(t, err)
-	if got.Snapshot() != u.Snapshot() {
-		t.Fatalf("read back %+v, saved %+v", got.Snapshot(), u.Snapshot())
+	verified := newUser(t, "jane_doe", "jane@example.com", base)
+	verified.VerifyEmail(base.Add(time.Second))
+	add(t, uow, u, verified)
+	for _, want := range []*domain.User{u, verified} {
+		got, err := get(t, uow, want.ID())
+		must(t, err)
+		if got.Snapshot() != want.Snapshot() {
+			t.Fatalf("read back %+v, saved %+v", got.Snapshot(), want.Snapshot())
+		}
 	}
 }
 

@@ -336,20 +336,21 @@ func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) er
 }
 
 const insertUser = `-- name: InsertUser :exec
-INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
+INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at, email_verified_at)
 VALUES ($1, $2, $3, $4,
-        $5, $6, $7, $8)
+        $5, $6, $7, $8, $9)
 `
 
 type InsertUserParams struct {
-	UserID       pgtype.UUID
-	Username     string
-	Email        string
-	IsActive     bool
-	Role         string
-	PasswordHash pgtype.Text
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	UserID          pgtype.UUID
+	Username        string
+	Email           string
+	IsActive        bool
+	Role            string
+	PasswordHash    pgtype.Text
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	EmailVerifiedAt pgtype.Timestamptz
 }
 
 // The user's INSERT alone: what registering ran before events, kept as make bench's baseline
@@ -364,15 +365,16 @@ func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) error {
 		arg.PasswordHash,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.EmailVerifiedAt,
 	)
 	return err
 }
 
 const insertUserWithEvents = `-- name: InsertUserWithEvents :exec
 WITH inserted AS (
-    INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
+    INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at, email_verified_at)
     VALUES ($6, $7, $8, $9,
-            $10, $11, $12, $13)
+            $10, $11, $12, $13, $14)
 )
 INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
 SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::smallint[]),
@@ -380,19 +382,20 @@ SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::smallint[]),
 `
 
 type InsertUserWithEventsParams struct {
-	EventIds     []pgtype.UUID
-	EventTypes   []string
-	EventParts   []int16
-	EventTimes   []time.Time
-	Envelopes    []string
-	UserID       pgtype.UUID
-	Username     string
-	Email        string
-	IsActive     bool
-	Role         string
-	PasswordHash pgtype.Text
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	EventIds        []pgtype.UUID
+	EventTypes      []string
+	EventParts      []int16
+	EventTimes      []time.Time
+	Envelopes       []string
+	UserID          pgtype.UUID
+	Username        string
+	Email           string
+	IsActive        bool
+	Role            string
+	PasswordHash    pgtype.Text
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	EmailVerifiedAt pgtype.Timestamptz
 }
 
 // Registering, in one statement: the user, and its events in the platform's outbox (the table
@@ -413,6 +416,7 @@ func (q *Queries) InsertUserWithEvents(ctx context.Context, arg InsertUserWithEv
 		arg.PasswordHash,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.EmailVerifiedAt,
 	)
 	return err
 }

@@ -317,20 +317,21 @@ func (q *Queries) InsertSession(ctx context.Context, arg InsertSessionParams) er
 }
 
 const insertUser = `-- name: InsertUser :exec
-INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at)
+INSERT INTO users (user_id, username, email, is_active, role, password_hash, created_at, updated_at, email_verified_at)
 VALUES (?1, ?2, ?3, ?4,
-        ?5, ?6, ?7, ?8)
+        ?5, ?6, ?7, ?8, ?9)
 `
 
 type InsertUserParams struct {
-	UserID       uuid.UUID
-	Username     string
-	Email        string
-	IsActive     bool
-	Role         string
-	PasswordHash sql.NullString
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	UserID          uuid.UUID
+	Username        string
+	Email           string
+	IsActive        bool
+	Role            string
+	PasswordHash    sql.NullString
+	CreatedAt       time.Time
+	UpdatedAt       time.Time
+	EmailVerifiedAt sql.NullTime
 }
 
 func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) error {
@@ -343,6 +344,7 @@ func (q *Queries) InsertUser(ctx context.Context, arg InsertUserParams) error {
 		arg.PasswordHash,
 		arg.CreatedAt,
 		arg.UpdatedAt,
+		arg.EmailVerifiedAt,
 	)
 	return err
 }

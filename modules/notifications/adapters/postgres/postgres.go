@@ -1,0 +1,166 @@
+// Package postgres implements the notifications module's Store on PostgreSQL through pgx and
+// the sqlc-generated queries in pgstore.
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/acme/userservice/modules/notifications/adapters/outbox"
+	"github.com/acme/userservice/modules/notifications/adapters/postgres/pgstore"
+	"github.com/acme/userservice/modules/notifications/domain"
+	"github.com/acme/userservice/modules/notifications/ports"
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/events"
+	"github.com/acme/userservice/platform/reqctx"
+)
+
+// Store is the PostgreSQL Store.
+type Store struct {
+	pool *pgxpool.Pool
+	// appended is called after events were committed (events.Signal.Appended).
+	appended func()
+}
+
+var _ ports.Store = (*Store)(nil)
+
+// New returns a store on pool, calling appended (when not nil) after it committed events.
+func New(pool *pgxpool.Pool, appended func()) *Store { return &Store{pool: pool, appended: appended} }
+
+// tx runs fn in a transaction that records evs too.
+func (s *Store) tx(ctx context.Context, evs []ports.Event, fn func(q *pgstore.Queries, tx pgx.Tx) error) error {
+	envs, err := outbox.Envelopes(ctx, evs)
+	if err != nil {
+		return err
+	}
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if err := fn(pgstore.New(tx), tx); err != nil {
+			return err
+		}
+		return events.AppendPostgres(ctx, tx, envs...)
+	})
+	if err != nil {
+		return mapError(err)
+	}
+	if len(envs) > 0 && s.appended != nil {
+		s.appended()
+	}
+	return nil
+}
+
+func jobParams(ctx context.Context, j domain.Job) pgstore.InsertJobParams {
+	rid := j.RequestID
+	if rid == "" {
+		rid = reqctx.RequestID(ctx)
+	}
+	return pgstore.InsertJobParams{JobID: j.ID, Purpose: string(j.Purpose), UserID: j.UserID, Email: j.Email,
+		RequestID: rid, CreatedAt: j.CreatedAt, NextAttemptAt: j.CreatedAt}
+}
+
+// AddJob stores j with evs.
+func (s *Store) AddJob(ctx context.Context, j domain.Job, evs ...ports.Event) error {
+	return s.tx(ctx, evs, func(q *pgstore.Queries, _ pgx.Tx) error { return q.InsertJob(ctx, jobParams(ctx, j)) })
+}
+
+// AddJobOnce stores j unless handler processed eventID before.
+func (s *Store) AddJobOnce(ctx context.Context, handler string, eventID uuid.UUID, j domain.Job) error {
+	return s.tx(ctx, nil, func(q *pgstore.Queries, tx pgx.Tx) error {
+		first, err := events.MarkProcessedPostgres(ctx, tx, handler, eventID, j.CreatedAt)
+		if err != nil || !first {
+			return err
+		}
+		return q.InsertJob(ctx, jobParams(ctx, j))
+	})
+}
+
+// ClaimJob leases the most overdue due job.
+func (s *Store) ClaimJob(ctx context.Context, now, leaseUntil time.Time) (domain.Job, bool, error) {
+	row, err := pgstore.New(s.pool).ClaimJob(ctx, pgstore.ClaimJobParams{Now: now, LeaseUntil: leaseUntil})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return domain.Job{}, false, nil
+	}
+	if err != nil {
+		return domain.Job{}, false, mapError(err)
+	}
+	return domain.Job{ID: row.JobID, Purpose: domain.Purpose(row.Purpose), UserID: row.UserID, Email: row.Email,
+		RequestID: row.RequestID, CreatedAt: row.CreatedAt.UTC(), Attempts: int(row.Attempts)}, true, nil
+}
+
+// RetryJob puts the job off until next.
+func (s *Store) RetryJob(ctx context.Context, id uuid.UUID, next time.Time, why string) error {
+	return mapError(pgstore.New(s.pool).RetryJob(ctx, pgstore.RetryJobParams{JobID: id, NextAttemptAt: next, LastError: why}))
+}
+
+// AddToken stores a token about to be mailed.
+func (s *Store) AddToken(ctx context.Context, t domain.Token) error {
+	return mapError(pgstore.New(s.pool).InsertToken(ctx, pgstore.InsertTokenParams{TokenHash: t.Digest, Purpose: string(t.Purpose), UserID: t.UserID,
+		Email: t.Email, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}))
+}
+
+// DropToken deletes a token whose mail did not go out.
+func (s *Store) DropToken(ctx context.Context, digest []byte) error {
+	return mapError(pgstore.New(s.pool).DeleteToken(ctx, digest))
+}
+
+// Sent voids the user's other tokens of the sent one's purpose and deletes the job.
+func (s *Store) Sent(ctx context.Context, j domain.Job, t domain.Token, evs ...ports.Event) error {
+	return s.tx(ctx, evs, func(q *pgstore.Queries, _ pgx.Tx) error {
+		if err := q.DeleteOlderTokens(ctx, pgstore.DeleteOlderTokensParams{UserID: t.UserID, Purpose: string(t.Purpose), Keep: t.Digest}); err != nil {
+			return err
+		}
+		return q.DeleteJob(ctx, j.ID)
+	})
+}
+
+// DropJob deletes a job.
+func (s *Store) DropJob(ctx context.Context, id uuid.UUID) error {
+	return mapError(pgstore.New(s.pool).DeleteJob(ctx, id))
+}
+
+// UseToken consumes a token once.
+func (s *Store) UseToken(ctx context.Context, digest []byte, p domain.Purpose, now time.Time) (uuid.UUID, string, error) {
+	row, err := pgstore.New(s.pool).UseToken(ctx, pgstore.UseTokenParams{TokenHash: digest, Purpose: string(p),
+		Now: pgtype.Timestamptz{Time: now, Valid: true}})
+	if errors.Is(err, pgx.ErrNoRows) {
+		return uuid.Nil, "", domain.ErrInvalidToken
+	}
+	if err != nil {
+		return uuid.Nil, "", mapError(err)
+	}
+	return row.UserID, row.Email, nil
+}
+
+// Forget deletes the user's tokens and jobs.
+func (s *Store) Forget(ctx context.Context, userID uuid.UUID) error {
+	return s.tx(ctx, nil, func(q *pgstore.Queries, _ pgx.Tx) error {
+		if err := q.DeleteTokensOf(ctx, userID); err != nil {
+			return err
+		}
+		return q.DeleteJobsOf(ctx, userID)
+	})
+}
+
+// Prune deletes expired tokens.
+func (s *Store) Prune(ctx context.Context, now time.Time) error {
+	return mapError(pgstore.New(s.pool).DeleteStaleTokens(ctx, now))
+}
+
+// Backlog counts the jobs not yet sent.
+func (s *Store) Backlog(ctx context.Context) (int, error) {
+	n, err := pgstore.New(s.pool).Backlog(ctx)
+	return int(n), mapError(err)
+}
+
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return database.ClassifyPostgres(fmt.Errorf("notifications postgres: %w", err))
+}

@@ -1,0 +1,169 @@
+// Package sqlite implements the notifications module's Store on SQLite through database/sql and
+// the sqlc-generated queries in litestore.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/modules/notifications/adapters/outbox"
+	"github.com/acme/userservice/modules/notifications/adapters/sqlite/litestore"
+	"github.com/acme/userservice/modules/notifications/domain"
+	"github.com/acme/userservice/modules/notifications/ports"
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/events"
+	"github.com/acme/userservice/platform/reqctx"
+)
+
+// Store is the SQLite Store.
+type Store struct {
+	db *sql.DB
+	// appended is called after events were committed (events.Signal.Appended).
+	appended func()
+}
+
+var _ ports.Store = (*Store)(nil)
+
+// New returns a store on db, calling appended (when not nil) after it committed events.
+func New(db *sql.DB, appended func()) *Store { return &Store{db: db, appended: appended} }
+
+// tx runs fn in a transaction that records evs too.
+func (s *Store) tx(ctx context.Context, evs []ports.Event, fn func(q *litestore.Queries, tx *sql.Tx) error) error {
+	envs, err := outbox.Envelopes(ctx, evs)
+	if err != nil {
+		return err
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapError(err)
+	}
+	defer func() { _ = tx.Rollback() }()
+	if err := fn(litestore.New(tx), tx); err != nil {
+		return mapError(err)
+	}
+	if err := events.AppendSQLite(ctx, tx, envs...); err != nil {
+		return mapError(err)
+	}
+	if err := tx.Commit(); err != nil {
+		return mapError(err)
+	}
+	if len(envs) > 0 && s.appended != nil {
+		s.appended()
+	}
+	return nil
+}
+
+func jobParams(ctx context.Context, j domain.Job) litestore.InsertJobParams {
+	rid := j.RequestID
+	if rid == "" {
+		rid = reqctx.RequestID(ctx)
+	}
+	return litestore.InsertJobParams{JobID: j.ID, Purpose: string(j.Purpose), UserID: j.UserID, Email: j.Email,
+		RequestID: rid, CreatedAt: j.CreatedAt, NextAttemptAt: j.CreatedAt}
+}
+
+// AddJob stores j with evs.
+func (s *Store) AddJob(ctx context.Context, j domain.Job, evs ...ports.Event) error {
+	return s.tx(ctx, evs, func(q *litestore.Queries, _ *sql.Tx) error { return q.InsertJob(ctx, jobParams(ctx, j)) })
+}
+
+// AddJobOnce stores j unless handler processed eventID before.
+func (s *Store) AddJobOnce(ctx context.Context, handler string, eventID uuid.UUID, j domain.Job) error {
+	return s.tx(ctx, nil, func(q *litestore.Queries, tx *sql.Tx) error {
+		first, err := events.MarkProcessedSQLite(ctx, tx, handler, eventID, j.CreatedAt)
+		if err != nil || !first {
+			return err
+		}
+		return q.InsertJob(ctx, jobParams(ctx, j))
+	})
+}
+
+// ClaimJob leases the most overdue due job.
+func (s *Store) ClaimJob(ctx context.Context, now, leaseUntil time.Time) (domain.Job, bool, error) {
+	row, err := litestore.New(s.db).ClaimJob(ctx, litestore.ClaimJobParams{Now: now.UTC(), LeaseUntil: leaseUntil.UTC()})
+	if errors.Is(err, sql.ErrNoRows) {
+		return domain.Job{}, false, nil
+	}
+	if err != nil {
+		return domain.Job{}, false, mapError(err)
+	}
+	return domain.Job{ID: row.JobID, Purpose: domain.Purpose(row.Purpose), UserID: row.UserID, Email: row.Email,
+		RequestID: row.RequestID, CreatedAt: row.CreatedAt.UTC(), Attempts: int(row.Attempts)}, true, nil
+}
+
+// RetryJob puts the job off until next.
+func (s *Store) RetryJob(ctx context.Context, id uuid.UUID, next time.Time, why string) error {
+	return mapError(litestore.New(s.db).RetryJob(ctx, litestore.RetryJobParams{JobID: id, NextAttemptAt: next.UTC(), LastError: why}))
+}
+
+// AddToken stores a token about to be mailed.
+func (s *Store) AddToken(ctx context.Context, t domain.Token) error {
+	return mapError(litestore.New(s.db).InsertToken(ctx, litestore.InsertTokenParams{TokenHash: t.Digest, Purpose: string(t.Purpose), UserID: t.UserID,
+		Email: t.Email, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}))
+}
+
+// DropToken deletes a token whose mail did not go out.
+func (s *Store) DropToken(ctx context.Context, digest []byte) error {
+	return mapError(litestore.New(s.db).DeleteToken(ctx, digest))
+}
+
+// Sent voids the user's other tokens of the sent one's purpose and deletes the job.
+func (s *Store) Sent(ctx context.Context, j domain.Job, t domain.Token, evs ...ports.Event) error {
+	return s.tx(ctx, evs, func(q *litestore.Queries, _ *sql.Tx) error {
+		if err := q.DeleteOlderTokens(ctx, litestore.DeleteOlderTokensParams{UserID: t.UserID, Purpose: string(t.Purpose), Keep: t.Digest}); err != nil {
+			return err
+		}
+		return q.DeleteJob(ctx, j.ID)
+	})
+}
+
+// DropJob deletes a job.
+func (s *Store) DropJob(ctx context.Context, id uuid.UUID) error {
+	return mapError(litestore.New(s.db).DeleteJob(ctx, id))
+}
+
+// UseToken consumes a token once.
+func (s *Store) UseToken(ctx context.Context, digest []byte, p domain.Purpose, now time.Time) (uuid.UUID, string, error) {
+	row, err := litestore.New(s.db).UseToken(ctx, litestore.UseTokenParams{TokenHash: digest, Purpose: string(p),
+		Now: sql.NullTime{Time: now.UTC(), Valid: true}})
+	if errors.Is(err, sql.ErrNoRows) {
+		return uuid.Nil, "", domain.ErrInvalidToken
+	}
+	if err != nil {
+		return uuid.Nil, "", mapError(err)
+	}
+	return row.UserID, row.Email, nil
+}
+
+// Forget deletes the user's tokens and jobs.
+func (s *Store) Forget(ctx context.Context, userID uuid.UUID) error {
+	return s.tx(ctx, nil, func(q *litestore.Queries, _ *sql.Tx) error {
+		if err := q.DeleteTokensOf(ctx, userID); err != nil {
+			return err
+		}
+		return q.DeleteJobsOf(ctx, userID)
+	})
+}
+
+// Prune deletes expired tokens.
+func (s *Store) Prune(ctx context.Context, now time.Time) error {
+	return mapError(litestore.New(s.db).DeleteStaleTokens(ctx, now.UTC()))
+}
+
+// Backlog counts the jobs not yet sent.
+func (s *Store) Backlog(ctx context.Context) (int, error) {
+	n, err := litestore.New(s.db).Backlog(ctx)
+	return int(n), mapError(err)
+}
+
+func mapError(err error) error {
+	if err == nil {
+		return nil
+	}
+	return database.ClassifySQLite(fmt.Errorf("notifications sqlite: %w", err))
+}

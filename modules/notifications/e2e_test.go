@@ -1,0 +1,310 @@
+package notifications_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/fx"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/acme/userservice/modules/notifications"
+	"github.com/acme/userservice/modules/notifications/adapters/smtptest"
+	"github.com/acme/userservice/modules/users"
+	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/oas"
+)
+
+// The end-to-end tests run the whole application with the users module (whose events ask for
+// mail, and whose accounts the links act on) and this one, over real HTTP with the generated
+// client, mailing through a real SMTP server in the test.
+
+var ctx = context.Background()
+
+// start runs the application with the test's SMTP server.
+func start(t *testing.T, engine database.Engine, srv *smtptest.Server, opts ...apptest.Option) *apptest.App {
+	t.Helper()
+	opts = append([]apptest.Option{
+		apptest.Env("SMTP_URL", srv.URL()),
+		apptest.Env("PUBLIC_BASE_URL", "https://app.example.com"),
+	}, opts...)
+	return apptest.Start(t, engine, fx.Options(users.Module, notifications.Module), opts...)
+}
+
+// mailTo waits for the n-th mail the server received in all and returns it parsed, with the
+// token of its link.
+func mailTo(t *testing.T, srv *smtptest.Server, n int, to, subject, path string) string {
+	t.Helper()
+	got := srv.Wait(t, n, 30*time.Second)
+	m, err := got[n-1].Parse()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got[n-1].To) != 1 || got[n-1].To[0] != to || m.Subject != subject {
+		t.Fatalf("mail %d: to %v, subject %q; want %s, %q", n, got[n-1].To, m.Subject, to, subject)
+	}
+	links := m.Links()
+	if len(links) != 1 {
+		t.Fatalf("mail %d has links %v", n, links)
+	}
+	u, err := url.Parse(links[0])
+	if err != nil || u.Host != "app.example.com" || u.Path != path || u.Query().Get("token") == "" {
+		t.Fatalf("mail %d links to %s", n, links[0])
+	}
+	if !strings.Contains(m.HTML, u.Query().Get("token")) {
+		t.Fatalf("mail %d: the HTML part has another link", n)
+	}
+	return u.Query().Get("token")
+}
+
+// refused checks that using token at path fails with the one 400 every bad token gets.
+func refused(t *testing.T, a *apptest.App, path, body string) {
+	t.Helper()
+	status, _, got := a.Raw(t, "POST", path, "", body)
+	var p struct {
+		Status int
+		Detail string
+		Errors []struct{ Field, Message string }
+	}
+	_ = json.Unmarshal([]byte(got), &p)
+	if status != http.StatusBadRequest || p.Detail != "The token is invalid or has expired: ask for a new mail." ||
+		len(p.Errors) != 1 || p.Errors[0].Field != "token" {
+		t.Fatalf("POST %s %s: %d %s", path, body, status, got)
+	}
+}
+
+func me(t *testing.T, c *oas.Client) *oas.User {
+	t.Helper()
+	res, err := c.GetMe(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, ok := res.(*oas.User)
+	if !ok {
+		t.Fatalf("GET /users/me: %T %+v", res, res)
+	}
+	return u
+}
+
+// TestEmailVerification: registering mails a link whose token verifies the address once; a
+// used, expired or other-purpose token gets the same 400.
+func TestEmailVerification(t *testing.T) {
+	t.Parallel()
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
+		srv := smtptest.Start(t)
+		a := start(t, engine, srv)
+		u := a.NewUser(t)
+		tok := mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
+		if me(t, u.Client).EmailVerified {
+			t.Fatal("verified before the link was used")
+		}
+		res, err := a.Client.VerifyEmail(ctx, &oas.VerifyEmailRequest{Token: oas.MailToken(tok)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := res.(*oas.VerifyEmailNoContent); !ok {
+			t.Fatalf("verify: %T %+v", res, res)
+		}
+		if got := me(t, u.Client); !got.EmailVerified || got.EmailVerifiedAt.IsNull() {
+			t.Fatalf("after the link: %+v", got)
+		}
+		refused(t, a, "/auth/verify-email", `{"token":"`+tok+`"}`) // used
+
+		// Verified already: no new mail.
+		if res, err := u.Client.SendVerificationEmail(ctx); err != nil {
+			t.Fatal(err)
+		} else if _, ok := res.(*oas.SendVerificationEmailConflict); !ok {
+			t.Fatalf("resend when verified: %T", res)
+		}
+
+		// A new address is unverified and gets its own mail; the link expires.
+		moved := "moved_" + u.Email
+		if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail(oas.Email(moved))}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
+			t.Fatal(err)
+		}
+		tok = mailTo(t, srv, 2, moved, "Verify your email address", "/verify-email")
+		expire(t, a)
+		refused(t, a, "/auth/verify-email", `{"token":"`+tok+`"}`)
+
+		// Again, on request; a reset token is no verification token.
+		if res, err := u.Client.SendVerificationEmail(ctx); err != nil {
+			t.Fatal(err)
+		} else if _, ok := res.(*oas.SendVerificationEmailAccepted); !ok {
+			t.Fatalf("resend: %T", res)
+		}
+		tok = mailTo(t, srv, 3, moved, "Verify your email address", "/verify-email")
+		a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+moved+`"}`)
+		reset := mailTo(t, srv, 4, moved, "Reset your password", "/reset-password")
+		refused(t, a, "/auth/verify-email", `{"token":"`+reset+`"}`)
+		refused(t, a, "/auth/verify-email", `{"token":"no such token"}`)
+		if status, _, body := a.Raw(t, "POST", "/auth/verify-email", "", `{"token":"`+tok+`"}`); status != http.StatusNoContent {
+			t.Fatalf("the latest verification token: %d %s", status, body)
+		}
+		if !me(t, u.Client).EmailVerified {
+			t.Fatal("the new address is not verified")
+		}
+	})
+}
+
+// expire makes every mailed token expired, as the passing of its lifetime would.
+func expire(t *testing.T, a *apptest.App) {
+	t.Helper()
+	q := "UPDATE mail_tokens SET expires_at = created_at"
+	var err error
+	if a.DB.Engine == database.Postgres {
+		_, err = a.DB.Pool.Exec(ctx, q)
+	} else {
+		_, err = a.DB.SQL.Exec(q)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPasswordReset: known and unknown addresses get the same answer, only the known one a
+// mail, whose token sets the password once and ends every session.
+func TestPasswordReset(t *testing.T) {
+	t.Parallel()
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
+		srv := smtptest.Start(t)
+		a := start(t, engine, srv)
+		u := a.NewUser(t)
+		mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
+		res, err := a.Client.CreateToken(ctx, &oas.TokenRequest{Email: u.Email, Password: u.Password})
+		if err != nil {
+			t.Fatal(err)
+		}
+		session := res.(*oas.Token)
+
+		unknownStatus, _, unknownBody := a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"nobody@example.com"}`)
+		knownStatus, _, knownBody := a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+strings.ToUpper(u.Email)+`"}`)
+		if unknownStatus != http.StatusAccepted || knownStatus != unknownStatus || knownBody != unknownBody {
+			t.Fatalf("unknown: %d %s; known: %d %s", unknownStatus, unknownBody, knownStatus, knownBody)
+		}
+		tok := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
+
+		const newPassword = "a new password, mailed"
+		if status, _, body := a.Raw(t, "POST", "/auth/password-reset/confirm", "", `{"token":"`+tok+`","new_password":"short"}`); status != http.StatusBadRequest || !strings.Contains(body, "new_password") {
+			t.Fatalf("a short password: %d %s", status, body)
+		}
+		confirm, err := a.Client.ConfirmPasswordReset(ctx, &oas.ConfirmPasswordResetRequest{Token: oas.MailToken(tok), NewPassword: newPassword})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := confirm.(*oas.ConfirmPasswordResetNoContent); !ok {
+			t.Fatalf("confirm: %T %+v", confirm, confirm)
+		}
+		refused(t, a, "/auth/password-reset/confirm", `{"token":"`+tok+`","new_password":"`+newPassword+`"}`)
+
+		// The old sessions and refresh tokens are dead; the new password works, and the mail
+		// proved the address.
+		for _, tok := range []string{u.Token, session.AccessToken} {
+			if status, _, _ := a.Raw(t, "GET", "/users/me", tok, ""); status != http.StatusUnauthorized {
+				t.Fatalf("an access token from before the reset: %d", status)
+			}
+		}
+		if status, _, _ := a.Raw(t, "POST", "/auth/refresh", "", `{"refresh_token":"`+session.RefreshToken+`"}`); status != http.StatusUnauthorized {
+			t.Fatalf("a refresh token from before the reset: %d", status)
+		}
+		if status, _, _ := a.Raw(t, "POST", "/auth/token", "", `{"email":"`+u.Email+`","password":"`+u.Password+`"}`); status != http.StatusUnauthorized {
+			t.Fatalf("the old password: %d", status)
+		}
+		if !me(t, a.As(t, a.Login(t, u.Email, newPassword))).EmailVerified {
+			t.Fatal("the reset did not verify the address")
+		}
+
+		// No mail went to the unknown address, and none is on its way.
+		time.Sleep(300 * time.Millisecond)
+		if n := len(srv.Messages()); n != 2 {
+			t.Fatalf("%d mails, want 2", n)
+		}
+
+		// Throttled per address asked about, known or not, alike.
+		for _, email := range []string{u.Email, "nobody@example.com"} {
+			var status int
+			var h http.Header
+			for range 5 {
+				if status, h, _ = a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+email+`"}`); status == http.StatusTooManyRequests {
+					break
+				}
+			}
+			if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" {
+				t.Fatalf("reset requests for %s were not throttled: %d", email, status)
+			}
+		}
+	})
+}
+
+// TestMailSurvivesAnSMTPOutage: with the mail server down, requests still succeed, and the mails
+// go out when it is back.
+func TestMailSurvivesAnSMTPOutage(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t)
+	a := start(t, database.SQLite, srv)
+	srv.Stop()
+	u := a.NewUser(t)
+	if status, _, _ := a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`); status != http.StatusAccepted {
+		t.Fatalf("reset with the mail server down: %d", status)
+	}
+	time.Sleep(1500 * time.Millisecond) // a few failed attempts
+	if n := len(srv.Messages()); n != 0 {
+		t.Fatalf("%d mails while the server was down", n)
+	}
+	srv.Restart()
+	got := srv.Wait(t, 2, 30*time.Second)
+	subjects := map[string]bool{}
+	for _, m := range got {
+		p, err := m.Parse()
+		if err != nil {
+			t.Fatal(err)
+		}
+		subjects[p.Subject] = true
+	}
+	if !subjects["Verify your email address"] || !subjects["Reset your password"] {
+		t.Fatalf("after the outage: %v", subjects)
+	}
+}
+
+// TestNoTokensInLogs runs verification, reset and refresh with every log line captured at debug
+// level and fails if a token, a link or a password appears in any of them.
+func TestNoTokensInLogs(t *testing.T) {
+	t.Parallel()
+	core, logs := observer.New(zapcore.DebugLevel)
+	srv := smtptest.Start(t)
+	a := start(t, database.SQLite, srv, apptest.Env("LOG_LEVEL", "debug"),
+		apptest.With(fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(core) })))
+	u := a.NewUser(t)
+	verify := mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
+	a.Raw(t, "POST", "/auth/verify-email", "", `{"token":"`+verify+`"}`)
+	a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
+	reset := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
+	const newPassword = "the reset password"
+	a.Raw(t, "POST", "/auth/password-reset/confirm", "", `{"token":"`+reset+`","new_password":"`+newPassword+`"}`)
+	res, err := a.Client.CreateToken(ctx, &oas.TokenRequest{Email: u.Email, Password: newPassword})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := res.(*oas.Token)
+	a.Raw(t, "POST", "/auth/refresh", "", `{"refresh_token":"`+tok.RefreshToken+`"}`)
+	a.Raw(t, "POST", "/auth/refresh", "", `{"refresh_token":"`+tok.RefreshToken+`"}`) // reuse
+
+	secrets := []string{verify, reset, newPassword, u.Password, tok.RefreshToken, tok.AccessToken, strings.Split(tok.AccessToken, ".")[2]}
+	if logs.Len() < 10 {
+		t.Fatalf("only %d log lines captured", logs.Len())
+	}
+	for _, e := range logs.All() {
+		line, _ := json.Marshal(map[string]any{"msg": e.Message, "fields": e.ContextMap()})
+		for _, s := range secrets {
+			if strings.Contains(string(line), s) {
+				t.Errorf("a log line carries a secret: %s", line)
+			}
+		}
+	}
+}

@@ -1,0 +1,221 @@
+// Package service holds the notifications module's use cases: asking for mails (a verification
+// on registration or a new address, a password reset, a verification again), sending them with
+// retries, and taking their tokens back. It knows nothing of HTTP, SQL or SMTP.
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/modules/notifications/domain"
+	"github.com/acme/userservice/modules/notifications/ports"
+)
+
+// Limits on asking for mail, per window: per account (or, for resets, per address asked
+// about, whether or not it has an account) and per client address.
+const (
+	MailsPerAccount = 3
+	MailsPerClient  = 10
+	MailWindow      = 15 * time.Minute
+	// lease is how long a claimed job is the claimer's: far longer than an SMTP timeout.
+	lease = 2 * time.Minute
+)
+
+// ActorAnonymous is the actor of a password reset request: whoever asked did not log in.
+const ActorAnonymous = "anonymous"
+
+var (
+	// ErrAlreadyVerified is returned when a verification mail is asked for a verified address.
+	ErrAlreadyVerified = errors.New("the email address is already verified")
+)
+
+// ThrottledError says the caller asked for mail too often and must wait.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many mails asked for; retry in %d seconds", e.RetryAfterSeconds())
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up, at least 1.
+func (e *ThrottledError) RetryAfterSeconds() int {
+	return max(int((e.RetryAfter+time.Second-1)/time.Second), 1)
+}
+
+// Deps are the ports the service runs on.
+type Deps struct {
+	Store    ports.Store
+	Accounts ports.Accounts
+	Mailer   ports.Mailer
+	Composer ports.Composer
+	Opaque   ports.OpaqueTokens
+	Throttle ports.Throttle
+	Clock    ports.Clock
+	// ResetFloor is the least time a password reset request takes, whether or not the address
+	// has an account, so that its timing does not tell.
+	ResetFloor time.Duration
+	// Wake, when set, tells the sender a job was stored.
+	Wake func()
+}
+
+// Service runs the notifications use cases.
+type Service struct {
+	Deps
+}
+
+// New returns a Service on deps.
+func New(deps Deps) *Service { return &Service{Deps: deps} }
+
+// throttle counts a request under each key and refuses it when a key is over its limit.
+func (s *Service) throttle(limits map[string]int) error {
+	var wait time.Duration
+	for k := range limits {
+		wait = max(wait, s.Throttle.Blocked(k))
+	}
+	if wait > 0 {
+		return &ThrottledError{RetryAfter: wait}
+	}
+	for k, limit := range limits {
+		s.Throttle.Fail(k, limit, MailWindow)
+	}
+	return nil
+}
+
+func (s *Service) addJob(ctx context.Context, j domain.Job, evs ...ports.Event) error {
+	if err := s.Store.AddJob(ctx, j, evs...); err != nil {
+		return err
+	}
+	if s.Wake != nil {
+		s.Wake()
+	}
+	return nil
+}
+
+func newJob(p domain.Purpose, a ports.Account, requestID string, now time.Time) (domain.Job, error) {
+	id, err := uuid.NewV7()
+	if err != nil {
+		return domain.Job{}, err
+	}
+	return domain.NewJob(id, p, a.ID, a.Email, requestID, now), nil
+}
+
+// RequestPasswordReset mails a reset link to the account with email, if it exists and may
+// receive mail. Whatever the case, it answers alike (nil, or the same throttling) and takes at
+// least ResetFloor: neither the answer nor its timing tells whether the address has an account.
+func (s *Service) RequestPasswordReset(ctx context.Context, email, clientAddr string) (err error) {
+	start := time.Now()
+	defer func() {
+		if err == nil {
+			sleepUntil(ctx, start.Add(s.ResetFloor))
+		}
+	}()
+	if err := s.throttle(map[string]int{
+		"reset:email:" + strings.ToLower(email): MailsPerAccount,
+		"reset:client:" + clientAddr:            MailsPerClient,
+	}); err != nil {
+		return err
+	}
+	a, err := s.Accounts.AccountByEmail(ctx, email)
+	if errors.Is(err, ports.ErrNoAccount) || (err == nil && !a.CanReceiveEmail) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	now := s.Clock.Now()
+	j, err := newJob(domain.PurposeResetPassword, a, "", now)
+	if err != nil {
+		return err
+	}
+	return s.addJob(ctx, j, ports.Event{Type: domain.EventPasswordResetRequested, Subject: a.ID, Time: now,
+		Actor: ActorAnonymous, Data: domain.ResetRequested{UserID: a.ID}})
+}
+
+// sleepUntil waits until t, or until ctx ends.
+func sleepUntil(ctx context.Context, t time.Time) {
+	timer := time.NewTimer(time.Until(t))
+	defer timer.Stop()
+	select {
+	case <-timer.C:
+	case <-ctx.Done():
+	}
+}
+
+// ResendVerification mails the user a new verification link; the older ones stop working
+// when it is sent.
+func (s *Service) ResendVerification(ctx context.Context, userID uuid.UUID, clientAddr string) error {
+	a, err := s.Accounts.Account(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if a.EmailVerified {
+		return ErrAlreadyVerified
+	}
+	if err := s.throttle(map[string]int{
+		"verify:user:" + userID.String(): MailsPerAccount,
+		"verify:client:" + clientAddr:    MailsPerClient,
+	}); err != nil {
+		return err
+	}
+	j, err := newJob(domain.PurposeVerifyEmail, a, "", s.Clock.Now())
+	if err != nil {
+		return err
+	}
+	return s.addJob(ctx, j)
+}
+
+// AskVerification asks, once per event (handler and eventID), for a verification mail to the
+// user at email: on registration, and when the address changes.
+func (s *Service) AskVerification(ctx context.Context, handler string, eventID, userID uuid.UUID, email, requestID string) error {
+	j, err := newJob(domain.PurposeVerifyEmail, ports.Account{ID: userID, Email: email}, requestID, s.Clock.Now())
+	if err != nil {
+		return err
+	}
+	if err := s.Store.AddJobOnce(ctx, handler, eventID, j); err != nil {
+		return err
+	}
+	if s.Wake != nil {
+		s.Wake()
+	}
+	return nil
+}
+
+// VerifyEmail takes back a verification token: the address it was sent to becomes verified.
+func (s *Service) VerifyEmail(ctx context.Context, token string) error {
+	id, email, err := s.Store.UseToken(ctx, s.Opaque.Digest(token), domain.PurposeVerifyEmail, s.Clock.Now())
+	if err != nil {
+		return err
+	}
+	return voided(s.Accounts.VerifyEmail(ctx, id, email))
+}
+
+// ConfirmPasswordReset takes back a reset token and sets the new password (the accounts module
+// also verifies the address and ends every session).
+func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password string) error {
+	id, email, err := s.Store.UseToken(ctx, s.Opaque.Digest(token), domain.PurposeResetPassword, s.Clock.Now())
+	if err != nil {
+		return err
+	}
+	return voided(s.Accounts.ResetPassword(ctx, id, email, password))
+}
+
+// voided answers a token whose account is gone, or has another address now, as any token
+// that does not work.
+func voided(err error) error {
+	if errors.Is(err, ports.ErrNoAccount) || errors.Is(err, ports.ErrEmailChanged) {
+		return fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
+	}
+	return err
+}
+
+// Forget deletes what the module holds about a user who is being deleted.
+func (s *Service) Forget(ctx context.Context, userID uuid.UUID) error {
+	return s.Store.Forget(ctx, userID)
+}

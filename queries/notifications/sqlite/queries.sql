@@ -1,0 +1,55 @@
+-- name: DeleteOlderTokens :exec
+-- A sent token of a purpose voids the user's other ones: only the latest mail's link works.
+DELETE FROM mail_tokens
+WHERE user_id = sqlc.arg(user_id) AND purpose = sqlc.arg(purpose) AND token_hash <> sqlc.arg(keep);
+
+-- name: DeleteToken :exec
+DELETE FROM mail_tokens WHERE token_hash = sqlc.arg(token_hash);
+
+-- name: InsertToken :exec
+INSERT INTO mail_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
+VALUES (sqlc.arg(token_hash), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.arg(email), sqlc.arg(created_at), sqlc.arg(expires_at));
+
+-- name: UseToken :one
+-- Consumes a token, once: of two concurrent uses only one finds used_at NULL.
+UPDATE mail_tokens
+SET used_at = sqlc.arg(now)
+WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose)
+  AND used_at IS NULL AND expires_at > sqlc.arg(now)
+RETURNING user_id, email;
+
+-- name: DeleteTokensOf :exec
+DELETE FROM mail_tokens WHERE user_id = sqlc.arg(user_id);
+
+-- name: DeleteJobsOf :exec
+DELETE FROM mail_jobs WHERE user_id = sqlc.arg(user_id);
+
+-- name: DeleteStaleTokens :exec
+-- Tokens past their expiry, used or not, prove nothing any more.
+DELETE FROM mail_tokens WHERE expires_at <= sqlc.arg(now);
+
+-- name: InsertJob :exec
+INSERT INTO mail_jobs (job_id, purpose, user_id, email, request_id, created_at, next_attempt_at)
+VALUES (sqlc.arg(job_id), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.arg(email), sqlc.arg(request_id),
+        sqlc.arg(created_at), sqlc.arg(next_attempt_at));
+
+-- name: ClaimJob :one
+-- Leases the most overdue job (see the PostgreSQL query; SQLite's one writer needs no SKIP LOCKED).
+UPDATE mail_jobs
+SET next_attempt_at = sqlc.arg(lease_until), attempts = attempts + 1
+WHERE job_id = (SELECT due.job_id FROM mail_jobs AS due
+                WHERE due.next_attempt_at <= sqlc.arg(now)
+                ORDER BY due.next_attempt_at
+                LIMIT 1)
+RETURNING job_id, purpose, user_id, email, request_id, created_at, attempts;
+
+-- name: RetryJob :exec
+UPDATE mail_jobs
+SET next_attempt_at = sqlc.arg(next_attempt_at), last_error = sqlc.arg(last_error)
+WHERE job_id = sqlc.arg(job_id);
+
+-- name: DeleteJob :exec
+DELETE FROM mail_jobs WHERE job_id = sqlc.arg(job_id);
+
+-- name: Backlog :one
+SELECT count(*) AS jobs FROM mail_jobs;
