@@ -270,6 +270,45 @@ func TestMailSurvivesAnSMTPOutage(t *testing.T) {
 	if !subjects["Verify your email address"] || !subjects["Reset your password"] {
 		t.Fatalf("after the outage: %v", subjects)
 	}
+	// The failed attempts left no token behind: one per mail sent.
+	if n := count(t, a, "mail_tokens"); n != 2 {
+		t.Fatalf("%d tokens stored for 2 mails", n)
+	}
+}
+
+// count returns how many rows table has.
+func count(t *testing.T, a *apptest.App, table string) int {
+	t.Helper()
+	var n int
+	if err := a.DB.SQL.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestNoMailToAnAddressLeft: mails asked for an address the account has left by the time they
+// can go are not sent.
+func TestNoMailToAnAddressLeft(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t)
+	a := start(t, database.SQLite, srv)
+	srv.Stop()
+	u := a.NewUser(t)
+	a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
+	moved := "moved_" + u.Email
+	if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail(oas.Email(moved))}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	srv.Restart()
+	mailTo(t, srv, 1, moved, "Verify your email address", "/verify-email")
+	for deadline := time.Now().Add(30 * time.Second); count(t, a, "mail_jobs") > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the jobs for the old address are still there")
+		}
+	}
+	if n := len(srv.Messages()); n != 1 {
+		t.Fatalf("%d mails, want only the one to the new address", n)
+	}
 }
 
 // TestNoTokensInLogs runs verification, reset and refresh with every log line captured at debug

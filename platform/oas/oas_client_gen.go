@@ -36,8 +36,9 @@ type AuditInvoker interface {
 	// ListAuditEvents invokes listAuditEvents operation.
 	//
 	// Admins only. What happened to users (registered, updated, role changed, deactivated, activated,
-	// password changed, deleted), who did it and when, newest first. A deleted user's trail stays: it is
-	// the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
+	// password changed or reset, email verified, deleted; sessions created and revoked; verification and
+	// reset mails asked for and sent), who did it and when, newest first. A deleted user's trail stays: it
+	// is the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
 	//
 	// GET /audit-events
 	ListAuditEvents(ctx context.Context, params ListAuditEventsParams) (ListAuditEventsRes, error)
@@ -1067,8 +1068,9 @@ func (c *Client) sendGetUser(ctx context.Context, params GetUserParams) (res Get
 // ListAuditEvents invokes listAuditEvents operation.
 //
 // Admins only. What happened to users (registered, updated, role changed, deactivated, activated,
-// password changed, deleted), who did it and when, newest first. A deleted user's trail stays: it is
-// the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
+// password changed or reset, email verified, deleted; sessions created and revoked; verification and
+// reset mails asked for and sent), who did it and when, newest first. A deleted user's trail stays: it
+// is the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
 //
 // GET /audit-events
 func (c *Client) ListAuditEvents(ctx context.Context, params ListAuditEventsParams) (ListAuditEventsRes, error) {

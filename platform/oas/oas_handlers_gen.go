@@ -1288,8 +1288,9 @@ func (s *Server) handleGetUserRequest(args [1]string, argsEscaped bool, w http.R
 // handleListAuditEventsRequest handles listAuditEvents operation.
 //
 // Admins only. What happened to users (registered, updated, role changed, deactivated, activated,
-// password changed, deleted), who did it and when, newest first. A deleted user's trail stays: it is
-// the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
+// password changed or reset, email verified, deleted; sessions created and revoked; verification and
+// reset mails asked for and sent), who did it and when, newest first. A deleted user's trail stays: it
+// is the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
 //
 // GET /audit-events
 func (s *Server) handleListAuditEventsRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {

@@ -26,8 +26,9 @@ type AuditHandler interface {
 	// ListAuditEvents implements listAuditEvents operation.
 	//
 	// Admins only. What happened to users (registered, updated, role changed, deactivated, activated,
-	// password changed, deleted), who did it and when, newest first. A deleted user's trail stays: it is
-	// the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
+	// password changed or reset, email verified, deleted; sessions created and revoked; verification and
+	// reset mails asked for and sent), who did it and when, newest first. A deleted user's trail stays: it
+	// is the record of the deletion. Pass `next_cursor` of a page as `after` to get the next (older) one.
 	//
 	// GET /audit-events
 	ListAuditEvents(ctx context.Context, params ListAuditEventsParams) (ListAuditEventsRes, error)
