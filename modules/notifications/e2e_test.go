@@ -5,17 +5,21 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/acme/userservice/modules/audit"
 	"github.com/acme/userservice/modules/notifications"
 	"github.com/acme/userservice/modules/notifications/adapters/smtptest"
+	"github.com/acme/userservice/modules/notifications/service"
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
@@ -35,7 +39,7 @@ func start(t *testing.T, engine database.Engine, srv *smtptest.Server, opts ...a
 		apptest.Env("SMTP_URL", srv.URL()),
 		apptest.Env("PUBLIC_BASE_URL", "https://app.example.com"),
 	}, opts...)
-	return apptest.Start(t, engine, fx.Options(users.Module, notifications.Module), opts...)
+	return apptest.Start(t, engine, fx.Options(users.Module, audit.Module, notifications.Module), opts...)
 }
 
 // mailTo waits for the n-th mail the server received in all and returns it parsed, with the
@@ -153,6 +157,50 @@ func TestEmailVerification(t *testing.T) {
 	})
 }
 
+// trail waits until the audit trail about the user holds every one of types.
+func trail(t *testing.T, admin *oas.Client, user uuid.UUID, types ...string) {
+	t.Helper()
+	var seen map[string]bool
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		res, err := admin.ListAuditEvents(ctx, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(user), Limit: oas.NewOptInt(100)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = map[string]bool{}
+		for _, e := range res.(*oas.AuditEventPage).Items {
+			seen[e.Type] = true
+		}
+		missing := slices.DeleteFunc(slices.Clone(types), func(typ string) bool { return seen[typ] })
+		if len(missing) == 0 {
+			return
+		}
+	}
+	t.Fatalf("the trail has %v, want every one of %v", seen, types)
+}
+
+// TestResendIsThrottled: a user may ask for the verification mail again, a few times.
+func TestResendIsThrottled(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t)
+	a := start(t, database.SQLite, srv)
+	u := a.NewUser(t)
+	for i := range service.MailsPerAccount {
+		if res, err := u.Client.SendVerificationEmail(ctx); err != nil {
+			t.Fatal(err)
+		} else if _, ok := res.(*oas.SendVerificationEmailAccepted); !ok {
+			t.Fatalf("resend %d: %T", i+1, res)
+		}
+	}
+	res, err := u.Client.SendVerificationEmail(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, ok := res.(*oas.TooManyRequestsHeaders); !ok || r.RetryAfter.Value == 0 {
+		t.Fatalf("a resend past the limit: %T %+v", res, res)
+	}
+	srv.Wait(t, 1+service.MailsPerAccount, 30*time.Second)
+}
+
 // expire makes every mailed token expired, as the passing of its lifetime would.
 func expire(t *testing.T, a *apptest.App) {
 	t.Helper()
@@ -220,6 +268,12 @@ func TestPasswordReset(t *testing.T) {
 			t.Fatal("the reset did not verify the address")
 		}
 
+		// The audit trail has the whole story.
+		admin := a.NewAdmin(t)
+		trail(t, admin.Client, u.ID, "userservice.notifications.verification_sent.v1", "userservice.notifications.password_reset_requested.v1",
+			"userservice.notifications.password_reset_sent.v1", "userservice.user.password_reset.v1", "userservice.user.email_verified.v1",
+			"userservice.session.revoked.v1")
+
 		// No mail went to the unknown address, and none is on its way.
 		time.Sleep(300 * time.Millisecond)
 		if n := len(srv.Messages()); n != 2 {
@@ -246,8 +300,12 @@ func TestPasswordReset(t *testing.T) {
 // go out when it is back.
 func TestMailSurvivesAnSMTPOutage(t *testing.T) {
 	t.Parallel()
+	apptest.ForEngines(t, outage)
+}
+
+func outage(t *testing.T, engine database.Engine) {
 	srv := smtptest.Start(t)
-	a := start(t, database.SQLite, srv)
+	a := start(t, engine, srv)
 	srv.Stop()
 	u := a.NewUser(t)
 	if status, _, _ := a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`); status != http.StatusAccepted {
@@ -280,7 +338,13 @@ func TestMailSurvivesAnSMTPOutage(t *testing.T) {
 func count(t *testing.T, a *apptest.App, table string) int {
 	t.Helper()
 	var n int
-	if err := a.DB.SQL.QueryRow("SELECT count(*) FROM " + table).Scan(&n); err != nil {
+	var err error
+	if a.DB.Engine == database.Postgres {
+		err = a.DB.Pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n)
+	} else {
+		err = a.DB.SQL.QueryRow("SELECT count(*) FROM " + table).Scan(&n)
+	}
+	if err != nil {
 		t.Fatal(err)
 	}
 	return n
