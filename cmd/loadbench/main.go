@@ -795,7 +795,7 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 	// one statement).
 	authed := func(f op) op {
 		return func(w int) error {
-			if err := db.run(ctx, "GetCaller", session, time.Now().UTC(), me.UserID); err != nil {
+			if err := db.run(ctx, "GetCaller", session, me.UserID); err != nil {
 				return err
 			}
 			return f(w)
@@ -844,7 +844,7 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 		// GET /users/{id} reads its caller in the same statement as the user.
 		{"get", func(w int) error { return conns[w].do("GET", "/users/"+pick(), token, "", 200) },
 			func(int) error {
-				return db.run(ctx, "GetCallerAnd", session, time.Now().UTC(), me.UserID, ids[rand.IntN(len(ids))])
+				return db.run(ctx, "GetCallerAnd", session, me.UserID, ids[rand.IntN(len(ids))])
 			},
 			onBaseline(func(w int) error { return base[w].do("GET", "/users/"+pick(), "", "", 200) })},
 		{"list-first", func(w int) error { return conns[w].do("GET", "/users?limit=20", token, "", 200) },

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -555,5 +556,112 @@ func TestLoginThrottleAcrossInstances(t *testing.T) {
 	resp := post(bases[1], "/auth/token", `{"email":"shared@example.com","password":"the right password"}`)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("the other instance answers %d (Retry-After %q); want 429: the lockout is shared", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestCacheAcrossInstances: two binaries on one database and one Redis, the users cache on.
+// What one instance changes (a role, a deactivation, a logout, a deletion), the other applies at
+// the next request, though it had the account cached.
+func TestCacheAcrossInstances(t *testing.T) {
+	slow(t)
+	t.Parallel()
+	bin := buildBinary(t)
+	dbURL := dbtest.URL(t, database.Postgres)
+	rds := redistest.Start(t)
+	var a, b string
+	for _, base := range []*string{&a, &b} {
+		addr := freeAddr(t)
+		startServe(t, bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": apptest.Secret,
+			"REDIS_URL": rds.URL(), "CACHE_TTL": "1m"})
+		*base = "http://" + addr
+	}
+	cmd := command(bin, map[string]string{"DATABASE_URL": dbURL}, "admin", "create", "--username", "root", "--email", "root@example.com", "--password-stdin")
+	cmd.Stdin = strings.NewReader("root password\n")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("admin create: %v\n%s", err, out)
+	}
+	call := func(method, url, token, body string) (int, string) {
+		t.Helper()
+		req, err := http.NewRequest(method, url, strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	login := func(base, email, password string) string {
+		t.Helper()
+		status, body := call("POST", base+"/auth/token", "", `{"email":"`+email+`","password":"`+password+`"}`)
+		var tok struct {
+			AccessToken string `json:"access_token"`
+		}
+		if err := json.Unmarshal([]byte(body), &tok); status != http.StatusOK || err != nil {
+			t.Fatalf("login %s: %d %s", email, status, body)
+		}
+		return tok.AccessToken
+	}
+	// me reads /users/me on b twice (a fill, then a hit) and returns the status and body.
+	me := func(token string) (int, string) {
+		t.Helper()
+		call("GET", b+"/users/me", token, "")
+		return call("GET", b+"/users/me", token, "")
+	}
+	status, body := call("POST", a+"/users", "", `{"username":"alice","email":"alice@example.com","password":"alice's password"}`)
+	if status != http.StatusCreated {
+		t.Fatalf("register: %d %s", status, body)
+	}
+	var alice struct {
+		ID string `json:"user_id"`
+	}
+	_ = json.Unmarshal([]byte(body), &alice)
+	root := login(a, "root@example.com", "root password")
+	tok := login(a, "alice@example.com", "alice's password")
+	if status, body := me(tok); status != http.StatusOK || !strings.Contains(body, `"role":"user"`) {
+		t.Fatalf("b: %d %s", status, body)
+	}
+
+	steps := []struct {
+		name                string
+		method, path, token string
+		check               func(status int, body string) bool
+	}{
+		{"a role change", "PATCH", "/users/" + alice.ID, root, func(s int, b string) bool { return s == http.StatusOK && strings.Contains(b, `"role":"admin"`) }},
+		{"a logout", "POST", "/auth/logout", "", func(s int, _ string) bool { return s == http.StatusUnauthorized }},
+		{"a deactivation", "POST", "/users/" + alice.ID + "/deactivate", root, func(s int, _ string) bool { return s == http.StatusUnauthorized }},
+		{"a deletion", "DELETE", "/users/" + alice.ID, root, func(s int, _ string) bool { return s == http.StatusUnauthorized }},
+	}
+	for _, step := range steps {
+		token, body := step.token, ""
+		if step.method == "PATCH" {
+			body = `{"role":"admin"}`
+		}
+		if step.name == "a logout" {
+			token = tok
+		}
+		if step.name == "a deactivation" {
+			// The role change and the logout are done with: a fresh session, cached on b.
+			tok = login(a, "alice@example.com", "alice's password")
+			me(tok)
+		}
+		if step.name == "a deletion" {
+			call("POST", a+"/users/"+alice.ID+"/activate", root, "")
+			tok = login(a, "alice@example.com", "alice's password")
+			me(tok)
+		}
+		if status, got := call(step.method, a+step.path, token, body); status >= 300 {
+			t.Fatalf("%s on a: %d %s", step.name, status, got)
+		}
+		if status, got := call("GET", b+"/users/me", tok, ""); !step.check(status, got) {
+			t.Fatalf("after %s on a, b answers %d %s", step.name, status, got)
+		}
 	}
 }

@@ -7,11 +7,14 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
 
 	usersql "github.com/acme/userservice/queries/users"
 
 	"github.com/acme/userservice/modules/users/adapters/postgres"
+	"github.com/acme/userservice/modules/users/adapters/rediscache"
 	"github.com/acme/userservice/modules/users/adapters/sqlite"
 	"github.com/acme/userservice/modules/users/httpapi"
 	"github.com/acme/userservice/modules/users/ports"
@@ -20,6 +23,7 @@ import (
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events"
 	"github.com/acme/userservice/platform/identity"
+	"github.com/acme/userservice/platform/kv"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/problem"
@@ -33,6 +37,7 @@ import (
 var Module = fx.Module("users",
 	fx.Provide(
 		fx.Private,
+		NewCache,
 		NewService,
 		httpapi.New,
 	),
@@ -58,6 +63,22 @@ type ServiceParams struct {
 	Signal *events.Signal
 	// UserDeleted are the other modules' reactions to a user's deletion.
 	UserDeleted []identity.UserDeleted `group:"user_deleted"`
+	// Cache, when not nil, is put in front of the repositories (see NewCache).
+	Cache *rediscache.Cache
+}
+
+// NewCache returns the Redis cache of the hot reads when REDIS_URL is set and CACHE_TTL is
+// not 0; nil otherwise.
+func NewCache(lc fx.Lifecycle, cfg config.Config, log *zap.Logger, reg prometheus.Registerer) (*rediscache.Cache, error) {
+	if cfg.RedisURL == "" || cfg.CacheTTL <= 0 {
+		return nil, nil
+	}
+	rdb, err := kv.Open(cfg.RedisURL)
+	if err != nil {
+		return nil, err
+	}
+	lc.Append(fx.StopHook(rdb.Close))
+	return rediscache.New(rdb, cfg.CacheTTL, log.Named("cache"), reg)
 }
 
 // NewService returns the users service on the platform's database, password hasher, token
@@ -72,10 +93,14 @@ func NewService(p ServiceParams) *service.Service {
 			return nil
 		}
 	}
+	users, sessions, uow := NewRepository(p.DB, p.Signal), NewSessions(p.DB), NewUnitOfWork(p.DB, p.Signal)
+	if p.Cache != nil {
+		users, sessions, uow = p.Cache.Repository(users), p.Cache.Sessions(sessions), p.Cache.UnitOfWork(uow)
+	}
 	return service.New(service.Deps{
-		Users:    NewRepository(p.DB, p.Signal),
-		Sessions: NewSessions(p.DB),
-		UoW:      NewUnitOfWork(p.DB, p.Signal),
+		Users:    users,
+		Sessions: sessions,
+		UoW:      uow,
 		Clock:    service.SystemClock{},
 		Hasher:   p.Hasher,
 		Tokens:   p.Tokens,

@@ -77,6 +77,9 @@ type Config struct {
 	// NATSURL, when set (nats://host:4222), publishes events through NATS JetStream instead of
 	// the embedded in-process broker.
 	NATSURL string `env:"NATS_URL"`
+	// CacheTTL is how long the users cache (in Redis, with REDIS_URL) keeps an entry; 0 turns
+	// the cache off.
+	CacheTTL time.Duration `env:"CACHE_TTL" envDefault:"30s"`
 	// SMTPURL, when set (smtp://user:pass@host:587, smtps://host:465), sends mail through that
 	// server; unset, mail goes to the log (recipient and subject only) and to MailDir.
 	SMTPURL string `env:"SMTP_URL"`

@@ -3,13 +3,13 @@ package throttle
 import (
 	"context"
 	"errors"
-	"fmt"
-	neturl "net/url"
 	"strconv"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
+
+	"github.com/acme/userservice/platform/kv"
 )
 
 // Throttle is what the platform provides to modules that limit failed attempts: the in-memory
@@ -29,7 +29,7 @@ var (
 )
 
 // redisTimeout bounds each call: a slow Redis must not make a login slow.
-const redisTimeout = 200 * time.Millisecond
+const redisTimeout = kv.Timeout
 
 // fail counts a failure and, at the limit, blocks the key: one round trip, atomically, so that
 // instances failing the same key at once count every failure. The count expires a window after
@@ -56,17 +56,11 @@ type Redis struct {
 // NewRedis returns a throttle on the Redis of url (redis:// or rediss://), its keys under
 // prefix.
 func NewRedis(url, prefix string, now func() time.Time, log *zap.Logger) (*Redis, error) {
-	opt, err := redis.ParseURL(url)
+	client, err := kv.Open(url)
 	if err != nil {
-		// url.Parse quotes the whole URL in its errors, password included: keep the reason only.
-		var ue *neturl.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("REDIS_URL: %w", err)
+		return nil, err
 	}
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = redisTimeout, redisTimeout, redisTimeout
-	return &Redis{client: redis.NewClient(opt), prefix: prefix, local: New(now), log: log}, nil
+	return &Redis{client: client, prefix: prefix, local: New(now), log: log}, nil
 }
 
 // Close closes the connections to Redis.

@@ -28,12 +28,11 @@ type UserRepository interface {
 	// a read-modify-write then knows exactly what it changed, whatever runs beside it.
 	GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, error)
 	// GetCaller reads the account of an authenticated request in one statement: the user c
-	// names (nil when there is none) and whether c's session is one of theirs that has not
-	// expired at now.
-	GetCaller(ctx context.Context, c Credential, now time.Time) (CallerRead, error)
+	// names (nil when there is none) and when c's session ends, if it is one of theirs.
+	GetCaller(ctx context.Context, c Credential) (CallerRead, error)
 	// GetCallerAnd is GetCaller and Get of id in one statement (an authenticated read fetches
 	// its caller with its subject); the user is nil when there is none.
-	GetCallerAnd(ctx context.Context, c Credential, id uuid.UUID, now time.Time) (CallerRead, *domain.User, error)
+	GetCallerAnd(ctx context.Context, c Credential, id uuid.UUID) (CallerRead, *domain.User, error)
 	// GetByEmail returns the user with the email, compared without regard to case.
 	GetByEmail(ctx context.Context, email string) (*domain.User, error)
 	// List returns up to q.Limit users in (CreatedAt, ID) order, after q.After when set.
@@ -54,8 +53,21 @@ type Credential struct {
 type CallerRead struct {
 	// User is nil when the account is gone.
 	User *domain.User
-	// SessionLive says whether the token's session exists, is the user's, and has not expired.
-	SessionLive bool
+	// SessionExpires is when the token's session ends, to the second (rounded down); zero when
+	// no session of the user has the token's session id.
+	SessionExpires time.Time
+}
+
+// SessionLive reports whether the token's session may be used at now.
+func (r CallerRead) SessionLive(now time.Time) bool { return now.Before(r.SessionExpires) }
+
+// SessionExpiry returns the time of a session expiry in whole seconds since 1970, as storage
+// reads it; 0 means no session.
+func SessionExpiry(unix int64) time.Time {
+	if unix == 0 {
+		return time.Time{}
+	}
+	return time.Unix(unix, 0).UTC()
 }
 
 // SessionRepository stores sessions and the digests of their refresh tokens (never the

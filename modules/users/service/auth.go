@@ -144,22 +144,22 @@ func (s *Service) fail(email, addr string) {
 // tokens carry identity, the database carries rights. The user read here is also the answer
 // to "who am I".
 func (s *Service) Caller(ctx context.Context, c ports.Credential) (*domain.User, error) {
-	read, err := s.Users.GetCaller(ctx, c, s.Clock.Now())
+	read, err := s.Users.GetCaller(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	return read.User, usable(read, c)
+	return read.User, usable(read, c, s.Clock.Now())
 }
 
-// usable says whether the account read for c may act: it must exist and be active, and the
-// token's session must still be one of its live ones.
-func usable(read ports.CallerRead, c ports.Credential) error {
+// usable says whether the account read for c may act at now: it must exist and be active, and
+// the token's session must still be one of its live ones.
+func usable(read ports.CallerRead, c ports.Credential, now time.Time) error {
 	switch {
 	case read.User == nil:
 		return fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, c.UserID)
 	case !read.User.IsActive():
 		return fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, c.UserID)
-	case !read.SessionLive:
+	case !read.SessionLive(now):
 		return fmt.Errorf("%w: session %s of user %s was revoked or has expired", ErrUnauthenticated, c.SessionID, c.UserID)
 	}
 	return nil

@@ -175,11 +175,11 @@ func (s *Service) newUser(in RegisterInput) (*domain.User, error) {
 // account, their session and the user are read in one statement, so the most frequent request
 // costs one round trip to the database, not two; the caller is checked as Caller checks it.
 func (s *Service) Get(ctx context.Context, c ports.Credential, id uuid.UUID) (*domain.User, error) {
-	caller, target, err := s.Users.GetCallerAnd(ctx, c, id, s.Clock.Now())
+	caller, target, err := s.Users.GetCallerAnd(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}
-	if err := usable(caller, c); err != nil {
+	if err := usable(caller, c, s.Clock.Now()); err != nil {
 		return nil, err
 	}
 	if err := domain.Authorize(caller.User.Actor(), domain.ActionRead, id); err != nil {

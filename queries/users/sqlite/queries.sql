@@ -9,12 +9,11 @@ FROM users
 WHERE user_id = sqlc.arg(user_id);
 
 -- name: GetCaller :one
--- An authenticated request's account, and whether the session its token names is the user's
--- and has not expired: one primary-key lookup each, one round trip.
+-- An authenticated request's account, and when the session its token names expires, in whole
+-- seconds since 1970 (0 if it is not the user's): one primary-key lookup each, one round trip.
 SELECT sqlc.embed(users),
-       EXISTS (SELECT 1 FROM sessions
-               WHERE sessions.session_id = sqlc.arg(session_id) AND sessions.user_id = users.user_id
-                 AND sessions.expires_at > sqlc.arg(now)) AS session_live
+       COALESCE((SELECT CAST(strftime('%s', sessions.expires_at) AS INTEGER) FROM sessions
+                 WHERE sessions.session_id = sqlc.arg(session_id) AND sessions.user_id = users.user_id), 0) AS session_expires
 FROM users
 WHERE users.user_id = sqlc.arg(user_id);
 
@@ -25,13 +24,12 @@ WHERE users.user_id = sqlc.arg(user_id);
 -- same id twice returns its row twice.
 SELECT sqlc.embed(users),
        TRUE AS is_caller,
-       EXISTS (SELECT 1 FROM sessions
-               WHERE sessions.session_id = sqlc.arg(session_id) AND sessions.user_id = users.user_id
-                 AND sessions.expires_at > sqlc.arg(now)) AS session_live
+       COALESCE((SELECT CAST(strftime('%s', sessions.expires_at) AS INTEGER) FROM sessions
+                 WHERE sessions.session_id = sqlc.arg(session_id) AND sessions.user_id = users.user_id), 0) AS session_expires
 FROM users
 WHERE users.user_id = sqlc.arg(caller_id)
 UNION ALL
-SELECT sqlc.embed(users), FALSE, FALSE
+SELECT sqlc.embed(users), FALSE, 0
 FROM users
 WHERE users.user_id = sqlc.arg(user_id);
 

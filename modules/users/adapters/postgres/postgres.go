@@ -95,23 +95,21 @@ func (r *Repository) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.Us
 }
 
 // GetCaller reads an authenticated request's account and session in one statement.
-func (r *Repository) GetCaller(ctx context.Context, c ports.Credential, now time.Time) (ports.CallerRead, error) {
-	row, err := r.q.GetCaller(ctx, pgstore.GetCallerParams{UserID: pgID(c.UserID), SessionID: pgID(c.SessionID), Now: now})
+func (r *Repository) GetCaller(ctx context.Context, c ports.Credential) (ports.CallerRead, error) {
+	row, err := r.q.GetCaller(ctx, pgstore.GetCallerParams{UserID: pgID(c.UserID), SessionID: pgID(c.SessionID)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ports.CallerRead{}, nil
 	}
 	if err != nil {
 		return ports.CallerRead{}, mapError(err)
 	}
-	return ports.CallerRead{User: toDomain(row.User), SessionLive: row.SessionLive}, nil
+	return ports.CallerRead{User: toDomain(row.User), SessionExpires: ports.SessionExpiry(row.SessionExpires)}, nil
 }
 
 // GetCallerAnd reads an authenticated request's account and session, and the user with id, in
 // one statement.
-func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID, now time.Time) (ports.CallerRead, *domain.User, error) {
-	rows, err := r.q.GetCallerAnd(ctx, pgstore.GetCallerAndParams{
-		CallerID: pgID(c.UserID), SessionID: pgID(c.SessionID), Now: now, UserID: pgID(id),
-	})
+func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID) (ports.CallerRead, *domain.User, error) {
+	rows, err := r.q.GetCallerAnd(ctx, pgstore.GetCallerAndParams{CallerID: pgID(c.UserID), SessionID: pgID(c.SessionID), UserID: pgID(id)})
 	if err != nil {
 		return ports.CallerRead{}, nil, mapError(err)
 	}
@@ -121,7 +119,7 @@ func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uu
 	)
 	for _, row := range rows {
 		if row.IsCaller {
-			caller = ports.CallerRead{User: toDomain(row.User), SessionLive: row.SessionLive}
+			caller = ports.CallerRead{User: toDomain(row.User), SessionExpires: ports.SessionExpiry(row.SessionExpires)}
 		} else {
 			user = toDomain(row.User)
 		}

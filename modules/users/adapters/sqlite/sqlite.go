@@ -89,23 +89,21 @@ func (r *Repository) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.Us
 }
 
 // GetCaller reads an authenticated request's account and session in one statement.
-func (r *Repository) GetCaller(ctx context.Context, c ports.Credential, now time.Time) (ports.CallerRead, error) {
-	row, err := r.q.GetCaller(ctx, litestore.GetCallerParams{UserID: c.UserID, SessionID: c.SessionID, Now: now.UTC()})
+func (r *Repository) GetCaller(ctx context.Context, c ports.Credential) (ports.CallerRead, error) {
+	row, err := r.q.GetCaller(ctx, litestore.GetCallerParams{UserID: c.UserID, SessionID: c.SessionID})
 	if errors.Is(err, sql.ErrNoRows) {
 		return ports.CallerRead{}, nil
 	}
 	if err != nil {
 		return ports.CallerRead{}, mapError(err)
 	}
-	return ports.CallerRead{User: toDomain(row.User), SessionLive: row.SessionLive}, nil
+	return ports.CallerRead{User: toDomain(row.User), SessionExpires: ports.SessionExpiry(unix(row.SessionExpires))}, nil
 }
 
 // GetCallerAnd reads an authenticated request's account and session, and the user with id, in
 // one statement.
-func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID, now time.Time) (ports.CallerRead, *domain.User, error) {
-	rows, err := r.q.GetCallerAnd(ctx, litestore.GetCallerAndParams{
-		CallerID: c.UserID, SessionID: c.SessionID, Now: now.UTC(), UserID: id,
-	})
+func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID) (ports.CallerRead, *domain.User, error) {
+	rows, err := r.q.GetCallerAnd(ctx, litestore.GetCallerAndParams{CallerID: c.UserID, SessionID: c.SessionID, UserID: id})
 	if err != nil {
 		return ports.CallerRead{}, nil, mapError(err)
 	}
@@ -115,7 +113,7 @@ func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uu
 	)
 	for _, row := range rows {
 		if row.IsCaller != 0 {
-			caller = ports.CallerRead{User: toDomain(row.User), SessionLive: row.SessionLive}
+			caller = ports.CallerRead{User: toDomain(row.User), SessionExpires: ports.SessionExpiry(unix(row.SessionExpires))}
 		} else {
 			user = toDomain(row.User)
 		}
@@ -220,6 +218,12 @@ func toDomain(row litestore.User) *domain.User {
 		CreatedAt:       row.CreatedAt.UTC(),
 		UpdatedAt:       row.UpdatedAt.UTC(),
 	})
+}
+
+// unix reads a computed integer column, which sqlc types as any on SQLite.
+func unix(v any) int64 {
+	n, _ := v.(int64)
+	return n
 }
 
 // optionalTime stores the zero time ("not yet") as NULL.

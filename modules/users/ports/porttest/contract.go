@@ -171,9 +171,9 @@ func testGetCaller(t *testing.T, s Store) {
 		{"no such user", ports.Credential{UserID: uuid.New(), SessionID: sa.ID}, base, nil, false},
 	}
 	for _, tc := range tests {
-		got, err := s.Users.GetCaller(ctx, tc.c, tc.now)
+		got, err := s.Users.GetCaller(ctx, tc.c)
 		must(t, err)
-		if got.SessionLive != tc.wantLive || (got.User == nil) != (tc.wantUser == nil) ||
+		if got.SessionLive(tc.now) != tc.wantLive || (got.User == nil) != (tc.wantUser == nil) ||
 			(got.User != nil && got.User.Snapshot() != tc.wantUser.Snapshot()) {
 			t.Errorf("%s: got %+v", tc.name, got)
 		}
@@ -206,9 +206,9 @@ func testGetCallerAnd(t *testing.T, s Store) {
 		return (x == nil) == (y == nil) && (x == nil || x.Snapshot() == y.Snapshot())
 	}
 	for _, tc := range tests {
-		caller, user, err := s.Users.GetCallerAnd(ctx, tc.c, tc.id, base.Add(time.Minute))
+		caller, user, err := s.Users.GetCallerAnd(ctx, tc.c, tc.id)
 		must(t, err)
-		if !same(caller.User, tc.wantCaller) || caller.SessionLive != tc.wantLive || !same(user, tc.wantUser) {
+		if !same(caller.User, tc.wantCaller) || caller.SessionLive(base.Add(time.Minute)) != tc.wantLive || !same(user, tc.wantUser) {
 			t.Errorf("%s: got caller %+v, user %+v", tc.name, caller, user)
 		}
 	}

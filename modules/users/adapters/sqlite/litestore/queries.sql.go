@@ -95,28 +95,26 @@ func (q *Queries) DeleteUser(ctx context.Context, userID uuid.UUID) (int64, erro
 
 const getCaller = `-- name: GetCaller :one
 SELECT users.user_id, users.username, users.email, users.is_active, users.role, users.created_at, users.updated_at, users.password_hash, users.email_verified_at,
-       EXISTS (SELECT 1 FROM sessions
-               WHERE sessions.session_id = ?1 AND sessions.user_id = users.user_id
-                 AND sessions.expires_at > ?2) AS session_live
+       COALESCE((SELECT CAST(strftime('%s', sessions.expires_at) AS INTEGER) FROM sessions
+                 WHERE sessions.session_id = ?1 AND sessions.user_id = users.user_id), 0) AS session_expires
 FROM users
-WHERE users.user_id = ?3
+WHERE users.user_id = ?2
 `
 
 type GetCallerParams struct {
 	SessionID uuid.UUID
-	Now       time.Time
 	UserID    uuid.UUID
 }
 
 type GetCallerRow struct {
-	User        User
-	SessionLive bool
+	User           User
+	SessionExpires interface{}
 }
 
-// An authenticated request's account, and whether the session its token names is the user's
-// and has not expired: one primary-key lookup each, one round trip.
+// An authenticated request's account, and when the session its token names expires, in whole
+// seconds since 1970 (0 if it is not the user's): one primary-key lookup each, one round trip.
 func (q *Queries) GetCaller(ctx context.Context, arg GetCallerParams) (GetCallerRow, error) {
-	row := q.db.QueryRowContext(ctx, getCaller, arg.SessionID, arg.Now, arg.UserID)
+	row := q.db.QueryRowContext(ctx, getCaller, arg.SessionID, arg.UserID)
 	var i GetCallerRow
 	err := row.Scan(
 		&i.User.UserID,
@@ -128,7 +126,7 @@ func (q *Queries) GetCaller(ctx context.Context, arg GetCallerParams) (GetCaller
 		&i.User.UpdatedAt,
 		&i.User.PasswordHash,
 		&i.User.EmailVerifiedAt,
-		&i.SessionLive,
+		&i.SessionExpires,
 	)
 	return i, err
 }
@@ -136,28 +134,26 @@ func (q *Queries) GetCaller(ctx context.Context, arg GetCallerParams) (GetCaller
 const getCallerAnd = `-- name: GetCallerAnd :many
 SELECT users.user_id, users.username, users.email, users.is_active, users.role, users.created_at, users.updated_at, users.password_hash, users.email_verified_at,
        TRUE AS is_caller,
-       EXISTS (SELECT 1 FROM sessions
-               WHERE sessions.session_id = ?1 AND sessions.user_id = users.user_id
-                 AND sessions.expires_at > ?2) AS session_live
+       COALESCE((SELECT CAST(strftime('%s', sessions.expires_at) AS INTEGER) FROM sessions
+                 WHERE sessions.session_id = ?1 AND sessions.user_id = users.user_id), 0) AS session_expires
+FROM users
+WHERE users.user_id = ?2
+UNION ALL
+SELECT users.user_id, users.username, users.email, users.is_active, users.role, users.created_at, users.updated_at, users.password_hash, users.email_verified_at, FALSE, 0
 FROM users
 WHERE users.user_id = ?3
-UNION ALL
-SELECT users.user_id, users.username, users.email, users.is_active, users.role, users.created_at, users.updated_at, users.password_hash, users.email_verified_at, FALSE, FALSE
-FROM users
-WHERE users.user_id = ?4
 `
 
 type GetCallerAndParams struct {
 	SessionID uuid.UUID
-	Now       time.Time
 	CallerID  uuid.UUID
 	UserID    uuid.UUID
 }
 
 type GetCallerAndRow struct {
-	User        User
-	IsCaller    int64
-	SessionLive bool
+	User           User
+	IsCaller       int64
+	SessionExpires interface{}
 }
 
 // An authenticated read fetches its caller (is_caller, with its session as GetCaller checks
@@ -165,12 +161,7 @@ type GetCallerAndRow struct {
 // for IN over parameters is a bitmap scan, several times the cost of an index scan here. The
 // same id twice returns its row twice.
 func (q *Queries) GetCallerAnd(ctx context.Context, arg GetCallerAndParams) ([]GetCallerAndRow, error) {
-	rows, err := q.db.QueryContext(ctx, getCallerAnd,
-		arg.SessionID,
-		arg.Now,
-		arg.CallerID,
-		arg.UserID,
-	)
+	rows, err := q.db.QueryContext(ctx, getCallerAnd, arg.SessionID, arg.CallerID, arg.UserID)
 	if err != nil {
 		return nil, err
 	}
@@ -189,7 +180,7 @@ func (q *Queries) GetCallerAnd(ctx context.Context, arg GetCallerAndParams) ([]G
 			&i.User.PasswordHash,
 			&i.User.EmailVerifiedAt,
 			&i.IsCaller,
-			&i.SessionLive,
+			&i.SessionExpires,
 		); err != nil {
 			return nil, err
 		}
