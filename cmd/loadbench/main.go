@@ -40,6 +40,7 @@ import (
 	"github.com/acme/userservice/cmd/loadbench/internal/statements"
 	"github.com/acme/userservice/platform/database/dburl"
 	"github.com/acme/userservice/platform/events"
+	"github.com/acme/userservice/platform/kv"
 
 	_ "github.com/ncruces/go-sqlite3/driver"
 )
@@ -59,6 +60,8 @@ type options struct {
 	workloads   []string
 	// profileDir, when set, receives a CPU profile of the service per workload.
 	profileDir string
+	// redisURL, when set, is the Redis of a second, cached instance (the *-cached workloads).
+	redisURL string
 }
 
 func main() {
@@ -83,7 +86,12 @@ func run() error {
 	flag.IntVar(&o.maxRequests, "n", 500_000, "most requests in a round")
 	flag.IntVar(&o.seed, "seed", 10_000, "users seeded before the workloads")
 	flag.StringVar(&engines, "engines", "postgres,sqlite", "engines to run on")
-	flag.StringVar(&workloads, "workloads", "health,register,get,list-first,list-deep,update,deactivate,login", "workloads to run")
+	flag.StringVar(&workloads, "workloads", "health,register,get,get-cached,list-first,list-deep,update,update-cached,deactivate,login", "workloads to run")
+	redisDef := os.Getenv("BENCH_REDIS_URL")
+	if redisDef == "" {
+		redisDef = "redis://127.0.0.1:6379/0"
+	}
+	flag.StringVar(&o.redisURL, "redis", redisDef, "Redis of the cached instance on PostgreSQL (BENCH_REDIS_URL); empty: no *-cached workloads")
 	flag.StringVar(&o.jsonPath, "json", "bin/bench.json", "where to write the results")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of the service during each workload's first round here (go tool pprof)")
 	flag.StringVar(&scale, "scale", "", "instead: latency at these table sizes, e.g. 1000,100000,1000000")
@@ -357,7 +365,7 @@ func (d *database) changeWithEvent(ctx context.Context, id uuid.UUID, typ string
 			return err
 		}
 		now := time.Now().UTC()
-		if err := d.runPG(ctx, tx, "UpdateUser", "n"+strings.ReplaceAll(id.String(), "-", ""), email, active, "user", nil, now, id); err != nil {
+		if err := d.runPG(ctx, tx, "UpdateUser", "n"+strings.ReplaceAll(id.String(), "-", ""), email, active, "user", nil, nil, now, id); err != nil {
 			return err
 		}
 		env := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"userservice/users","type":%q,"subject":%q,"time":%q,"datacontenttype":"application/json","data":{"user_id":%[3]q}}`,
@@ -402,7 +410,7 @@ type service struct {
 
 const jwtSecret = "loadbench-secret-loadbench-secret-0123456789"
 
-func startService(bin, dbURL string, profile bool) (*service, time.Duration, error) {
+func startService(bin, dbURL string, profile bool, env ...string) (*service, time.Duration, error) {
 	addr, err := freeAddr()
 	if err != nil {
 		return nil, 0, err
@@ -410,7 +418,7 @@ func startService(bin, dbURL string, profile bool) (*service, time.Duration, err
 	cmd := exec.Command(bin, "serve")
 	// The production defaults (info logs, one line per request), written where a deployment
 	// would: away from the terminal.
-	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "JWT_SECRET="+jwtSecret)
+	cmd.Env = append(append(os.Environ(), "DATABASE_URL="+dbURL, "HTTP_ADDR="+addr, "JWT_SECRET="+jwtSecret), env...)
 	s := &service{cmd: cmd, base: "http://" + addr}
 	if profile {
 		debug, err := freeAddr()
@@ -816,11 +824,38 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 	deep := len(ids) * 9 / 10
 	cursor := cursorAfter(times[deep], ids[deep])
 
+	// The same service with the users cache in Redis, beside the other, for the *-cached
+	// workloads; its ceiling is the cache's hit: one MGET of the keys a hit reads.
+	var (
+		cached  *service
+		cconns  []*conn
+		hitRead op
+	)
+	if engine == "postgres" && o.redisURL != "" && (slices.Contains(o.workloads, "get-cached") || slices.Contains(o.workloads, "update-cached")) {
+		if cached, _, err = startService(bin, db.url, false, "REDIS_URL="+o.redisURL); err != nil {
+			return engineResult{}, err
+		}
+		defer cached.stop()
+		cconns = cached.conns(o.concurrency)
+		defer closeAll(cconns)
+		if hitRead, err = redisHit(ctx, o.redisURL); err != nil {
+			return engineResult{}, err
+		}
+	}
+	onCached := func(f op) op {
+		if cached == nil {
+			return nil
+		}
+		return f
+	}
+
 	type workload struct {
 		name    string
 		http    op
 		ceiling op
 		minimal op // the hand-written baseline's same request, on PostgreSQL
+		// on is the service measured: svc unless set.
+		on *service
 	}
 	onBaseline := func(f op) op {
 		if baseline == nil {
@@ -830,7 +865,7 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 	}
 	all := []workload{
 		{"health", func(w int) error { return conns[w].do("GET", "/health", "", "", 200) }, nil,
-			onBaseline(func(w int) error { return base[w].do("GET", "/health", "", "", 200) })},
+			onBaseline(func(w int) error { return base[w].do("GET", "/health", "", "", 200) }), nil},
 		{"register", func(w int) error {
 			n := next()
 			return conns[w].do("POST", "/users", "", fmt.Sprintf(`{"username":"r%d_%d","email":"r%d_%d@example.com"}`, run, n, run, n), 201)
@@ -840,31 +875,35 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 		}, onBaseline(func(w int) error {
 			n := next()
 			return base[w].do("POST", "/users", "", fmt.Sprintf(`{"username":"m%d_%d","email":"m%d_%d@example.com"}`, run, n, run, n), 201)
-		})},
+		}), nil},
 		// GET /users/{id} reads its caller in the same statement as the user.
 		{"get", func(w int) error { return conns[w].do("GET", "/users/"+pick(), token, "", 200) },
 			func(int) error {
 				return db.run(ctx, "GetCallerAnd", session, me.UserID, ids[rand.IntN(len(ids))])
 			},
-			onBaseline(func(w int) error { return base[w].do("GET", "/users/"+pick(), "", "", 200) })},
+			onBaseline(func(w int) error { return base[w].do("GET", "/users/"+pick(), "", "", 200) }), nil},
+		{"get-cached", onCached(func(w int) error { return cconns[w].do("GET", "/users/"+pick(), token, "", 200) }), hitRead, nil, cached},
 		{"list-first", func(w int) error { return conns[w].do("GET", "/users?limit=20", token, "", 200) },
-			authed(func(int) error { return db.run(ctx, "ListUsersFirst", nil, 21) }), nil},
+			authed(func(int) error { return db.run(ctx, "ListUsersFirst", nil, 21) }), nil, nil},
 		{"list-deep", func(w int) error { return conns[w].do("GET", "/users?limit=20&cursor="+cursor, token, "", 200) },
-			authed(func(int) error { return db.run(ctx, "ListUsersAfter", times[deep], ids[deep], nil, 21) }), nil},
+			authed(func(int) error { return db.run(ctx, "ListUsersAfter", times[deep], ids[deep], nil, 21) }), nil, nil},
 		{"update", func(w int) error {
 			return conns[w].do("PATCH", "/users/"+pick(), token, fmt.Sprintf(`{"email":"u%d_%d@example.com"}`, run, next()), 200)
 		}, pgOnly(authed(func(int) error {
 			return db.changeWithEvent(ctx, ids[rand.IntN(len(ids))], "userservice.user.updated.v1", true, fmt.Sprintf("cu%d_%d@example.com", run, next()))
-		})), nil},
+		})), nil, nil},
+		{"update-cached", onCached(func(w int) error {
+			return cconns[w].do("PATCH", "/users/"+pick(), token, fmt.Sprintf(`{"email":"k%d_%d@example.com"}`, run, next()), 200)
+		}), nil, nil, cached},
 		{"deactivate", func(w int) error {
 			return conns[w].do("POST", "/users/"+pick()+"/deactivate", token, "", 200)
 		}, pgOnly(authed(func(int) error {
 			id := ids[rand.IntN(len(ids))]
 			return db.changeWithEvent(ctx, id, "userservice.user.deactivated.v1", false, "c_"+id.String()+"@example.com")
-		})), onBaseline(func(w int) error { return base[w].do("POST", "/users/"+pick()+"/deactivate", "", "", 200) })},
+		})), onBaseline(func(w int) error { return base[w].do("POST", "/users/"+pick()+"/deactivate", "", "", 200) }), nil},
 		{"login", func(w int) error {
 			return conns[w].do("POST", "/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, 200)
-		}, nil, nil},
+		}, nil, nil, nil},
 	}
 	// Register's ceiling before the outbox: the user's INSERT alone, measured beside the ceiling
 	// of what it runs now, so that the outbox's cost shows in the same run.
@@ -874,8 +913,12 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 	}}
 	res := engineResult{Engine: engine, StartupMs: float64(startup.Microseconds()) / 1000}
 	for _, w := range all {
-		if !slices.Contains(o.workloads, w.name) {
+		if !slices.Contains(o.workloads, w.name) || w.http == nil {
 			continue
+		}
+		svc := svc
+		if w.on != nil {
+			svc = w.on
 		}
 		// Each workload's peak on its own: not the set-up's admin login, nor the one before.
 		if err := svc.resetPeakRSS(); err != nil {
@@ -965,4 +1008,21 @@ func printEngine(o options, r engineResult) {
 				x.Workload, x.InsertCeiling, x.RatioToInsert)
 		}
 	}
+}
+
+// redisHit returns the ceiling of the cache's hit: one MGET of three keys (the caller, their
+// session, the user read), as GET /users/{id} runs it, on the Redis at url.
+func redisHit(ctx context.Context, url string) (op, error) {
+	rdb, err := kv.Open(url)
+	if err != nil {
+		return nil, err
+	}
+	keys := []string{"loadbench:hit:caller", "loadbench:hit:session", "loadbench:hit:user"}
+	for _, k := range keys {
+		// A user's cached form is about 300 bytes of JSON.
+		if err := rdb.Set(ctx, k, strings.Repeat("x", 300), time.Hour).Err(); err != nil {
+			return nil, fmt.Errorf("redis %s: %w", url, err)
+		}
+	}
+	return func(int) error { return rdb.MGet(ctx, keys...).Err() }, nil
 }

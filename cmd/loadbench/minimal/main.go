@@ -96,7 +96,7 @@ func (s *server) register(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	_, err = s.pool.Exec(r.Context(), s.stmts["InsertUserWithEvents"],
-		pgtype.UUID{Bytes: u.UserID, Valid: true}, u.Username, u.Email, true, u.Role, nil, now, now,
+		pgtype.UUID{Bytes: u.UserID, Valid: true}, u.Username, u.Email, true, u.Role, nil, now, now, nil,
 		[]pgtype.UUID{{Bytes: row.ID, Valid: true}}, []string{row.Type}, []int16{row.Part}, []time.Time{row.OccurredAt}, []string{row.Envelope})
 	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) && pgErr.Code == "23505" {
 		http.Error(w, "taken", http.StatusConflict)
@@ -134,7 +134,7 @@ func (s *server) deactivate(w http.ResponseWriter, r *http.Request) {
 			return err
 		}
 		u.IsActive, u.UpdatedAt = false, time.Now().UTC()
-		if _, err := tx.Exec(r.Context(), s.stmts["UpdateUser"], u.Username, u.Email, false, u.Role, nil, u.UpdatedAt,
+		if _, err := tx.Exec(r.Context(), s.stmts["UpdateUser"], u.Username, u.Email, false, u.Role, nil, nil, u.UpdatedAt,
 			pgtype.UUID{Bytes: id, Valid: true}); err != nil {
 			return err
 		}
@@ -151,11 +151,12 @@ func (s *server) deactivate(w http.ResponseWriter, r *http.Request) {
 // scan reads a user from row (the columns of the service's statements).
 func scan(row pgx.Row) (user, error) {
 	var (
-		u    user
-		id   pgtype.UUID
-		hash pgtype.Text
+		u        user
+		id       pgtype.UUID
+		hash     pgtype.Text
+		verified pgtype.Timestamptz
 	)
-	err := row.Scan(&id, &u.Username, &u.Email, &u.IsActive, &u.Role, &u.CreatedAt, &u.UpdatedAt, &hash)
+	err := row.Scan(&id, &u.Username, &u.Email, &u.IsActive, &u.Role, &u.CreatedAt, &u.UpdatedAt, &hash, &verified)
 	u.UserID = id.Bytes
 	return u, err
 }

@@ -11,7 +11,10 @@ import (
 	"strings"
 )
 
-var argPattern = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
+var (
+	argPattern   = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
+	embedPattern = regexp.MustCompile(`sqlc\.embed\((\w+)\)`)
+)
 
 // Load reads queries/users/<engine>/queries.sql and queries/events/<engine>/queries.sql (the
 // outbox; relative to the repository root, the working directory) and returns their statements
@@ -42,7 +45,9 @@ func load(path, engine string, out map[string]string) error {
 			}
 		}
 		numbers := map[string]int{}
-		stmt := argPattern.ReplaceAllStringFunc(strings.Join(lines, "\n"), func(m string) string {
+		// sqlc.embed(t) selects every column of t, as t.* does.
+		stmt := embedPattern.ReplaceAllString(strings.Join(lines, "\n"), "$1.*")
+		stmt = argPattern.ReplaceAllStringFunc(stmt, func(m string) string {
 			arg := argPattern.FindStringSubmatch(m)[1]
 			if _, ok := numbers[arg]; !ok {
 				numbers[arg] = len(numbers) + 1
