@@ -177,6 +177,11 @@ type result struct {
 	Minimal        float64 `json:"minimal_per_sec,omitempty"`
 	MinimalP99ms   float64 `json:"minimal_p99_ms,omitempty"`
 	RatioToMinimal float64 `json:"ratio_to_minimal,omitempty"`
+	// SettledSec is how long the workload waited for the one before to be worked off, and
+	// DrainedSec how long its own background work (events relayed, mails sent) went on after
+	// its requests were answered.
+	SettledSec float64 `json:"settled_sec"`
+	DrainedSec float64 `json:"drained_sec"`
 }
 
 type engineResult struct {
@@ -500,6 +505,49 @@ func (s *service) profileCPU(d time.Duration, path string) error {
 		return err
 	}
 	return f.Close()
+}
+
+// settle waits until the service has no background work left from what ran before: the
+// outbox relayed and the mails sent (the backlog gauges of /metrics at 0). A workload or a
+// ceiling measured while the previous workload's events and mails are still being worked off
+// would share the machine with them. It returns how long that took.
+func (s *service) settle(limit time.Duration) (time.Duration, error) {
+	start := time.Now()
+	for {
+		pending, err := s.backlog()
+		if err != nil || pending == 0 {
+			return time.Since(start), err
+		}
+		if time.Since(start) > limit {
+			return time.Since(start), fmt.Errorf("%v events and mails still pending after %v", pending, limit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// backlog sums the service's backlog gauges.
+func (s *service) backlog() (float64, error) {
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return 0, err
+	}
+	var sum float64
+	for _, line := range strings.Split(string(body), "\n") {
+		name, value, ok := strings.Cut(line, " ")
+		if ok && (name == "events_outbox_backlog" || name == "notifications_mail_backlog") {
+			v, err := strconv.ParseFloat(value, 64)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", name, err)
+			}
+			sum += v
+		}
+	}
+	return sum, nil
 }
 
 func (s *service) stop() {
@@ -920,6 +968,10 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 		if w.on != nil {
 			svc = w.on
 		}
+		settled, err := svc.settle(2 * time.Minute)
+		if err != nil {
+			return res, fmt.Errorf("before %s: %w", w.name, err)
+		}
 		// Each workload's peak on its own: not the set-up's admin login, nor the one before.
 		if err := svc.resetPeakRSS(); err != nil {
 			return res, err
@@ -952,6 +1004,12 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 			res.PeakRSSMiB = max(res.PeakRSSMiB, out.PeakRSSMiB)
 			res.PeakAnonMiB = max(res.PeakAnonMiB, out.PeakAnonMiB)
 		}
+		// The workload's events and mails are worked off before its ceilings are measured.
+		drained, err := svc.settle(2 * time.Minute)
+		if err != nil {
+			return res, fmt.Errorf("after %s: %w", w.name, err)
+		}
+		out.SettledSec, out.DrainedSec = settled.Seconds(), drained.Seconds()
 		if w.ceiling != nil {
 			c, _, _ := measure(o, svc, w.ceiling)
 			out.Ceiling = c.perSec()
@@ -977,7 +1035,7 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 			out.RatioToMinimal = out.ReqPerSec / out.Minimal
 		}
 		res.Results = append(res.Results, out)
-		fmt.Fprintf(os.Stderr, "  %s %s: %.0f req/s\n", engine, w.name, out.ReqPerSec)
+		fmt.Fprintf(os.Stderr, "  %s %s: %.0f req/s (its background work drained %.1f s after it)\n", engine, w.name, out.ReqPerSec, out.DrainedSec)
 	}
 	return res, nil
 }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -130,20 +131,30 @@ func NewSubscription(svc *service.Service) events.Subscription {
 		Handler: Handler,
 		Types:   []string{"userservice.user.registered.v1", "userservice.user.updated.v1"},
 		Handle: func(ctx context.Context, e events.Event) error {
-			var p struct {
-				UserID  uuid.UUID `json:"user_id"`
-				Email   string    `json:"email"`
-				Changed []string  `json:"changed"`
-			}
-			if err := e.Decode(&p); err != nil {
-				return fmt.Errorf("notifications: event %s: %w", e.ID, err)
-			}
-			if e.Type == "userservice.user.updated.v1" && !slices.Contains(p.Changed, "email") {
-				return nil
-			}
-			return svc.AskVerification(ctx, Handler, e.ID, p.UserID, p.Email, e.RequestID)
+			return handleBatch(ctx, svc, []events.Event{e})
 		},
+		// A relay's batch in one transaction: the jobs keep up with registrations.
+		HandleBatch: func(ctx context.Context, evs []events.Event) error { return handleBatch(ctx, svc, evs) },
 	}
+}
+
+func handleBatch(ctx context.Context, svc *service.Service, evs []events.Event) error {
+	asks := make([]service.Ask, 0, len(evs))
+	for _, e := range evs {
+		var p struct {
+			UserID  uuid.UUID `json:"user_id"`
+			Email   string    `json:"email"`
+			Changed []string  `json:"changed"`
+		}
+		if err := e.Decode(&p); err != nil {
+			return fmt.Errorf("notifications: event %s: %w", e.ID, err)
+		}
+		if e.Type == "userservice.user.updated.v1" && !slices.Contains(p.Changed, "email") {
+			continue
+		}
+		asks = append(asks, service.Ask{EventID: e.ID, UserID: p.UserID, Email: p.Email, RequestID: e.RequestID})
+	}
+	return svc.AskVerification(ctx, Handler, asks...)
 }
 
 // Migrations returns the module's schema migrations for every engine.
@@ -219,6 +230,10 @@ type Sender struct {
 // pollEvery is how often an idle sender looks for due jobs (retries, other instances' jobs).
 const pollEvery = time.Second
 
+// workers is how many jobs an instance sends at once: a mail is round trips to the database
+// and to the mail server, so a few at a time keep up with registrations where one would not.
+const workers = 4
+
 // NewSender returns the sender of svc's jobs, counting outcomes in reg.
 func NewSender(svc *service.Service, store ports.Store, n nudge, log *zap.Logger, reg prometheus.Registerer) (*Sender, error) {
 	s := &Sender{svc: svc, store: store, nudge: n, log: log.Named("mail"),
@@ -250,7 +265,14 @@ func NewSender(svc *service.Service, store ports.Store, n nudge, log *zap.Logger
 func (s *Sender) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.cancel, s.stopped = cancel, make(chan struct{})
-	go s.run(ctx)
+	var wg sync.WaitGroup
+	for i := range workers {
+		wg.Go(func() { s.run(ctx, i == 0) })
+	}
+	go func() {
+		wg.Wait()
+		close(s.stopped)
+	}()
 	return nil
 }
 
@@ -269,8 +291,8 @@ var outcomes = map[service.Outcome]string{
 	service.Sent: "sent", service.Dropped: "dropped", service.Retried: "retried", service.Abandoned: "abandoned",
 }
 
-func (s *Sender) run(ctx context.Context) {
-	defer close(s.stopped)
+// run sends jobs until ctx ends; the pruner also deletes expired tokens now and then.
+func (s *Sender) run(ctx context.Context, pruner bool) {
 	var pruned time.Time
 	for {
 		out, err := s.svc.SendNext(ctx)
@@ -281,9 +303,11 @@ func (s *Sender) run(ctx context.Context) {
 			s.log.Warn("mail", zap.Error(err))
 		}
 		if out != service.Idle {
+			// There may be more: a sibling takes the next one while this one goes on.
+			s.nudge.wake()
 			continue
 		}
-		if time.Since(pruned) > time.Hour {
+		if pruner && time.Since(pruned) > time.Hour {
 			if err := s.store.Prune(ctx, time.Now()); err == nil {
 				pruned = time.Now()
 			}

@@ -21,13 +21,19 @@ type Event struct {
 	Data      any
 }
 
+// EventJob is a job an event asks for.
+type EventJob struct {
+	EventID uuid.UUID
+	Job     domain.Job
+}
+
 // Store keeps the module's mail jobs and tokens; each method is one transaction.
 type Store interface {
 	// AddJob stores j with evs.
 	AddJob(ctx context.Context, j domain.Job, evs ...Event) error
-	// AddJobOnce stores j unless handler already processed the event eventID: an at-least-once
-	// delivery asks for the mail once.
-	AddJobOnce(ctx context.Context, handler string, eventID uuid.UUID, j domain.Job) error
+	// AddJobsOnce stores each job unless handler already processed its event, in one
+	// transaction: an at-least-once delivery asks for the mail once.
+	AddJobsOnce(ctx context.Context, handler string, jobs ...EventJob) error
 	// ClaimJob leases the most overdue job due at now until leaseUntil, counting the attempt;
 	// ok is false when none is due.
 	ClaimJob(ctx context.Context, now, leaseUntil time.Time) (j domain.Job, ok bool, err error)

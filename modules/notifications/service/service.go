@@ -171,14 +171,30 @@ func (s *Service) ResendVerification(ctx context.Context, userID uuid.UUID, clie
 	return s.addJob(ctx, j)
 }
 
-// AskVerification asks, once per event (handler and eventID), for a verification mail to the
-// user at email: on registration, and when the address changes.
-func (s *Service) AskVerification(ctx context.Context, handler string, eventID, userID uuid.UUID, email, requestID string) error {
-	j, err := newJob(domain.PurposeVerifyEmail, ports.Account{ID: userID, Email: email}, requestID, s.Clock.Now())
-	if err != nil {
-		return err
+// Ask is an event that asks for a verification mail to the user at Email.
+type Ask struct {
+	EventID   uuid.UUID
+	UserID    uuid.UUID
+	Email     string
+	RequestID string
+}
+
+// AskVerification asks for the verification mails of events (on registration, and when an
+// address changes), once per event and handler, in one transaction.
+func (s *Service) AskVerification(ctx context.Context, handler string, asks ...Ask) error {
+	if len(asks) == 0 {
+		return nil
 	}
-	if err := s.Store.AddJobOnce(ctx, handler, eventID, j); err != nil {
+	now := s.Clock.Now()
+	jobs := make([]ports.EventJob, len(asks))
+	for i, a := range asks {
+		j, err := newJob(domain.PurposeVerifyEmail, ports.Account{ID: a.UserID, Email: a.Email}, a.RequestID, now)
+		if err != nil {
+			return err
+		}
+		jobs[i] = ports.EventJob{EventID: a.EventID, Job: j}
+	}
+	if err := s.Store.AddJobsOnce(ctx, handler, jobs...); err != nil {
 		return err
 	}
 	if s.Wake != nil {

@@ -69,14 +69,22 @@ func (s *Store) AddJob(ctx context.Context, j domain.Job, evs ...ports.Event) er
 	return s.tx(ctx, evs, func(q *pgstore.Queries, _ pgx.Tx) error { return q.InsertJob(ctx, jobParams(ctx, j)) })
 }
 
-// AddJobOnce stores j unless handler processed eventID before.
-func (s *Store) AddJobOnce(ctx context.Context, handler string, eventID uuid.UUID, j domain.Job) error {
+// AddJobsOnce stores each job unless handler processed its event before, in one transaction.
+func (s *Store) AddJobsOnce(ctx context.Context, handler string, jobs ...ports.EventJob) error {
 	return s.tx(ctx, nil, func(q *pgstore.Queries, tx pgx.Tx) error {
-		first, err := events.MarkProcessedPostgres(ctx, tx, handler, eventID, j.CreatedAt)
-		if err != nil || !first {
-			return err
+		for _, ej := range jobs {
+			first, err := events.MarkProcessedPostgres(ctx, tx, handler, ej.EventID, ej.Job.CreatedAt)
+			if err != nil {
+				return err
+			}
+			if !first {
+				continue
+			}
+			if err := q.InsertJob(ctx, jobParams(ctx, ej.Job)); err != nil {
+				return err
+			}
 		}
-		return q.InsertJob(ctx, jobParams(ctx, j))
+		return nil
 	})
 }
 
