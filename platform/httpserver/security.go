@@ -10,10 +10,10 @@ import (
 )
 
 // BearerAuth is the generated server's SecurityHandler: it verifies the bearer token of every
-// protected operation (signature, algorithm, issuer, expiry) and keeps what it says (subject and session) in the
-// request's context for identity.Resolver. It reads nothing: whether the account may still act
-// is checked by the operation, through identity, so that a use case can read the account
-// together with its own data.
+// protected operation (signature, algorithm, issuer, expiry) and keeps what it says (subject
+// and session) in the request's context for identity.Resolver. It reads nothing: whether the
+// account and the session may still act is checked by the operation, through identity, so that
+// a use case can read the account together with its own data.
 type BearerAuth struct {
 	tokens *token.Signer
 }

@@ -1,6 +1,7 @@
 // Package token issues and verifies the service's access tokens: HS256 JWTs with iss, sub,
-// exp, iat, jti, the user's role and sid, the session the token was issued in. Verification pins the algorithm, so "none" and every
-// other algorithm are refused, and requires the issuer and an expiry.
+// exp, iat, jti, the user's role and sid, the session the token was issued in. Verification
+// pins the algorithm, so "none" and every other algorithm are refused, and requires the issuer,
+// an expiry and a session. It also makes the opaque tokens stored only as digests (Opaque).
 package token
 
 import (

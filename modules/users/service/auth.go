@@ -71,9 +71,9 @@ type LoginInput struct {
 func accountKey(email string) string { return "account:" + strings.ToLower(email) }
 func addrKey(addr string) string     { return "addr:" + addr }
 
-// Login checks an email and password, starts a session and issues its tokens. Every failure looks the same
-// (ErrInvalidCredentials) and costs one password verification, whether or not the account
-// exists. Failures count per account and per client address; past the policy's limits the
+// Login checks an email and password, starts a session and issues its tokens. Every failure
+// looks the same (ErrInvalidCredentials) and costs one password verification, whether or not
+// the account exists. Failures count per account and per client address; past the policy's limits the
 // answer is a *ThrottledError until the lockout ends.
 func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
 	if err := s.throttled(accountKey(in.Email), addrKey(in.Client.Addr)); err != nil {
