@@ -230,9 +230,9 @@ type Sender struct {
 // pollEvery is how often an idle sender looks for due jobs (retries, other instances' jobs).
 const pollEvery = time.Second
 
-// workers is how many jobs an instance sends at once: a mail is round trips to the database
-// and to the mail server, so a few at a time keep up with registrations where one would not.
-const workers = 4
+// workers is how many batches an instance sends at once: one sends while another waits for
+// the database.
+const workers = 2
 
 // NewSender returns the sender of svc's jobs, counting outcomes in reg.
 func NewSender(svc *service.Service, store ports.Store, n nudge, log *zap.Logger, reg prometheus.Registerer) (*Sender, error) {
@@ -287,7 +287,7 @@ func (s *Sender) Stop(ctx context.Context) error {
 	}
 }
 
-var outcomes = map[service.Outcome]string{
+var outcomeNames = map[service.Outcome]string{
 	service.Sent: "sent", service.Dropped: "dropped", service.Retried: "retried", service.Abandoned: "abandoned",
 }
 
@@ -295,15 +295,15 @@ var outcomes = map[service.Outcome]string{
 func (s *Sender) run(ctx context.Context, pruner bool) {
 	var pruned time.Time
 	for {
-		out, err := s.svc.SendNext(ctx)
-		if name, ok := outcomes[out]; ok {
-			s.mails.WithLabelValues(name).Inc()
+		outcomes, err := s.svc.SendDue(ctx)
+		for out, n := range outcomes {
+			s.mails.WithLabelValues(outcomeNames[out]).Add(float64(n))
 		}
 		if err != nil && ctx.Err() == nil {
 			s.log.Warn("mail", zap.Error(err))
 		}
-		if out != service.Idle {
-			// There may be more: a sibling takes the next one while this one goes on.
+		if len(outcomes) > 0 {
+			// There may be more: a sibling takes the next batch while this one goes on.
 			s.nudge.wake()
 			continue
 		}

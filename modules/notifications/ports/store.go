@@ -27,6 +27,13 @@ type EventJob struct {
 	Job     domain.Job
 }
 
+// SentJob is a job whose mail went out, with its token and the event that says so.
+type SentJob struct {
+	Job   domain.Job
+	Token domain.Token
+	Event Event
+}
+
 // Store keeps the module's mail jobs and tokens; each method is one transaction.
 type Store interface {
 	// AddJob stores j with evs.
@@ -34,19 +41,19 @@ type Store interface {
 	// AddJobsOnce stores each job unless handler already processed its event, in one
 	// transaction: an at-least-once delivery asks for the mail once.
 	AddJobsOnce(ctx context.Context, handler string, jobs ...EventJob) error
-	// ClaimJob leases the most overdue job due at now until leaseUntil, counting the attempt;
-	// ok is false when none is due.
-	ClaimJob(ctx context.Context, now, leaseUntil time.Time) (j domain.Job, ok bool, err error)
+	// ClaimJobs leases up to limit of the most overdue jobs due at now until leaseUntil,
+	// counting the attempt; none when none is due.
+	ClaimJobs(ctx context.Context, now, leaseUntil time.Time, limit int) ([]domain.Job, error)
 	// RetryJob puts the job off until next, remembering why it failed.
 	RetryJob(ctx context.Context, id uuid.UUID, next time.Time, why string) error
-	// AddToken stores a token about to be mailed: stored first, it works as soon as the mail
-	// can arrive.
-	AddToken(ctx context.Context, t domain.Token) error
+	// AddTokens stores tokens about to be mailed, in one transaction: stored first, they work as
+	// soon as their mail can arrive.
+	AddTokens(ctx context.Context, ts ...domain.Token) error
 	// DropToken deletes a token whose mail did not go out.
 	DropToken(ctx context.Context, digest []byte) error
-	// Sent records a sent job: its token voids the user's other ones of its purpose, the job
-	// goes, and evs are recorded.
-	Sent(ctx context.Context, j domain.Job, t domain.Token, evs ...Event) error
+	// Sent records sent jobs in one transaction: each token voids its user's other ones of its
+	// purpose, the jobs go, and their events are recorded.
+	Sent(ctx context.Context, sent ...SentJob) error
 	// DropJob deletes a job that will not be sent.
 	DropJob(ctx context.Context, id uuid.UUID) error
 	// UseToken consumes the token with digest for purpose at now, once, and returns whom it

@@ -5,20 +5,19 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/acme/userservice/modules/notifications/domain"
 	"github.com/acme/userservice/modules/notifications/ports"
 )
 
-// Outcome is what SendNext did.
+// Outcome is what became of a job in SendDue.
 type Outcome int
 
 // The outcomes.
 const (
-	// Idle: no job was due.
-	Idle Outcome = iota
-	// Sent: a mail went out, and its token works.
-	Sent
+	// Sent: the mail went out, and its token works.
+	Sent Outcome = iota
 	// Dropped: the mail is no longer wanted (account gone or inactive, address changed or
 	// already verified).
 	Dropped
@@ -28,46 +27,101 @@ const (
 	Abandoned
 )
 
-// SendNext sends the most overdue due job, if any. The token is made for this attempt, stored
-// just before the mail goes out (a reader may click faster than a commit), deleted if it does
-// not, and only once it did does it void the user's older links: a failed attempt leaves the
-// links already sent working. The error says why a job was retried or abandoned, for the log.
-func (s *Service) SendNext(ctx context.Context) (Outcome, error) {
+// Batch is how many due jobs SendDue takes at once: the database work of a batch is three
+// transactions (claim, tokens, record), whatever its size.
+const Batch = 32
+
+// SendDue sends up to Batch of the most overdue due jobs, and returns how many of each outcome
+// there were (none when no job was due). Each token is made for its attempt and stored just
+// before its mail goes out (a reader may click faster than a commit); a mail that does not go
+// out has its token deleted, and only a sent one voids its user's older links, so a failed
+// attempt leaves the links already sent working. The error says why jobs were retried or
+// abandoned, for the log.
+func (s *Service) SendDue(ctx context.Context) (map[Outcome]int, error) {
 	now := s.Clock.Now()
-	j, ok, err := s.Store.ClaimJob(ctx, now, now.Add(lease))
-	if err != nil || !ok {
-		return Idle, err
+	jobs, err := s.Store.ClaimJobs(ctx, now, now.Add(lease), Batch)
+	if err != nil || len(jobs) == 0 {
+		return nil, err
 	}
+	outcomes := map[Outcome]int{}
+	var (
+		errs    []error
+		pending []mail
+	)
+	for _, j := range jobs {
+		m, out, err := s.prepare(ctx, j, now)
+		if out != Sent {
+			outcomes[out]++
+			errs = append(errs, err)
+			continue
+		}
+		pending = append(pending, m)
+	}
+	tokens := make([]domain.Token, len(pending))
+	for i, m := range pending {
+		tokens[i] = m.token
+	}
+	if err := s.Store.AddTokens(ctx, tokens...); err != nil {
+		for _, m := range pending {
+			outcomes[Retried]++
+			errs = append(errs, s.retry(ctx, m.job, err))
+		}
+		return outcomes, errors.Join(errs...)
+	}
+	var sent []ports.SentJob
+	for _, m := range pending {
+		if err := s.Mailer.Send(ctx, m.msg); err != nil {
+			outcomes[Retried]++
+			errs = append(errs, s.retry(ctx, m.job, errors.Join(err, s.Store.DropToken(context.WithoutCancel(ctx), m.token.Digest))))
+			continue
+		}
+		typ := domain.EventVerificationSent
+		if m.job.Purpose == domain.PurposeResetPassword {
+			typ = domain.EventPasswordResetSent
+		}
+		sent = append(sent, ports.SentJob{Job: m.job, Token: m.token, Event: ports.Event{
+			Type: typ, Subject: m.job.UserID, Time: now, Actor: "system", RequestID: m.job.RequestID,
+			Data: domain.Sent{UserID: m.job.UserID, Email: m.job.Email, ExpiresAt: m.token.ExpiresAt},
+		}})
+	}
+	outcomes[Sent] += len(sent)
+	if len(sent) > 0 {
+		// If this fails the mails went out anyway: their jobs' leases run out, and they are
+		// sent again (mail is at least once).
+		errs = append(errs, s.Store.Sent(ctx, sent...))
+	}
+	return outcomes, errors.Join(errs...)
+}
+
+// mail is a job ready to go: its message, and the token the message carries.
+type mail struct {
+	job   domain.Job
+	token domain.Token
+	msg   ports.Message
+}
+
+// prepare checks that the job is still wanted and writes its mail with a new token; an outcome
+// other than Sent says what became of it instead.
+func (s *Service) prepare(ctx context.Context, j domain.Job, now time.Time) (mail, Outcome, error) {
 	if j.Stale(now) {
-		return Abandoned, errors.Join(fmt.Errorf("mail %s (%s) abandoned after %d attempts", j.ID, j.Purpose, j.Attempts-1),
+		return mail{}, Abandoned, errors.Join(fmt.Errorf("mail %s (%s) abandoned after %d attempts", j.ID, j.Purpose, j.Attempts-1),
 			s.Store.DropJob(ctx, j.ID))
 	}
 	a, err := s.Accounts.Account(ctx, j.UserID)
 	if errors.Is(err, ports.ErrNoAccount) || (err == nil && !wanted(j, a)) {
-		return Dropped, s.Store.DropJob(ctx, j.ID)
+		return mail{}, Dropped, s.Store.DropJob(ctx, j.ID)
 	}
 	if err != nil {
-		return s.retry(ctx, j, err)
+		return mail{}, Retried, s.retry(ctx, j, err)
 	}
 	tok, digest := s.Opaque.New()
 	t := domain.NewToken(digest, j, now)
 	msg, err := s.Composer.Compose(j.Purpose, a, tok, t.ExpiresAt)
 	if err != nil {
-		return s.retry(ctx, j, err)
+		return mail{}, Retried, s.retry(ctx, j, err)
 	}
 	msg.To = j.Email
-	if err := s.Store.AddToken(ctx, t); err != nil {
-		return s.retry(ctx, j, err)
-	}
-	if err := s.Mailer.Send(ctx, msg); err != nil {
-		return s.retry(ctx, j, errors.Join(err, s.Store.DropToken(context.WithoutCancel(ctx), digest)))
-	}
-	typ := domain.EventVerificationSent
-	if j.Purpose == domain.PurposeResetPassword {
-		typ = domain.EventPasswordResetSent
-	}
-	return Sent, s.Store.Sent(ctx, j, t, ports.Event{Type: typ, Subject: j.UserID, Time: now, Actor: "system",
-		RequestID: j.RequestID, Data: domain.Sent{UserID: j.UserID, Email: j.Email, ExpiresAt: t.ExpiresAt}})
+	return mail{job: j, token: t, msg: msg}, Sent, nil
 }
 
 // wanted says whether the account still wants the job's mail.
@@ -78,8 +132,9 @@ func wanted(j domain.Job, a ports.Account) bool {
 	return j.Purpose != domain.PurposeVerifyEmail || !a.EmailVerified
 }
 
-func (s *Service) retry(ctx context.Context, j domain.Job, cause error) (Outcome, error) {
+// retry puts the job off by its backoff, and returns why, for the log.
+func (s *Service) retry(ctx context.Context, j domain.Job, cause error) error {
 	next := s.Clock.Now().Add(j.Backoff())
 	err := fmt.Errorf("mail %s (%s), attempt %d, retried at %s: %w", j.ID, j.Purpose, j.Attempts, next.Format("15:04:05"), cause)
-	return Retried, errors.Join(err, s.Store.RetryJob(ctx, j.ID, next, cause.Error()))
+	return errors.Join(err, s.Store.RetryJob(ctx, j.ID, next, cause.Error()))
 }

@@ -1,7 +1,9 @@
 -- name: DeleteOlderTokens :exec
--- A sent token of a purpose voids the user's other ones: only the latest mail's link works.
+-- A sent token of a purpose voids the user's older ones: only the latest mail's link works.
+-- Older by creation, not by the order the sends are recorded in: a mail sent before another
+-- may be recorded after it, and must not void the newer link.
 DELETE FROM mail_tokens
-WHERE user_id = sqlc.arg(user_id) AND purpose = sqlc.arg(purpose) AND token_hash <> sqlc.arg(keep);
+WHERE user_id = sqlc.arg(user_id) AND purpose = sqlc.arg(purpose) AND created_at < sqlc.arg(created_at);
 
 -- name: DeleteToken :exec
 DELETE FROM mail_tokens WHERE token_hash = sqlc.arg(token_hash);
@@ -33,14 +35,15 @@ INSERT INTO mail_jobs (job_id, purpose, user_id, email, request_id, created_at, 
 VALUES (sqlc.arg(job_id), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.arg(email), sqlc.arg(request_id),
         sqlc.arg(created_at), sqlc.arg(next_attempt_at));
 
--- name: ClaimJob :one
--- Leases the most overdue job (see the PostgreSQL query; SQLite's one writer needs no SKIP LOCKED).
+-- name: ClaimJobs :many
+-- Leases up to lim of the most overdue jobs (see the PostgreSQL query; SQLite's one writer needs
+-- no SKIP LOCKED).
 UPDATE mail_jobs
 SET next_attempt_at = sqlc.arg(lease_until), attempts = attempts + 1
-WHERE job_id = (SELECT due.job_id FROM mail_jobs AS due
-                WHERE due.next_attempt_at <= sqlc.arg(now)
-                ORDER BY due.next_attempt_at
-                LIMIT 1)
+WHERE job_id IN (SELECT due.job_id FROM mail_jobs AS due
+                 WHERE due.next_attempt_at <= sqlc.arg(now)
+                 ORDER BY due.next_attempt_at
+                 LIMIT sqlc.arg(lim))
 RETURNING job_id, purpose, user_id, email, request_id, created_at, attempts;
 
 -- name: RetryJob :exec

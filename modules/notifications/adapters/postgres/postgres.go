@@ -88,17 +88,18 @@ func (s *Store) AddJobsOnce(ctx context.Context, handler string, jobs ...ports.E
 	})
 }
 
-// ClaimJob leases the most overdue due job.
-func (s *Store) ClaimJob(ctx context.Context, now, leaseUntil time.Time) (domain.Job, bool, error) {
-	row, err := pgstore.New(s.pool).ClaimJob(ctx, pgstore.ClaimJobParams{Now: now, LeaseUntil: leaseUntil})
-	if errors.Is(err, pgx.ErrNoRows) {
-		return domain.Job{}, false, nil
-	}
+// ClaimJobs leases up to limit of the most overdue due jobs.
+func (s *Store) ClaimJobs(ctx context.Context, now, leaseUntil time.Time, limit int) ([]domain.Job, error) {
+	rows, err := pgstore.New(s.pool).ClaimJobs(ctx, pgstore.ClaimJobsParams{Now: now, LeaseUntil: leaseUntil, Lim: int32(limit)})
 	if err != nil {
-		return domain.Job{}, false, mapError(err)
+		return nil, mapError(err)
 	}
-	return domain.Job{ID: row.JobID, Purpose: domain.Purpose(row.Purpose), UserID: row.UserID, Email: row.Email,
-		RequestID: row.RequestID, CreatedAt: row.CreatedAt.UTC(), Attempts: int(row.Attempts)}, true, nil
+	jobs := make([]domain.Job, len(rows))
+	for i, row := range rows {
+		jobs[i] = domain.Job{ID: row.JobID, Purpose: domain.Purpose(row.Purpose), UserID: row.UserID, Email: row.Email,
+			RequestID: row.RequestID, CreatedAt: row.CreatedAt.UTC(), Attempts: int(row.Attempts)}
+	}
+	return jobs, nil
 }
 
 // RetryJob puts the job off until next.
@@ -106,10 +107,17 @@ func (s *Store) RetryJob(ctx context.Context, id uuid.UUID, next time.Time, why 
 	return mapError(pgstore.New(s.pool).RetryJob(ctx, pgstore.RetryJobParams{JobID: id, NextAttemptAt: next, LastError: why}))
 }
 
-// AddToken stores a token about to be mailed.
-func (s *Store) AddToken(ctx context.Context, t domain.Token) error {
-	return mapError(pgstore.New(s.pool).InsertToken(ctx, pgstore.InsertTokenParams{TokenHash: t.Digest, Purpose: string(t.Purpose), UserID: t.UserID,
-		Email: t.Email, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}))
+// AddTokens stores tokens about to be mailed, in one transaction.
+func (s *Store) AddTokens(ctx context.Context, ts ...domain.Token) error {
+	return s.tx(ctx, nil, func(q *pgstore.Queries, _ pgx.Tx) error {
+		for _, t := range ts {
+			if err := q.InsertToken(ctx, pgstore.InsertTokenParams{TokenHash: t.Digest, Purpose: string(t.Purpose), UserID: t.UserID,
+				Email: t.Email, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
 
 // DropToken deletes a token whose mail did not go out.
@@ -117,13 +125,23 @@ func (s *Store) DropToken(ctx context.Context, digest []byte) error {
 	return mapError(pgstore.New(s.pool).DeleteToken(ctx, digest))
 }
 
-// Sent voids the user's other tokens of the sent one's purpose and deletes the job.
-func (s *Store) Sent(ctx context.Context, j domain.Job, t domain.Token, evs ...ports.Event) error {
+// Sent voids each sent token's older siblings and deletes the jobs, in one transaction.
+func (s *Store) Sent(ctx context.Context, sent ...ports.SentJob) error {
+	evs := make([]ports.Event, len(sent))
+	for i, x := range sent {
+		evs[i] = x.Event
+	}
 	return s.tx(ctx, evs, func(q *pgstore.Queries, _ pgx.Tx) error {
-		if err := q.DeleteOlderTokens(ctx, pgstore.DeleteOlderTokensParams{UserID: t.UserID, Purpose: string(t.Purpose), Keep: t.Digest}); err != nil {
-			return err
+		for _, x := range sent {
+			t := x.Token
+			if err := q.DeleteOlderTokens(ctx, pgstore.DeleteOlderTokensParams{UserID: t.UserID, Purpose: string(t.Purpose), CreatedAt: t.CreatedAt}); err != nil {
+				return err
+			}
+			if err := q.DeleteJob(ctx, x.Job.ID); err != nil {
+				return err
+			}
 		}
-		return q.DeleteJob(ctx, j.ID)
+		return nil
 	})
 }
 

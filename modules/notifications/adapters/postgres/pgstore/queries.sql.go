@@ -24,22 +24,23 @@ func (q *Queries) Backlog(ctx context.Context) (int64, error) {
 	return jobs, err
 }
 
-const claimJob = `-- name: ClaimJob :one
+const claimJobs = `-- name: ClaimJobs :many
 UPDATE mail_jobs
 SET next_attempt_at = $1, attempts = attempts + 1
-WHERE job_id = (SELECT due.job_id FROM mail_jobs AS due
-                WHERE due.next_attempt_at <= $2
-                ORDER BY due.next_attempt_at
-                LIMIT 1 FOR UPDATE SKIP LOCKED)
+WHERE job_id IN (SELECT due.job_id FROM mail_jobs AS due
+                 WHERE due.next_attempt_at <= $2
+                 ORDER BY due.next_attempt_at
+                 LIMIT $3 FOR UPDATE SKIP LOCKED)
 RETURNING job_id, purpose, user_id, email, request_id, created_at, attempts
 `
 
-type ClaimJobParams struct {
+type ClaimJobsParams struct {
 	LeaseUntil time.Time
 	Now        time.Time
+	Lim        int32
 }
 
-type ClaimJobRow struct {
+type ClaimJobsRow struct {
 	JobID     uuid.UUID
 	Purpose   string
 	UserID    uuid.UUID
@@ -49,21 +50,35 @@ type ClaimJobRow struct {
 	Attempts  int32
 }
 
-// Leases the most overdue job until lease_until: no other sender takes it meanwhile, and if this
-// one dies the lease runs out and another does.
-func (q *Queries) ClaimJob(ctx context.Context, arg ClaimJobParams) (ClaimJobRow, error) {
-	row := q.db.QueryRow(ctx, claimJob, arg.LeaseUntil, arg.Now)
-	var i ClaimJobRow
-	err := row.Scan(
-		&i.JobID,
-		&i.Purpose,
-		&i.UserID,
-		&i.Email,
-		&i.RequestID,
-		&i.CreatedAt,
-		&i.Attempts,
-	)
-	return i, err
+// Leases up to lim of the most overdue jobs until lease_until: no other sender takes them
+// meanwhile (SKIP LOCKED: concurrent senders take different ones), and if this one dies the
+// lease runs out and another does.
+func (q *Queries) ClaimJobs(ctx context.Context, arg ClaimJobsParams) ([]ClaimJobsRow, error) {
+	rows, err := q.db.Query(ctx, claimJobs, arg.LeaseUntil, arg.Now, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ClaimJobsRow
+	for rows.Next() {
+		var i ClaimJobsRow
+		if err := rows.Scan(
+			&i.JobID,
+			&i.Purpose,
+			&i.UserID,
+			&i.Email,
+			&i.RequestID,
+			&i.CreatedAt,
+			&i.Attempts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const deleteJob = `-- name: DeleteJob :exec
@@ -86,18 +101,20 @@ func (q *Queries) DeleteJobsOf(ctx context.Context, userID uuid.UUID) error {
 
 const deleteOlderTokens = `-- name: DeleteOlderTokens :exec
 DELETE FROM mail_tokens
-WHERE user_id = $1 AND purpose = $2 AND token_hash <> $3
+WHERE user_id = $1 AND purpose = $2 AND created_at < $3
 `
 
 type DeleteOlderTokensParams struct {
-	UserID  uuid.UUID
-	Purpose string
-	Keep    []byte
+	UserID    uuid.UUID
+	Purpose   string
+	CreatedAt time.Time
 }
 
-// A sent token of a purpose voids the user's other ones: only the latest mail's link works.
+// A sent token of a purpose voids the user's older ones: only the latest mail's link works.
+// Older by creation, not by the order the sends are recorded in: a mail sent before another
+// may be recorded after it, and must not void the newer link.
 func (q *Queries) DeleteOlderTokens(ctx context.Context, arg DeleteOlderTokensParams) error {
-	_, err := q.db.Exec(ctx, deleteOlderTokens, arg.UserID, arg.Purpose, arg.Keep)
+	_, err := q.db.Exec(ctx, deleteOlderTokens, arg.UserID, arg.Purpose, arg.CreatedAt)
 	return err
 }
 

@@ -24,22 +24,23 @@ func (q *Queries) Backlog(ctx context.Context) (int64, error) {
 	return jobs, err
 }
 
-const claimJob = `-- name: ClaimJob :one
+const claimJobs = `-- name: ClaimJobs :many
 UPDATE mail_jobs
 SET next_attempt_at = ?1, attempts = attempts + 1
-WHERE job_id = (SELECT due.job_id FROM mail_jobs AS due
-                WHERE due.next_attempt_at <= ?2
-                ORDER BY due.next_attempt_at
-                LIMIT 1)
+WHERE job_id IN (SELECT due.job_id FROM mail_jobs AS due
+                 WHERE due.next_attempt_at <= ?2
+                 ORDER BY due.next_attempt_at
+                 LIMIT ?3)
 RETURNING job_id, purpose, user_id, email, request_id, created_at, attempts
 `
 
-type ClaimJobParams struct {
+type ClaimJobsParams struct {
 	LeaseUntil time.Time
 	Now        time.Time
+	Lim        int64
 }
 
-type ClaimJobRow struct {
+type ClaimJobsRow struct {
 	JobID     uuid.UUID
 	Purpose   string
 	UserID    uuid.UUID
@@ -49,20 +50,37 @@ type ClaimJobRow struct {
 	Attempts  int64
 }
 
-// Leases the most overdue job (see the PostgreSQL query; SQLite's one writer needs no SKIP LOCKED).
-func (q *Queries) ClaimJob(ctx context.Context, arg ClaimJobParams) (ClaimJobRow, error) {
-	row := q.db.QueryRowContext(ctx, claimJob, arg.LeaseUntil, arg.Now)
-	var i ClaimJobRow
-	err := row.Scan(
-		&i.JobID,
-		&i.Purpose,
-		&i.UserID,
-		&i.Email,
-		&i.RequestID,
-		&i.CreatedAt,
-		&i.Attempts,
-	)
-	return i, err
+// Leases up to lim of the most overdue jobs (see the PostgreSQL query; SQLite's one writer needs
+// no SKIP LOCKED).
+func (q *Queries) ClaimJobs(ctx context.Context, arg ClaimJobsParams) ([]ClaimJobsRow, error) {
+	rows, err := q.db.QueryContext(ctx, claimJobs, arg.LeaseUntil, arg.Now, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []ClaimJobsRow
+	for rows.Next() {
+		var i ClaimJobsRow
+		if err := rows.Scan(
+			&i.JobID,
+			&i.Purpose,
+			&i.UserID,
+			&i.Email,
+			&i.RequestID,
+			&i.CreatedAt,
+			&i.Attempts,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const deleteJob = `-- name: DeleteJob :exec
@@ -85,18 +103,20 @@ func (q *Queries) DeleteJobsOf(ctx context.Context, userID uuid.UUID) error {
 
 const deleteOlderTokens = `-- name: DeleteOlderTokens :exec
 DELETE FROM mail_tokens
-WHERE user_id = ?1 AND purpose = ?2 AND token_hash <> ?3
+WHERE user_id = ?1 AND purpose = ?2 AND created_at < ?3
 `
 
 type DeleteOlderTokensParams struct {
-	UserID  uuid.UUID
-	Purpose string
-	Keep    []byte
+	UserID    uuid.UUID
+	Purpose   string
+	CreatedAt time.Time
 }
 
-// A sent token of a purpose voids the user's other ones: only the latest mail's link works.
+// A sent token of a purpose voids the user's older ones: only the latest mail's link works.
+// Older by creation, not by the order the sends are recorded in: a mail sent before another
+// may be recorded after it, and must not void the newer link.
 func (q *Queries) DeleteOlderTokens(ctx context.Context, arg DeleteOlderTokensParams) error {
-	_, err := q.db.ExecContext(ctx, deleteOlderTokens, arg.UserID, arg.Purpose, arg.Keep)
+	_, err := q.db.ExecContext(ctx, deleteOlderTokens, arg.UserID, arg.Purpose, arg.CreatedAt)
 	return err
 }
 
