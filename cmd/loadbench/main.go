@@ -91,7 +91,7 @@ func run() error {
 	if redisDef == "" {
 		redisDef = "redis://127.0.0.1:6379/0"
 	}
-	flag.StringVar(&o.redisURL, "redis", redisDef, "Redis of the cached instance on PostgreSQL (BENCH_REDIS_URL); empty: no *-cached workloads")
+	flag.StringVar(&o.redisURL, "redis", redisDef, "Redis of the cached instance (BENCH_REDIS_URL); empty: no *-cached workloads")
 	flag.StringVar(&o.jsonPath, "json", "bin/bench.json", "where to write the results")
 	flag.StringVar(&o.profileDir, "profile", "", "write a CPU profile of the service during each workload's first round here (go tool pprof)")
 	flag.StringVar(&scale, "scale", "", "instead: latency at these table sizes, e.g. 1000,100000,1000000")
@@ -879,7 +879,7 @@ func runEngine(o options, bin, minimalBin, engine string) (engineResult, error) 
 		cconns  []*conn
 		hitRead op
 	)
-	if engine == "postgres" && o.redisURL != "" && (slices.Contains(o.workloads, "get-cached") || slices.Contains(o.workloads, "update-cached")) {
+	if o.redisURL != "" && (slices.Contains(o.workloads, "get-cached") || slices.Contains(o.workloads, "update-cached")) {
 		if cached, _, err = startService(bin, db.url, false, "REDIS_URL="+o.redisURL); err != nil {
 			return engineResult{}, err
 		}
