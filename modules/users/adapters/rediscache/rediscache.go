@@ -195,6 +195,16 @@ func sessionExpires(v string, c ports.Credential) time.Time {
 	return ports.SessionExpiry(n)
 }
 
+// shared returns the context of a read that several requests wait for (singleflight): the
+// first request's deadline, but not its cancellation, so that one client hanging up does not
+// fail the others.
+func shared(ctx context.Context) (context.Context, context.CancelFunc) {
+	if deadline, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(context.WithoutCancel(ctx), deadline)
+	}
+	return context.WithCancel(context.WithoutCancel(ctx))
+}
+
 // Repository decorates a UserRepository with the cache.
 func (c *Cache) Repository(inner ports.UserRepository) ports.UserRepository {
 	return &repository{UserRepository: inner, c: c}
@@ -213,6 +223,8 @@ func (r *repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error
 		}
 	}
 	v, err, _ := r.c.group.Do("get "+id.String(), func() (any, error) {
+		ctx, cancel := shared(ctx)
+		defer cancel()
 		u, err := r.UserRepository.Get(ctx, id)
 		if err == nil {
 			r.c.fill(ctx, userPair(u)...)
@@ -233,6 +245,8 @@ func (r *repository) GetCaller(ctx context.Context, cr ports.Credential) (ports.
 		}
 	}
 	v, err, _ := r.c.group.Do("caller "+cr.UserID.String()+" "+cr.SessionID.String(), func() (any, error) {
+		ctx, cancel := shared(ctx)
+		defer cancel()
 		read, err := r.UserRepository.GetCaller(ctx, cr)
 		if err == nil && read.User != nil {
 			r.c.fill(ctx, append(userPair(read.User), sessionKey(cr.SessionID), sessionValue(cr, read))...)
@@ -261,6 +275,8 @@ func (r *repository) GetCallerAnd(ctx context.Context, cr ports.Credential, id u
 		}
 	}
 	v, err, _ := r.c.group.Do("caller "+cr.UserID.String()+" "+cr.SessionID.String()+" and "+id.String(), func() (any, error) {
+		ctx, cancel := shared(ctx)
+		defer cancel()
 		read, user, err := r.UserRepository.GetCallerAnd(ctx, cr, id)
 		if err == nil && read.User != nil {
 			pairs := append(userPair(read.User), sessionKey(cr.SessionID), sessionValue(cr, read))

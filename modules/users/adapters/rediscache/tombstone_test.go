@@ -42,3 +42,20 @@ func TestAFillAfterAnInvalidationDoesNotRestoreTheOldValue(t *testing.T) {
 		t.Fatalf("the tombstone lives %v", ttl)
 	}
 }
+
+// TestASharedReadOutlivesItsFirstCaller: the read several requests wait for keeps the first
+// one's deadline but not its cancellation.
+func TestASharedReadOutlivesItsFirstCaller(t *testing.T) {
+	t.Parallel()
+	deadline := time.Now().Add(time.Minute)
+	first, cancel := context.WithDeadline(context.Background(), deadline)
+	ctx, release := shared(first)
+	defer release()
+	cancel()
+	if ctx.Err() != nil {
+		t.Fatalf("the shared read was cancelled with its first caller: %v", ctx.Err())
+	}
+	if got, ok := ctx.Deadline(); !ok || !got.Equal(deadline) {
+		t.Fatalf("deadline %v %v, want %v", got, ok, deadline)
+	}
+}
