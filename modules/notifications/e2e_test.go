@@ -350,6 +350,27 @@ func count(t *testing.T, a *apptest.App, table string) int {
 	return n
 }
 
+// TestARefusedMailboxIsNotRetried: a recipient the mail server refuses for good ends its job at
+// once, while the other mails go out.
+func TestARefusedMailboxIsNotRetried(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t, smtptest.WithUnknownRecipients("nobody_home@example.com"))
+	a := start(t, database.SQLite, srv)
+	if status, _, body := a.Raw(t, "POST", "/users", "", `{"username":"nobody_home","email":"nobody_home@example.com"}`); status != http.StatusCreated {
+		t.Fatalf("register: %d %s", status, body)
+	}
+	u := a.NewUser(t)
+	mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
+	for deadline := time.Now().Add(30 * time.Second); count(t, a, "mail_jobs") > 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the refused mailbox's job is still there: it is being retried")
+		}
+	}
+	if n := count(t, a, "mail_tokens"); n != 1 {
+		t.Fatalf("%d tokens stored, want only the sent mail's", n)
+	}
+}
+
 // TestNoMailToAnAddressLeft: mails asked for an address the account has left by the time they
 // can go are not sent.
 func TestNoMailToAnAddressLeft(t *testing.T) {

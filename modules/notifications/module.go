@@ -239,7 +239,7 @@ func NewSender(svc *service.Service, store ports.Store, n nudge, log *zap.Logger
 	s := &Sender{svc: svc, store: store, nudge: n, log: log.Named("mail"),
 		mails: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "notifications_mails_total",
-			Help: "Mail jobs handled, by outcome: sent, dropped (no longer wanted), retried (sending failed) or abandoned.",
+			Help: "Mail jobs handled, by outcome: sent, dropped (no longer wanted), retried (sending failed), rejected (the recipient refused for good) or abandoned.",
 		}, []string{"outcome"})}
 	backlog := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "notifications_mail_backlog",
@@ -289,6 +289,7 @@ func (s *Sender) Stop(ctx context.Context) error {
 
 var outcomeNames = map[service.Outcome]string{
 	service.Sent: "sent", service.Dropped: "dropped", service.Retried: "retried", service.Abandoned: "abandoned",
+	service.Rejected: "rejected",
 }
 
 // run sends jobs until ctx ends; the pruner also deletes expired tokens now and then.

@@ -4,7 +4,14 @@
 // server is configured.
 package ports
 
-import "context"
+import (
+	"context"
+	"errors"
+)
+
+// ErrRejected is wrapped by a Mailer's error when the mail server refused the recipient for
+// good (a mailbox that does not exist): sending again would fail again.
+var ErrRejected = errors.New("the mail server refused the recipient for good")
 
 // Message is one email to one recipient.
 type Message struct {

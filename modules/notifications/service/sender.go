@@ -25,6 +25,8 @@ const (
 	Retried
 	// Abandoned: the job was asked for longer ago than its token would live.
 	Abandoned
+	// Rejected: the mail server refused the recipient for good (ports.ErrRejected).
+	Rejected
 )
 
 // Batch is how many due jobs SendDue takes at once: the database work of a batch is three
@@ -71,8 +73,15 @@ func (s *Service) SendDue(ctx context.Context) (map[Outcome]int, error) {
 	var sent []ports.SentJob
 	for _, m := range pending {
 		if err := s.Mailer.Send(ctx, m.msg); err != nil {
+			dropped := s.Store.DropToken(context.WithoutCancel(ctx), m.token.Digest)
+			if errors.Is(err, ports.ErrRejected) {
+				// Sending again would fail again: the job ends here, and the log says why.
+				outcomes[Rejected]++
+				errs = append(errs, fmt.Errorf("mail %s (%s) dropped: %w", m.job.ID, m.job.Purpose, err), dropped, s.Store.DropJob(ctx, m.job.ID))
+				continue
+			}
 			outcomes[Retried]++
-			errs = append(errs, s.retry(ctx, m.job, errors.Join(err, s.Store.DropToken(context.WithoutCancel(ctx), m.token.Digest))))
+			errs = append(errs, s.retry(ctx, m.job, errors.Join(err, dropped)))
 			continue
 		}
 		typ := domain.EventVerificationSent

@@ -240,6 +240,11 @@ func (m *Mailer) Send(ctx context.Context, msg ports.Message) error {
 	defer cancel()
 	if err := m.send(ctx, gm); err != nil {
 		addr := net.JoinHostPort(m.host, strconv.Itoa(m.port))
+		var se *gomail.SendError
+		if errors.As(err, &se) && se.Reason == gomail.ErrSMTPRcptTo && !se.IsTemp() && se.ErrorCode() >= 500 {
+			// A 5xx to RCPT TO: the mailbox is refused for good, not for now.
+			return fmt.Errorf("smtpmail: %s: %w: %w", addr, ports.ErrRejected, err)
+		}
 		if cerr := ctx.Err(); cerr != nil {
 			// The connection was cut because ctx ended: say so, in a way errors.Is finds.
 			return fmt.Errorf("smtpmail: %s: %w: %w", addr, cerr, err)

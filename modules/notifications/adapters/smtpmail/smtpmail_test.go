@@ -317,3 +317,23 @@ func TestSendRefusesABadMessage(t *testing.T) {
 		t.Errorf("%d messages delivered", n)
 	}
 }
+
+// TestSendSaysWhenTheRecipientIsRefusedForGood: a 5xx to RCPT TO is ErrRejected (the sender
+// stops trying); a server that is down is not.
+func TestSendSaysWhenTheRecipientIsRefusedForGood(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t, smtptest.WithUnknownRecipients("ann@example.com"))
+	m := newMailer(t, srv.URL())
+	if err := m.Send(t.Context(), verification); !errors.Is(err, ports.ErrRejected) {
+		t.Fatalf("an unknown mailbox: %v", err)
+	}
+	other := verification
+	other.To = "bob@example.com"
+	if err := m.Send(t.Context(), other); err != nil {
+		t.Fatalf("a known mailbox: %v", err)
+	}
+	srv.Stop()
+	if err := m.Send(t.Context(), other); err == nil || errors.Is(err, ports.ErrRejected) {
+		t.Fatalf("the server down: %v", err)
+	}
+}

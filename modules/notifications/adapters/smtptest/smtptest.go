@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -56,6 +57,16 @@ func WithSTARTTLS() Option { return func(s *Server) { s.tlsMode = startTLS } }
 // a certificate like WithSTARTTLS's.
 func WithImplicitTLS() Option { return func(s *Server) { s.tlsMode = implicitTLS } }
 
+// WithUnknownRecipients makes the server refuse mail to the addresses for good, as a server
+// does for a mailbox that does not exist (550 5.1.1 at RCPT TO).
+func WithUnknownRecipients(addrs ...string) Option {
+	return func(s *Server) {
+		for _, a := range addrs {
+			s.unknown[strings.ToLower(a)] = true
+		}
+	}
+}
+
 type tlsMode int
 
 const (
@@ -72,6 +83,8 @@ type Server struct {
 	tlsConfig  *tls.Config
 	roots      *x509.CertPool
 	port       int
+	// unknown are the recipients refused for good (WithUnknownRecipients).
+	unknown map[string]bool
 
 	mu      sync.Mutex
 	msgs    []Message
@@ -87,7 +100,7 @@ type Server struct {
 // Start starts a server, stopped when the test ends.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	s := &Server{t: t, arrived: make(chan struct{})}
+	s := &Server{t: t, arrived: make(chan struct{}), unknown: map[string]bool{}}
 	for _, o := range opts {
 		o(s)
 	}
@@ -256,6 +269,9 @@ func (x *session) Mail(from string, _ *smtp.MailOptions) error {
 }
 
 func (x *session) Rcpt(to string, _ *smtp.RcptOptions) error {
+	if x.s.unknown[strings.ToLower(to)] {
+		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such mailbox"}
+	}
 	x.to = append(x.to, to)
 	return nil
 }
