@@ -1,16 +1,5 @@
--- name: DeleteOlderTokens :exec
--- A sent token of a purpose voids the user's older ones: only the latest mail's link works.
--- Older by creation, not by the order the sends are recorded in: a mail sent before another
--- may be recorded after it, and must not void the newer link.
-DELETE FROM mail_tokens
-WHERE user_id = sqlc.arg(user_id) AND purpose = sqlc.arg(purpose) AND created_at < sqlc.arg(created_at);
-
 -- name: DeleteToken :exec
 DELETE FROM mail_tokens WHERE token_hash = sqlc.arg(token_hash);
-
--- name: InsertToken :exec
-INSERT INTO mail_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
-VALUES (sqlc.arg(token_hash), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.arg(email), sqlc.arg(created_at), sqlc.arg(expires_at));
 
 -- name: UseToken :one
 -- Consumes a token, once: of two concurrent uses only one finds used_at NULL.
@@ -57,3 +46,21 @@ DELETE FROM mail_jobs WHERE job_id = sqlc.arg(job_id);
 
 -- name: Backlog :one
 SELECT count(*) AS jobs FROM mail_jobs;
+
+-- name: InsertTokens :exec
+-- A batch's tokens in one statement.
+INSERT INTO mail_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
+SELECT unnest(sqlc.arg(token_hashes)::bytea[]), unnest(sqlc.arg(purposes)::text[]), unnest(sqlc.arg(user_ids)::uuid[]),
+       unnest(sqlc.arg(emails)::text[]), unnest(sqlc.arg(created_ats)::timestamptz[]), unnest(sqlc.arg(expires_ats)::timestamptz[]);
+
+-- name: DeleteOlderTokensOf :exec
+-- Sent tokens void their users' older ones of their purpose: only the latest mail's link works.
+-- Older by creation, not by the order the sends are recorded in: a mail sent before another
+-- may be recorded after it, and must not void the newer link.
+DELETE FROM mail_tokens AS t
+USING (SELECT unnest(sqlc.arg(user_ids)::uuid[]) AS user_id, unnest(sqlc.arg(purposes)::text[]) AS purpose,
+              unnest(sqlc.arg(created_ats)::timestamptz[]) AS created_at) AS sent
+WHERE t.user_id = sent.user_id AND t.purpose = sent.purpose AND t.created_at < sent.created_at;
+
+-- name: DeleteJobs :exec
+DELETE FROM mail_jobs WHERE job_id = ANY(sqlc.arg(job_ids)::uuid[]);

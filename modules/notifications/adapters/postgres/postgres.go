@@ -107,17 +107,18 @@ func (s *Store) RetryJob(ctx context.Context, id uuid.UUID, next time.Time, why 
 	return mapError(pgstore.New(s.pool).RetryJob(ctx, pgstore.RetryJobParams{JobID: id, NextAttemptAt: next, LastError: why}))
 }
 
-// AddTokens stores tokens about to be mailed, in one transaction.
+// AddTokens stores tokens about to be mailed, in one statement.
 func (s *Store) AddTokens(ctx context.Context, ts ...domain.Token) error {
-	return s.tx(ctx, nil, func(q *pgstore.Queries, _ pgx.Tx) error {
-		for _, t := range ts {
-			if err := q.InsertToken(ctx, pgstore.InsertTokenParams{TokenHash: t.Digest, Purpose: string(t.Purpose), UserID: t.UserID,
-				Email: t.Email, CreatedAt: t.CreatedAt, ExpiresAt: t.ExpiresAt}); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	var p pgstore.InsertTokensParams
+	for _, t := range ts {
+		p.TokenHashes = append(p.TokenHashes, t.Digest)
+		p.Purposes = append(p.Purposes, string(t.Purpose))
+		p.UserIds = append(p.UserIds, t.UserID)
+		p.Emails = append(p.Emails, t.Email)
+		p.CreatedAts = append(p.CreatedAts, t.CreatedAt)
+		p.ExpiresAts = append(p.ExpiresAts, t.ExpiresAt)
+	}
+	return mapError(pgstore.New(s.pool).InsertTokens(ctx, p))
 }
 
 // DropToken deletes a token whose mail did not go out.
@@ -125,23 +126,26 @@ func (s *Store) DropToken(ctx context.Context, digest []byte) error {
 	return mapError(pgstore.New(s.pool).DeleteToken(ctx, digest))
 }
 
-// Sent voids each sent token's older siblings and deletes the jobs, in one transaction.
+// Sent voids each sent token's older siblings and deletes the jobs, in one transaction of
+// three statements, whatever the batch's size.
 func (s *Store) Sent(ctx context.Context, sent ...ports.SentJob) error {
 	evs := make([]ports.Event, len(sent))
+	var (
+		older pgstore.DeleteOlderTokensOfParams
+		jobs  []uuid.UUID
+	)
 	for i, x := range sent {
 		evs[i] = x.Event
+		older.UserIds = append(older.UserIds, x.Token.UserID)
+		older.Purposes = append(older.Purposes, string(x.Token.Purpose))
+		older.CreatedAts = append(older.CreatedAts, x.Token.CreatedAt)
+		jobs = append(jobs, x.Job.ID)
 	}
 	return s.tx(ctx, evs, func(q *pgstore.Queries, _ pgx.Tx) error {
-		for _, x := range sent {
-			t := x.Token
-			if err := q.DeleteOlderTokens(ctx, pgstore.DeleteOlderTokensParams{UserID: t.UserID, Purpose: string(t.Purpose), CreatedAt: t.CreatedAt}); err != nil {
-				return err
-			}
-			if err := q.DeleteJob(ctx, x.Job.ID); err != nil {
-				return err
-			}
+		if err := q.DeleteOlderTokensOf(ctx, older); err != nil {
+			return err
 		}
-		return nil
+		return q.DeleteJobs(ctx, jobs)
 	})
 }
 

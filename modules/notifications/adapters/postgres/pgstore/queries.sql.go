@@ -90,6 +90,15 @@ func (q *Queries) DeleteJob(ctx context.Context, jobID uuid.UUID) error {
 	return err
 }
 
+const deleteJobs = `-- name: DeleteJobs :exec
+DELETE FROM mail_jobs WHERE job_id = ANY($1::uuid[])
+`
+
+func (q *Queries) DeleteJobs(ctx context.Context, jobIds []uuid.UUID) error {
+	_, err := q.db.Exec(ctx, deleteJobs, jobIds)
+	return err
+}
+
 const deleteJobsOf = `-- name: DeleteJobsOf :exec
 DELETE FROM mail_jobs WHERE user_id = $1
 `
@@ -99,22 +108,24 @@ func (q *Queries) DeleteJobsOf(ctx context.Context, userID uuid.UUID) error {
 	return err
 }
 
-const deleteOlderTokens = `-- name: DeleteOlderTokens :exec
-DELETE FROM mail_tokens
-WHERE user_id = $1 AND purpose = $2 AND created_at < $3
+const deleteOlderTokensOf = `-- name: DeleteOlderTokensOf :exec
+DELETE FROM mail_tokens AS t
+USING (SELECT unnest($1::uuid[]) AS user_id, unnest($2::text[]) AS purpose,
+              unnest($3::timestamptz[]) AS created_at) AS sent
+WHERE t.user_id = sent.user_id AND t.purpose = sent.purpose AND t.created_at < sent.created_at
 `
 
-type DeleteOlderTokensParams struct {
-	UserID    uuid.UUID
-	Purpose   string
-	CreatedAt time.Time
+type DeleteOlderTokensOfParams struct {
+	UserIds    []uuid.UUID
+	Purposes   []string
+	CreatedAts []time.Time
 }
 
-// A sent token of a purpose voids the user's older ones: only the latest mail's link works.
+// Sent tokens void their users' older ones of their purpose: only the latest mail's link works.
 // Older by creation, not by the order the sends are recorded in: a mail sent before another
 // may be recorded after it, and must not void the newer link.
-func (q *Queries) DeleteOlderTokens(ctx context.Context, arg DeleteOlderTokensParams) error {
-	_, err := q.db.Exec(ctx, deleteOlderTokens, arg.UserID, arg.Purpose, arg.CreatedAt)
+func (q *Queries) DeleteOlderTokensOf(ctx context.Context, arg DeleteOlderTokensOfParams) error {
+	_, err := q.db.Exec(ctx, deleteOlderTokensOf, arg.UserIds, arg.Purposes, arg.CreatedAts)
 	return err
 }
 
@@ -175,28 +186,30 @@ func (q *Queries) InsertJob(ctx context.Context, arg InsertJobParams) error {
 	return err
 }
 
-const insertToken = `-- name: InsertToken :exec
+const insertTokens = `-- name: InsertTokens :exec
 INSERT INTO mail_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
-VALUES ($1, $2, $3, $4, $5, $6)
+SELECT unnest($1::bytea[]), unnest($2::text[]), unnest($3::uuid[]),
+       unnest($4::text[]), unnest($5::timestamptz[]), unnest($6::timestamptz[])
 `
 
-type InsertTokenParams struct {
-	TokenHash []byte
-	Purpose   string
-	UserID    uuid.UUID
-	Email     string
-	CreatedAt time.Time
-	ExpiresAt time.Time
+type InsertTokensParams struct {
+	TokenHashes [][]byte
+	Purposes    []string
+	UserIds     []uuid.UUID
+	Emails      []string
+	CreatedAts  []time.Time
+	ExpiresAts  []time.Time
 }
 
-func (q *Queries) InsertToken(ctx context.Context, arg InsertTokenParams) error {
-	_, err := q.db.Exec(ctx, insertToken,
-		arg.TokenHash,
-		arg.Purpose,
-		arg.UserID,
-		arg.Email,
-		arg.CreatedAt,
-		arg.ExpiresAt,
+// A batch's tokens in one statement.
+func (q *Queries) InsertTokens(ctx context.Context, arg InsertTokensParams) error {
+	_, err := q.db.Exec(ctx, insertTokens,
+		arg.TokenHashes,
+		arg.Purposes,
+		arg.UserIds,
+		arg.Emails,
+		arg.CreatedAts,
+		arg.ExpiresAts,
 	)
 	return err
 }
