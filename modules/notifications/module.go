@@ -241,24 +241,31 @@ func NewSender(svc *service.Service, store ports.Store, n nudge, log *zap.Logger
 			Name: "notifications_mails_total",
 			Help: "Mail jobs handled, by outcome: sent, dropped (no longer wanted), retried (sending failed), rejected (the recipient refused for good) or abandoned.",
 		}, []string{"outcome"})}
-	backlog := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "notifications_mail_backlog",
-		Help: "Mails waiting to be sent (a growing backlog means the mail server refuses them).",
-	}, func() float64 {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		defer cancel()
-		n, err := store.Backlog(ctx)
-		if err != nil {
-			return -1
-		}
-		return float64(n)
-	})
-	for _, c := range []prometheus.Collector{s.mails, backlog} {
+	for _, c := range []prometheus.Collector{s.mails, backlogCollector{store}} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}
 	}
 	return s, nil
+}
+
+var backlogDesc = prometheus.NewDesc("notifications_mail_backlog",
+	"Mails waiting to be sent (a growing backlog means the mail server refuses them).", nil, nil)
+
+// backlogCollector reads the mail backlog at each scrape. A failed read reports nothing rather
+// than a wrong number: the gauge goes missing from the scrape, which alerting sees.
+type backlogCollector struct{ store ports.Store }
+
+// Describe implements prometheus.Collector.
+func (c backlogCollector) Describe(ch chan<- *prometheus.Desc) { ch <- backlogDesc }
+
+// Collect implements prometheus.Collector.
+func (c backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	if n, err := c.store.Backlog(ctx); err == nil {
+		ch <- prometheus.MustNewConstMetric(backlogDesc, prometheus.GaugeValue, float64(n))
+	}
 }
 
 // Start starts sending.
