@@ -28,9 +28,6 @@ var (
 	_ Throttle = (*Redis)(nil)
 )
 
-// redisTimeout bounds each call: a slow Redis must not make a login slow.
-const redisTimeout = kv.Timeout
-
 // fail counts a failure and, at the limit, blocks the key: one round trip, atomically, so that
 // instances failing the same key at once count every failure. The count expires a window after
 // the first failure it holds (a fixed window, where Memory's slides).
@@ -76,7 +73,7 @@ func (r *Redis) fallback(op string, err error) {
 
 // Blocked implements Throttle.
 func (r *Redis) Blocked(key string) time.Duration {
-	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), kv.Timeout)
 	defer cancel()
 	_, blocked := r.keys(key)
 	ttl, err := r.client.PTTL(ctx, blocked).Result()
@@ -89,7 +86,7 @@ func (r *Redis) Blocked(key string) time.Duration {
 
 // Fail implements Throttle.
 func (r *Redis) Fail(key string, limit int, window time.Duration) {
-	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), kv.Timeout)
 	defer cancel()
 	failures, blocked := r.keys(key)
 	err := fail.Run(ctx, r.client, []string{failures, blocked}, limit, strconv.FormatInt(window.Milliseconds(), 10)).Err()
@@ -101,7 +98,7 @@ func (r *Redis) Fail(key string, limit int, window time.Duration) {
 
 // Reset implements Throttle.
 func (r *Redis) Reset(key string) {
-	ctx, cancel := context.WithTimeout(context.Background(), redisTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), kv.Timeout)
 	defer cancel()
 	failures, blocked := r.keys(key)
 	if err := r.client.Del(ctx, failures, blocked).Err(); err != nil {

@@ -29,6 +29,9 @@ const (
 	Rejected
 )
 
+// lease is how long a claimed job is the claimer's: far longer than an SMTP timeout.
+const lease = 2 * time.Minute
+
 // Batch is how many due jobs SendDue takes at once: the database work of a batch is three
 // transactions (claim, tokens, record), whatever its size.
 const Batch = 32

@@ -22,8 +22,6 @@ const (
 	MailsPerAccount = 3
 	MailsPerClient  = 10
 	MailWindow      = 15 * time.Minute
-	// lease is how long a claimed job is the claimer's: far longer than an SMTP timeout.
-	lease = 2 * time.Minute
 )
 
 // ActorAnonymous is the actor of a password reset request: whoever asked did not log in.
@@ -92,18 +90,23 @@ func (s *Service) addJob(ctx context.Context, j domain.Job, evs ...ports.Event) 
 	if err := s.Store.AddJob(ctx, j, evs...); err != nil {
 		return err
 	}
-	if s.Wake != nil {
-		s.Wake()
-	}
+	s.wake()
 	return nil
 }
 
-func newJob(p domain.Purpose, a ports.Account, requestID string, now time.Time) (domain.Job, error) {
+// wake tells the sender, when there is one to tell, that jobs were stored.
+func (s *Service) wake() {
+	if s.Wake != nil {
+		s.Wake()
+	}
+}
+
+func newJob(p domain.Purpose, userID uuid.UUID, email, requestID string, now time.Time) (domain.Job, error) {
 	id, err := uuid.NewV7()
 	if err != nil {
 		return domain.Job{}, err
 	}
-	return domain.NewJob(id, p, a.ID, a.Email, requestID, now), nil
+	return domain.NewJob(id, p, userID, email, requestID, now), nil
 }
 
 // RequestPasswordReset mails a reset link to the account with email, if it exists and may
@@ -130,7 +133,7 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, clientAddr st
 		return err
 	}
 	now := s.Clock.Now()
-	j, err := newJob(domain.PurposeResetPassword, a, "", now)
+	j, err := newJob(domain.PurposeResetPassword, a.ID, a.Email, "", now)
 	if err != nil {
 		return err
 	}
@@ -164,7 +167,7 @@ func (s *Service) ResendVerification(ctx context.Context, userID uuid.UUID, clie
 	}); err != nil {
 		return err
 	}
-	j, err := newJob(domain.PurposeVerifyEmail, a, "", s.Clock.Now())
+	j, err := newJob(domain.PurposeVerifyEmail, a.ID, a.Email, "", s.Clock.Now())
 	if err != nil {
 		return err
 	}
@@ -188,7 +191,7 @@ func (s *Service) AskVerification(ctx context.Context, handler string, asks ...A
 	now := s.Clock.Now()
 	jobs := make([]ports.EventJob, len(asks))
 	for i, a := range asks {
-		j, err := newJob(domain.PurposeVerifyEmail, ports.Account{ID: a.UserID, Email: a.Email}, a.RequestID, now)
+		j, err := newJob(domain.PurposeVerifyEmail, a.UserID, a.Email, a.RequestID, now)
 		if err != nil {
 			return err
 		}
@@ -197,9 +200,7 @@ func (s *Service) AskVerification(ctx context.Context, handler string, asks ...A
 	if err := s.Store.AddJobsOnce(ctx, handler, jobs...); err != nil {
 		return err
 	}
-	if s.Wake != nil {
-		s.Wake()
-	}
+	s.wake()
 	return nil
 }
 
