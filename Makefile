@@ -77,11 +77,15 @@ lint: vet ## go vet, gofmt and staticcheck (the import rule runs as a test: arch
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "not gofmt-ed: $$unformatted"; exit 1; }
 	$(TOOL) staticcheck ./...
 
-FUZZTIME ?= 10s
-fuzz: ## a short run of every fuzz target (FUZZTIME each, default 10s)
-	$(GO) test ./cmd/userservice -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateUsername$$' -fuzztime $(FUZZTIME)
-	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateEmail$$' -fuzztime $(FUZZTIME)
+# Budgets are execution counts, not durations: a -fuzztime duration races the deadline inside
+# Go's fuzz coordinator, and on a loaded machine a run that found nothing then fails with
+# "context deadline exceeded". A count has no deadline to race. Each is about 10s here.
+FUZZ_API ?= 15000x
+FUZZ_DOMAIN ?= 400000x
+fuzz: ## a short run of every fuzz target (FUZZ_API / FUZZ_DOMAIN executions each)
+	$(GO) test ./cmd/userservice -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZ_API)
+	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateUsername$$' -fuzztime $(FUZZ_DOMAIN)
+	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateEmail$$' -fuzztime $(FUZZ_DOMAIN)
 
 clean: ## remove build output and the default SQLite database
 	rm -rf bin userservice.db userservice.db-wal userservice.db-shm
