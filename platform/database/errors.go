@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 )
 
 // ErrUnavailable marks errors that mean the database cannot serve now (down, unreachable,
@@ -56,6 +58,19 @@ func ClassifySQLite(err error) error {
 	msg := err.Error()
 	if strings.Contains(msg, "database is locked") || strings.Contains(msg, "SQLITE_BUSY") ||
 		errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", ErrUnavailable, err)
+	}
+	return err
+}
+
+// ClassifyMongo wraps err with ErrUnavailable when it says MongoDB cannot be reached: a
+// network error, a timeout, or no server to select.
+func ClassifyMongo(err error) error {
+	if err == nil || errors.Is(err, ErrUnavailable) {
+		return err
+	}
+	if mongo.IsNetworkError(err) || mongo.IsTimeout(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.As(err, new(topology.ServerSelectionError)) {
 		return fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
 	return err

@@ -143,6 +143,10 @@ type UnitOfWork interface {
 	// Do runs fn in one transaction: it commits when fn returns nil and rolls back when fn
 	// returns an error or panics (the panic then continues). The repositories in Repos are
 	// valid only during fn.
+	//
+	// Do may run fn more than once: an adapter with optimistic concurrency (MongoDB) runs it
+	// again, on what is committed now, when a concurrent unit of work changed what it read.
+	// So fn changes state only through r, and sets rather than accumulates what it hands out.
 	Do(ctx context.Context, fn func(ctx context.Context, r Repos) error) error
 }
 

@@ -27,7 +27,21 @@ type Store struct {
 	UoW      ports.UnitOfWork
 	// Outbox returns the types of the events in the outbox, in the order they were written.
 	Outbox func(t *testing.T) []string
+	// Atomicity is what the adapter's unit of work promises when it writes several users.
+	Atomicity Atomicity
 }
+
+// Atomicity is what a unit of work guarantees when it writes more than one user. Every use
+// case of the service writes one user, which every adapter makes atomic.
+type Atomicity int
+
+const (
+	// AnyUsers: a unit of work is one transaction whatever it writes (the SQL engines).
+	AnyUsers Atomicity = iota
+	// OneUser: a unit of work is atomic for one user, and one that would write two fails
+	// without writing either (MongoDB, whose atomic write is a single document's).
+	OneUser
+)
 
 // Factory returns a new Store.
 type Factory func(t *testing.T) Store
@@ -60,6 +74,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"UnitOfWorkRollsBackOnError", testRollbackOnError},
 		{"UnitOfWorkRollsBackOnPanic", testRollbackOnPanic},
 		{"ConcurrentSameEmailHasOneWinner", testConcurrentAdds},
+		{"ConcurrentChangesOfAUserAreAllKept", testConcurrentChanges},
+		{"UnitOfWorkOverSeveralUsersKeepsItsPromise", testSeveralUsers},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -92,16 +108,12 @@ func must(t *testing.T, err error) {
 	}
 }
 
+// add adds each user in a unit of work of its own.
 func add(t *testing.T, uow ports.UnitOfWork, users ...*domain.User) {
 	t.Helper()
-	must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error {
-		for _, u := range users {
-			if err := r.Add(ctx, u); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
+	for _, u := range users {
+		must(t, do(t, uow, func(ctx context.Context, r ports.UserRepository) error { return r.Add(ctx, u) }))
+	}
 }
 
 func get(t *testing.T, uow ports.UnitOfWork, id uuid.UUID) (*domain.User, error) {
@@ -282,15 +294,16 @@ func testConcurrentRefresh(t *testing.T, s Store) {
 	)
 	for range n {
 		wg.Go(func() {
+			var reused bool
 			err := s.UoW.Do(context.Background(), func(ctx context.Context, r ports.Repos) error {
-				_, reused, err := r.Sessions.UseRefreshToken(ctx, digest, base.Add(time.Minute))
-				if err == nil && !reused {
-					fresh.Add(1)
-				}
+				var err error
+				_, reused, err = r.Sessions.UseRefreshToken(ctx, digest, base.Add(time.Minute))
 				return err
 			})
 			if err != nil {
 				t.Error(err)
+			} else if !reused {
+				fresh.Add(1)
 			}
 		})
 	}
@@ -664,4 +677,65 @@ func testOutsideUoW(t *testing.T, s Store) {
 		t.Fatalf("Get: %+v %v", stored, err)
 	}
 	must(t, s.Users.Delete(ctx, u.ID()))
+}
+
+// testConcurrentChanges: units of work changing one user at once each keep their change (on
+// MongoDB, where a unit of work writes the user's whole document, none overwrites another's).
+func testConcurrentChanges(t *testing.T, s Store) {
+	u := newUser(t, "alice", "alice@example.com", base)
+	add(t, s.UoW, u)
+	const n = 16
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			sess := domain.NewSession(uuid.Must(uuid.NewV7()), u.ID(), "agent", "192.0.2.1", base, time.Hour)
+			err := s.UoW.Do(context.Background(), func(ctx context.Context, r ports.Repos) error {
+				if _, err := r.Users.GetForUpdate(ctx, u.ID()); err != nil {
+					return err
+				}
+				if err := r.Sessions.Add(ctx, sess, []byte(fmt.Sprint("digest ", i))); err != nil {
+					return err
+				}
+				return r.Events.Record(ctx, event(domain.EventSessionCreated, u))
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := s.Sessions.List(context.Background(), u.ID(), base)
+	must(t, err)
+	if len(got) != n {
+		t.Fatalf("%d sessions after %d concurrent logins", len(got), n)
+	}
+	if events := s.Outbox(t); len(events) != n {
+		t.Fatalf("%d events in the outbox after %d concurrent logins", len(events), n)
+	}
+}
+
+// testSeveralUsers: a unit of work that writes two users does what the adapter's Atomicity
+// says, and a failing one writes neither.
+func testSeveralUsers(t *testing.T, s Store) {
+	a := newUser(t, "alice", "alice@example.com", base)
+	b := newUser(t, "bob", "bob@example.com", base)
+	both := func(ctx context.Context, r ports.UserRepository) error {
+		if err := r.Add(ctx, a); err != nil {
+			return err
+		}
+		return r.Add(ctx, b)
+	}
+	err := do(t, s.UoW, both)
+	_, errA := get(t, s.UoW, a.ID())
+	_, errB := get(t, s.UoW, b.ID())
+	switch s.Atomicity {
+	case AnyUsers:
+		if err != nil || errA != nil || errB != nil {
+			t.Fatalf("adding two users in one unit of work: %v; reading them: %v, %v", err, errA, errB)
+		}
+	case OneUser:
+		if err == nil || errA == nil || errB == nil {
+			t.Fatalf("a unit of work writing two users returned %v; reading them: %v, %v; want it refused, writing neither", err, errA, errB)
+		}
+	}
 }
