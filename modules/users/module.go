@@ -13,6 +13,7 @@ import (
 
 	usersql "github.com/acme/userservice/queries/users"
 
+	"github.com/acme/userservice/modules/users/adapters/mongodb"
 	"github.com/acme/userservice/modules/users/adapters/postgres"
 	"github.com/acme/userservice/modules/users/adapters/rediscache"
 	"github.com/acme/userservice/modules/users/adapters/sqlite"
@@ -48,6 +49,8 @@ var Module = fx.Module("users",
 		fx.Annotate(NewDirectory, fx.As(new(identity.Directory))),
 		fx.Annotate(func() problem.Mapper { return httpapi.Problem }, fx.ResultTags(`group:"problem_mappers"`)),
 		fx.Annotate(Migrations, fx.ResultTags(`group:"migrations"`)),
+		fx.Annotate(func() events.OutboxCollection { return events.OutboxCollection{Name: mongodb.Collection} },
+			fx.ResultTags(`group:"mongo_outboxes"`)),
 	),
 )
 
@@ -120,8 +123,11 @@ func NewService(p ServiceParams) *service.Service {
 // NewRepository returns the repository of the adapter for the open database's engine, running
 // each call as its own statement; sig (nil in tests without a relay) learns of its events.
 func NewRepository(db *database.DB, sig *events.Signal) ports.UserRepository {
-	if db.Engine == database.Postgres {
+	switch db.Engine {
+	case database.Postgres:
 		return postgres.NewRepository(db.Pool, sig.Appended)
+	case database.MongoDB:
+		return mongodb.New(db.Mongo, sig.Appended).Repository()
 	}
 	return sqlite.NewRepository(db.SQL, sig.Appended)
 }
@@ -129,8 +135,11 @@ func NewRepository(db *database.DB, sig *events.Signal) ports.UserRepository {
 // NewSessions returns the sessions repository of the adapter for the open database's engine,
 // running each call as its own statement.
 func NewSessions(db *database.DB) ports.SessionRepository {
-	if db.Engine == database.Postgres {
+	switch db.Engine {
+	case database.Postgres:
 		return postgres.NewSessions(db.Pool)
+	case database.MongoDB:
+		return mongodb.New(db.Mongo, nil).Sessions()
 	}
 	return sqlite.NewSessions(db.SQL)
 }
@@ -138,11 +147,15 @@ func NewSessions(db *database.DB) ports.SessionRepository {
 // NewUnitOfWork returns the unit of work of the adapter for the open database's engine; sig
 // learns of the events it commits.
 func NewUnitOfWork(db *database.DB, sig *events.Signal) ports.UnitOfWork {
-	if db.Engine == database.Postgres {
+	switch db.Engine {
+	case database.Postgres:
 		return postgres.NewUnitOfWork(db.Pool, sig.Appended)
+	case database.MongoDB:
+		return mongodb.New(db.Mongo, sig.Appended).UnitOfWork()
 	}
 	return sqlite.NewUnitOfWork(db.SQL, sig.Appended)
 }
 
-// Migrations returns the module's schema migrations for every engine.
-func Migrations() database.Migrations { return usersql.Migrations() }
+// Migrations returns the module's schema migrations for every engine; on MongoDB, its
+// collection's indexes.
+func Migrations() database.Migrations { return usersql.Migrations().WithMongo(mongodb.Indexes) }

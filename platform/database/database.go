@@ -1,5 +1,5 @@
-// Package database opens the service's database, PostgreSQL (pgxpool) or the embedded SQLite,
-// as DATABASE_URL chooses; it runs the modules' migrations under a lock and classifies driver
+// Package database opens the service's database, PostgreSQL (pgxpool), MongoDB (the official
+// driver) or the embedded SQLite, as DATABASE_URL chooses; it runs the modules' migrations under a lock and classifies driver
 // errors that mean "the database is unreachable". It never names a module: modules contribute
 // their migrations through the "migrations" fx value group.
 package database
@@ -19,6 +19,9 @@ import (
 	"github.com/exaring/otelpgx"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/connstring"
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -37,11 +40,12 @@ type Engine = dburl.Engine
 const (
 	Postgres = dburl.Postgres
 	SQLite   = dburl.SQLite
+	MongoDB  = dburl.MongoDB
 )
 
 // Options tune how the database is opened.
 type Options struct {
-	// URL is postgres://…, postgresql://… or sqlite://PATH.
+	// URL is postgres://…, postgresql://…, mongodb://…, mongodb+srv://… or sqlite://PATH.
 	URL string
 	// MaxConns caps the PostgreSQL pool; 0 means DefaultMaxConns.
 	MaxConns int32
@@ -117,11 +121,14 @@ func DefaultMaxConns() int32 {
 	return int32(min(64, max(8, 8*runtime.GOMAXPROCS(0))))
 }
 
-// DB is the open database: exactly one of Pool and SQL is set, as Engine says.
+// DB is the open database: exactly one of Pool, Mongo and SQL is set, as Engine says.
 type DB struct {
 	Engine Engine
 	// Pool is the PostgreSQL pool.
 	Pool *pgxpool.Pool
+	// Mongo is the MongoDB database DATABASE_URL's path names (DefaultMongoDatabase when it
+	// names none), on a client of its own.
+	Mongo *mongo.Database
 	// SQL is the SQLite handle. It has a single connection: SQLite allows one writer, and one
 	// connection also keeps a :memory: database alive and shared.
 	SQL *sql.DB
@@ -137,6 +144,8 @@ func Open(ctx context.Context, opt Options) (*DB, error) {
 	switch engine {
 	case Postgres:
 		db, err = openPostgres(ctx, dsn, opt)
+	case MongoDB:
+		db, err = openMongo(ctx, dsn, opt)
 	default:
 		db, err = openSQLite(ctx, dsn)
 	}
@@ -196,11 +205,17 @@ func openPostgres(ctx context.Context, dsn string, opt Options) (*DB, error) {
 // is unreachable; an answer that is an error (a wrong password, a missing database) ends the
 // wait at once.
 func waitForPostgres(ctx context.Context, pool *pgxpool.Pool, opt Options) error {
+	return waitFor(ctx, opt, func() error { return ClassifyPostgres(pool.Ping(ctx)) })
+}
+
+// waitFor calls ping until it returns anything but ErrUnavailable, for at most
+// opt.ConnectTimeout.
+func waitFor(ctx context.Context, opt Options, ping func() error) error {
 	deadline := time.Now().Add(opt.ConnectTimeout)
 	wait := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		err := pool.Ping(ctx)
-		if err == nil || !postgresUnavailable(err) || time.Now().Add(wait).After(deadline) {
+		err := ping()
+		if err == nil || !errors.Is(err, ErrUnavailable) || time.Now().Add(wait).After(deadline) {
 			return err
 		}
 		if attempt == 0 && opt.Waiting != nil {
@@ -231,19 +246,60 @@ func openSQLite(ctx context.Context, dsn string) (*DB, error) {
 	return &DB{Engine: SQLite, SQL: db}, nil
 }
 
+// DefaultMongoDatabase is the database used when a mongodb:// URL names none.
+const DefaultMongoDatabase = "userservice"
+
+// openMongo connects to MongoDB. The driver connects lazily, so a ping is what proves the
+// server answers, retried like PostgreSQL's while it is unreachable.
+func openMongo(ctx context.Context, dsn string, opt Options) (*DB, error) {
+	cs, err := connstring.ParseAndValidate(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("DATABASE_URL: %w", err)
+	}
+	name := cs.Database
+	if name == "" {
+		name = DefaultMongoDatabase
+	}
+	o := options.Client().ApplyURI(dsn)
+	if !cs.ServerSelectionTimeoutSet {
+		// An unreachable server must fail a request quickly, never hang it (the driver's
+		// default waits 30 s).
+		o.SetServerSelectionTimeout(2 * time.Second)
+	}
+	if opt.MaxConns > 0 && !cs.MaxPoolSizeSet {
+		o.SetMaxPoolSize(uint64(opt.MaxConns))
+	}
+	client, err := mongo.Connect(o)
+	if err != nil {
+		return nil, err
+	}
+	db := client.Database(name)
+	if err := waitFor(ctx, opt, func() error { return ClassifyMongo(db.Client().Ping(ctx, nil)) }); err != nil {
+		_ = client.Disconnect(context.Background())
+		return nil, err
+	}
+	return &DB{Engine: MongoDB, Mongo: db}, nil
+}
+
 // Ping checks that the database answers.
 func (db *DB) Ping(ctx context.Context) error {
-	if db.Engine == Postgres {
+	switch db.Engine {
+	case Postgres:
 		return ClassifyPostgres(db.Pool.Ping(ctx))
+	case MongoDB:
+		return ClassifyMongo(db.Mongo.Client().Ping(ctx, nil))
 	}
 	return ClassifySQLite(db.SQL.PingContext(ctx))
 }
 
 // Close releases the database.
 func (db *DB) Close() error {
-	if db.Engine == Postgres {
+	switch db.Engine {
+	case Postgres:
 		db.Pool.Close()
 		return nil
+	case MongoDB:
+		return db.Mongo.Client().Disconnect(context.Background())
 	}
 	return db.SQL.Close()
 }

@@ -35,7 +35,10 @@ func TestMigrator(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			m := database.NewMigrator(db, []database.Migrations{migrations()})
+			m, err := database.NewMigrator(db, []database.Migrations{migrations()})
+			if err != nil {
+				t.Fatal(err)
+			}
 			applied := func() []bool {
 				st, err := m.Status(ctx)
 				if err != nil {
@@ -94,7 +97,11 @@ func TestConcurrentMigrationsTakeTurns(t *testing.T) {
 				return
 			}
 			defer db.Close()
-			errs <- database.NewMigrator(db, []database.Migrations{migrations()}).Up(ctx)
+			m, err := database.NewMigrator(db, []database.Migrations{migrations()})
+			if err == nil {
+				err = m.Up(ctx)
+			}
+			errs <- err
 		}()
 	}
 	wg.Wait()

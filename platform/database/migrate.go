@@ -3,6 +3,7 @@ package database
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 )
 
 // Migrations are one module's schema migrations (goose SQL files), one tree per engine.
@@ -22,6 +24,25 @@ type Migrations struct {
 	Module   string
 	Postgres fs.FS
 	SQLite   fs.FS
+	// Mongo prepares the module's collections on MongoDB (their indexes), doing nothing
+	// where they are ready; nil means the module has no MongoDB adapter, and then the
+	// service refuses to run on MongoDB (ErrNoMongoAdapter).
+	Mongo func(ctx context.Context, db *mongo.Database) error
+}
+
+// WithMongo returns the migrations with the module's MongoDB preparation.
+func (m Migrations) WithMongo(prepare func(ctx context.Context, db *mongo.Database) error) Migrations {
+	m.Mongo = prepare
+	return m
+}
+
+// NoMongoAdapterError names the modules that cannot run on MongoDB: the service refuses to
+// start there rather than start half working.
+type NoMongoAdapterError struct{ Modules []string }
+
+func (e *NoMongoAdapterError) Error() string {
+	return "DATABASE_URL is MongoDB, which these modules have no adapter for: " + strings.Join(e.Modules, ", ") +
+		" (take them out of features() in cmd/userservice/main.go, or use PostgreSQL or SQLite)"
 }
 
 // EmbeddedMigrations returns a module's migrations from files, which holds them in the layout
@@ -53,16 +74,41 @@ type Migrator struct {
 }
 
 // NewMigrator returns a migrator for the modules' migrations, applied in module-name order so
-// runs are reproducible whatever order fx collected them in.
-func NewMigrator(db *DB, sets []Migrations) *Migrator {
+// runs are reproducible whatever order fx collected them in. On MongoDB it is a
+// *NoMongoAdapterError when a module has no MongoDB adapter.
+func NewMigrator(db *DB, sets []Migrations) (*Migrator, error) {
 	sorted := slices.Clone(sets)
 	slices.SortFunc(sorted, func(a, b Migrations) int { return strings.Compare(a.Module, b.Module) })
-	return &Migrator{db: db, sets: sorted}
+	if db.Engine == MongoDB {
+		var missing []string
+		for _, set := range sorted {
+			if set.Mongo == nil {
+				missing = append(missing, set.Module)
+			}
+		}
+		if len(missing) > 0 {
+			return nil, &NoMongoAdapterError{Modules: missing}
+		}
+	}
+	return &Migrator{db: db, sets: sorted}, nil
 }
 
+// ErrNoMongoMigrations is what Down and Status answer on MongoDB, which has no schema
+// versions: Up creates each module's missing indexes, and nothing is ever rolled back.
+var ErrNoMongoMigrations = errors.New("MongoDB has no schema migrations: `migrate up` (and every start) creates the missing indexes")
+
 // Up applies every pending migration. On PostgreSQL it holds an advisory lock while it runs, so
-// instances started together apply each migration exactly once.
+// instances started together apply each migration exactly once. On MongoDB it prepares every
+// module's collections (creating an index that exists is a no-op, so instances may race).
 func (m *Migrator) Up(ctx context.Context) error {
+	if m.db.Engine == MongoDB {
+		for _, set := range m.sets {
+			if err := set.Mongo(ctx, m.db.Mongo); err != nil {
+				return fmt.Errorf("migrations of %s: %w", set.Module, ClassifyMongo(err))
+			}
+		}
+		return nil
+	}
 	return m.each(ctx, false, func(ctx context.Context, _ string, p *goose.Provider) error {
 		_, err := p.Up(ctx)
 		return err
@@ -71,6 +117,9 @@ func (m *Migrator) Up(ctx context.Context) error {
 
 // Down rolls back the latest migration of every module, in reverse module order.
 func (m *Migrator) Down(ctx context.Context) error {
+	if m.db.Engine == MongoDB {
+		return ErrNoMongoMigrations
+	}
 	return m.each(ctx, true, func(ctx context.Context, _ string, p *goose.Provider) error {
 		_, err := p.Down(ctx)
 		return err
@@ -79,6 +128,9 @@ func (m *Migrator) Down(ctx context.Context) error {
 
 // Status lists every migration and whether it is applied.
 func (m *Migrator) Status(ctx context.Context) ([]MigrationStatus, error) {
+	if m.db.Engine == MongoDB {
+		return nil, ErrNoMongoMigrations
+	}
 	var out []MigrationStatus
 	err := m.each(ctx, false, func(ctx context.Context, module string, p *goose.Provider) error {
 		st, err := p.Status(ctx)

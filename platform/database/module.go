@@ -72,8 +72,9 @@ type MigratorParams struct {
 	Migrations []Migrations `group:"migrations"`
 }
 
-// NewMigratorFromGroup returns a Migrator over the migrations every module contributed.
-func NewMigratorFromGroup(p MigratorParams) *Migrator {
+// NewMigratorFromGroup returns a Migrator over the migrations every module contributed. Every
+// command builds it, so on MongoDB a module without an adapter stops every command at start.
+func NewMigratorFromGroup(p MigratorParams) (*Migrator, error) {
 	return NewMigrator(p.DB, p.Migrations)
 }
 

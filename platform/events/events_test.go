@@ -161,7 +161,7 @@ type harness struct {
 func newHarness(t *testing.T, engine database.Engine) *harness {
 	t.Helper()
 	db := dbtest.Open(t, engine, eventsql.Migrations())
-	return &harness{db: db, store: newStore(db)}
+	return &harness{db: db, store: newStore(storeParams{DB: db})}
 }
 
 func (h *harness) handle(_ context.Context, e Event) error {

@@ -19,7 +19,7 @@ import (
 // data (the admin command too) writes events.
 var Schema = fx.Module("events-schema",
 	fx.Provide(
-		fx.Annotate(eventsql.Migrations, fx.ResultTags(`group:"migrations"`)),
+		fx.Annotate(func() database.Migrations { return eventsql.Migrations().WithMongo(MongoIndexes) }, fx.ResultTags(`group:"migrations"`)),
 		NewSignal,
 	),
 )
@@ -68,10 +68,14 @@ func NewBroker(p BrokerParams, s store, m *Metrics) Broker {
 func NewRelay(db *database.DB, s store, b Broker, sig *Signal, cfg config.Config, log *zap.Logger) *Relay {
 	opts := RelayOptions{Batch: 100, Poll: time.Second, Linger: 20 * time.Millisecond, Retention: cfg.EventRetention, PruneEvery: time.Minute, Concurrency: 1}
 	var listen *pgxpool.Pool
-	if db.Engine == database.Postgres {
+	switch db.Engine {
+	case database.Postgres:
 		listen = db.Pool
 		opts.Concurrency = int(db.Pool.Config().MaxConns) / 4
-	} else {
+	case database.MongoDB:
+		// No notifications either, and a look costs a query per outbox collection.
+		opts.Poll = 200 * time.Millisecond
+	default:
 		// Without notifications, a short poll: one look past the mark in the primary key.
 		opts.Poll = 100 * time.Millisecond
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+	"go.uber.org/fx"
 
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events/litestore"
@@ -49,11 +50,22 @@ type Position struct {
 	ID uuid.UUID
 }
 
-func newStore(db *database.DB) store {
-	if db.Engine == database.Postgres {
-		return &pgStore{pool: db.Pool}
+// storeParams are the inputs of newStore.
+type storeParams struct {
+	fx.In
+	DB *database.DB
+	// Outboxes are the modules' outbox collections on MongoDB.
+	Outboxes []OutboxCollection `group:"mongo_outboxes"`
+}
+
+func newStore(p storeParams) store {
+	switch p.DB.Engine {
+	case database.Postgres:
+		return &pgStore{pool: p.DB.Pool}
+	case database.MongoDB:
+		return newMongoStore(p.DB.Mongo, p.Outboxes)
 	}
-	return &liteStore{db: db.SQL}
+	return &liteStore{db: p.DB.SQL}
 }
 
 func decode(envelope string) (Event, error) {

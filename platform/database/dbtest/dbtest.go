@@ -74,7 +74,11 @@ func open(t testing.TB, dbURL string, migrations []database.Migrations) *databas
 		t.Fatalf("open %s: %v", dbURL, err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	if err := database.NewMigrator(db, migrations).Up(ctx); err != nil {
+	m, err := database.NewMigrator(db, migrations)
+	if err == nil {
+		err = m.Up(ctx)
+	}
+	if err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	return db

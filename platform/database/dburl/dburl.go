@@ -16,6 +16,7 @@ type Engine string
 const (
 	Postgres Engine = "postgres"
 	SQLite   Engine = "sqlite"
+	MongoDB  Engine = "mongodb"
 )
 
 // Parse returns the engine and the engine-specific DSN of a DATABASE_URL. For sqlite://
@@ -28,6 +29,11 @@ func Parse(raw string) (Engine, string, error) {
 			return "", "", fmt.Errorf("not a valid postgres URL: %w", err)
 		}
 		return Postgres, raw, nil
+	case strings.HasPrefix(raw, "mongodb://"), strings.HasPrefix(raw, "mongodb+srv://"):
+		if _, err := url.Parse(raw); err != nil {
+			return "", "", fmt.Errorf("not a valid mongodb URL: %w", err)
+		}
+		return MongoDB, raw, nil
 	case strings.HasPrefix(raw, "sqlite://"):
 		path := strings.TrimPrefix(raw, "sqlite://")
 		if path == "" {
@@ -35,7 +41,7 @@ func Parse(raw string) (Engine, string, error) {
 		}
 		return SQLite, sqliteDSN(path), nil
 	}
-	return "", "", errors.New("must start with postgres://, postgresql:// or sqlite://")
+	return "", "", errors.New("must start with postgres://, postgresql://, mongodb://, mongodb+srv:// or sqlite://")
 }
 
 // sqliteDSN turns a path into a DSN of the SQLite driver (ncruces/go-sqlite3): WAL for

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+	"github.com/acme/userservice/platform/database"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -95,4 +96,25 @@ func random() string {
 	b := make([]byte, 6)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// Open opens a new, empty database on the test server as the service does (database.Open),
+// prepared by the modules' migrations; it is closed and dropped when the test ends.
+func Open(t testing.TB, migrations ...database.Migrations) *database.DB {
+	t.Helper()
+	_, url := Database(t)
+	ctx := context.Background()
+	db, err := database.Open(ctx, database.Options{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = db.Close() })
+	m, err := database.NewMigrator(db, migrations)
+	if err == nil {
+		err = m.Up(ctx)
+	}
+	if err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	return db
 }
