@@ -20,6 +20,7 @@ import (
 
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/database/mongotest"
 )
 
 func TestHelpAndVersion(t *testing.T) {
@@ -155,6 +156,25 @@ func TestBinary(t *testing.T) {
 			// The error once, in one line; only a wait adds a line before it (a log entry).
 			if want := map[bool]int{true: 2, false: 1}[tc.env["DB_CONNECT_TIMEOUT"] == "300ms"]; len(lines) != want {
 				t.Errorf("%s: %d lines on stderr, want %d: %q", tc.name, len(lines), want, stderr.String())
+			}
+		}
+	})
+
+	t.Run("on MongoDB, modules without an adapter stop start-up with one line naming them", func(t *testing.T) {
+		t.Parallel()
+		_, url := mongotest.Database(t)
+		for _, args := range [][]string{nil, {"migrate", "up"}} {
+			var stderr bytes.Buffer
+			cmd := command(bin, map[string]string{"DATABASE_URL": url, "JWT_SECRET": strings.Repeat("s", 32)}, args...)
+			cmd.Stderr = &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Fatalf("%v: exit %v", args, err)
+			}
+			msg := strings.TrimSpace(stderr.String())
+			if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "no adapter for: audit, notifications (") {
+				t.Fatalf("%v: stderr %q", args, msg)
 			}
 		}
 	})

@@ -224,6 +224,10 @@ func (h *harness) relayWith(t *testing.T, b Broker) *Relay {
 // append writes events in one transaction of their own.
 func (h *harness) append(t *testing.T, evs ...Event) {
 	t.Helper()
+	if h.db.Engine == database.MongoDB {
+		appendMongo(t, h.db.Mongo, evs...)
+		return
+	}
 	if h.db.Engine == database.Postgres {
 		if err := AppendPostgres(ctx, h.db.Pool, evs...); err != nil {
 			t.Fatal(err)

@@ -224,7 +224,7 @@ func (s *mongoStore) number(ctx context.Context, evs []Event) error {
 	return database.ClassifyMongo(err)
 }
 
-// take removes the first n events of docs from their documents. A document whose every event
+// take removes the first n events of docs from their documents (they are in docs' order). A document whose every event
 // went also stops being pending, or, for a tombstone, is removed, unless a writer appended an
 // event meanwhile (its outbox_seq moved).
 func (s *mongoStore) take(ctx context.Context, docs []pendingDoc, n int) error {
@@ -237,9 +237,11 @@ func (s *mongoStore) take(ctx context.Context, docs []pendingDoc, n int) error {
 		if k == 0 {
 			continue
 		}
-		last := d.Outbox[k-1].Seq
-		pull := bson.D{{Key: "$pull", Value: bson.D{{Key: MongoOutboxField, Value: bson.D{{Key: "seq", Value: bson.D{{Key: "$lte", Value: last}}}}}}}}
-		if last == d.OutboxSeq {
+		// $pullAll of the very entries read (the writers' MongoPending, re-encoded in the same
+		// field order) rather than $pull with a condition on seq, which FerretDB v1 accepts
+		// and ignores.
+		pull := bson.D{{Key: "$pullAll", Value: bson.D{{Key: MongoOutboxField, Value: d.Outbox[:k]}}}}
+		if d.Outbox[k-1].Seq == d.OutboxSeq {
 			done, err := s.finish(ctx, d, pull)
 			if err != nil || done {
 				if err != nil {
