@@ -35,6 +35,9 @@ const (
 
 // mongoLeaseFor is how long a relay holds the lease without renewing it (it renews at every
 // delivery). Should its holder stop, another instance takes over after at most this long.
+// Should it stall longer than this in the middle of numbering events into the feed, and then
+// go on, a reader of the feed could have passed the numbers it adds late; the events are still
+// published, at least once.
 const mongoLeaseFor = 10 * time.Second
 
 // MongoIndexes creates the platform's collections' indexes on MongoDB, if missing.
@@ -86,12 +89,13 @@ type pendingDoc struct {
 }
 
 func (s *mongoStore) deliver(ctx context.Context, _, limit int, publish func(context.Context, []Event) (int, error)) (int, error) {
-	held, err := s.lease(ctx)
-	if err != nil || !held {
-		return 0, err
-	}
+	// Reading first keeps an idle relay to one query per poll; the lease is a write.
 	docs, evs, err := s.pending(ctx, limit)
 	if err != nil || len(evs) == 0 {
+		return 0, err
+	}
+	held, err := s.lease(ctx)
+	if err != nil || !held {
 		return 0, err
 	}
 	if err := s.number(ctx, evs); err != nil {

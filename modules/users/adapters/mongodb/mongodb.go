@@ -101,7 +101,11 @@ func (s *Store) run(ctx context.Context, fn func(w *work) error) error {
 	for attempt := range MaxAttempts {
 		if attempt > 0 {
 			// A little random wait spreads the losers of a race over the next rounds.
-			time.Sleep(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond))))
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))):
+			}
 		}
 		w := &work{s: s, entries: map[uuid.UUID]*entry{}}
 		if err = fn(w); err != nil {

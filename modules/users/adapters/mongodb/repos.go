@@ -242,11 +242,8 @@ func (r *sessions) UseRefreshToken(ctx context.Context, digest []byte, now time.
 		reused bool
 	)
 	err := r.in(ctx, func(w *work) error {
-		var owner struct {
-			ID bson.Binary `bson:"_id"`
-		}
-		err := w.s.users.FindOne(ctx, live(bson.E{Key: "sessions.tokens.digest", Value: digest}),
-			options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&owner)
+		var owner userDoc
+		err := w.s.users.FindOne(ctx, live(bson.E{Key: "sessions.tokens.digest", Value: digest})).Decode(&owner)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return ports.ErrUnknownRefreshToken
 		}
@@ -254,6 +251,10 @@ func (r *sessions) UseRefreshToken(ctx context.Context, digest []byte, now time.
 			return mapError(err)
 		}
 		userID := fromBinary(owner.ID)
+		if _, ok := w.entries[userID]; !ok {
+			// The document just read is the work's read of the user.
+			w.entries[userID] = &entry{doc: &owner, version: owner.Version}
+		}
 		e, err := w.live(ctx, userID)
 		if err != nil {
 			return ports.ErrUnknownRefreshToken
