@@ -97,11 +97,7 @@ func TestConcurrentMigrationsTakeTurns(t *testing.T) {
 				return
 			}
 			defer db.Close()
-			m, err := database.NewMigrator(db, []database.Migrations{migrations()})
-			if err == nil {
-				err = m.Up(ctx)
-			}
-			errs <- err
+			errs <- database.MigrateUp(ctx, db, []database.Migrations{migrations()})
 		}()
 	}
 	wg.Wait()

@@ -93,6 +93,15 @@ func NewMigrator(db *DB, sets []Migrations) (*Migrator, error) {
 	return &Migrator{db: db, sets: sorted}, nil
 }
 
+// MigrateUp applies the migrations to db: NewMigrator, then Up.
+func MigrateUp(ctx context.Context, db *DB, sets []Migrations) error {
+	m, err := NewMigrator(db, sets)
+	if err != nil {
+		return err
+	}
+	return m.Up(ctx)
+}
+
 // ErrNoMongoMigrations is what Down and Status answer on MongoDB, which has no schema
 // versions: Up creates each module's missing indexes, and nothing is ever rolled back.
 var ErrNoMongoMigrations = errors.New("MongoDB has no schema migrations: `migrate up` (and every start) creates the missing indexes")

@@ -416,43 +416,42 @@ func TestTwoRelaysShareTheOutboxAndTheFeedMissesNothing(t *testing.T) {
 			}
 		})
 	}
-	var fed []FeedEntry
-	var after Position
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
-	for deadline := time.Now().Add(20 * time.Second); len(fed) < writers*perWriter; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the feed showed %d of %d events", len(fed), writers*perWriter)
-		}
-		page, err := h.store.feed(ctx, after, "", 7)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range page {
-			if !isAfter(e.Position, after) {
-				t.Fatalf("position %v after %v", e.Position, after)
-			}
-			after = e.Position
-			fed = append(fed, e)
-		}
-		if len(page) == 0 {
-			time.Sleep(2 * time.Millisecond)
-		}
-	}
+	walkFeed(t, h.store, writers*perWriter)
 	<-done
-	seen := map[uuid.UUID]bool{}
-	for _, e := range fed {
-		if seen[e.Event.ID] {
-			t.Fatalf("event %s fed twice", e.Event.ID)
-		}
-		seen[e.Event.ID] = true
-	}
 	eventually(t, "every delivery", func() bool { return len(h.recorded()) >= writers*perWriter })
 	delivered := h.recorded()
 	if len(delivered) != writers*perWriter {
 		t.Fatalf("%d deliveries of %d events", len(delivered), writers*perWriter)
 	}
 	inOrderPerSubject(t, delivered)
+}
+
+// walkFeed reads the feed from its start in pages of 7, as events are written, until it has
+// shown want events: each entry after the one before it, no event twice.
+func walkFeed(t *testing.T, s store, want int) {
+	t.Helper()
+	var after Position
+	fed := map[uuid.UUID]bool{}
+	for deadline := time.Now().Add(30 * time.Second); len(fed) < want; {
+		if time.Now().After(deadline) {
+			t.Fatalf("the feed showed %d of %d events", len(fed), want)
+		}
+		page, err := s.feed(ctx, after, "", 7)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page {
+			if !isAfter(e.Position, after) || fed[e.Event.ID] {
+				t.Fatalf("event %s at %v, after %v, or fed twice", e.Event.ID, e.Position, after)
+			}
+			after, fed[e.Event.ID] = e.Position, true
+		}
+		if len(page) == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
 }
 
 // isAfter reports whether p comes after q in the feed's order.

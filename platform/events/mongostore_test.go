@@ -148,28 +148,7 @@ func TestMongoRelaysTakeTurnsAndTheFeedMissesNothing(t *testing.T) {
 			}
 		})
 	}
-	var (
-		fed   = map[uuid.UUID]bool{}
-		after Position
-	)
-	for deadline := time.Now().Add(30 * time.Second); len(fed) < writers*perWriter; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the feed showed %d of %d events", len(fed), writers*perWriter)
-		}
-		page, err := h.store.feed(ctx, after, "", 7)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range page {
-			if e.Position.Tx <= after.Tx || fed[e.Event.ID] {
-				t.Fatalf("entry %v (%s) after %v, or fed twice", e.Position, e.Event.ID, after)
-			}
-			after, fed[e.Event.ID] = e.Position, true
-		}
-		if len(page) == 0 {
-			time.Sleep(5 * time.Millisecond)
-		}
-	}
+	walkFeed(t, h.store, writers*perWriter)
 	wg.Wait()
 	eventually(t, "every delivery", func() bool { return len(h.recorded()) >= writers*perWriter })
 	delivered := h.recorded()

@@ -74,11 +74,7 @@ func open(t testing.TB, dbURL string, migrations []database.Migrations) *databas
 		t.Fatalf("open %s: %v", dbURL, err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	m, err := database.NewMigrator(db, migrations)
-	if err == nil {
-		err = m.Up(ctx)
-	}
-	if err != nil {
+	if err := database.MigrateUp(ctx, db, migrations); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	return db

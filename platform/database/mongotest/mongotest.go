@@ -109,11 +109,7 @@ func Open(t testing.TB, migrations ...database.Migrations) *database.DB {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = db.Close() })
-	m, err := database.NewMigrator(db, migrations)
-	if err == nil {
-		err = m.Up(ctx)
-	}
-	if err != nil {
+	if err := database.MigrateUp(ctx, db, migrations); err != nil {
 		t.Fatalf("migrate: %v", err)
 	}
 	return db
