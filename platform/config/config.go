@@ -54,7 +54,7 @@ type Config struct {
 	// DebugAddr, when set, serves net/http/pprof on its own listener (keep it private).
 	DebugAddr string `env:"DEBUG_ADDR"`
 	// JWTSecret signs access tokens (HS256); at least 32 bytes. Required to serve on
-	// PostgreSQL (ForServing); on the embedded SQLite default a random one is generated when it
+	// PostgreSQL and MongoDB (ForServing); on the embedded SQLite default a random one is generated when it
 	// is unset.
 	JWTSecret string `env:"JWT_SECRET"`
 	// JWTTTL is how long an access token is valid.
@@ -121,15 +121,19 @@ func Parse(environ map[string]string) (Config, error) {
 	return cfg, cfg.validate()
 }
 
-// ForServing checks what serving needs beyond what every command does: a JWT_SECRET on
-// PostgreSQL, where several instances must verify each other's tokens and tokens must survive
-// a restart. (The embedded default generates one; migrate and admin sign nothing.)
+// ForServing checks what serving needs beyond what every command does: a JWT_SECRET on a
+// database server (PostgreSQL, MongoDB), where several instances must verify each other's
+// tokens and tokens must survive a restart. (The embedded default generates one; migrate and
+// admin sign nothing.)
 func (c Config) ForServing() error {
-	if engine, _, _ := dburl.Parse(c.DatabaseURL); engine == dburl.Postgres && c.JWTSecret == "" {
-		return errors.New("config: JWT_SECRET: required to serve when DATABASE_URL is PostgreSQL (at least 32 bytes, e.g. openssl rand -base64 48)")
+	if engine, _, _ := dburl.Parse(c.DatabaseURL); engine != dburl.SQLite && c.JWTSecret == "" {
+		return fmt.Errorf("config: JWT_SECRET: required to serve when DATABASE_URL is %s (at least 32 bytes, e.g. openssl rand -base64 48)", serverNames[engine])
 	}
 	return nil
 }
+
+// serverNames are the database servers' names, as errors say them.
+var serverNames = map[dburl.Engine]string{dburl.Postgres: "PostgreSQL", dburl.MongoDB: "MongoDB"}
 
 func (c Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {

@@ -87,14 +87,16 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 	}
 }
 
-func TestJWTSecretIsRequiredToServeWithPostgres(t *testing.T) {
+func TestJWTSecretIsRequiredToServeWithADatabaseServer(t *testing.T) {
 	t.Parallel()
-	cfg, err := config.Parse(map[string]string{"DATABASE_URL": "postgres://u@h/db"})
-	if err != nil {
-		t.Fatalf("migrate and admin need no JWT_SECRET: %v", err)
-	}
-	if err := cfg.ForServing(); err == nil || !strings.Contains(err.Error(), "JWT_SECRET") {
-		t.Fatalf("serving without JWT_SECRET on PostgreSQL: %v", err)
+	for url, name := range map[string]string{"postgres://u@h/db": "PostgreSQL", "mongodb://h/db": "MongoDB"} {
+		cfg, err := config.Parse(map[string]string{"DATABASE_URL": url})
+		if err != nil {
+			t.Fatalf("migrate and admin need no JWT_SECRET: %v", err)
+		}
+		if err := cfg.ForServing(); err == nil || !strings.Contains(err.Error(), "JWT_SECRET") || !strings.Contains(err.Error(), name) {
+			t.Fatalf("serving without JWT_SECRET on %s: %v", name, err)
+		}
 	}
 	// The embedded default serves without one (the token module then generates a random one).
 	if cfg, err := config.Parse(map[string]string{"DATABASE_URL": "sqlite://x.db"}); err != nil || cfg.ForServing() != nil {
