@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -101,10 +102,17 @@ func TestMongoRelayDeliversOnceInOrderFeedsAndEmptiesTheDocuments(t *testing.T) 
 	if len(entries) != 26 || len(seen) != 26 {
 		t.Fatalf("fed %d, delivered %d; want the 26 written, once each", len(entries), len(seen))
 	}
+	fed := make([]uuid.UUID, len(entries))
 	for i, e := range entries {
 		if e.Position.Tx != int64(i+1) {
 			t.Fatalf("entry %d numbered %d", i, e.Position.Tx)
 		}
+		fed[i] = e.Event.ID
+	}
+	slices.SortFunc(fed, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	slices.SortFunc(want, func(a, b uuid.UUID) int { return slices.Compare(a[:], b[:]) })
+	if !slices.Equal(fed, want) {
+		t.Fatal("the feed holds other events than the 26 written")
 	}
 	cur, err := h.db.Mongo.Collection(testOutbox).Find(ctx, bson.D{})
 	if err != nil {
