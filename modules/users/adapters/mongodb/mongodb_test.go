@@ -4,13 +4,9 @@ import (
 	"context"
 	"testing"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"github.com/acme/userservice/modules/users/adapters/mongodb"
 	"github.com/acme/userservice/modules/users/ports/porttest"
 	"github.com/acme/userservice/platform/database/mongotest"
-	"github.com/acme/userservice/platform/events"
 )
 
 func TestContract(t *testing.T) {
@@ -27,27 +23,13 @@ func TestContract(t *testing.T) {
 			UoW:       s.UnitOfWork(),
 			Atomicity: porttest.OneUser,
 			Outbox: func(t *testing.T) []string {
-				ctx := context.Background()
-				cur, err := db.Collection(mongodb.Collection).Find(ctx, bson.D{},
-					options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+				evs, err := mongodb.Pending(context.Background(), db)
 				if err != nil {
 					t.Fatal(err)
 				}
-				var docs []struct {
-					Outbox []events.MongoPending `bson:"outbox"`
-				}
-				if err := cur.All(ctx, &docs); err != nil {
-					t.Fatal(err)
-				}
-				var types []string
-				for _, d := range docs {
-					for _, p := range d.Outbox {
-						var e events.Event
-						if err := e.UnmarshalJSON([]byte(p.Envelope)); err != nil {
-							t.Fatal(err)
-						}
-						types = append(types, e.Type)
-					}
+				types := make([]string, len(evs))
+				for i, e := range evs {
+					types[i] = e.Type
 				}
 				return types
 			},

@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/acme/userservice/modules/users"
+	"github.com/acme/userservice/modules/users/adapters/mongodb"
 	"github.com/acme/userservice/modules/users/adapters/postgres"
 	"github.com/acme/userservice/modules/users/adapters/rediscache"
 	"github.com/acme/userservice/modules/users/adapters/sqlite"
@@ -19,6 +20,8 @@ import (
 	"github.com/acme/userservice/modules/users/ports/porttest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/database/mongotest"
+	"github.com/acme/userservice/platform/events"
 	"github.com/acme/userservice/platform/kv"
 	"github.com/acme/userservice/platform/throttle/redistest"
 	eventsql "github.com/acme/userservice/queries/events"
@@ -45,6 +48,11 @@ func newCache(t *testing.T, url string, ttl time.Duration) (*rediscache.Cache, *
 // stores returns the adapters of a fresh database of the engine, without the cache.
 func stores(t *testing.T, engine database.Engine) (ports.UserRepository, ports.SessionRepository, ports.UnitOfWork, *database.DB) {
 	t.Helper()
+	if engine == database.MongoDB {
+		db := mongotest.Open(t, users.Migrations(), eventsql.Migrations().WithMongo(events.MongoIndexes))
+		s := mongodb.New(db.Mongo, nil)
+		return s.Repository(), s.Sessions(), s.UnitOfWork(), db
+	}
 	db := dbtest.Open(t, engine, users.Migrations(), eventsql.Migrations())
 	if engine == database.Postgres {
 		return postgres.NewRepository(db.Pool, nil), postgres.NewSessions(db.Pool), postgres.NewUnitOfWork(db.Pool, nil), db
@@ -58,12 +66,17 @@ func TestContractThroughTheCache(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
 	c, _ := newCache(t, srv.URL(), time.Minute)
-	for _, engine := range dbtest.Engines() {
+	for _, engine := range append(dbtest.Engines(), database.MongoDB) {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Parallel()
 			porttest.Run(t, func(t *testing.T) porttest.Store {
 				u, s, w, db := stores(t, engine)
-				return porttest.Store{Users: c.Repository(u), Sessions: c.Sessions(s), UoW: c.UnitOfWork(w), Outbox: func(t *testing.T) []string { return outbox(t, db) }}
+				atomicity := porttest.AnyUsers
+				if engine == database.MongoDB {
+					atomicity = porttest.OneUser
+				}
+				return porttest.Store{Users: c.Repository(u), Sessions: c.Sessions(s), UoW: c.UnitOfWork(w),
+					Outbox: func(t *testing.T) []string { return outbox(t, db) }, Atomicity: atomicity}
 			})
 		})
 	}
@@ -193,6 +206,16 @@ func outbox(t *testing.T, db *database.DB) []string {
 	t.Helper()
 	var types []string
 	add := func(typ string) { types = append(types, typ) }
+	if db.Engine == database.MongoDB {
+		evs, err := mongodb.Pending(ctx, db.Mongo)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			add(e.Type)
+		}
+		return types
+	}
 	if db.Engine == database.Postgres {
 		rows, err := db.Pool.Query(ctx, "SELECT type FROM event_outbox ORDER BY xid, event_id")
 		if err != nil {
