@@ -173,7 +173,7 @@ func TestBinary(t *testing.T) {
 				t.Fatalf("%v: exit %v", args, err)
 			}
 			msg := strings.TrimSpace(stderr.String())
-			if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "no adapter for: audit, notifications (") {
+			if strings.Count(msg, "\n") != 0 || !strings.Contains(msg, "no adapter for: notifications (") {
 				t.Fatalf("%v: stderr %q", args, msg)
 			}
 		}

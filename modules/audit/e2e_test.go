@@ -10,12 +10,14 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.uber.org/fx"
 
 	"github.com/acme/userservice/modules/audit"
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/database/mongotest"
 	"github.com/acme/userservice/platform/oas"
 )
 
@@ -53,104 +55,132 @@ func trail(t *testing.T, admin *oas.Client, params oas.ListAuditEventsParams, n 
 func TestTrailOfTheAcceptanceScenario(t *testing.T) {
 	t.Parallel()
 	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
-		a := apptest.Start(t, engine, fx.Options(users.Module, audit.Module))
-		admin := a.NewAdmin(t)
-		u := a.NewUser(t) // registered (self)
-		if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail("renamed@example.com")}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Role: oas.NewOptRole(oas.RoleAdmin)}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
-			t.Fatal(err)
-		}
-		newPassword := "a brand new password"
-		if res, err := u.Client.ChangePassword(ctx, &oas.ChangePasswordRequest{CurrentPassword: u.Password, NewPassword: oas.Password(newPassword)}); err != nil {
-			t.Fatal(err)
-		} else if _, ok := res.(*oas.ChangePasswordNoContent); !ok {
-			t.Fatalf("change password: %T", res)
-		}
-		// The new password ended every session of the user: they log in again.
-		u.Token = a.Login(t, "renamed@example.com", newPassword)
-		u.Client = a.As(t, u.Token)
-		if _, err := u.Client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: u.ID}); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := admin.Client.ActivateUser(ctx, oas.ActivateUserParams{UserID: u.ID}); err != nil {
-			t.Fatal(err)
-		}
-		if res, err := admin.Client.DeleteUser(ctx, oas.DeleteUserParams{UserID: u.ID}); err != nil {
-			t.Fatal(err)
-		} else if _, ok := res.(*oas.DeleteUserNoContent); !ok {
-			t.Fatalf("delete: %T", res)
-		}
-
-		items := trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID)}, 11)
-		slices.Reverse(items) // oldest first, as done
-		self, adm := u.ID.String(), admin.ID.String()
-		want := []struct{ typ, actor, changed string }{
-			{"userservice.user.registered.v1", "self", "username,email,role,is_active"},
-			{"userservice.session.created.v1", self, ""},
-			{"userservice.user.updated.v1", self, "email"},
-			{"userservice.user.role_changed.v1", adm, "role"},
-			{"userservice.user.password_changed.v1", self, "password"},
-			{"userservice.session.revoked.v1", self, ""},
-			{"userservice.session.created.v1", self, ""},
-			{"userservice.user.deactivated.v1", self, "is_active"},
-			{"userservice.session.revoked.v1", self, ""},
-			{"userservice.user.activated.v1", adm, "is_active"},
-			{"userservice.user.deleted.v1", adm, ""},
-		}
-		for i, w := range want {
-			got := items[i]
-			if got.Type != w.typ || got.Actor != w.actor || strings.Join(got.Changed, ",") != w.changed || got.UserID != u.ID {
-				t.Errorf("entry %d: %s by %s changing %v; want %s by %s changing %s", i, got.Type, got.Actor, got.Changed, w.typ, w.actor, w.changed)
-			}
-			if i > 0 && got.RequestID == "" {
-				t.Errorf("entry %d (%s) has no request id", i, got.Type)
-			}
-		}
-		// Filters: by actor and by type.
-		if byAdmin := trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID), ActorID: oas.NewOptString(adm)}, 3); byAdmin[0].Type != "userservice.user.deleted.v1" {
-			t.Errorf("by the admin, newest first: %+v", byAdmin)
-		}
-		trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID), Type: oas.NewOptString("userservice.user.deleted.v1")}, 1)
-
-		// Only admins read the trail.
-		other := a.NewUser(t)
-		if res, err := other.Client.ListAuditEvents(ctx, oas.ListAuditEventsParams{}); err != nil {
-			t.Fatal(err)
-		} else if _, ok := res.(*oas.ListAuditEventsForbidden); !ok {
-			t.Fatalf("a user reads the trail: %T", res)
-		}
-		if status, _, body := a.Raw(t, "GET", "/audit-events?after=garbage", admin.Token, ""); status != http.StatusBadRequest || !strings.Contains(body, "after") {
-			t.Errorf("garbage cursor: %d %s", status, body)
-		}
-
-		// No secret anywhere: not the passwords, not a hash, not a token.
-		secrets := []string{u.Password, newPassword, admin.Password, u.Token, admin.Token, "$argon2"}
-		for _, tok := range []string{u.Token, admin.Token} {
-			secrets = append(secrets, strings.Split(tok, ".")[2]) // the signature alone
-		}
-		for _, table := range []string{"event_outbox", "audit_events", "event_dead_letters"} {
-			rows := dump(t, a.DB, table)
-			if table != "event_dead_letters" && len(rows) < 7 {
-				t.Fatalf("%s has %d rows: the scan would prove nothing", table, len(rows))
-			}
-			for _, row := range rows {
-				for _, s := range secrets {
-					if strings.Contains(row, s) {
-						t.Errorf("%s holds a secret: %s", table, row)
-					}
-				}
-			}
-		}
+		acceptanceTrail(t, apptest.Start(t, engine, fx.Options(users.Module, audit.Module)))
+	})
+	// On MongoDB the events travel from the users' documents through the relay to the trail.
+	t.Run(string(database.MongoDB), func(t *testing.T) {
+		t.Parallel()
+		_, url := mongotest.Database(t)
+		acceptanceTrail(t, apptest.Start(t, database.MongoDB, fx.Options(users.Module, audit.Module), apptest.Env("DATABASE_URL", url)))
 	})
 }
 
-// dump returns every row of table as text.
+// acceptanceTrail runs the scenario on a and checks the trail.
+func acceptanceTrail(t *testing.T, a *apptest.App) {
+	t.Helper()
+	admin := a.NewAdmin(t)
+	u := a.NewUser(t) // registered (self)
+	if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail("renamed@example.com")}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Role: oas.NewOptRole(oas.RoleAdmin)}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	newPassword := "a brand new password"
+	if res, err := u.Client.ChangePassword(ctx, &oas.ChangePasswordRequest{CurrentPassword: u.Password, NewPassword: oas.Password(newPassword)}); err != nil {
+		t.Fatal(err)
+	} else if _, ok := res.(*oas.ChangePasswordNoContent); !ok {
+		t.Fatalf("change password: %T", res)
+	}
+	// The new password ended every session of the user: they log in again.
+	u.Token = a.Login(t, "renamed@example.com", newPassword)
+	u.Client = a.As(t, u.Token)
+	if _, err := u.Client.DeactivateUser(ctx, oas.DeactivateUserParams{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := admin.Client.ActivateUser(ctx, oas.ActivateUserParams{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := admin.Client.DeleteUser(ctx, oas.DeleteUserParams{UserID: u.ID}); err != nil {
+		t.Fatal(err)
+	} else if _, ok := res.(*oas.DeleteUserNoContent); !ok {
+		t.Fatalf("delete: %T", res)
+	}
+
+	items := trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID)}, 11)
+	slices.Reverse(items) // oldest first, as done
+	self, adm := u.ID.String(), admin.ID.String()
+	want := []struct{ typ, actor, changed string }{
+		{"userservice.user.registered.v1", "self", "username,email,role,is_active"},
+		{"userservice.session.created.v1", self, ""},
+		{"userservice.user.updated.v1", self, "email"},
+		{"userservice.user.role_changed.v1", adm, "role"},
+		{"userservice.user.password_changed.v1", self, "password"},
+		{"userservice.session.revoked.v1", self, ""},
+		{"userservice.session.created.v1", self, ""},
+		{"userservice.user.deactivated.v1", self, "is_active"},
+		{"userservice.session.revoked.v1", self, ""},
+		{"userservice.user.activated.v1", adm, "is_active"},
+		{"userservice.user.deleted.v1", adm, ""},
+	}
+	for i, w := range want {
+		got := items[i]
+		if got.Type != w.typ || got.Actor != w.actor || strings.Join(got.Changed, ",") != w.changed || got.UserID != u.ID {
+			t.Errorf("entry %d: %s by %s changing %v; want %s by %s changing %s", i, got.Type, got.Actor, got.Changed, w.typ, w.actor, w.changed)
+		}
+		if i > 0 && got.RequestID == "" {
+			t.Errorf("entry %d (%s) has no request id", i, got.Type)
+		}
+	}
+	// Filters: by actor and by type.
+	if byAdmin := trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID), ActorID: oas.NewOptString(adm)}, 3); byAdmin[0].Type != "userservice.user.deleted.v1" {
+		t.Errorf("by the admin, newest first: %+v", byAdmin)
+	}
+	trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID), Type: oas.NewOptString("userservice.user.deleted.v1")}, 1)
+
+	// Only admins read the trail.
+	other := a.NewUser(t)
+	if res, err := other.Client.ListAuditEvents(ctx, oas.ListAuditEventsParams{}); err != nil {
+		t.Fatal(err)
+	} else if _, ok := res.(*oas.ListAuditEventsForbidden); !ok {
+		t.Fatalf("a user reads the trail: %T", res)
+	}
+	if status, _, body := a.Raw(t, "GET", "/audit-events?after=garbage", admin.Token, ""); status != http.StatusBadRequest || !strings.Contains(body, "after") {
+		t.Errorf("garbage cursor: %d %s", status, body)
+	}
+
+	// No secret anywhere: not the passwords, not a hash, not a token.
+	secrets := []string{u.Password, newPassword, admin.Password, u.Token, admin.Token, "$argon2"}
+	for _, tok := range []string{u.Token, admin.Token} {
+		secrets = append(secrets, strings.Split(tok, ".")[2]) // the signature alone
+	}
+	for _, table := range []string{"event_outbox", "audit_events", "event_dead_letters"} {
+		rows := dump(t, a.DB, table)
+		if table != "event_dead_letters" && len(rows) < 7 {
+			t.Fatalf("%s has %d rows: the scan would prove nothing", table, len(rows))
+		}
+		for _, row := range rows {
+			for _, s := range secrets {
+				if strings.Contains(row, s) {
+					t.Errorf("%s holds a secret: %s", table, row)
+				}
+			}
+		}
+	}
+}
+
+// mongoCollections are the collections on MongoDB that hold what the tables do.
+var mongoCollections = map[string]string{"event_outbox": "event_feed", "audit_events": "audit_events", "event_dead_letters": "event_dead_letters"}
+
+// dump returns every row of table (on MongoDB, document of its collection) as text.
 func dump(t *testing.T, db *database.DB, table string) []string {
 	t.Helper()
 	q := "SELECT * FROM " + table
 	var out []string
+	if db.Engine == database.MongoDB {
+		cur, err := db.Mongo.Collection(mongoCollections[table]).Find(ctx, bson.D{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var docs []bson.M
+		if err := cur.All(ctx, &docs); err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range docs {
+			out = append(out, fmt.Sprint(d))
+		}
+		return out
+	}
 	if db.Engine == database.Postgres {
 		rows, err := db.Pool.Query(ctx, q)
 		if err != nil {

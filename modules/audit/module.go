@@ -13,6 +13,7 @@ import (
 
 	auditsql "github.com/acme/userservice/queries/audit"
 
+	"github.com/acme/userservice/modules/audit/adapters/mongodb"
 	"github.com/acme/userservice/modules/audit/adapters/postgres"
 	"github.com/acme/userservice/modules/audit/adapters/sqlite"
 	"github.com/acme/userservice/modules/audit/domain"
@@ -46,8 +47,11 @@ func NewService(db *database.DB) *service.Service { return service.New(NewReposi
 
 // NewRepository returns the repository of the adapter for the open database's engine.
 func NewRepository(db *database.DB) ports.EntryRepository {
-	if db.Engine == database.Postgres {
+	switch db.Engine {
+	case database.Postgres:
 		return postgres.NewRepository(db.Pool)
+	case database.MongoDB:
+		return mongodb.NewRepository(db.Mongo)
 	}
 	return sqlite.NewRepository(db.SQL)
 }
@@ -94,5 +98,6 @@ func entryOf(e events.Event) (domain.Entry, error) {
 	return domain.NewEntry(e.ID, e.Type, e.Actor, target, e.RequestID, payload.Changed, e.Time)
 }
 
-// Migrations returns the module's schema migrations for every engine.
-func Migrations() database.Migrations { return auditsql.Migrations() }
+// Migrations returns the module's schema migrations for every engine; on MongoDB, its
+// collection's indexes.
+func Migrations() database.Migrations { return auditsql.Migrations().WithMongo(mongodb.Indexes) }

@@ -1,4 +1,4 @@
-// Package rows turns a stored audit row, as both adapters read it, into the domain's entry.
+// Package rows turns a stored audit row, as the adapters read it, into the domain's entry.
 package rows
 
 import (
