@@ -91,12 +91,16 @@ type pendingDoc struct {
 func (s *mongoStore) deliver(ctx context.Context, _, limit int, publish func(context.Context, []Event) (int, error)) (int, error) {
 	// Reading first keeps an idle relay to one query per poll; the lease is a write.
 	docs, evs, err := s.pending(ctx, limit)
-	if err != nil || len(evs) == 0 {
+	if err != nil || len(docs) == 0 {
 		return 0, err
 	}
 	held, err := s.lease(ctx)
 	if err != nil || !held {
 		return 0, err
+	}
+	if len(evs) == 0 {
+		// Only documents left pending with nothing in their outbox: finish them.
+		return 0, s.take(ctx, docs, 0)
 	}
 	if err := s.number(ctx, evs); err != nil {
 		return len(evs), err
@@ -228,31 +232,34 @@ func (s *mongoStore) number(ctx context.Context, evs []Event) error {
 	return database.ClassifyMongo(err)
 }
 
-// take removes the first n events of docs from their documents (they are in docs' order). A document whose every event
-// went also stops being pending, or, for a tombstone, is removed, unless a writer appended an
-// event meanwhile (its outbox_seq moved).
+// take removes the first n events of docs from their documents (they are in docs' order). A
+// document whose every event went (or that had none) also stops being pending, or, for a
+// tombstone, is removed, unless a writer appended an event meanwhile (its outbox_seq moved).
 func (s *mongoStore) take(ctx context.Context, docs []pendingDoc, n int) error {
 	for _, d := range docs {
-		if n <= 0 {
-			return nil
-		}
 		k := min(n, len(d.Outbox))
 		n -= k
-		if k == 0 {
-			continue
+		if k == 0 && len(d.Outbox) > 0 {
+			continue // none of its events was published
 		}
-		// $pullAll of the very entries read (the writers' MongoPending, re-encoded in the same
-		// field order) rather than $pull with a condition on seq, which FerretDB v1 accepts
-		// and ignores.
-		pull := bson.D{{Key: "$pullAll", Value: bson.D{{Key: MongoOutboxField, Value: d.Outbox[:k]}}}}
-		if d.Outbox[k-1].Seq == d.OutboxSeq {
+		var pull bson.D
+		if k > 0 {
+			// $pullAll of the very entries read (the writers' MongoPending, re-encoded in the
+			// same field order) rather than $pull with a condition on seq, which FerretDB v1
+			// accepts and ignores.
+			pull = bson.D{{Key: "$pullAll", Value: bson.D{{Key: MongoOutboxField, Value: d.Outbox[:k]}}}}
+		}
+		if k == len(d.Outbox) {
 			done, err := s.finish(ctx, d, pull)
-			if err != nil || done {
-				if err != nil {
-					return err
-				}
+			if err != nil {
+				return err
+			}
+			if done {
 				continue
 			}
+		}
+		if pull == nil {
+			continue
 		}
 		if _, err := d.coll.UpdateOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, pull); err != nil {
 			return database.ClassifyMongo(err)
@@ -262,7 +269,8 @@ func (s *mongoStore) take(ctx context.Context, docs []pendingDoc, n int) error {
 }
 
 // finish empties a document all of whose events were published, if no writer appended one
-// since: a tombstone goes, any other stops being pending. It reports whether it did.
+// since: a tombstone goes, any other stops being pending (its outbox pulled by pull, when
+// any). It reports whether it did.
 func (s *mongoStore) finish(ctx context.Context, d pendingDoc, pull bson.D) (bool, error) {
 	unchanged := bson.D{{Key: "_id", Value: d.ID}, {Key: MongoOutboxSeqField, Value: d.OutboxSeq}}
 	if d.Deleted {

@@ -82,6 +82,13 @@ func TestMongoRelayDeliversOnceInOrderFeedsAndEmptiesTheDocuments(t *testing.T) 
 		bson.D{{Key: "$set", Value: bson.D{{Key: MongoDeletedField, Value: true}}}}); err != nil {
 		t.Fatal(err)
 	}
+	// A tombstone left pending with nothing to publish (the relay emptied it between a
+	// deletion's read and its write): the relay removes it too.
+	if _, err := h.db.Mongo.Collection(testOutbox).InsertOne(ctx, bson.D{{Key: "_id", Value: "empty"},
+		{Key: MongoOutboxField, Value: bson.A{}}, {Key: MongoOutboxSeqField, Value: int64(3)},
+		{Key: MongoPendingField, Value: true}, {Key: MongoDeletedField, Value: true}}); err != nil {
+		t.Fatal(err)
+	}
 	if n, oldest, err := h.store.backlog(ctx); err != nil || n != 26 || oldest.IsZero() {
 		t.Fatalf("backlog before relaying: %d, %v, %v", n, oldest, err)
 	}
@@ -130,8 +137,10 @@ func TestMongoRelayDeliversOnceInOrderFeedsAndEmptiesTheDocuments(t *testing.T) 
 	if left, err := h.db.Mongo.Collection(testOutbox).CountDocuments(ctx, bson.D{{Key: MongoPendingField, Value: true}}); err != nil || left != 0 {
 		t.Fatalf("%d documents still pending (%v)", left, err)
 	}
-	if err := h.db.Mongo.Collection(testOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: "gone"}}).Err(); !errors.Is(err, mongo.ErrNoDocuments) {
-		t.Fatalf("the tombstone is still there: %v", err)
+	for _, id := range []string{"gone", "empty"} {
+		if err := h.db.Mongo.Collection(testOutbox).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Err(); !errors.Is(err, mongo.ErrNoDocuments) {
+			t.Fatalf("the tombstone %q is still there: %v", id, err)
+		}
 	}
 	if only, err := h.store.feed(ctx, Position{Tx: 20}, "", 100); err != nil || len(only) != 6 {
 		t.Fatalf("the feed after 20: %d entries, %v", len(only), err)

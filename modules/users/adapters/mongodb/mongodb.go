@@ -39,7 +39,7 @@ import (
 const Collection = "users"
 
 // MaxAttempts is how often a unit of work runs when the user it writes keeps changing under
-// it; the last conflict is returned as an error. Of n units of work racing on one user, one
+// it; the last conflict is returned as database.ErrUnavailable. Of n units of work racing on one user, one
 // commits per round, so this is the concurrency on one user that never fails.
 const MaxAttempts = 64
 
@@ -115,7 +115,8 @@ func (s *Store) run(ctx context.Context, fn func(w *work) error) error {
 			return err
 		}
 	}
-	return err
+	// So much contention on one user is an overload to retry later (503), not a bug.
+	return fmt.Errorf("%w: %w", database.ErrUnavailable, err)
 }
 
 // work is a unit of work in progress: the documents it read, as its calls changed them.
@@ -156,7 +157,7 @@ func (w *work) load(ctx context.Context, id uuid.UUID) (*entry, error) {
 		return e, nil
 	}
 	var d userDoc
-	err := w.s.users.FindOne(ctx, bson.D{{Key: "_id", Value: uuidBinary(id)}, {Key: events.MongoDeletedField, Value: false}}).Decode(&d)
+	err := w.s.users.FindOne(ctx, live(bson.E{Key: "_id", Value: uuidBinary(id)})).Decode(&d)
 	e := &entry{}
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
@@ -257,6 +258,11 @@ func (w *work) delete(ctx context.Context, id uuid.UUID, e *entry, envs []events
 		{Key: "username_key", Value: freed}, {Key: "email_key", Value: freed},
 		{Key: "password_hash", Value: ""},
 		{Key: "sessions", Value: []sessionDoc{}},
+	}
+	if len(envs) == 0 {
+		// The relay may have emptied the outbox since the read: pending sends it to look, and
+		// it removes a tombstone with nothing left to publish.
+		set = append(set, bson.E{Key: events.MongoPendingField, Value: true})
 	}
 	return w.write(ctx, id, e, set, envs)
 }
