@@ -157,7 +157,7 @@ func (w *work) load(ctx context.Context, id uuid.UUID) (*entry, error) {
 		return e, nil
 	}
 	var d userDoc
-	err := w.s.users.FindOne(ctx, live(bson.E{Key: "_id", Value: uuidBinary(id)})).Decode(&d)
+	err := findOne(ctx, w.s.users, live(bson.E{Key: "_id", Value: uuidBinary(id)})).Decode(&d)
 	e := &entry{}
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):

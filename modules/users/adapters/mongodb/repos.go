@@ -39,6 +39,15 @@ func (u unit) coll() *mongo.Collection {
 	return u.s.users
 }
 
+// withoutOutbox leaves a document's pending events out of a read: no use case reads them, and
+// they are the bulk of a document just changed.
+var withoutOutbox = bson.D{{Key: events.MongoOutboxField, Value: 0}}
+
+// findOne reads the one document that filter matches, its outbox left out.
+func findOne(ctx context.Context, c *mongo.Collection, filter bson.D) *mongo.SingleResult {
+	return c.FindOne(ctx, filter, options.FindOne().SetProjection(withoutOutbox))
+}
+
 // live is the filter of a user's document that is not a deletion's tombstone.
 func live(filter ...bson.E) bson.D {
 	return append(bson.D{{Key: events.MongoDeletedField, Value: false}}, filter...)
@@ -82,7 +91,7 @@ func (r *users) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, e
 // GetCaller reads the caller's document, sessions included, in one query.
 func (r *users) GetCaller(ctx context.Context, c ports.Credential) (ports.CallerRead, error) {
 	var d userDoc
-	err := r.coll().FindOne(ctx, live(bson.E{Key: "_id", Value: uuidBinary(c.UserID)})).Decode(&d)
+	err := findOne(ctx, r.coll(), live(bson.E{Key: "_id", Value: uuidBinary(c.UserID)})).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return ports.CallerRead{}, nil
 	}
@@ -95,7 +104,7 @@ func (r *users) GetCaller(ctx context.Context, c ports.Credential) (ports.Caller
 // GetCallerAnd reads the caller's document and the user's in one query.
 func (r *users) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID) (ports.CallerRead, *domain.User, error) {
 	ids := bson.A{uuidBinary(c.UserID), uuidBinary(id)}
-	docs, err := r.find(ctx, live(bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}), nil)
+	docs, err := r.find(ctx, live(bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}), options.Find())
 	if err != nil {
 		return ports.CallerRead{}, nil, err
 	}
@@ -120,7 +129,7 @@ func (r *users) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UU
 // GetByEmail returns the user with the email, without regard to case.
 func (r *users) GetByEmail(ctx context.Context, email string) (*domain.User, error) {
 	var d userDoc
-	err := r.coll().FindOne(ctx, live(bson.E{Key: "email_key", Value: key(email)})).Decode(&d)
+	err := findOne(ctx, r.coll(), live(bson.E{Key: "email_key", Value: key(email)})).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, &domain.NotFoundError{}
 	}
@@ -156,12 +165,9 @@ func (r *users) List(ctx context.Context, q ports.ListQuery) ([]*domain.User, er
 	return out, nil
 }
 
+// find reads the documents filter matches, as opts says, their outboxes left out.
 func (r *users) find(ctx context.Context, filter bson.D, opts *options.FindOptionsBuilder) ([]userDoc, error) {
-	var o []options.Lister[options.FindOptions]
-	if opts != nil {
-		o = append(o, opts)
-	}
-	cur, err := r.coll().Find(ctx, filter, o...)
+	cur, err := r.coll().Find(ctx, filter, opts.SetProjection(withoutOutbox))
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -243,7 +249,7 @@ func (r *sessions) UseRefreshToken(ctx context.Context, digest []byte, now time.
 	)
 	err := r.in(ctx, func(w *work) error {
 		var owner userDoc
-		err := w.s.users.FindOne(ctx, live(bson.E{Key: "sessions.tokens.digest", Value: digest})).Decode(&owner)
+		err := findOne(ctx, w.s.users, live(bson.E{Key: "sessions.tokens.digest", Value: digest})).Decode(&owner)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			return ports.ErrUnknownRefreshToken
 		}
