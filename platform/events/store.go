@@ -234,6 +234,14 @@ func MarkProcessedPostgres(ctx context.Context, tx pgstore.DBTX, handler string,
 	return n == 1, database.ClassifyPostgres(err)
 }
 
+// MarkProcessedAllPostgres is MarkProcessedPostgres of several events in one statement: it
+// returns the ids of those handler had not processed before, each once. A batch handler does
+// its work for those only, in the same transaction.
+func MarkProcessedAllPostgres(ctx context.Context, tx pgstore.DBTX, handler string, ids []uuid.UUID, now time.Time) ([]uuid.UUID, error) {
+	first, err := pgstore.New(tx).MarkProcessedAll(ctx, pgstore.MarkProcessedAllParams{Handler: handler, EventIds: ids, ProcessedAt: now})
+	return first, database.ClassifyPostgres(err)
+}
+
 // MarkProcessedSQLite is MarkProcessedPostgres on SQLite.
 func MarkProcessedSQLite(ctx context.Context, tx litestore.DBTX, handler string, id uuid.UUID, now time.Time) (bool, error) {
 	n, err := litestore.New(tx).MarkProcessed(ctx, litestore.MarkProcessedParams{Handler: handler, EventID: id, ProcessedAt: now})

@@ -67,6 +67,32 @@ func (q *Queries) AppendEvent(ctx context.Context, arg AppendEventParams) error 
 	return err
 }
 
+const appendEvents = `-- name: AppendEvents :exec
+INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
+SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::smallint[]),
+       unnest($4::timestamptz[]), unnest($5::text[])
+`
+
+type AppendEventsParams struct {
+	EventIds    []uuid.UUID
+	Types       []string
+	Parts       []int16
+	OccurredAts []time.Time
+	Envelopes   []string
+}
+
+// A transaction's events in one statement (one element per event in each array).
+func (q *Queries) AppendEvents(ctx context.Context, arg AppendEventsParams) error {
+	_, err := q.db.Exec(ctx, appendEvents,
+		arg.EventIds,
+		arg.Types,
+		arg.Parts,
+		arg.OccurredAts,
+		arg.Envelopes,
+	)
+	return err
+}
+
 const backlog = `-- name: Backlog :one
 SELECT count(*) AS pending, coalesce(min(o.occurred_at), 'epoch')::timestamptz AS oldest
 FROM event_outbox o
@@ -280,6 +306,41 @@ func (q *Queries) MarkProcessed(ctx context.Context, arg MarkProcessedParams) (i
 		return 0, err
 	}
 	return result.RowsAffected(), nil
+}
+
+const markProcessedAll = `-- name: MarkProcessedAll :many
+INSERT INTO event_processed (handler, event_id, processed_at)
+SELECT $1::text, unnest($2::uuid[]), $3::timestamptz
+ON CONFLICT DO NOTHING
+RETURNING event_id
+`
+
+type MarkProcessedAllParams struct {
+	Handler     string
+	EventIds    []uuid.UUID
+	ProcessedAt time.Time
+}
+
+// MarkProcessed of several events in one statement: returns the ids recorded now, that is the
+// events the handler had not processed before (each once, however often it is given).
+func (q *Queries) MarkProcessedAll(ctx context.Context, arg MarkProcessedAllParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, markProcessedAll, arg.Handler, arg.EventIds, arg.ProcessedAt)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var event_id uuid.UUID
+		if err := rows.Scan(&event_id); err != nil {
+			return nil, err
+		}
+		items = append(items, event_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const moveMark = `-- name: MoveMark :exec

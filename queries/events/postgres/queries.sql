@@ -5,6 +5,12 @@
 INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
 VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(part), sqlc.arg(occurred_at), sqlc.arg(envelope));
 
+-- name: AppendEvents :exec
+-- A transaction's events in one statement (one element per event in each array).
+INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
+SELECT unnest(sqlc.arg(event_ids)::uuid[]), unnest(sqlc.arg(types)::text[]), unnest(sqlc.arg(parts)::smallint[]),
+       unnest(sqlc.arg(occurred_ats)::timestamptz[]), unnest(sqlc.arg(envelopes)::text[]);
+
 -- name: TryLockPart :one
 -- Held until the transaction ends: one relay at a time per part, so a subject's events are
 -- published in order while several instances share the parts. An advisory lock, not a row
@@ -49,6 +55,14 @@ DELETE FROM event_processed WHERE processed_at < sqlc.arg(before);
 INSERT INTO event_processed (handler, event_id, processed_at)
 VALUES (sqlc.arg(handler), sqlc.arg(event_id), sqlc.arg(processed_at))
 ON CONFLICT DO NOTHING;
+
+-- name: MarkProcessedAll :many
+-- MarkProcessed of several events in one statement: returns the ids recorded now, that is the
+-- events the handler had not processed before (each once, however often it is given).
+INSERT INTO event_processed (handler, event_id, processed_at)
+SELECT sqlc.arg(handler)::text, unnest(sqlc.arg(event_ids)::uuid[]), sqlc.arg(processed_at)::timestamptz
+ON CONFLICT DO NOTHING
+RETURNING event_id;
 
 -- name: AddDeadLetter :exec
 INSERT INTO event_dead_letters (handler, event_id, envelope, error, attempts, failed_at)
