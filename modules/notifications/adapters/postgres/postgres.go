@@ -69,22 +69,41 @@ func (s *Store) AddJob(ctx context.Context, j domain.Job, evs ...ports.Event) er
 	return s.tx(ctx, evs, func(q *pgstore.Queries, _ pgx.Tx) error { return q.InsertJob(ctx, jobParams(ctx, j)) })
 }
 
-// AddJobsOnce stores each job unless handler processed its event before, in one transaction.
+// AddJobsOnce stores each job unless handler processed its event before, in one transaction of
+// two statements whatever the number of jobs: the events' processed ids, then the jobs of those
+// recorded for the first time.
 func (s *Store) AddJobsOnce(ctx context.Context, handler string, jobs ...ports.EventJob) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(jobs))
+	for i, ej := range jobs {
+		ids[i] = ej.EventID
+	}
 	return s.tx(ctx, nil, func(q *pgstore.Queries, tx pgx.Tx) error {
+		first, err := events.MarkProcessedAllPostgres(ctx, tx, handler, ids, jobs[0].Job.CreatedAt)
+		if err != nil || len(first) == 0 {
+			return err
+		}
+		news := make(map[uuid.UUID]bool, len(first))
+		for _, id := range first {
+			news[id] = true
+		}
+		var p pgstore.InsertJobsParams
 		for _, ej := range jobs {
-			first, err := events.MarkProcessedPostgres(ctx, tx, handler, ej.EventID, ej.Job.CreatedAt)
-			if err != nil {
-				return err
-			}
-			if !first {
+			if !news[ej.EventID] {
 				continue
 			}
-			if err := q.InsertJob(ctx, jobParams(ctx, ej.Job)); err != nil {
-				return err
-			}
+			delete(news, ej.EventID) // an event given twice asks for one mail
+			j := jobParams(ctx, ej.Job)
+			p.JobIds = append(p.JobIds, j.JobID)
+			p.Purposes = append(p.Purposes, j.Purpose)
+			p.UserIds = append(p.UserIds, j.UserID)
+			p.Emails = append(p.Emails, j.Email)
+			p.RequestIds = append(p.RequestIds, j.RequestID)
+			p.CreatedAts = append(p.CreatedAts, j.CreatedAt)
 		}
-		return nil
+		return q.InsertJobs(ctx, p)
 	})
 }
 

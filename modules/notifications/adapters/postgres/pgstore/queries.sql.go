@@ -186,6 +186,36 @@ func (q *Queries) InsertJob(ctx context.Context, arg InsertJobParams) error {
 	return err
 }
 
+const insertJobs = `-- name: InsertJobs :exec
+INSERT INTO mail_jobs (job_id, purpose, user_id, email, request_id, created_at, next_attempt_at)
+SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::uuid[]),
+       unnest($4::text[]), unnest($5::text[]), unnest($6::timestamptz[]),
+       unnest($6::timestamptz[])
+`
+
+type InsertJobsParams struct {
+	JobIds     []uuid.UUID
+	Purposes   []string
+	UserIds    []uuid.UUID
+	Emails     []string
+	RequestIds []string
+	CreatedAts []time.Time
+}
+
+// A relay batch's jobs in one statement (one element per job in each array); a job is due when
+// it is made.
+func (q *Queries) InsertJobs(ctx context.Context, arg InsertJobsParams) error {
+	_, err := q.db.Exec(ctx, insertJobs,
+		arg.JobIds,
+		arg.Purposes,
+		arg.UserIds,
+		arg.Emails,
+		arg.RequestIds,
+		arg.CreatedAts,
+	)
+	return err
+}
+
 const insertTokens = `-- name: InsertTokens :exec
 INSERT INTO mail_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
 SELECT unnest($1::bytea[]), unnest($2::text[]), unnest($3::uuid[]),
