@@ -3,9 +3,14 @@ package postgres_test
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/modules/users/adapters/postgres"
+	"github.com/acme/userservice/modules/users/domain"
+	"github.com/acme/userservice/modules/users/ports"
 	"github.com/acme/userservice/modules/users/ports/porttest"
 	"github.com/acme/userservice/platform/database/dbtest"
 	eventsql "github.com/acme/userservice/queries/events"
@@ -36,4 +41,39 @@ func TestContract(t *testing.T) {
 			},
 		}
 	})
+}
+
+// TestGetManyReadsTheUsersThatExist: the batch read (ports.UsersReader) returns each existing
+// user once, whatever the order or repetition of the ids, and skips the ids of no user.
+func TestGetManyReadsTheUsersThatExist(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := dbtest.Postgres(t, users.Migrations(), eventsql.Migrations())
+	repo := postgres.NewRepository(db.Pool, nil)
+	var want []*domain.User
+	for _, name := range []string{"ann", "bob", "cyd"} {
+		u, err := domain.NewUser(uuid.Must(uuid.NewV7()), name, name+"@example.com", time.Now().UTC().Truncate(time.Microsecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := repo.Add(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, u)
+	}
+	var _ ports.UsersReader = repo
+	got, err := repo.GetMany(ctx, []uuid.UUID{want[2].ID(), uuid.New(), want[0].ID(), want[2].ID()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[uuid.UUID]domain.Snapshot{}
+	for _, u := range got {
+		byID[u.ID()] = u.Snapshot()
+	}
+	if len(got) != 2 || byID[want[0].ID()] != want[0].Snapshot() || byID[want[2].ID()] != want[2].Snapshot() {
+		t.Fatalf("GetMany read %+v; want ann and cyd once each", byID)
+	}
+	if got, err := repo.GetMany(ctx, nil); err != nil || len(got) != 0 {
+		t.Fatalf("GetMany of no ids: %v, %v", got, err)
+	}
 }
