@@ -9,7 +9,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -41,9 +40,9 @@ type ClaimJobsParams struct {
 }
 
 type ClaimJobsRow struct {
-	JobID     uuid.UUID
+	JobID     pgtype.UUID
 	Purpose   string
-	UserID    uuid.UUID
+	UserID    pgtype.UUID
 	Email     string
 	RequestID string
 	CreatedAt time.Time
@@ -85,7 +84,7 @@ const deleteJob = `-- name: DeleteJob :exec
 DELETE FROM mail_jobs WHERE job_id = $1
 `
 
-func (q *Queries) DeleteJob(ctx context.Context, jobID uuid.UUID) error {
+func (q *Queries) DeleteJob(ctx context.Context, jobID pgtype.UUID) error {
 	_, err := q.db.Exec(ctx, deleteJob, jobID)
 	return err
 }
@@ -94,7 +93,7 @@ const deleteJobs = `-- name: DeleteJobs :exec
 DELETE FROM mail_jobs WHERE job_id = ANY($1::uuid[])
 `
 
-func (q *Queries) DeleteJobs(ctx context.Context, jobIds []uuid.UUID) error {
+func (q *Queries) DeleteJobs(ctx context.Context, jobIds []pgtype.UUID) error {
 	_, err := q.db.Exec(ctx, deleteJobs, jobIds)
 	return err
 }
@@ -103,7 +102,7 @@ const deleteJobsOf = `-- name: DeleteJobsOf :exec
 DELETE FROM mail_jobs WHERE user_id = $1
 `
 
-func (q *Queries) DeleteJobsOf(ctx context.Context, userID uuid.UUID) error {
+func (q *Queries) DeleteJobsOf(ctx context.Context, userID pgtype.UUID) error {
 	_, err := q.db.Exec(ctx, deleteJobsOf, userID)
 	return err
 }
@@ -116,7 +115,7 @@ WHERE t.user_id = sent.user_id AND t.purpose = sent.purpose AND t.created_at < s
 `
 
 type DeleteOlderTokensOfParams struct {
-	UserIds    []uuid.UUID
+	UserIds    []pgtype.UUID
 	Purposes   []string
 	CreatedAts []time.Time
 }
@@ -152,7 +151,7 @@ const deleteTokensOf = `-- name: DeleteTokensOf :exec
 DELETE FROM mail_tokens WHERE user_id = $1
 `
 
-func (q *Queries) DeleteTokensOf(ctx context.Context, userID uuid.UUID) error {
+func (q *Queries) DeleteTokensOf(ctx context.Context, userID pgtype.UUID) error {
 	_, err := q.db.Exec(ctx, deleteTokensOf, userID)
 	return err
 }
@@ -164,9 +163,9 @@ VALUES ($1, $2, $3, $4, $5,
 `
 
 type InsertJobParams struct {
-	JobID         uuid.UUID
+	JobID         pgtype.UUID
 	Purpose       string
-	UserID        uuid.UUID
+	UserID        pgtype.UUID
 	Email         string
 	RequestID     string
 	CreatedAt     time.Time
@@ -194,9 +193,9 @@ SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::uuid[]),
 `
 
 type InsertJobsParams struct {
-	JobIds     []uuid.UUID
+	JobIds     []pgtype.UUID
 	Purposes   []string
-	UserIds    []uuid.UUID
+	UserIds    []pgtype.UUID
 	Emails     []string
 	RequestIds []string
 	CreatedAts []time.Time
@@ -225,7 +224,7 @@ SELECT unnest($1::bytea[]), unnest($2::text[]), unnest($3::uuid[]),
 type InsertTokensParams struct {
 	TokenHashes [][]byte
 	Purposes    []string
-	UserIds     []uuid.UUID
+	UserIds     []pgtype.UUID
 	Emails      []string
 	CreatedAts  []time.Time
 	ExpiresAts  []time.Time
@@ -253,7 +252,7 @@ WHERE job_id = $3
 type RetryJobParams struct {
 	NextAttemptAt time.Time
 	LastError     string
-	JobID         uuid.UUID
+	JobID         pgtype.UUID
 }
 
 func (q *Queries) RetryJob(ctx context.Context, arg RetryJobParams) error {
@@ -276,7 +275,7 @@ type UseTokenParams struct {
 }
 
 type UseTokenRow struct {
-	UserID uuid.UUID
+	UserID pgtype.UUID
 	Email  string
 }
 
