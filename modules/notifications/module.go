@@ -167,6 +167,18 @@ func (a accounts) Account(ctx context.Context, id uuid.UUID) (ports.Account, err
 	return account(a.dir.Account(ctx, id))
 }
 
+func (a accounts) Accounts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]ports.Account, error) {
+	got, err := a.dir.Accounts(ctx, ids)
+	if err != nil {
+		return nil, portError(err)
+	}
+	out := make(map[uuid.UUID]ports.Account, len(got))
+	for id, x := range got {
+		out[id], _ = account(x, nil)
+	}
+	return out, nil
+}
+
 func (a accounts) AccountByEmail(ctx context.Context, email string) (ports.Account, error) {
 	return account(a.dir.AccountByEmail(ctx, email))
 }

@@ -53,6 +53,33 @@ func (d *Directory) Account(ctx context.Context, id uuid.UUID) (identity.Account
 	return accountOf(d.svc.Users.Get(ctx, id))
 }
 
+// Accounts returns the accounts of the ids that have one: in one read when the repository can
+// (ports.UsersReader), else one at a time.
+func (d *Directory) Accounts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]identity.Account, error) {
+	out := make(map[uuid.UUID]identity.Account, len(ids))
+	if r, ok := d.svc.Users.(ports.UsersReader); ok {
+		us, err := r.GetMany(ctx, ids)
+		if err != nil {
+			return nil, err
+		}
+		for _, u := range us {
+			out[u.ID()], _ = accountOf(u, nil)
+		}
+		return out, nil
+	}
+	for _, id := range ids {
+		a, err := accountOf(d.svc.Users.Get(ctx, id))
+		if errors.Is(err, identity.ErrNoAccount) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		out[id] = a
+	}
+	return out, nil
+}
+
 // AccountByEmail returns the account with the email, without regard to case.
 func (d *Directory) AccountByEmail(ctx context.Context, email string) (identity.Account, error) {
 	return accountOf(d.svc.Users.GetByEmail(ctx, email))

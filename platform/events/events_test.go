@@ -213,7 +213,7 @@ func (h *harness) metrics(t *testing.T) *Metrics {
 func (h *harness) relayWith(t *testing.T, b Broker) *Relay {
 	t.Helper()
 	var listen = h.db.Pool // nil on SQLite
-	r := newRelay(h.store, b, zaptest.NewLogger(t), RelayOptions{Batch: 10, Poll: 20 * time.Millisecond, Retention: time.Hour, PruneEvery: time.Hour, Concurrency: 4}, listen)
+	r := newRelay(h.store, b, zaptest.NewLogger(t), RelayOptions{Batch: 10, Poll: 20 * time.Millisecond, Retention: time.Hour, PruneEvery: time.Hour}, listen)
 	if err := r.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -529,6 +529,88 @@ func TestPartLocksAreTheSchemas(t *testing.T) {
 	}
 }
 
+// TestABatchTakesTheFreePartsAndMovesTheirMarks: one delivery takes the pending events of every
+// part no other relay holds, in one publish; when publishing stops early, each part's mark moves
+// past its own published events only; a held part's events wait for its holder to let go.
+func TestABatchTakesTheFreePartsAndMovesTheirMarks(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, database.Postgres)
+	// Three subjects in three parts.
+	subjects := map[int]string{}
+	for i := 0; len(subjects) < 3; i++ {
+		s := fmt.Sprintf("subject-%d", i)
+		if _, ok := subjects[part(s)]; !ok {
+			subjects[part(s)] = s
+		}
+	}
+	var a, b, c string
+	for _, s := range subjects {
+		switch {
+		case a == "":
+			a = s
+		case b == "":
+			b = s
+		default:
+			c = s
+		}
+	}
+	a1, b1, a2, c1 := event(t, a, 1), event(t, b, 1), event(t, a, 2), event(t, c, 1)
+	for _, e := range []Event{a1, b1, a2, c1} { // four transactions, in this order
+		h.append(t, e)
+	}
+	held, err := h.db.Pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = held.Rollback(ctx) }()
+	if locked, err := pgstore.New(held).TryLockPart(ctx, int32(part(c))); err != nil || !locked {
+		t.Fatalf("holding c's part: %v %v", locked, err)
+	}
+	deliver := func(accept int) []Event {
+		t.Helper()
+		var got []Event
+		_, err := h.store.deliver(ctx, 10, func(_ context.Context, evs []Event) (int, error) {
+			got = evs
+			return min(accept, len(evs)), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	// Until every transaction older than the appends has finished (other tests' on the same
+	// server too), not all are deliverable: wait, publishing nothing (no mark moves).
+	eventually(t, "three deliverable events", func() bool { return len(deliver(0)) == 3 })
+	ids := func(evs []Event) []uuid.UUID {
+		out := make([]uuid.UUID, len(evs))
+		for i, e := range evs {
+			out[i] = e.ID
+		}
+		return out
+	}
+	// Every free part in one publish, in commit order; two accepted: a1 and b1.
+	if got := ids(deliver(2)); !slices.Equal(got, ids([]Event{a1, b1, a2})) {
+		t.Fatalf("first delivery %v; want a1, b1, a2 (c's part is held)", got)
+	}
+	// a's mark moved past a1 only, b's past b1.
+	if got := ids(deliver(10)); !slices.Equal(got, ids([]Event{a2})) {
+		t.Fatalf("second delivery %v; want a2", got)
+	}
+	if err := held.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "c1 deliverable", func() bool { return len(deliver(0)) == 1 })
+	if got := ids(deliver(10)); !slices.Equal(got, ids([]Event{c1})) {
+		t.Fatalf("after c's part was let go: %v; want c1", got)
+	}
+	if n, err := h.store.deliver(ctx, 10, func(context.Context, []Event) (int, error) {
+		t.Fatal("nothing is pending")
+		return 0, nil
+	}); err != nil || n != 0 {
+		t.Fatalf("a last delivery: %d %v", n, err)
+	}
+}
+
 // TestPruneKeepsWhatIsPendingOrRecent: delivered events older than the retention period go,
 // with the handlers' processed ids; pending and recent ones stay.
 func TestPruneKeepsWhatIsPendingOrRecent(t *testing.T) {
@@ -546,7 +628,7 @@ func TestPruneKeepsWhatIsPendingOrRecent(t *testing.T) {
 				// Until every transaction older than the append's has finished (other tests' on
 				// the same server too), the event is not deliverable yet.
 				eventually(t, fmt.Sprintf("delivery %d", i), func() bool {
-					n, err := h.store.deliver(ctx, part("a")%h.store.parts(), 1, func(context.Context, []Event) (int, error) { return 1, nil })
+					n, err := h.store.deliver(ctx, 1, func(context.Context, []Event) (int, error) { return 1, nil })
 					if err != nil {
 						t.Fatal(err)
 					}

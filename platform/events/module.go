@@ -66,18 +66,20 @@ func NewBroker(p BrokerParams, s store, m *Metrics) Broker {
 
 // NewRelay returns the relay of the open database's outbox, woken by sig.
 func NewRelay(db *database.DB, s store, b Broker, sig *Signal, cfg config.Config, log *zap.Logger) *Relay {
-	opts := RelayOptions{Batch: 100, Poll: time.Second, Linger: 20 * time.Millisecond, Retention: cfg.EventRetention, PruneEvery: time.Minute, Concurrency: 1}
+	// A batch takes the pending events of every part, up to 500 on PostgreSQL.
+	opts := RelayOptions{Batch: 500, Poll: time.Second, Linger: 20 * time.Millisecond, Retention: cfg.EventRetention, PruneEvery: time.Minute}
 	var listen *pgxpool.Pool
 	switch db.Engine {
 	case database.Postgres:
 		listen = db.Pool
-		opts.Concurrency = int(db.Pool.Config().MaxConns) / 4
 	case database.MongoDB:
 		// No notifications either, and a look costs a query per outbox collection.
 		opts.Poll = 200 * time.Millisecond
+		opts.Batch = 100
 	default:
 		// Without notifications, a short poll: one look past the mark in the primary key.
 		opts.Poll = 100 * time.Millisecond
+		opts.Batch = 100
 	}
 	r := newRelay(s, b, log.Named("events"), opts, listen)
 	r.signal = sig.woken()

@@ -77,8 +77,6 @@ func newMongoStore(db *mongo.Database, outboxes []OutboxCollection) *mongoStore 
 	return s
 }
 
-func (s *mongoStore) parts() int { return 1 }
-
 // pendingDoc is what the relay reads of an outbox collection's document.
 type pendingDoc struct {
 	ID        any            `bson:"_id"`
@@ -88,7 +86,7 @@ type pendingDoc struct {
 	coll      *mongo.Collection
 }
 
-func (s *mongoStore) deliver(ctx context.Context, _, limit int, publish func(context.Context, []Event) (int, error)) (int, error) {
+func (s *mongoStore) deliver(ctx context.Context, limit int, publish func(context.Context, []Event) (int, error)) (int, error) {
 	// Reading first keeps an idle relay to one query per poll; the lease is a write.
 	docs, evs, err := s.pending(ctx, limit)
 	if err != nil || len(docs) == 0 {

@@ -200,7 +200,7 @@ func TestMongoDeadLettersAndPruning(t *testing.T) {
 	}
 
 	h.append(t, e)
-	if n, err := h.store.deliver(ctx, 0, 10, func(context.Context, []Event) (int, error) { return 1, nil }); err != nil || n != 1 {
+	if n, err := h.store.deliver(ctx, 10, func(context.Context, []Event) (int, error) { return 1, nil }); err != nil || n != 1 {
 		t.Fatalf("deliver: %d %v", n, err)
 	}
 	if n, err := h.store.prune(ctx, time.Now().Add(-time.Hour)); err != nil || n != 0 {

@@ -34,8 +34,8 @@ func part(subject string) int {
 // while it waited for that lock comes first in the relay's order too.
 func AppendPostgres(ctx context.Context, db pgstore.DBTX, evs ...Event) error {
 	q := pgstore.New(db)
-	for _, e := range evs {
-		r, err := PostgresRow(e)
+	if len(evs) == 1 {
+		r, err := PostgresRow(evs[0])
 		if err != nil {
 			return err
 		}
@@ -44,6 +44,25 @@ func AppendPostgres(ctx context.Context, db pgstore.DBTX, evs ...Event) error {
 		}); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
+		return nil
+	}
+	if len(evs) == 0 {
+		return nil
+	}
+	// Several in one statement: a batch's events cost one round trip, not one each.
+	p := pgstore.AppendEventsParams{
+		EventIds: make([]uuid.UUID, len(evs)), Types: make([]string, len(evs)), Parts: make([]int16, len(evs)),
+		OccurredAts: make([]time.Time, len(evs)), Envelopes: make([]string, len(evs)),
+	}
+	for i, e := range evs {
+		r, err := PostgresRow(e)
+		if err != nil {
+			return err
+		}
+		p.EventIds[i], p.Types[i], p.Parts[i], p.OccurredAts[i], p.Envelopes[i] = r.ID, r.Type, r.Part, r.OccurredAt, r.Envelope
+	}
+	if err := q.AppendEvents(ctx, p); err != nil {
+		return fmt.Errorf("outbox: %w", err)
 	}
 	return nil
 }

@@ -17,26 +17,23 @@ type RelayOptions struct {
 	Batch int
 	// Poll is how long the relay sleeps when there is nothing to do and nobody wakes it.
 	Poll time.Duration
-	// Linger is the least time between two deliveries of a part after one that was not full.
-	// Under load, the events of many commits gather into one batch instead of each commit
-	// costing a transaction of the relay and one of each consumer; at most Linger is added
-	// to an event's delivery.
+	// Linger is the least time between two deliveries after one that was not full. Under
+	// load, the events of many commits gather into one batch instead of each commit costing a
+	// transaction of the relay and one of each consumer; at most Linger is added to an event's
+	// delivery.
 	Linger time.Duration
 	// Retention is how long delivered events stay in the changes feed (and handlers'
 	// processed ids are remembered) before they are pruned.
 	Retention time.Duration
 	// PruneEvery is how often pruning runs.
 	PruneEvery time.Duration
-	// Concurrency is how many parts are delivered at once, at least 1. On PostgreSQL a part
-	// holds a connection while the embedded broker's handlers take others from the same pool:
-	// a quarter of the pool leaves the rest to them and to requests.
-	Concurrency int
 }
 
-// Relay publishes the outbox: it reads the events past its mark in batches, each part in a
-// goroutine of its own (parts are independent: a subject's events are all in one), publishes
-// them through the broker in order, moves the part's mark past them, and prunes published
-// events after the retention period. On PostgreSQL, LISTEN/NOTIFY wakes it as soon as a transaction with events
+// Relay publishes the outbox: it reads the events past the marks of the parts it holds in
+// batches (a subject's events are all in one part, in order), publishes them through the broker
+// in order, moves each part's mark past them, and prunes published events after the retention
+// period. A batch takes every part no other relay holds, in one transaction: one set of round
+// trips per batch, and one batch for each handler, however the events fall into parts. On PostgreSQL, LISTEN/NOTIFY wakes it as soon as a transaction with events
 // commits, and several instances share the parts (an advisory lock per part); polling is the
 // fallback. It runs from the application's start to its stop.
 type Relay struct {
@@ -44,21 +41,16 @@ type Relay struct {
 	broker Broker
 	log    *zap.Logger
 	opts   RelayOptions
-	listen *pgxpool.Pool   // nil: no notifications (SQLite)
-	wakes  []chan struct{} // one per part
-	slots  chan struct{}   // Concurrency tokens
+	listen *pgxpool.Pool // nil: no notifications (SQLite)
+	wake   chan struct{}
 	signal <-chan struct{} // this instance's writers' Signal; nil: none
 	stop   context.CancelFunc
 	done   chan struct{}
 }
 
 func newRelay(s store, b Broker, log *zap.Logger, opts RelayOptions, listen *pgxpool.Pool) *Relay {
-	r := &Relay{store: s, broker: b, log: log, opts: opts, listen: listen, done: make(chan struct{}),
-		slots: make(chan struct{}, max(1, opts.Concurrency))}
-	for range s.parts() {
-		r.wakes = append(r.wakes, make(chan struct{}, 1))
-	}
-	return r
+	return &Relay{store: s, broker: b, log: log, opts: opts, listen: listen, done: make(chan struct{}),
+		wake: make(chan struct{}, 1)}
 }
 
 // Start starts the relay in the background.
@@ -100,37 +92,27 @@ func (r *Relay) Stop(ctx context.Context) error {
 
 // Wake makes the relay look for pending events now.
 func (r *Relay) Wake() {
-	for _, w := range r.wakes {
-		select {
-		case w <- struct{}{}:
-		default:
-		}
+	select {
+	case r.wake <- struct{}{}:
+	default:
 	}
 }
 
 func (r *Relay) run(ctx context.Context) {
 	var wg sync.WaitGroup
-	for p := range r.store.parts() {
-		wg.Go(func() { r.runPart(ctx, p) })
-	}
+	wg.Go(func() { r.deliver(ctx) })
 	wg.Go(func() { r.prune(ctx) })
 	wg.Wait()
 }
 
-// runPart publishes part p until ctx ends: batch after batch while there are full ones, then
-// it waits for a notification or the poll interval.
-func (r *Relay) runPart(ctx context.Context, p int) {
+// deliver publishes until ctx ends: batch after batch while there are full ones, then it waits
+// for a notification or the poll interval.
+func (r *Relay) deliver(ctx context.Context) {
 	for ctx.Err() == nil {
-		select {
-		case r.slots <- struct{}{}:
-		case <-ctx.Done():
-			return
-		}
 		began := time.Now()
-		n, err := r.store.deliver(ctx, p, r.opts.Batch, r.broker.Publish)
-		<-r.slots
+		n, err := r.store.deliver(ctx, r.opts.Batch, r.broker.Publish)
 		if err != nil && ctx.Err() == nil {
-			r.log.Warn("event relay: publishing failed; retrying later", zap.Int("part", p), zap.Error(err))
+			r.log.Warn("event relay: publishing failed; retrying later", zap.Error(err))
 		}
 		if err == nil && n == r.opts.Batch {
 			continue
@@ -138,7 +120,7 @@ func (r *Relay) runPart(ctx context.Context, p int) {
 		t := time.NewTimer(r.opts.Poll)
 		select {
 		case <-ctx.Done():
-		case <-r.wakes[p]:
+		case <-r.wake:
 		case <-t.C:
 		}
 		t.Stop()

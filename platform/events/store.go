@@ -19,12 +19,11 @@ import (
 
 // store is the relay's and the feed's storage, per engine.
 type store interface {
-	// parts returns how many parts deliver can be asked for.
-	parts() int
-	// deliver hands up to limit pending events of part, oldest first, to publish, and moves
-	// the part's mark past the first n it accepted. It returns how many events were pending
-	// (0 when another relay holds the part).
-	deliver(ctx context.Context, part, limit int, publish func(context.Context, []Event) (int, error)) (int, error)
+	// deliver hands up to limit pending events of the parts no other relay holds, oldest first
+	// in each part, to publish in one call, and moves each part's mark past its events among
+	// the first n publish accepted, in one transaction. It returns how many events were pending
+	// (0 when other relays hold every part).
+	deliver(ctx context.Context, limit int, publish func(context.Context, []Event) (int, error)) (int, error)
 	prune(ctx context.Context, before time.Time) (int64, error)
 	addDeadLetter(ctx context.Context, handler string, e Event, cause error, attempts int, at time.Time) error
 	feed(ctx context.Context, after Position, typ string, limit int) ([]FeedEntry, error)
@@ -78,23 +77,19 @@ func decode(envelope string) (Event, error) {
 
 type pgStore struct{ pool *pgxpool.Pool }
 
-func (s *pgStore) parts() int { return Parts }
-
-func (s *pgStore) deliver(ctx context.Context, part, limit int, publish func(context.Context, []Event) (int, error)) (pending int, err error) {
+// deliver takes every part it can in one transaction of four statements (lock, claim, move
+// the marks, commit after BEGIN), whatever the number of parts and events: a subject's events
+// stay in order (they are all in its part, and a part's events are claimed in order), and the
+// handlers get the events of every part in one batch.
+func (s *pgStore) deliver(ctx context.Context, limit int, publish func(context.Context, []Event) (int, error)) (pending int, err error) {
 	var pubErr error
 	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		q := pgstore.New(tx)
-		locked, err := q.TryLockPart(ctx, int32(part))
-		if err != nil || !locked {
-			return err // !locked: another relay holds the part
+		parts, err := q.TryLockParts(ctx, Parts)
+		if err != nil || len(parts) == 0 {
+			return err // none: other relays hold them all
 		}
-		mark, err := q.PartMark(ctx, int16(part))
-		if err != nil {
-			return err
-		}
-		rows, err := q.ClaimPending(ctx, pgstore.ClaimPendingParams{
-			Part: int16(part), AfterXid: mark.LastXid, AfterEvent: mark.LastEvent, Lim: int64(limit),
-		})
+		rows, err := q.ClaimPendingParts(ctx, pgstore.ClaimPendingPartsParams{Parts: parts, Lim: int64(limit)})
 		if err != nil || len(rows) == 0 {
 			return err
 		}
@@ -110,10 +105,21 @@ func (s *pgStore) deliver(ctx context.Context, part, limit int, publish func(con
 		if n == 0 {
 			return pubErr
 		}
-		// What was published is committed behind the mark even when publishing stopped early;
-		// the rest stays pending.
-		last := rows[n-1]
-		return q.MoveMark(ctx, pgstore.MoveMarkParams{Part: int16(part), LastXid: last.Xid, LastEvent: last.EventID})
+		// What was published is committed behind the marks even when publishing stopped early;
+		// the rest stays pending. A part's last published event is its last among the first n.
+		var last [Parts]int
+		for i := range rows[:n] {
+			last[rows[i].Part] = i + 1
+		}
+		var m pgstore.MoveMarksParams
+		for p, i := range last {
+			if i > 0 {
+				m.Parts = append(m.Parts, int16(p))
+				m.LastXids = append(m.LastXids, rows[i-1].Xid)
+				m.LastEvents = append(m.LastEvents, rows[i-1].EventID)
+			}
+		}
+		return q.MoveMarks(ctx, m)
 	})
 	if err == nil {
 		err = pubErr
@@ -166,9 +172,7 @@ func (s *pgStore) backlog(ctx context.Context) (int64, time.Time, error) {
 // mark. One relay runs per process, and one process per file.
 type liteStore struct{ db *sql.DB }
 
-func (s *liteStore) parts() int { return 1 }
-
-func (s *liteStore) deliver(ctx context.Context, _, limit int, publish func(context.Context, []Event) (int, error)) (int, error) {
+func (s *liteStore) deliver(ctx context.Context, limit int, publish func(context.Context, []Event) (int, error)) (int, error) {
 	q := litestore.New(s.db)
 	rows, err := q.ClaimPending(ctx, int64(limit))
 	if err != nil || len(rows) == 0 {
@@ -244,6 +248,14 @@ func (s *liteStore) backlog(ctx context.Context) (int64, time.Time, error) {
 func MarkProcessedPostgres(ctx context.Context, tx pgstore.DBTX, handler string, id uuid.UUID, now time.Time) (bool, error) {
 	n, err := pgstore.New(tx).MarkProcessed(ctx, pgstore.MarkProcessedParams{Handler: handler, EventID: id, ProcessedAt: now})
 	return n == 1, database.ClassifyPostgres(err)
+}
+
+// MarkProcessedAllPostgres is MarkProcessedPostgres of several events in one statement: it
+// returns the ids of those handler had not processed before, each once. A batch handler does
+// its work for those only, in the same transaction.
+func MarkProcessedAllPostgres(ctx context.Context, tx pgstore.DBTX, handler string, ids []uuid.UUID, now time.Time) ([]uuid.UUID, error) {
+	first, err := pgstore.New(tx).MarkProcessedAll(ctx, pgstore.MarkProcessedAllParams{Handler: handler, EventIds: ids, ProcessedAt: now})
+	return first, database.ClassifyPostgres(err)
 }
 
 // MarkProcessedSQLite is MarkProcessedPostgres on SQLite.

@@ -80,6 +80,9 @@ type Account struct {
 type Directory interface {
 	// Account returns the account with the id, or ErrNoAccount.
 	Account(ctx context.Context, id uuid.UUID) (Account, error)
+	// Accounts returns the accounts of those ids that have one, by id: a batch's accounts in
+	// one read where the storage allows it.
+	Accounts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Account, error)
 	// AccountByEmail returns the account with the email (without regard to case), or
 	// ErrNoAccount.
 	AccountByEmail(ctx context.Context, email string) (Account, error)

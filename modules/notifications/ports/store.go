@@ -92,6 +92,8 @@ func (e *PasswordError) Error() string { return "new_password " + e.Message }
 type Accounts interface {
 	// Account returns the account with the id, or ErrNoAccount.
 	Account(ctx context.Context, id uuid.UUID) (Account, error)
+	// Accounts returns the accounts of those ids that have one, by id (a batch in one read).
+	Accounts(ctx context.Context, ids []uuid.UUID) (map[uuid.UUID]Account, error)
 	// AccountByEmail returns the account with the email (any case), or ErrNoAccount.
 	AccountByEmail(ctx context.Context, email string) (Account, error)
 	// VerifyEmail marks the account's email verified if it is still email, else

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/acme/userservice/modules/notifications/domain"
 	"github.com/acme/userservice/modules/notifications/ports"
 )
@@ -53,14 +55,40 @@ func (s *Service) SendDue(ctx context.Context) (map[Outcome]int, error) {
 		errs    []error
 		pending []mail
 	)
+	// The accounts of the batch in one read: a job's mail is wanted or not by its account now.
+	live := make([]domain.Job, 0, len(jobs))
+	ids := make([]uuid.UUID, 0, len(jobs))
 	for _, j := range jobs {
-		m, out, err := s.prepare(ctx, j, now)
+		if j.Stale(now) {
+			outcomes[Abandoned]++
+			errs = append(errs, errors.Join(fmt.Errorf("mail %s (%s) abandoned after %d attempts", j.ID, j.Purpose, j.Attempts-1),
+				s.Store.DropJob(ctx, j.ID)))
+			continue
+		}
+		live = append(live, j)
+		ids = append(ids, j.UserID)
+	}
+	var accounts map[uuid.UUID]ports.Account
+	if len(live) > 0 {
+		if accounts, err = s.Accounts.Accounts(ctx, ids); err != nil {
+			for _, j := range live {
+				outcomes[Retried]++
+				errs = append(errs, s.retry(ctx, j, err))
+			}
+			return outcomes, errors.Join(errs...)
+		}
+	}
+	for _, j := range live {
+		m, out, err := s.prepare(ctx, j, accounts, now)
 		if out != Sent {
 			outcomes[out]++
 			errs = append(errs, err)
 			continue
 		}
 		pending = append(pending, m)
+	}
+	if len(pending) == 0 {
+		return outcomes, errors.Join(errs...)
 	}
 	tokens := make([]domain.Token, len(pending))
 	for i, m := range pending {
@@ -112,19 +140,12 @@ type mail struct {
 	msg   ports.Message
 }
 
-// prepare checks that the job is still wanted and writes its mail with a new token; an outcome
-// other than Sent says what became of it instead.
-func (s *Service) prepare(ctx context.Context, j domain.Job, now time.Time) (mail, Outcome, error) {
-	if j.Stale(now) {
-		return mail{}, Abandoned, errors.Join(fmt.Errorf("mail %s (%s) abandoned after %d attempts", j.ID, j.Purpose, j.Attempts-1),
-			s.Store.DropJob(ctx, j.ID))
-	}
-	a, err := s.Accounts.Account(ctx, j.UserID)
-	if errors.Is(err, ports.ErrNoAccount) || (err == nil && !wanted(j, a)) {
+// prepare checks that the job is still wanted by its account (in accounts, or gone) and writes
+// its mail with a new token; an outcome other than Sent says what became of it instead.
+func (s *Service) prepare(ctx context.Context, j domain.Job, accounts map[uuid.UUID]ports.Account, now time.Time) (mail, Outcome, error) {
+	a, ok := accounts[j.UserID]
+	if !ok || !wanted(j, a) {
 		return mail{}, Dropped, s.Store.DropJob(ctx, j.ID)
-	}
-	if err != nil {
-		return mail{}, Retried, s.retry(ctx, j, err)
 	}
 	tok, digest := s.Opaque.New()
 	t := domain.NewToken(digest, j, now)

@@ -43,6 +43,13 @@ type UserRepository interface {
 	Delete(ctx context.Context, id uuid.UUID) error
 }
 
+// UsersReader is what a UserRepository may also do: read several users at once. A repository
+// without it is read one user at a time (see Directory.Accounts).
+type UsersReader interface {
+	// GetMany returns the users with the ids that exist, in no particular order.
+	GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.User, error)
+}
+
 // Credential is what a verified access token says: its user, and the session it was issued in.
 type Credential struct {
 	UserID    uuid.UUID

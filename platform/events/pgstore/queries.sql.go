@@ -67,6 +67,32 @@ func (q *Queries) AppendEvent(ctx context.Context, arg AppendEventParams) error 
 	return err
 }
 
+const appendEvents = `-- name: AppendEvents :exec
+INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
+SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::smallint[]),
+       unnest($4::timestamptz[]), unnest($5::text[])
+`
+
+type AppendEventsParams struct {
+	EventIds    []uuid.UUID
+	Types       []string
+	Parts       []int16
+	OccurredAts []time.Time
+	Envelopes   []string
+}
+
+// A transaction's events in one statement (one element per event in each array).
+func (q *Queries) AppendEvents(ctx context.Context, arg AppendEventsParams) error {
+	_, err := q.db.Exec(ctx, appendEvents,
+		arg.EventIds,
+		arg.Types,
+		arg.Parts,
+		arg.OccurredAts,
+		arg.Envelopes,
+	)
+	return err
+}
+
 const backlog = `-- name: Backlog :one
 SELECT count(*) AS pending, coalesce(min(o.occurred_at), 'epoch')::timestamptz AS oldest
 FROM event_outbox o
@@ -89,46 +115,54 @@ func (q *Queries) Backlog(ctx context.Context) (BacklogRow, error) {
 	return i, err
 }
 
-const claimPending = `-- name: ClaimPending :many
-SELECT xid, event_id, envelope
-FROM event_outbox
-WHERE part = $1
-  AND (xid, event_id) > ($2::bigint, $3::uuid)
-  AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-ORDER BY xid, event_id
-LIMIT $4::bigint
+const claimPendingParts = `-- name: ClaimPendingParts :many
+SELECT e.part, e.xid, e.event_id, e.envelope
+FROM event_outbox AS e
+JOIN event_relay AS r ON r.part = e.part
+WHERE r.part = ANY($1::smallint[])
+  AND (e.xid, e.event_id) > (r.last_xid, r.last_event)
+  AND (e.xid, e.event_id) > (SELECT m.last_xid, m.last_event FROM event_relay AS m
+                             WHERE m.part = ANY($1::smallint[])
+                             ORDER BY m.last_xid, m.last_event LIMIT 1)
+  AND e.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+ORDER BY e.xid, e.event_id
+LIMIT $2::bigint
 `
 
-type ClaimPendingParams struct {
-	Part       int16
-	AfterXid   int64
-	AfterEvent uuid.UUID
-	Lim        int64
+type ClaimPendingPartsParams struct {
+	Parts []int16
+	Lim   int64
 }
 
-type ClaimPendingRow struct {
+type ClaimPendingPartsRow struct {
+	Part     int16
 	Xid      int64
 	EventID  uuid.UUID
 	Envelope string
 }
 
-// The part's events after the mark, oldest first, of transactions older than the oldest one
-// running (see the migration: nothing can appear before them later).
-func (q *Queries) ClaimPending(ctx context.Context, arg ClaimPendingParams) ([]ClaimPendingRow, error) {
-	rows, err := q.db.Query(ctx, claimPending,
-		arg.Part,
-		arg.AfterXid,
-		arg.AfterEvent,
-		arg.Lim,
-	)
+// The events of the parts after each part's mark, oldest first, of transactions older than the
+// oldest one running (see the migration: nothing can appear before them later): one scan of the
+// primary key from the lowest of the marks, cut at lim, so that each part's events are a prefix
+// of what it has pending. Run after TryLockParts, in a statement of its own: its snapshot then
+// includes the commit of the relay that held a part before (a statement that locked and read at
+// once would read the marks with the snapshot it started with, from before that commit, and
+// publish again).
+func (q *Queries) ClaimPendingParts(ctx context.Context, arg ClaimPendingPartsParams) ([]ClaimPendingPartsRow, error) {
+	rows, err := q.db.Query(ctx, claimPendingParts, arg.Parts, arg.Lim)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []ClaimPendingRow
+	var items []ClaimPendingPartsRow
 	for rows.Next() {
-		var i ClaimPendingRow
-		if err := rows.Scan(&i.Xid, &i.EventID, &i.Envelope); err != nil {
+		var i ClaimPendingPartsRow
+		if err := rows.Scan(
+			&i.Part,
+			&i.Xid,
+			&i.EventID,
+			&i.Envelope,
+		); err != nil {
 			return nil, err
 		}
 		items = append(items, i)
@@ -282,39 +316,59 @@ func (q *Queries) MarkProcessed(ctx context.Context, arg MarkProcessedParams) (i
 	return result.RowsAffected(), nil
 }
 
-const moveMark = `-- name: MoveMark :exec
-UPDATE event_relay SET last_xid = $1, last_event = $2
-WHERE part = $3
+const markProcessedAll = `-- name: MarkProcessedAll :many
+INSERT INTO event_processed (handler, event_id, processed_at)
+SELECT $1::text, unnest($2::uuid[]), $3::timestamptz
+ON CONFLICT DO NOTHING
+RETURNING event_id
 `
 
-type MoveMarkParams struct {
-	LastXid   int64
-	LastEvent uuid.UUID
-	Part      int16
+type MarkProcessedAllParams struct {
+	Handler     string
+	EventIds    []uuid.UUID
+	ProcessedAt time.Time
 }
 
-func (q *Queries) MoveMark(ctx context.Context, arg MoveMarkParams) error {
-	_, err := q.db.Exec(ctx, moveMark, arg.LastXid, arg.LastEvent, arg.Part)
+// MarkProcessed of several events in one statement: returns the ids recorded now, that is the
+// events the handler had not processed before (each once, however often it is given).
+func (q *Queries) MarkProcessedAll(ctx context.Context, arg MarkProcessedAllParams) ([]uuid.UUID, error) {
+	rows, err := q.db.Query(ctx, markProcessedAll, arg.Handler, arg.EventIds, arg.ProcessedAt)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []uuid.UUID
+	for rows.Next() {
+		var event_id uuid.UUID
+		if err := rows.Scan(&event_id); err != nil {
+			return nil, err
+		}
+		items = append(items, event_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const moveMarks = `-- name: MoveMarks :exec
+UPDATE event_relay AS r
+SET last_xid = m.last_xid, last_event = m.last_event
+FROM (SELECT unnest($1::smallint[]) AS part, unnest($2::bigint[]) AS last_xid,
+             unnest($3::uuid[]) AS last_event) AS m
+WHERE r.part = m.part
+`
+
+type MoveMarksParams struct {
+	Parts      []int16
+	LastXids   []int64
+	LastEvents []uuid.UUID
+}
+
+// Each part's mark past its last published event (one element per part in each array).
+func (q *Queries) MoveMarks(ctx context.Context, arg MoveMarksParams) error {
+	_, err := q.db.Exec(ctx, moveMarks, arg.Parts, arg.LastXids, arg.LastEvents)
 	return err
-}
-
-const partMark = `-- name: PartMark :one
-SELECT last_xid, last_event FROM event_relay WHERE part = $1
-`
-
-type PartMarkRow struct {
-	LastXid   int64
-	LastEvent uuid.UUID
-}
-
-// Read in a statement of its own, after TryLockPart: its snapshot then includes the commit of
-// the relay that held the lock before (a statement that locked and read at once would read
-// with the snapshot it started with, from before that commit, and publish again).
-func (q *Queries) PartMark(ctx context.Context, part int16) (PartMarkRow, error) {
-	row := q.db.QueryRow(ctx, partMark, part)
-	var i PartMarkRow
-	err := row.Scan(&i.LastXid, &i.LastEvent)
-	return i, err
 }
 
 const pruneDelivered = `-- name: PruneDelivered :execrows
@@ -357,4 +411,32 @@ func (q *Queries) TryLockPart(ctx context.Context, part int32) (bool, error) {
 	var pg_try_advisory_xact_lock bool
 	err := row.Scan(&pg_try_advisory_xact_lock)
 	return pg_try_advisory_xact_lock, err
+}
+
+const tryLockParts = `-- name: TryLockParts :many
+SELECT p::smallint AS part
+FROM generate_series(0, $1::int - 1) AS p
+WHERE pg_try_advisory_xact_lock(hashtext('userservice events ' || current_schema()), p)
+`
+
+// TryLockPart of every part at once: the parts this relay holds until its transaction ends
+// (those another relay holds are left to it).
+func (q *Queries) TryLockParts(ctx context.Context, parts int32) ([]int16, error) {
+	rows, err := q.db.Query(ctx, tryLockParts, parts)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []int16
+	for rows.Next() {
+		var part int16
+		if err := rows.Scan(&part); err != nil {
+			return nil, err
+		}
+		items = append(items, part)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

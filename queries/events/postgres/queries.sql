@@ -5,6 +5,12 @@
 INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
 VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(part), sqlc.arg(occurred_at), sqlc.arg(envelope));
 
+-- name: AppendEvents :exec
+-- A transaction's events in one statement (one element per event in each array).
+INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
+SELECT unnest(sqlc.arg(event_ids)::uuid[]), unnest(sqlc.arg(types)::text[]), unnest(sqlc.arg(parts)::smallint[]),
+       unnest(sqlc.arg(occurred_ats)::timestamptz[]), unnest(sqlc.arg(envelopes)::text[]);
+
 -- name: TryLockPart :one
 -- Held until the transaction ends: one relay at a time per part, so a subject's events are
 -- published in order while several instances share the parts. An advisory lock, not a row
@@ -14,26 +20,40 @@ VALUES (sqlc.arg(event_id), sqlc.arg(type), sqlc.arg(part), sqlc.arg(occurred_at
 -- services in other schemas of the same database (tests run so) never wait for this one's.
 SELECT pg_try_advisory_xact_lock(hashtext('userservice events ' || current_schema()), sqlc.arg(part)::int);
 
--- name: PartMark :one
--- Read in a statement of its own, after TryLockPart: its snapshot then includes the commit of
--- the relay that held the lock before (a statement that locked and read at once would read
--- with the snapshot it started with, from before that commit, and publish again).
-SELECT last_xid, last_event FROM event_relay WHERE part = sqlc.arg(part);
+-- name: TryLockParts :many
+-- TryLockPart of every part at once: the parts this relay holds until its transaction ends
+-- (those another relay holds are left to it).
+SELECT p::smallint AS part
+FROM generate_series(0, sqlc.arg(parts)::int - 1) AS p
+WHERE pg_try_advisory_xact_lock(hashtext('userservice events ' || current_schema()), p);
 
--- name: ClaimPending :many
--- The part's events after the mark, oldest first, of transactions older than the oldest one
--- running (see the migration: nothing can appear before them later).
-SELECT xid, event_id, envelope
-FROM event_outbox
-WHERE part = sqlc.arg(part)
-  AND (xid, event_id) > (sqlc.arg(after_xid)::bigint, sqlc.arg(after_event)::uuid)
-  AND xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
-ORDER BY xid, event_id
+-- name: ClaimPendingParts :many
+-- The events of the parts after each part's mark, oldest first, of transactions older than the
+-- oldest one running (see the migration: nothing can appear before them later): one scan of the
+-- primary key from the lowest of the marks, cut at lim, so that each part's events are a prefix
+-- of what it has pending. Run after TryLockParts, in a statement of its own: its snapshot then
+-- includes the commit of the relay that held a part before (a statement that locked and read at
+-- once would read the marks with the snapshot it started with, from before that commit, and
+-- publish again).
+SELECT e.part, e.xid, e.event_id, e.envelope
+FROM event_outbox AS e
+JOIN event_relay AS r ON r.part = e.part
+WHERE r.part = ANY(sqlc.arg(parts)::smallint[])
+  AND (e.xid, e.event_id) > (r.last_xid, r.last_event)
+  AND (e.xid, e.event_id) > (SELECT m.last_xid, m.last_event FROM event_relay AS m
+                             WHERE m.part = ANY(sqlc.arg(parts)::smallint[])
+                             ORDER BY m.last_xid, m.last_event LIMIT 1)
+  AND e.xid < pg_snapshot_xmin(pg_current_snapshot())::text::bigint
+ORDER BY e.xid, e.event_id
 LIMIT sqlc.arg(lim)::bigint;
 
--- name: MoveMark :exec
-UPDATE event_relay SET last_xid = sqlc.arg(last_xid), last_event = sqlc.arg(last_event)
-WHERE part = sqlc.arg(part);
+-- name: MoveMarks :exec
+-- Each part's mark past its last published event (one element per part in each array).
+UPDATE event_relay AS r
+SET last_xid = m.last_xid, last_event = m.last_event
+FROM (SELECT unnest(sqlc.arg(parts)::smallint[]) AS part, unnest(sqlc.arg(last_xids)::bigint[]) AS last_xid,
+             unnest(sqlc.arg(last_events)::uuid[]) AS last_event) AS m
+WHERE r.part = m.part;
 
 -- name: PruneDelivered :execrows
 -- Events older than the retention period that their part's relay has published.
@@ -49,6 +69,14 @@ DELETE FROM event_processed WHERE processed_at < sqlc.arg(before);
 INSERT INTO event_processed (handler, event_id, processed_at)
 VALUES (sqlc.arg(handler), sqlc.arg(event_id), sqlc.arg(processed_at))
 ON CONFLICT DO NOTHING;
+
+-- name: MarkProcessedAll :many
+-- MarkProcessed of several events in one statement: returns the ids recorded now, that is the
+-- events the handler had not processed before (each once, however often it is given).
+INSERT INTO event_processed (handler, event_id, processed_at)
+SELECT sqlc.arg(handler)::text, unnest(sqlc.arg(event_ids)::uuid[]), sqlc.arg(processed_at)::timestamptz
+ON CONFLICT DO NOTHING
+RETURNING event_id;
 
 -- name: AddDeadLetter :exec
 INSERT INTO event_dead_letters (handler, event_id, envelope, error, attempts, failed_at)

@@ -24,6 +24,14 @@ INSERT INTO mail_jobs (job_id, purpose, user_id, email, request_id, created_at, 
 VALUES (sqlc.arg(job_id), sqlc.arg(purpose), sqlc.arg(user_id), sqlc.arg(email), sqlc.arg(request_id),
         sqlc.arg(created_at), sqlc.arg(next_attempt_at));
 
+-- name: InsertJobs :exec
+-- A relay batch's jobs in one statement (one element per job in each array); a job is due when
+-- it is made.
+INSERT INTO mail_jobs (job_id, purpose, user_id, email, request_id, created_at, next_attempt_at)
+SELECT unnest(sqlc.arg(job_ids)::uuid[]), unnest(sqlc.arg(purposes)::text[]), unnest(sqlc.arg(user_ids)::uuid[]),
+       unnest(sqlc.arg(emails)::text[]), unnest(sqlc.arg(request_ids)::text[]), unnest(sqlc.arg(created_ats)::timestamptz[]),
+       unnest(sqlc.arg(created_ats)::timestamptz[]);
+
 -- name: ClaimJobs :many
 -- Leases up to lim of the most overdue jobs until lease_until: no other sender takes them
 -- meanwhile (SKIP LOCKED: concurrent senders take different ones), and if this one dies the

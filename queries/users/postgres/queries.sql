@@ -23,6 +23,13 @@ SELECT user_id, username, email, is_active, role, created_at, updated_at, passwo
 FROM users
 WHERE user_id = sqlc.arg(user_id);
 
+-- name: GetUsersByIDs :many
+-- The users with the ids that exist, in one statement (the mail sender reads a batch's accounts
+-- at once).
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash, email_verified_at
+FROM users
+WHERE user_id = ANY(sqlc.arg(user_ids)::uuid[]);
+
 -- name: GetUserForUpdate :one
 -- A read-modify-write (deactivate, activate, update, a new password) locks the row, so that it
 -- knows exactly what it changed, and the event it records says so, whatever runs beside it.

@@ -58,12 +58,17 @@ func (m *Mailer) Send(ctx context.Context, msg ports.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("devmail: %w", err)
 	}
-	now := time.Now().UTC()
-	gm, err := mailmsg.New(m.from, msg, now)
-	if err != nil {
-		return fmt.Errorf("devmail: %w", err)
-	}
-	if m.dir != "" {
+	if m.dir == "" {
+		// Nothing to write: the message is checked as SMTP would, not built.
+		if err := mailmsg.Check(msg); err != nil {
+			return fmt.Errorf("devmail: %w", err)
+		}
+	} else {
+		now := time.Now().UTC()
+		gm, err := mailmsg.New(m.from, msg, now)
+		if err != nil {
+			return fmt.Errorf("devmail: %w", err)
+		}
 		if err := m.write(gm, now); err != nil {
 			return fmt.Errorf("devmail: %w", err)
 		}

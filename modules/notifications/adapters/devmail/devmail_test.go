@@ -181,4 +181,15 @@ func TestSendRefusesABadMessage(t *testing.T) {
 	if entries, _ := os.ReadDir(dir); len(entries) != 0 || logs.Len() != start {
 		t.Fatalf("%d files, %d log lines", len(entries), logs.Len()-start)
 	}
+	// Without a directory the message is not built, but it is refused alike.
+	nodir, nologs := newMailer(t, "")
+	start = nologs.Len()
+	for _, bad := range []ports.Message{{To: "ann", Subject: "s", Text: "t"}, {To: "ann@example.com", Subject: "s"}} {
+		if err := nodir.Send(t.Context(), bad); err == nil {
+			t.Fatalf("without a directory, %+v was taken", bad)
+		}
+	}
+	if nologs.Len() != start {
+		t.Fatalf("%d log lines of refused messages", nologs.Len()-start)
+	}
 }

@@ -32,15 +32,9 @@ func ParseFrom(s string) (*mail.Address, error) {
 
 // New builds the message m from from, dated date.
 func New(from *mail.Address, m ports.Message, date time.Time) (*gomail.Msg, error) {
-	// The recipient is parsed here rather than by go-mail, and net/mail's reason left out, so
-	// that the error does not quote the address: errors end up in logs, addresses are personal
-	// data.
-	to, err := mail.ParseAddress(m.To)
+	to, err := recipient(m)
 	if err != nil {
-		return nil, errors.New("mail message: the recipient is not one email address")
-	}
-	if m.Text == "" {
-		return nil, errors.New("mail message: no text body")
+		return nil, err
 	}
 	// No User-Agent/X-Mailer: which library and version we run is nobody's business.
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
@@ -58,6 +52,27 @@ func New(from *mail.Address, m ports.Message, date time.Time) (*gomail.Msg, erro
 		msg.AddAlternativeString(gomail.TypeTextHTML, m.HTML)
 	}
 	return msg, nil
+}
+
+// Check returns the error New would return for m, without building the message: for a mailer
+// that sends nothing (devmail without a directory), which refuses what SMTP would refuse.
+func Check(m ports.Message) error {
+	_, err := recipient(m)
+	return err
+}
+
+// recipient returns m's recipient, or why m cannot be sent. The recipient is parsed here rather
+// than by go-mail, and net/mail's reason left out, so that the error does not quote the
+// address: errors end up in logs, addresses are personal data.
+func recipient(m ports.Message) (*mail.Address, error) {
+	to, err := mail.ParseAddress(m.To)
+	if err != nil {
+		return nil, errors.New("mail message: the recipient is not one email address")
+	}
+	if m.Text == "" {
+		return nil, errors.New("mail message: no text body")
+	}
+	return to, nil
 }
 
 // messageID returns a new Message-ID (without its angle brackets) in the sender's domain rather

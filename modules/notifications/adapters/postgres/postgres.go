@@ -60,7 +60,7 @@ func jobParams(ctx context.Context, j domain.Job) pgstore.InsertJobParams {
 	if rid == "" {
 		rid = reqctx.RequestID(ctx)
 	}
-	return pgstore.InsertJobParams{JobID: j.ID, Purpose: string(j.Purpose), UserID: j.UserID, Email: j.Email,
+	return pgstore.InsertJobParams{JobID: pgID(j.ID), Purpose: string(j.Purpose), UserID: pgID(j.UserID), Email: j.Email,
 		RequestID: rid, CreatedAt: j.CreatedAt, NextAttemptAt: j.CreatedAt}
 }
 
@@ -69,22 +69,41 @@ func (s *Store) AddJob(ctx context.Context, j domain.Job, evs ...ports.Event) er
 	return s.tx(ctx, evs, func(q *pgstore.Queries, _ pgx.Tx) error { return q.InsertJob(ctx, jobParams(ctx, j)) })
 }
 
-// AddJobsOnce stores each job unless handler processed its event before, in one transaction.
+// AddJobsOnce stores each job unless handler processed its event before, in one transaction of
+// two statements whatever the number of jobs: the events' processed ids, then the jobs of those
+// recorded for the first time.
 func (s *Store) AddJobsOnce(ctx context.Context, handler string, jobs ...ports.EventJob) error {
+	if len(jobs) == 0 {
+		return nil
+	}
+	ids := make([]uuid.UUID, len(jobs))
+	for i, ej := range jobs {
+		ids[i] = ej.EventID
+	}
 	return s.tx(ctx, nil, func(q *pgstore.Queries, tx pgx.Tx) error {
+		first, err := events.MarkProcessedAllPostgres(ctx, tx, handler, ids, jobs[0].Job.CreatedAt)
+		if err != nil || len(first) == 0 {
+			return err
+		}
+		news := make(map[uuid.UUID]bool, len(first))
+		for _, id := range first {
+			news[id] = true
+		}
+		var p pgstore.InsertJobsParams
 		for _, ej := range jobs {
-			first, err := events.MarkProcessedPostgres(ctx, tx, handler, ej.EventID, ej.Job.CreatedAt)
-			if err != nil {
-				return err
-			}
-			if !first {
+			if !news[ej.EventID] {
 				continue
 			}
-			if err := q.InsertJob(ctx, jobParams(ctx, ej.Job)); err != nil {
-				return err
-			}
+			delete(news, ej.EventID) // an event given twice asks for one mail
+			j := jobParams(ctx, ej.Job)
+			p.JobIds = append(p.JobIds, j.JobID)
+			p.Purposes = append(p.Purposes, j.Purpose)
+			p.UserIds = append(p.UserIds, j.UserID)
+			p.Emails = append(p.Emails, j.Email)
+			p.RequestIds = append(p.RequestIds, j.RequestID)
+			p.CreatedAts = append(p.CreatedAts, j.CreatedAt)
 		}
-		return nil
+		return q.InsertJobs(ctx, p)
 	})
 }
 
@@ -96,7 +115,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now, leaseUntil time.Time, limit 
 	}
 	jobs := make([]domain.Job, len(rows))
 	for i, row := range rows {
-		jobs[i] = domain.Job{ID: row.JobID, Purpose: domain.Purpose(row.Purpose), UserID: row.UserID, Email: row.Email,
+		jobs[i] = domain.Job{ID: row.JobID.Bytes, Purpose: domain.Purpose(row.Purpose), UserID: row.UserID.Bytes, Email: row.Email,
 			RequestID: row.RequestID, CreatedAt: row.CreatedAt.UTC(), Attempts: int(row.Attempts)}
 	}
 	return jobs, nil
@@ -104,7 +123,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now, leaseUntil time.Time, limit 
 
 // RetryJob puts the job off until next.
 func (s *Store) RetryJob(ctx context.Context, id uuid.UUID, next time.Time, why string) error {
-	return mapError(pgstore.New(s.pool).RetryJob(ctx, pgstore.RetryJobParams{JobID: id, NextAttemptAt: next, LastError: why}))
+	return mapError(pgstore.New(s.pool).RetryJob(ctx, pgstore.RetryJobParams{JobID: pgID(id), NextAttemptAt: next, LastError: why}))
 }
 
 // AddTokens stores tokens about to be mailed, in one statement.
@@ -113,7 +132,7 @@ func (s *Store) AddTokens(ctx context.Context, ts ...domain.Token) error {
 	for _, t := range ts {
 		p.TokenHashes = append(p.TokenHashes, t.Digest)
 		p.Purposes = append(p.Purposes, string(t.Purpose))
-		p.UserIds = append(p.UserIds, t.UserID)
+		p.UserIds = append(p.UserIds, pgID(t.UserID))
 		p.Emails = append(p.Emails, t.Email)
 		p.CreatedAts = append(p.CreatedAts, t.CreatedAt)
 		p.ExpiresAts = append(p.ExpiresAts, t.ExpiresAt)
@@ -132,14 +151,14 @@ func (s *Store) Sent(ctx context.Context, sent ...ports.SentJob) error {
 	evs := make([]ports.Event, len(sent))
 	var (
 		older pgstore.DeleteOlderTokensOfParams
-		jobs  []uuid.UUID
+		jobs  []pgtype.UUID
 	)
 	for i, x := range sent {
 		evs[i] = x.Event
-		older.UserIds = append(older.UserIds, x.Token.UserID)
+		older.UserIds = append(older.UserIds, pgID(x.Token.UserID))
 		older.Purposes = append(older.Purposes, string(x.Token.Purpose))
 		older.CreatedAts = append(older.CreatedAts, x.Token.CreatedAt)
-		jobs = append(jobs, x.Job.ID)
+		jobs = append(jobs, pgID(x.Job.ID))
 	}
 	return s.tx(ctx, evs, func(q *pgstore.Queries, _ pgx.Tx) error {
 		if err := q.DeleteOlderTokensOf(ctx, older); err != nil {
@@ -151,7 +170,7 @@ func (s *Store) Sent(ctx context.Context, sent ...ports.SentJob) error {
 
 // DropJob deletes a job.
 func (s *Store) DropJob(ctx context.Context, id uuid.UUID) error {
-	return mapError(pgstore.New(s.pool).DeleteJob(ctx, id))
+	return mapError(pgstore.New(s.pool).DeleteJob(ctx, pgID(id)))
 }
 
 // UseToken consumes a token once.
@@ -164,16 +183,16 @@ func (s *Store) UseToken(ctx context.Context, digest []byte, p domain.Purpose, n
 	if err != nil {
 		return uuid.Nil, "", mapError(err)
 	}
-	return row.UserID, row.Email, nil
+	return row.UserID.Bytes, row.Email, nil
 }
 
 // Forget deletes the user's tokens and jobs.
 func (s *Store) Forget(ctx context.Context, userID uuid.UUID) error {
 	return s.tx(ctx, nil, func(q *pgstore.Queries, _ pgx.Tx) error {
-		if err := q.DeleteTokensOf(ctx, userID); err != nil {
+		if err := q.DeleteTokensOf(ctx, pgID(userID)); err != nil {
 			return err
 		}
-		return q.DeleteJobsOf(ctx, userID)
+		return q.DeleteJobsOf(ctx, pgID(userID))
 	})
 }
 
@@ -187,6 +206,9 @@ func (s *Store) Backlog(ctx context.Context) (int, error) {
 	n, err := pgstore.New(s.pool).Backlog(ctx)
 	return int(n), mapError(err)
 }
+
+// pgID is id as pgx encodes it without conversion (see sqlc.yaml).
+func pgID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 func mapError(err error) error {
 	if err == nil {

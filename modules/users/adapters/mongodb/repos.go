@@ -56,7 +56,10 @@ func live(filter ...bson.E) bson.D {
 // users is the UserRepository.
 type users struct{ unit }
 
-var _ ports.UserRepository = (*users)(nil)
+var (
+	_ ports.UserRepository = (*users)(nil)
+	_ ports.UsersReader    = (*users)(nil)
+)
 
 // Add stores a new user with its events in one insert.
 func (r *users) Add(ctx context.Context, u *domain.User, evs ...ports.Event) error {
@@ -124,6 +127,23 @@ func (r *users) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UU
 		}
 	}
 	return caller, user, nil
+}
+
+// GetMany returns the users with the ids that exist, in one query (ports.UsersReader).
+func (r *users) GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.User, error) {
+	in := make(bson.A, len(ids))
+	for i, id := range ids {
+		in[i] = uuidBinary(id)
+	}
+	docs, err := r.find(ctx, live(bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}), options.Find())
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*domain.User, len(docs))
+	for i, d := range docs {
+		out[i] = d.user()
+	}
+	return out, nil
 }
 
 // GetByEmail returns the user with the email, without regard to case.

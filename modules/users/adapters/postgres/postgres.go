@@ -88,6 +88,19 @@ func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error
 	return oneUser(row, err, id)
 }
 
+// GetMany returns the users with the ids that exist, in one statement.
+func (r *Repository) GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.User, error) {
+	pg := make([]pgtype.UUID, len(ids))
+	for i, id := range ids {
+		pg[i] = pgID(id)
+	}
+	rows, err := r.q.GetUsersByIDs(ctx, pg)
+	if err != nil {
+		return nil, mapError(err)
+	}
+	return allUsers(rows), nil
+}
+
 // GetForUpdate returns the user with the id, locking the row until the transaction ends.
 func (r *Repository) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, error) {
 	row, err := r.q.GetUserForUpdate(ctx, pgID(id))

@@ -76,6 +76,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentSameEmailHasOneWinner", testConcurrentAdds},
 		{"ConcurrentChangesOfAUserAreAllKept", testConcurrentChanges},
 		{"UnitOfWorkOverSeveralUsersKeepsItsPromise", testSeveralUsers},
+		{"GetManyReadsTheUsersThatExist", testGetMany},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -737,5 +738,28 @@ func testSeveralUsers(t *testing.T, s Store) {
 		if err == nil || errA == nil || errB == nil {
 			t.Fatalf("a unit of work writing two users returned %v; reading them: %v, %v; want it refused, writing neither", err, errA, errB)
 		}
+	}
+}
+
+// testGetMany: the batch read (ports.UsersReader, where the repository has it) returns each
+// existing user once, whatever the order or repetition of the ids, and skips the ids of no user.
+func testGetMany(t *testing.T, s Store) {
+	reader, ok := s.Users.(ports.UsersReader)
+	if !ok {
+		t.Skip("SKIPPED: this repository reads one user at a time (no ports.UsersReader)")
+	}
+	ann, bob, cyd := newUser(t, "ann", "ann@example.com", base), newUser(t, "bob", "bob@example.com", base), newUser(t, "cyd", "cyd@example.com", base)
+	add(t, s.UoW, ann, bob, cyd)
+	got, err := reader.GetMany(context.Background(), []uuid.UUID{cyd.ID(), uuid.New(), ann.ID(), cyd.ID()})
+	must(t, err)
+	byID := map[uuid.UUID]domain.Snapshot{}
+	for _, u := range got {
+		byID[u.ID()] = u.Snapshot()
+	}
+	if len(got) != 2 || byID[ann.ID()] != ann.Snapshot() || byID[cyd.ID()] != cyd.Snapshot() {
+		t.Fatalf("GetMany read %+v; want ann and cyd once each", byID)
+	}
+	if got, err := reader.GetMany(context.Background(), nil); err != nil || len(got) != 0 {
+		t.Fatalf("GetMany of no ids: %v, %v", got, err)
 	}
 }

@@ -7,11 +7,11 @@ package pgstore
 import (
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type AuditEvent struct {
-	EventID    uuid.UUID
+	EventID    pgtype.UUID
 	Type       string
 	Actor      string
 	Target     string

@@ -9,7 +9,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const insertAuditEvent = `-- name: InsertAuditEvent :exec
@@ -20,7 +20,7 @@ ON CONFLICT (event_id) DO NOTHING
 `
 
 type InsertAuditEventParams struct {
-	EventID    uuid.UUID
+	EventID    pgtype.UUID
 	Type       string
 	Actor      string
 	Target     string
@@ -52,7 +52,7 @@ ON CONFLICT (event_id) DO NOTHING
 `
 
 type InsertAuditEventsParams struct {
-	EventIds    []uuid.UUID
+	EventIds    []pgtype.UUID
 	Types       []string
 	Actors      []string
 	Targets     []string
@@ -89,7 +89,7 @@ LIMIT $5::bigint
 `
 
 type ListAuditEventsParams struct {
-	Before uuid.UUID
+	Before pgtype.UUID
 	Target string
 	Actor  string
 	Type   string

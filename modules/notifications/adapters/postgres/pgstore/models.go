@@ -7,14 +7,13 @@ package pgstore
 import (
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type MailJob struct {
-	JobID         uuid.UUID
+	JobID         pgtype.UUID
 	Purpose       string
-	UserID        uuid.UUID
+	UserID        pgtype.UUID
 	Email         string
 	RequestID     string
 	CreatedAt     time.Time
@@ -26,7 +25,7 @@ type MailJob struct {
 type MailToken struct {
 	TokenHash []byte
 	Purpose   string
-	UserID    uuid.UUID
+	UserID    pgtype.UUID
 	Email     string
 	CreatedAt time.Time
 	ExpiresAt time.Time

@@ -9,7 +9,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
@@ -41,9 +40,9 @@ type ClaimJobsParams struct {
 }
 
 type ClaimJobsRow struct {
-	JobID     uuid.UUID
+	JobID     pgtype.UUID
 	Purpose   string
-	UserID    uuid.UUID
+	UserID    pgtype.UUID
 	Email     string
 	RequestID string
 	CreatedAt time.Time
@@ -85,7 +84,7 @@ const deleteJob = `-- name: DeleteJob :exec
 DELETE FROM mail_jobs WHERE job_id = $1
 `
 
-func (q *Queries) DeleteJob(ctx context.Context, jobID uuid.UUID) error {
+func (q *Queries) DeleteJob(ctx context.Context, jobID pgtype.UUID) error {
 	_, err := q.db.Exec(ctx, deleteJob, jobID)
 	return err
 }
@@ -94,7 +93,7 @@ const deleteJobs = `-- name: DeleteJobs :exec
 DELETE FROM mail_jobs WHERE job_id = ANY($1::uuid[])
 `
 
-func (q *Queries) DeleteJobs(ctx context.Context, jobIds []uuid.UUID) error {
+func (q *Queries) DeleteJobs(ctx context.Context, jobIds []pgtype.UUID) error {
 	_, err := q.db.Exec(ctx, deleteJobs, jobIds)
 	return err
 }
@@ -103,7 +102,7 @@ const deleteJobsOf = `-- name: DeleteJobsOf :exec
 DELETE FROM mail_jobs WHERE user_id = $1
 `
 
-func (q *Queries) DeleteJobsOf(ctx context.Context, userID uuid.UUID) error {
+func (q *Queries) DeleteJobsOf(ctx context.Context, userID pgtype.UUID) error {
 	_, err := q.db.Exec(ctx, deleteJobsOf, userID)
 	return err
 }
@@ -116,7 +115,7 @@ WHERE t.user_id = sent.user_id AND t.purpose = sent.purpose AND t.created_at < s
 `
 
 type DeleteOlderTokensOfParams struct {
-	UserIds    []uuid.UUID
+	UserIds    []pgtype.UUID
 	Purposes   []string
 	CreatedAts []time.Time
 }
@@ -152,7 +151,7 @@ const deleteTokensOf = `-- name: DeleteTokensOf :exec
 DELETE FROM mail_tokens WHERE user_id = $1
 `
 
-func (q *Queries) DeleteTokensOf(ctx context.Context, userID uuid.UUID) error {
+func (q *Queries) DeleteTokensOf(ctx context.Context, userID pgtype.UUID) error {
 	_, err := q.db.Exec(ctx, deleteTokensOf, userID)
 	return err
 }
@@ -164,9 +163,9 @@ VALUES ($1, $2, $3, $4, $5,
 `
 
 type InsertJobParams struct {
-	JobID         uuid.UUID
+	JobID         pgtype.UUID
 	Purpose       string
-	UserID        uuid.UUID
+	UserID        pgtype.UUID
 	Email         string
 	RequestID     string
 	CreatedAt     time.Time
@@ -186,6 +185,36 @@ func (q *Queries) InsertJob(ctx context.Context, arg InsertJobParams) error {
 	return err
 }
 
+const insertJobs = `-- name: InsertJobs :exec
+INSERT INTO mail_jobs (job_id, purpose, user_id, email, request_id, created_at, next_attempt_at)
+SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::uuid[]),
+       unnest($4::text[]), unnest($5::text[]), unnest($6::timestamptz[]),
+       unnest($6::timestamptz[])
+`
+
+type InsertJobsParams struct {
+	JobIds     []pgtype.UUID
+	Purposes   []string
+	UserIds    []pgtype.UUID
+	Emails     []string
+	RequestIds []string
+	CreatedAts []time.Time
+}
+
+// A relay batch's jobs in one statement (one element per job in each array); a job is due when
+// it is made.
+func (q *Queries) InsertJobs(ctx context.Context, arg InsertJobsParams) error {
+	_, err := q.db.Exec(ctx, insertJobs,
+		arg.JobIds,
+		arg.Purposes,
+		arg.UserIds,
+		arg.Emails,
+		arg.RequestIds,
+		arg.CreatedAts,
+	)
+	return err
+}
+
 const insertTokens = `-- name: InsertTokens :exec
 INSERT INTO mail_tokens (token_hash, purpose, user_id, email, created_at, expires_at)
 SELECT unnest($1::bytea[]), unnest($2::text[]), unnest($3::uuid[]),
@@ -195,7 +224,7 @@ SELECT unnest($1::bytea[]), unnest($2::text[]), unnest($3::uuid[]),
 type InsertTokensParams struct {
 	TokenHashes [][]byte
 	Purposes    []string
-	UserIds     []uuid.UUID
+	UserIds     []pgtype.UUID
 	Emails      []string
 	CreatedAts  []time.Time
 	ExpiresAts  []time.Time
@@ -223,7 +252,7 @@ WHERE job_id = $3
 type RetryJobParams struct {
 	NextAttemptAt time.Time
 	LastError     string
-	JobID         uuid.UUID
+	JobID         pgtype.UUID
 }
 
 func (q *Queries) RetryJob(ctx context.Context, arg RetryJobParams) error {
@@ -246,7 +275,7 @@ type UseTokenParams struct {
 }
 
 type UseTokenRow struct {
-	UserID uuid.UUID
+	UserID pgtype.UUID
 	Email  string
 }
 

@@ -281,6 +281,44 @@ func (q *Queries) GetUserForUpdate(ctx context.Context, userID pgtype.UUID) (Use
 	return i, err
 }
 
+const getUsersByIDs = `-- name: GetUsersByIDs :many
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash, email_verified_at
+FROM users
+WHERE user_id = ANY($1::uuid[])
+`
+
+// The users with the ids that exist, in one statement (the mail sender reads a batch's accounts
+// at once).
+func (q *Queries) GetUsersByIDs(ctx context.Context, userIds []pgtype.UUID) ([]User, error) {
+	rows, err := q.db.Query(ctx, getUsersByIDs, userIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []User
+	for rows.Next() {
+		var i User
+		if err := rows.Scan(
+			&i.UserID,
+			&i.Username,
+			&i.Email,
+			&i.IsActive,
+			&i.Role,
+			&i.CreatedAt,
+			&i.UpdatedAt,
+			&i.PasswordHash,
+			&i.EmailVerifiedAt,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const insertRefreshToken = `-- name: InsertRefreshToken :exec
 INSERT INTO refresh_tokens (token_hash, session_id, issued_at)
 VALUES ($1, $2, $3)
