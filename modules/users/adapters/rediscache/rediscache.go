@@ -205,14 +205,31 @@ func shared(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithCancel(context.WithoutCancel(ctx))
 }
 
-// Repository decorates a UserRepository with the cache.
+// Repository decorates a UserRepository with the cache. When inner reads several users at
+// once (ports.UsersReader), so does the decorator.
 func (c *Cache) Repository(inner ports.UserRepository) ports.UserRepository {
-	return &repository{UserRepository: inner, c: c}
+	r := &repository{UserRepository: inner, c: c}
+	if many, ok := inner.(ports.UsersReader); ok {
+		return &batchRepository{repository: r, many: many}
+	}
+	return r
 }
 
 type repository struct {
 	ports.UserRepository
 	c *Cache
+}
+
+// batchRepository is the decorator of a repository that reads several users at once.
+type batchRepository struct {
+	*repository
+	many ports.UsersReader
+}
+
+// GetMany reads past the cache: a batch is the mail sender's, of users just registered or just
+// changed, whom the cache would hold only to drop them.
+func (b *batchRepository) GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.User, error) {
+	return b.many.GetMany(ctx, ids)
 }
 
 // Get reads the user through the cache.
