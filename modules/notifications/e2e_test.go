@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
@@ -23,6 +24,7 @@ import (
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/database/mongotest"
 	"github.com/acme/userservice/platform/oas"
 )
 
@@ -39,7 +41,21 @@ func start(t *testing.T, engine database.Engine, srv *smtptest.Server, opts ...a
 		apptest.Env("SMTP_URL", srv.URL()),
 		apptest.Env("PUBLIC_BASE_URL", "https://app.example.com"),
 	}, opts...)
+	if engine == database.MongoDB {
+		_, url := mongotest.Database(t)
+		opts = append(opts, apptest.Env("DATABASE_URL", url))
+	}
 	return apptest.Start(t, engine, fx.Options(users.Module, audit.Module, notifications.Module), opts...)
+}
+
+// forEngines runs fn on every engine, in parallel: the SQL engines, and MongoDB.
+func forEngines(t *testing.T, fn func(t *testing.T, engine database.Engine)) {
+	t.Helper()
+	apptest.ForEngines(t, fn)
+	t.Run(string(database.MongoDB), func(t *testing.T) {
+		t.Parallel()
+		fn(t, database.MongoDB)
+	})
 }
 
 // mailTo waits for the n-th mail the server received in all and returns it parsed, with the
@@ -101,7 +117,7 @@ func me(t *testing.T, c *oas.Client) *oas.User {
 // used, expired or other-purpose token gets the same 400.
 func TestEmailVerification(t *testing.T) {
 	t.Parallel()
-	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
+	forEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
 		u := a.NewUser(t)
@@ -206,9 +222,13 @@ func expire(t *testing.T, a *apptest.App) {
 	t.Helper()
 	q := "UPDATE mail_tokens SET expires_at = created_at"
 	var err error
-	if a.DB.Engine == database.Postgres {
+	switch a.DB.Engine {
+	case database.MongoDB:
+		_, err = a.DB.Mongo.Collection("mail_tokens").UpdateMany(ctx, bson.D{},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "expires_at", Value: int64(1)}}}})
+	case database.Postgres:
 		_, err = a.DB.Pool.Exec(ctx, q)
-	} else {
+	default:
 		_, err = a.DB.SQL.Exec(q)
 	}
 	if err != nil {
@@ -220,7 +240,7 @@ func expire(t *testing.T, a *apptest.App) {
 // mail, whose token sets the password once and ends every session.
 func TestPasswordReset(t *testing.T) {
 	t.Parallel()
-	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
+	forEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
 		u := a.NewUser(t)
@@ -300,7 +320,7 @@ func TestPasswordReset(t *testing.T) {
 // go out when it is back.
 func TestMailSurvivesAnSMTPOutage(t *testing.T) {
 	t.Parallel()
-	apptest.ForEngines(t, outage)
+	forEngines(t, outage)
 }
 
 func outage(t *testing.T, engine database.Engine) {
@@ -334,11 +354,22 @@ func outage(t *testing.T, engine database.Engine) {
 	}
 }
 
-// count returns how many rows table has.
+// count returns how many rows table has (on MongoDB, live documents its collection has).
 func count(t *testing.T, a *apptest.App, table string) int {
 	t.Helper()
 	var n int
 	var err error
+	if a.DB.Engine == database.MongoDB {
+		filter := bson.D{}
+		if table == "mail_jobs" {
+			filter = bson.D{{Key: "deleted", Value: false}}
+		}
+		m, err := a.DB.Mongo.Collection(table).CountDocuments(ctx, filter)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return int(m)
+	}
 	if a.DB.Engine == database.Postgres {
 		err = a.DB.Pool.QueryRow(ctx, "SELECT count(*) FROM "+table).Scan(&n)
 	} else {

@@ -22,6 +22,7 @@ import (
 
 	"github.com/acme/userservice/modules/notifications/adapters/compose"
 	"github.com/acme/userservice/modules/notifications/adapters/devmail"
+	"github.com/acme/userservice/modules/notifications/adapters/mongodb"
 	"github.com/acme/userservice/modules/notifications/adapters/postgres"
 	"github.com/acme/userservice/modules/notifications/adapters/smtpmail"
 	"github.com/acme/userservice/modules/notifications/adapters/sqlite"
@@ -55,6 +56,8 @@ var Module = fx.Module("notifications",
 		func(h *httpapi.Handler) oas.NotificationsHandler { return h },
 		fx.Annotate(func() problem.Mapper { return httpapi.Problem }, fx.ResultTags(`group:"problem_mappers"`)),
 		fx.Annotate(Migrations, fx.ResultTags(`group:"migrations"`)),
+		fx.Annotate(func() events.OutboxCollection { return events.OutboxCollection{Name: mongodb.Jobs} },
+			fx.ResultTags(`group:"mongo_outboxes"`)),
 		events.AsSubscription(NewSubscription),
 		// On the store, not the service: the service needs the accounts module's Directory, whose
 		// service needs these hooks, and that would be a cycle.
@@ -72,8 +75,11 @@ const resetFloor = 150 * time.Millisecond
 // NewStore returns the store of the adapter for the open database's engine; sig learns of
 // its events.
 func NewStore(db *database.DB, sig *events.Signal) ports.Store {
-	if db.Engine == database.Postgres {
+	switch db.Engine {
+	case database.Postgres:
 		return postgres.New(db.Pool, sig.Appended)
+	case database.MongoDB:
+		return mongodb.New(db.Mongo, sig.Appended)
 	}
 	return sqlite.New(db.SQL, sig.Appended)
 }
@@ -157,8 +163,11 @@ func handleBatch(ctx context.Context, svc *service.Service, evs []events.Event) 
 	return svc.AskVerification(ctx, Handler, asks...)
 }
 
-// Migrations returns the module's schema migrations for every engine.
-func Migrations() database.Migrations { return notificationsql.Migrations() }
+// Migrations returns the module's schema migrations for every engine; on MongoDB, its
+// collections' indexes.
+func Migrations() database.Migrations {
+	return notificationsql.Migrations().WithMongo(mongodb.Indexes)
+}
 
 // accounts is identity.Directory in the words of the module's ports.
 type accounts struct{ dir identity.Directory }

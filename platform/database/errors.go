@@ -75,3 +75,25 @@ func ClassifyMongo(err error) error {
 	}
 	return err
 }
+
+// MongoDuplicate reports whether a MongoDB write was refused by a unique index. FerretDB v1
+// (the tests' server) answers an update or an upsert that breaks one with its SQLite backend's
+// error instead of MongoDB's code 11000.
+func MongoDuplicate(err error) bool {
+	return err != nil && (mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed"))
+}
+
+// MongoOnlyDuplicates reports whether an insert of several documents failed only because some
+// of them were there already: every write it refused was refused by a unique index.
+func MongoOnlyDuplicates(err error) bool {
+	var bulk mongo.BulkWriteException
+	if !errors.As(err, &bulk) || bulk.WriteConcernError != nil || len(bulk.WriteErrors) == 0 {
+		return MongoDuplicate(err)
+	}
+	for _, we := range bulk.WriteErrors {
+		if we.Code != 11000 && !strings.Contains(we.Message, "UNIQUE constraint failed") {
+			return false
+		}
+	}
+	return true
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/pressly/goose/v3"
 	"github.com/pressly/goose/v3/lock"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
 
 // Migrations are one module's schema migrations (goose SQL files), one tree per engine.
@@ -232,4 +233,41 @@ func (m *Migrator) classify(err error) error {
 		return ClassifyPostgres(err)
 	}
 	return ClassifySQLite(err)
+}
+
+// EnsureMongoIndexes creates those of the indexes that coll lacks, by name: what a module's
+// MongoDB preparation does at every start. MongoDB answers a repeated creation as a no-op, but
+// FerretDB v1 (the tests' server) drops the connection on some, and listing first spares the
+// server the work at each start too.
+func EnsureMongoIndexes(ctx context.Context, coll *mongo.Collection, indexes []mongo.IndexModel) error {
+	names, err := coll.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return ClassifyMongo(err)
+	}
+	have := make(map[string]bool, len(names))
+	for _, n := range names {
+		have[n.Name] = true
+	}
+	var missing []mongo.IndexModel
+	for _, ix := range indexes {
+		var o options.IndexOptions
+		if ix.Options != nil {
+			for _, set := range ix.Options.List() {
+				if err := set(&o); err != nil {
+					return err
+				}
+			}
+		}
+		if o.Name == nil {
+			return fmt.Errorf("an index of %s has no name", coll.Name())
+		}
+		if !have[*o.Name] {
+			missing = append(missing, ix)
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	_, err = coll.Indexes().CreateMany(ctx, missing)
+	return ClassifyMongo(err)
 }

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -42,17 +41,16 @@ const mongoLeaseFor = 10 * time.Second
 
 // MongoIndexes creates the platform's collections' indexes on MongoDB, if missing.
 func MongoIndexes(ctx context.Context, db *mongo.Database) error {
-	if _, err := db.Collection(mongoFeed).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	if err := database.EnsureMongoIndexes(ctx, db.Collection(mongoFeed), []mongo.IndexModel{
 		{Keys: bson.D{{Key: "seq", Value: 1}}, Options: options.Index().SetName("seq").SetUnique(true)},
 		{Keys: bson.D{{Key: "type", Value: 1}, {Key: "seq", Value: 1}}, Options: options.Index().SetName("type_seq")},
 		{Keys: bson.D{{Key: "taken_at", Value: 1}}, Options: options.Index().SetName("taken_at")},
 	}); err != nil {
 		return err
 	}
-	_, err := db.Collection(mongoDeadLetters).Indexes().CreateOne(ctx, mongo.IndexModel{
-		Keys: bson.D{{Key: "failed_at", Value: 1}}, Options: options.Index().SetName("failed_at"),
+	return database.EnsureMongoIndexes(ctx, db.Collection(mongoDeadLetters), []mongo.IndexModel{
+		{Keys: bson.D{{Key: "failed_at", Value: 1}}, Options: options.Index().SetName("failed_at")},
 	})
-	return err
 }
 
 // mongoStore is the relay's and the feed's store on MongoDB. The pending events are in the
@@ -119,15 +117,10 @@ func (s *mongoStore) lease(ctx context.Context) (bool, error) {
 	}}}
 	update := bson.D{{Key: "$set", Value: bson.D{{Key: "owner", Value: s.owner}, {Key: "until", Value: now.Add(mongoLeaseFor).UnixMicro()}}}}
 	_, err := s.db.Collection(mongoLease).UpdateOne(ctx, filter, update, options.UpdateOne().SetUpsert(true))
-	if err != nil && duplicateMongo(err) {
+	if err != nil && database.MongoDuplicate(err) {
 		return false, nil // held by another: the upsert found the id taken
 	}
 	return err == nil, database.ClassifyMongo(err)
-}
-
-// duplicateMongo reports a unique index's refusal as FerretDB v1 words it for an upsert.
-func duplicateMongo(err error) bool {
-	return mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 // pending reads the documents with pending events, up to about limit events.

@@ -54,7 +54,7 @@ func appendMongo(t *testing.T, db *mongo.Database, evs ...Event) {
 					{Key: "$setOnInsert", Value: bson.D{{Key: MongoDeletedField, Value: false}}},
 					{Key: "$push", Value: bson.D{{Key: MongoOutboxField, Value: bson.D{{Key: "$each", Value: pending}}}}},
 				}, options.UpdateOne().SetUpsert(true))
-			if err != nil && !mongo.IsDuplicateKeyError(err) && !duplicateMongo(err) {
+			if err != nil && !database.MongoDuplicate(err) {
 				t.Fatal(err)
 			}
 			if err == nil && (res.MatchedCount == 1 || res.UpsertedCount == 1) {

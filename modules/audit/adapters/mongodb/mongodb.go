@@ -10,7 +10,6 @@ package mongodb
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -42,12 +41,11 @@ func NewRepository(db *mongo.Database) *Repository {
 // Indexes creates the indexes of the trail's filters (each with the id, the order of pages),
 // if missing.
 func Indexes(ctx context.Context, db *mongo.Database) error {
-	_, err := db.Collection(Collection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	return database.EnsureMongoIndexes(ctx, db.Collection(Collection), []mongo.IndexModel{
 		{Keys: bson.D{{Key: "target", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("target_id")},
 		{Keys: bson.D{{Key: "actor", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("actor_id")},
 		{Keys: bson.D{{Key: "type", Value: 1}, {Key: "_id", Value: -1}}, Options: options.Index().SetName("type_id")},
 	})
-	return mapError(err)
 }
 
 // entryDoc is an entry as the collection keeps it; the time in microseconds since 1970, the
@@ -83,25 +81,10 @@ func (r *Repository) RecordAll(ctx context.Context, _ string, es []domain.Entry)
 	}
 	// Unordered: one entry already there does not stop the others.
 	_, err := r.entries.InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
-	if err != nil && !onlyDuplicates(err) {
+	if err != nil && !database.MongoOnlyDuplicates(err) {
 		return mapError(err)
 	}
 	return nil
-}
-
-// onlyDuplicates reports whether every write an insert refused was refused for an id already
-// taken. FerretDB v1 words that refusal as its SQLite backend's error.
-func onlyDuplicates(err error) bool {
-	var bulk mongo.BulkWriteException
-	if !errors.As(err, &bulk) || bulk.WriteConcernError != nil || len(bulk.WriteErrors) == 0 {
-		return mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed")
-	}
-	for _, we := range bulk.WriteErrors {
-		if we.Code != 11000 && !strings.Contains(we.Message, "UNIQUE constraint failed") {
-			return false
-		}
-	}
-	return true
 }
 
 // List returns a page of entries, newest first: an entry's id is its event's UUIDv7, ordered

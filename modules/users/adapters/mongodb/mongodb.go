@@ -20,7 +20,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -66,14 +65,13 @@ func New(db *mongo.Database, appended func()) *Store {
 // username (lower-cased, as the SQL engines compare them), the keyset order of listing, the
 // refresh tokens' digests, and the relay's pending documents.
 func Indexes(ctx context.Context, db *mongo.Database) error {
-	_, err := db.Collection(Collection).Indexes().CreateMany(ctx, []mongo.IndexModel{
+	return database.EnsureMongoIndexes(ctx, db.Collection(Collection), []mongo.IndexModel{
 		{Keys: bson.D{{Key: "email_key", Value: 1}}, Options: options.Index().SetName("email_key").SetUnique(true)},
 		{Keys: bson.D{{Key: "username_key", Value: 1}}, Options: options.Index().SetName("username_key").SetUnique(true)},
 		{Keys: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("created_at_id")},
 		{Keys: bson.D{{Key: "sessions.tokens.digest", Value: 1}}, Options: options.Index().SetName("refresh_token_digest")},
 		{Keys: bson.D{{Key: events.MongoPendingField, Value: 1}}, Options: options.Index().SetName("pending")},
 	})
-	return mapError(err)
 }
 
 // Repository returns the UserRepository whose every call is a unit of work of its own.
@@ -295,7 +293,7 @@ func (w *work) write(ctx context.Context, id uuid.UUID, e *entry, set bson.D, en
 // the field another user holds (asked of the database, as servers word the error
 // differently), the rest as mapError does.
 func (w *work) writeError(ctx context.Context, err error, d *userDoc) error {
-	if !duplicate(err) {
+	if !database.MongoDuplicate(err) {
 		return mapError(err)
 	}
 	other := bson.D{{Key: "email_key", Value: d.EmailKey}, {Key: "_id", Value: bson.D{{Key: "$ne", Value: d.ID}}}}
@@ -307,12 +305,6 @@ func (w *work) writeError(ctx context.Context, err error, d *userDoc) error {
 		return &domain.AlreadyExistsError{Field: domain.FieldEmail, Value: d.Email}
 	}
 	return &domain.AlreadyExistsError{Field: domain.FieldUsername, Value: d.Username}
-}
-
-// duplicate reports whether a write was refused by a unique index. FerretDB v1 answers an
-// update that breaks one with its SQLite backend's error rather than MongoDB's code 11000.
-func duplicate(err error) bool {
-	return mongo.IsDuplicateKeyError(err) || strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
 func mapError(err error) error {
