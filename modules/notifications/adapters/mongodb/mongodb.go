@@ -3,10 +3,11 @@
 //
 //   - A mail job is a document of mail_jobs, an outbox collection (events.MongoOutbox): a job
 //     asked for with events (a password reset request) is inserted with them, atomically.
-//   - A job an event asks for is keyed by that event's id, so an event delivered again finds
-//     its job there and asks for no second mail, with no separate record of processed events.
-//   - A job that ends (sent, dropped, forgotten) becomes a tombstone, which the relay removes
-//     once the events it may still hold are published.
+//   - A job an event asks for is keyed by that event's id (and the handler's name), so an
+//     event delivered again finds its job there and asks for no second mail, with no separate
+//     record of processed events. A job that ends (sent or dropped) is therefore kept, ended, for EndedJobsKept, then
+//     pruned; a forgotten user's jobs become tombstones, which the relay removes once the
+//     events they may still hold are published.
 //   - Recording sends writes their events into one new tombstone first, then voids the older
 //     links and ends the jobs: should the process die in between, the jobs are sent again and
 //     recorded again (a mail and its event at least once, as when a send fails), never lost.
@@ -33,6 +34,10 @@ import (
 	"github.com/acme/userservice/platform/reqctx"
 )
 
+// EndedJobsKept is how long an ended job stays, so that a late redelivery of the event that
+// asked for it asks for nothing.
+const EndedJobsKept = 24 * time.Hour
+
 // The module's collections.
 const (
 	// Jobs is the mail jobs' collection, an outbox collection of the events relay.
@@ -58,7 +63,7 @@ func New(db *mongo.Database, appended func()) *Store {
 // tokens, the relay's pending documents, and tokens by expiry.
 func Indexes(ctx context.Context, db *mongo.Database) error {
 	if err := database.EnsureMongoIndexes(ctx, db.Collection(Jobs), []mongo.IndexModel{
-		{Keys: bson.D{{Key: events.MongoDeletedField, Value: 1}, {Key: "next_attempt_at", Value: 1}}, Options: options.Index().SetName("due")},
+		{Keys: bson.D{{Key: events.MongoDeletedField, Value: 1}, {Key: "ended_at", Value: 1}, {Key: "next_attempt_at", Value: 1}}, Options: options.Index().SetName("due")},
 		{Keys: bson.D{{Key: "user_id", Value: 1}}, Options: options.Index().SetName("user_id")},
 		{Keys: bson.D{{Key: events.MongoPendingField, Value: 1}}, Options: options.Index().SetName("pending")},
 	}); err != nil {
@@ -81,6 +86,8 @@ type jobDoc struct {
 	NextAttemptAt int64       `bson:"next_attempt_at"`
 	Attempts      int         `bson:"attempts"`
 	LastError     string      `bson:"last_error"`
+	// EndedAt is when the job was sent or dropped; 0 while it waits.
+	EndedAt int64 `bson:"ended_at"`
 
 	Outbox    []events.MongoPending `bson:"outbox"`
 	OutboxSeq int64                 `bson:"outbox_seq"`
@@ -142,15 +149,16 @@ func (s *Store) AddJob(ctx context.Context, j domain.Job, evs ...ports.Event) er
 	return nil
 }
 
-// AddJobsOnce stores each job under its event's id, in one unordered insert: an event already
-// asked for (this module has one handler) finds its id taken and stores nothing.
-func (s *Store) AddJobsOnce(ctx context.Context, _ string, jobs ...ports.EventJob) error {
+// AddJobsOnce stores each job under an id made of its event's and the handler's, in one
+// unordered insert: an event the handler already asked for finds its id taken and stores
+// nothing.
+func (s *Store) AddJobsOnce(ctx context.Context, handler string, jobs ...ports.EventJob) error {
 	if len(jobs) == 0 {
 		return nil
 	}
 	docs := make([]any, 0, len(jobs))
 	for _, ej := range jobs {
-		d, err := newJob(ctx, ej.EventID, ej.Job, nil)
+		d, err := newJob(ctx, uuid.NewSHA1(ej.EventID, []byte(handler)), ej.Job, nil)
 		if err != nil {
 			return err
 		}
@@ -166,7 +174,7 @@ func (s *Store) AddJobsOnce(ctx context.Context, _ string, jobs ...ports.EventJo
 // ClaimJobs leases up to limit of the most overdue due jobs: each by an update filtered on
 // the due time it was read with, so that of concurrent senders one gets it.
 func (s *Store) ClaimJobs(ctx context.Context, now, leaseUntil time.Time, limit int) ([]domain.Job, error) {
-	cur, err := s.jobs.Find(ctx, bson.D{{Key: events.MongoDeletedField, Value: false}, {Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now.UnixMicro()}}}},
+	cur, err := s.jobs.Find(ctx, append(waiting(), bson.E{Key: "next_attempt_at", Value: bson.D{{Key: "$lte", Value: now.UnixMicro()}}}),
 		options.Find().SetSort(bson.D{{Key: "next_attempt_at", Value: 1}}).SetLimit(int64(limit)).
 			SetProjection(bson.D{{Key: events.MongoOutboxField, Value: 0}}))
 	if err != nil {
@@ -179,7 +187,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now, leaseUntil time.Time, limit 
 	var claimed []domain.Job
 	for _, d := range due {
 		res, err := s.jobs.UpdateOne(ctx,
-			bson.D{{Key: "_id", Value: d.ID}, {Key: events.MongoDeletedField, Value: false}, {Key: "next_attempt_at", Value: d.NextAttemptAt}},
+			append(waiting(bson.E{Key: "_id", Value: d.ID}), bson.E{Key: "next_attempt_at", Value: d.NextAttemptAt}),
 			bson.D{{Key: "$set", Value: bson.D{{Key: "next_attempt_at", Value: leaseUntil.UnixMicro()}}}, {Key: "$inc", Value: bson.D{{Key: "attempts", Value: 1}}}})
 		if err != nil {
 			return claimed, mapError(err)
@@ -195,7 +203,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now, leaseUntil time.Time, limit 
 
 // RetryJob puts the job off until next.
 func (s *Store) RetryJob(ctx context.Context, id uuid.UUID, next time.Time, why string) error {
-	_, err := s.jobs.UpdateOne(ctx, bson.D{{Key: "_id", Value: binary(id)}, {Key: events.MongoDeletedField, Value: false}},
+	_, err := s.jobs.UpdateOne(ctx, waiting(bson.E{Key: "_id", Value: binary(id)}),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "next_attempt_at", Value: next.UnixMicro()}, {Key: "last_error", Value: why}}}})
 	return mapError(err)
 }
@@ -250,20 +258,24 @@ func (s *Store) Sent(ctx context.Context, sent ...ports.SentJob) error {
 			return mapError(err)
 		}
 	}
-	return s.end(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
+	return s.end(ctx, bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}})
 }
 
-// end turns the jobs filter matches into tombstones: pending, so that the relay publishes what
-// they still hold and removes them.
-func (s *Store) end(ctx context.Context, filter bson.D) error {
-	_, err := s.jobs.UpdateMany(ctx, append(filter, bson.E{Key: events.MongoDeletedField, Value: false}),
-		bson.D{{Key: "$set", Value: bson.D{{Key: events.MongoDeletedField, Value: true}, {Key: events.MongoPendingField, Value: true}}}})
+// waiting is the filter of jobs not yet ended, and of filter.
+func waiting(filter ...bson.E) bson.D {
+	return append(bson.D{{Key: events.MongoDeletedField, Value: false}, {Key: "ended_at", Value: int64(0)}}, filter...)
+}
+
+// end marks the waiting jobs filter matches ended, now.
+func (s *Store) end(ctx context.Context, filter bson.E) error {
+	_, err := s.jobs.UpdateMany(ctx, waiting(filter),
+		bson.D{{Key: "$set", Value: bson.D{{Key: "ended_at", Value: time.Now().UnixMicro()}}}})
 	return mapError(err)
 }
 
 // DropJob ends a job that will not be sent.
 func (s *Store) DropJob(ctx context.Context, id uuid.UUID) error {
-	return s.end(ctx, bson.D{{Key: "_id", Value: binary(id)}})
+	return s.end(ctx, bson.E{Key: "_id", Value: binary(id)})
 }
 
 // UseToken consumes a token once: of concurrent uses, one update finds it unused.
@@ -282,23 +294,31 @@ func (s *Store) UseToken(ctx context.Context, digest []byte, p domain.Purpose, n
 	return fromBinary(t.UserID), t.Email, nil
 }
 
-// Forget deletes the user's tokens and ends their jobs.
+// Forget deletes the user's tokens and turns their jobs into tombstones without the address,
+// which the relay removes once it has published the events they may still hold.
 func (s *Store) Forget(ctx context.Context, userID uuid.UUID) error {
 	if _, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "user_id", Value: binary(userID)}}); err != nil {
 		return mapError(err)
 	}
-	return s.end(ctx, bson.D{{Key: "user_id", Value: binary(userID)}})
+	_, err := s.jobs.UpdateMany(ctx, bson.D{{Key: "user_id", Value: binary(userID)}, {Key: events.MongoDeletedField, Value: false}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: events.MongoDeletedField, Value: true}, {Key: events.MongoPendingField, Value: true}, {Key: "email", Value: ""}}}})
+	return mapError(err)
 }
 
-// Prune deletes expired tokens.
+// Prune deletes expired tokens, and the jobs ended more than EndedJobsKept ago whose events
+// are published.
 func (s *Store) Prune(ctx context.Context, now time.Time) error {
-	_, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now.UnixMicro()}}}})
+	if _, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "expires_at", Value: bson.D{{Key: "$lte", Value: now.UnixMicro()}}}}); err != nil {
+		return mapError(err)
+	}
+	_, err := s.jobs.DeleteMany(ctx, bson.D{{Key: events.MongoPendingField, Value: false},
+		{Key: "ended_at", Value: bson.D{{Key: "$gt", Value: int64(0)}, {Key: "$lte", Value: now.Add(-EndedJobsKept).UnixMicro()}}}})
 	return mapError(err)
 }
 
 // Backlog counts the jobs not yet sent.
 func (s *Store) Backlog(ctx context.Context) (int, error) {
-	n, err := s.jobs.CountDocuments(ctx, bson.D{{Key: events.MongoDeletedField, Value: false}})
+	n, err := s.jobs.CountDocuments(ctx, waiting())
 	return int(n), mapError(err)
 }
 
