@@ -172,7 +172,7 @@ type feedDoc struct {
 func (s *mongoStore) number(ctx context.Context, evs []Event) error {
 	ids := make(bson.A, len(evs))
 	for i, e := range evs {
-		ids[i] = mongoUUID(e.ID)
+		ids[i] = database.MongoID(e.ID)
 	}
 	feed := s.db.Collection(mongoFeed)
 	cur, err := feed.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
@@ -188,7 +188,7 @@ func (s *mongoStore) number(ctx context.Context, evs []Event) error {
 	}
 	seen := make(map[uuid.UUID]bool, len(known))
 	for _, k := range known {
-		if id, err := uuid.FromBytes(k.ID.Data); err == nil {
+		if id, err := database.FromMongoID(k.ID); err == nil {
 			seen[id] = true
 		}
 	}
@@ -217,7 +217,7 @@ func (s *mongoStore) number(ctx context.Context, evs []Event) error {
 		if err != nil {
 			return err
 		}
-		docs[i] = feedDoc{ID: mongoUUID(e.ID), Seq: first + int64(i), Type: e.Type, Envelope: string(env), TakenAt: now}
+		docs[i] = feedDoc{ID: database.MongoID(e.ID), Seq: first + int64(i), Type: e.Type, Envelope: string(env), TakenAt: now}
 	}
 	_, err = feed.InsertMany(ctx, docs)
 	return database.ClassifyMongo(err)
@@ -300,7 +300,7 @@ func (s *mongoStore) addDeadLetter(ctx context.Context, handler string, e Event,
 	if err != nil {
 		return err
 	}
-	d := deadLetterDoc{ID: deadLetterKey{Handler: handler, Event: mongoUUID(e.ID)}, Envelope: string(env),
+	d := deadLetterDoc{ID: deadLetterKey{Handler: handler, Event: database.MongoID(e.ID)}, Envelope: string(env),
 		Error: cause.Error(), Attempts: attempts, FailedAt: at.UnixMicro()}
 	_, err = s.db.Collection(mongoDeadLetters).ReplaceOne(ctx, bson.D{{Key: "_id", Value: d.ID}}, d, options.Replace().SetUpsert(true))
 	return database.ClassifyMongo(err)
@@ -387,7 +387,7 @@ func (s *mongoStore) deadLetters(ctx context.Context, limit int) ([]DeadLetter, 
 
 func (s *mongoStore) deadLetter(ctx context.Context, handler string, id uuid.UUID) (DeadLetter, error) {
 	var d deadLetterDoc
-	err := s.db.Collection(mongoDeadLetters).FindOne(ctx, bson.D{{Key: "_id", Value: deadLetterKey{Handler: handler, Event: mongoUUID(id)}}}).Decode(&d)
+	err := s.db.Collection(mongoDeadLetters).FindOne(ctx, bson.D{{Key: "_id", Value: deadLetterKey{Handler: handler, Event: database.MongoID(id)}}}).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return DeadLetter{}, errNoDeadLetter
 	}
@@ -398,14 +398,9 @@ func (s *mongoStore) deadLetter(ctx context.Context, handler string, id uuid.UUI
 }
 
 func (s *mongoStore) deleteDeadLetter(ctx context.Context, handler string, id uuid.UUID) error {
-	_, err := s.db.Collection(mongoDeadLetters).DeleteOne(ctx, bson.D{{Key: "_id", Value: deadLetterKey{Handler: handler, Event: mongoUUID(id)}}})
+	_, err := s.db.Collection(mongoDeadLetters).DeleteOne(ctx, bson.D{{Key: "_id", Value: deadLetterKey{Handler: handler, Event: database.MongoID(id)}}})
 	if err != nil {
 		return database.ClassifyMongo(fmt.Errorf("dead letter: %w", err))
 	}
 	return nil
-}
-
-// mongoUUID is a UUID as BSON stores it: binary subtype 4.
-func mongoUUID(id uuid.UUID) bson.Binary {
-	return bson.Binary{Subtype: bson.TypeBinaryUUID, Data: id[:]}
 }

@@ -14,7 +14,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -60,8 +59,6 @@ type entryDoc struct {
 	OccurredAt int64       `bson:"occurred_at"`
 }
 
-func binary(id uuid.UUID) bson.Binary { return bson.Binary{Subtype: bson.TypeBinaryUUID, Data: id[:]} }
-
 // Record stores e unless its event is already in the trail.
 func (r *Repository) Record(ctx context.Context, handler string, e domain.Entry) error {
 	return r.RecordAll(ctx, handler, []domain.Entry{e})
@@ -75,7 +72,7 @@ func (r *Repository) RecordAll(ctx context.Context, _ string, es []domain.Entry)
 	docs := make([]any, len(es))
 	for i, e := range es {
 		docs[i] = entryDoc{
-			EventID: binary(e.EventID), Type: e.Type, Actor: e.Actor, Target: binary(e.Target),
+			EventID: database.MongoID(e.EventID), Type: e.Type, Actor: e.Actor, Target: database.MongoID(e.Target),
 			RequestID: e.RequestID, Changed: e.Changed, OccurredAt: e.OccurredAt.UnixMicro(),
 		}
 	}
@@ -90,9 +87,9 @@ func (r *Repository) RecordAll(ctx context.Context, _ string, es []domain.Entry)
 // List returns a page of entries, newest first: an entry's id is its event's UUIDv7, ordered
 // by time, and BSON compares such ids byte by byte.
 func (r *Repository) List(ctx context.Context, q ports.Query) ([]domain.Entry, error) {
-	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: binary(q.Before)}}}}
+	filter := bson.D{{Key: "_id", Value: bson.D{{Key: "$lt", Value: database.MongoID(q.Before)}}}}
 	if q.Target != nil {
-		filter = append(filter, bson.E{Key: "target", Value: binary(*q.Target)})
+		filter = append(filter, bson.E{Key: "target", Value: database.MongoID(*q.Target)})
 	}
 	if q.Actor != "" {
 		filter = append(filter, bson.E{Key: "actor", Value: q.Actor})
@@ -110,11 +107,11 @@ func (r *Repository) List(ctx context.Context, q ports.Query) ([]domain.Entry, e
 	}
 	out := make([]domain.Entry, len(docs))
 	for i, d := range docs {
-		id, err := uuid.FromBytes(d.EventID.Data)
+		id, err := database.FromMongoID(d.EventID)
 		if err != nil {
 			return nil, fmt.Errorf("audit mongodb: entry id: %w", err)
 		}
-		target, err := uuid.FromBytes(d.Target.Data)
+		target, err := database.FromMongoID(d.Target)
 		if err != nil {
 			return nil, fmt.Errorf("audit mongodb: entry %s: target: %w", id, err)
 		}

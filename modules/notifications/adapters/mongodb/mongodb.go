@@ -106,10 +106,9 @@ type tokenDoc struct {
 	UsedAt    int64       `bson:"used_at"`
 }
 
-func binary(id uuid.UUID) bson.Binary { return bson.Binary{Subtype: bson.TypeBinaryUUID, Data: id[:]} }
-
+// fromBinary reads an id the adapter wrote (database.MongoID): always 16 bytes.
 func fromBinary(b bson.Binary) uuid.UUID {
-	id, _ := uuid.FromBytes(b.Data) // written by binary: always 16 bytes
+	id, _ := database.FromMongoID(b)
 	return id
 }
 
@@ -128,7 +127,7 @@ func newJob(ctx context.Context, id uuid.UUID, j domain.Job, evs []ports.Event) 
 		return jobDoc{}, err
 	}
 	return jobDoc{
-		ID: binary(id), Purpose: string(j.Purpose), UserID: binary(j.UserID), Email: j.Email, RequestID: rid,
+		ID: database.MongoID(id), Purpose: string(j.Purpose), UserID: database.MongoID(j.UserID), Email: j.Email, RequestID: rid,
 		CreatedAt: j.CreatedAt.UnixMicro(), NextAttemptAt: j.CreatedAt.UnixMicro(),
 		Outbox: pending, OutboxSeq: int64(len(pending)), Pending: len(pending) > 0,
 	}, nil
@@ -203,7 +202,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now, leaseUntil time.Time, limit 
 
 // RetryJob puts the job off until next.
 func (s *Store) RetryJob(ctx context.Context, id uuid.UUID, next time.Time, why string) error {
-	_, err := s.jobs.UpdateOne(ctx, waiting(bson.E{Key: "_id", Value: binary(id)}),
+	_, err := s.jobs.UpdateOne(ctx, waiting(bson.E{Key: "_id", Value: database.MongoID(id)}),
 		bson.D{{Key: "$set", Value: bson.D{{Key: "next_attempt_at", Value: next.UnixMicro()}, {Key: "last_error", Value: why}}}})
 	return mapError(err)
 }
@@ -215,7 +214,7 @@ func (s *Store) AddTokens(ctx context.Context, ts ...domain.Token) error {
 	}
 	docs := make([]any, len(ts))
 	for i, t := range ts {
-		docs[i] = tokenDoc{Digest: t.Digest, Purpose: string(t.Purpose), UserID: binary(t.UserID), Email: t.Email,
+		docs[i] = tokenDoc{Digest: t.Digest, Purpose: string(t.Purpose), UserID: database.MongoID(t.UserID), Email: t.Email,
 			CreatedAt: t.CreatedAt.UnixMicro(), ExpiresAt: t.ExpiresAt.UnixMicro()}
 	}
 	_, err := s.tokens.InsertMany(ctx, docs)
@@ -237,7 +236,7 @@ func (s *Store) Sent(ctx context.Context, sent ...ports.SentJob) error {
 	evs := make([]ports.Event, len(sent))
 	ids := make(bson.A, len(sent))
 	for i, x := range sent {
-		evs[i], ids[i] = x.Event, binary(x.Job.ID)
+		evs[i], ids[i] = x.Event, database.MongoID(x.Job.ID)
 	}
 	record, err := newJob(ctx, uuid.Must(uuid.NewV7()), domain.Job{}, evs)
 	if err != nil {
@@ -253,7 +252,7 @@ func (s *Store) Sent(ctx context.Context, sent ...ports.SentJob) error {
 	for _, x := range sent {
 		// Older by creation, not by the order sends are recorded in: a mail sent before another
 		// may be recorded after it, and must not void the newer link.
-		if _, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "user_id", Value: binary(x.Token.UserID)},
+		if _, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "user_id", Value: database.MongoID(x.Token.UserID)},
 			{Key: "purpose", Value: string(x.Token.Purpose)}, {Key: "created_at", Value: bson.D{{Key: "$lt", Value: x.Token.CreatedAt.UnixMicro()}}}}); err != nil {
 			return mapError(err)
 		}
@@ -275,7 +274,7 @@ func (s *Store) end(ctx context.Context, filter bson.E) error {
 
 // DropJob ends a job that will not be sent.
 func (s *Store) DropJob(ctx context.Context, id uuid.UUID) error {
-	return s.end(ctx, bson.E{Key: "_id", Value: binary(id)})
+	return s.end(ctx, bson.E{Key: "_id", Value: database.MongoID(id)})
 }
 
 // UseToken consumes a token once: of concurrent uses, one update finds it unused.
@@ -297,10 +296,10 @@ func (s *Store) UseToken(ctx context.Context, digest []byte, p domain.Purpose, n
 // Forget deletes the user's tokens and turns their jobs into tombstones without the address,
 // which the relay removes once it has published the events they may still hold.
 func (s *Store) Forget(ctx context.Context, userID uuid.UUID) error {
-	if _, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "user_id", Value: binary(userID)}}); err != nil {
+	if _, err := s.tokens.DeleteMany(ctx, bson.D{{Key: "user_id", Value: database.MongoID(userID)}}); err != nil {
 		return mapError(err)
 	}
-	_, err := s.jobs.UpdateMany(ctx, bson.D{{Key: "user_id", Value: binary(userID)}, {Key: events.MongoDeletedField, Value: false}},
+	_, err := s.jobs.UpdateMany(ctx, bson.D{{Key: "user_id", Value: database.MongoID(userID)}, {Key: events.MongoDeletedField, Value: false}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: events.MongoDeletedField, Value: true}, {Key: events.MongoPendingField, Value: true}, {Key: "email", Value: ""}}}})
 	return mapError(err)
 }

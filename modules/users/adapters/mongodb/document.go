@@ -9,6 +9,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"github.com/acme/userservice/modules/users/domain"
+	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events"
 )
 
@@ -68,13 +69,9 @@ type tokenDoc struct {
 // revokes the session; the SQL engines remember every one until the session ends.
 const KeptUsedTokens = 100
 
-// uuidBinary is a UUID as BSON stores it: binary subtype 4.
-func uuidBinary(id uuid.UUID) bson.Binary {
-	return bson.Binary{Subtype: bson.TypeBinaryUUID, Data: id[:]}
-}
-
+// fromBinary reads an id the adapter wrote (database.MongoID): always 16 bytes.
 func fromBinary(b bson.Binary) uuid.UUID {
-	id, _ := uuid.FromBytes(b.Data) // written by uuidBinary: always 16 bytes
+	id, _ := database.FromMongoID(b)
 	return id
 }
 
@@ -98,7 +95,7 @@ func key(s string) string { return strings.ToLower(s) }
 
 // newDoc returns the document of a user just registered.
 func newDoc(u *domain.User) *userDoc {
-	d := &userDoc{ID: uuidBinary(u.ID()), Sessions: []sessionDoc{}, Outbox: []events.MongoPending{}}
+	d := &userDoc{ID: database.MongoID(u.ID()), Sessions: []sessionDoc{}, Outbox: []events.MongoPending{}}
 	d.set(u)
 	return d
 }
@@ -142,7 +139,7 @@ func (d *userDoc) sessionExpiry(id uuid.UUID) time.Time {
 }
 
 func newSessionDoc(s domain.Session, digest []byte) sessionDoc {
-	sd := sessionDoc{ID: uuidBinary(s.ID), Tokens: []tokenDoc{{Digest: digest}}}
+	sd := sessionDoc{ID: database.MongoID(s.ID), Tokens: []tokenDoc{{Digest: digest}}}
 	sd.set(s)
 	return sd
 }

@@ -155,7 +155,7 @@ func (w *work) load(ctx context.Context, id uuid.UUID) (*entry, error) {
 		return e, nil
 	}
 	var d userDoc
-	err := findOne(ctx, w.s.users, live(bson.E{Key: "_id", Value: uuidBinary(id)})).Decode(&d)
+	err := findOne(ctx, w.s.users, live(bson.E{Key: "_id", Value: database.MongoID(id)})).Decode(&d)
 	e := &entry{}
 	switch {
 	case errors.Is(err, mongo.ErrNoDocuments):
@@ -238,7 +238,7 @@ func (w *work) update(ctx context.Context, id uuid.UUID, e *entry, envs []events
 // them and removes it; the email and username are free at once. A user with no event to
 // publish is removed outright.
 func (w *work) delete(ctx context.Context, id uuid.UUID, e *entry, envs []events.Event) error {
-	filter := bson.D{{Key: "_id", Value: uuidBinary(id)}, {Key: "version", Value: e.version}}
+	filter := bson.D{{Key: "_id", Value: database.MongoID(id)}, {Key: "version", Value: e.version}}
 	if len(envs) == 0 && !e.doc.Pending {
 		res, err := w.s.users.DeleteOne(ctx, append(filter, bson.E{Key: events.MongoPendingField, Value: false}))
 		if err != nil {
@@ -279,7 +279,7 @@ func (w *work) write(ctx context.Context, id uuid.UUID, e *entry, set bson.D, en
 		update = append(update, bson.E{Key: "$push", Value: bson.D{{Key: events.MongoOutboxField, Value: bson.D{{Key: "$each", Value: pending}}}}})
 	}
 	update = append(bson.D{{Key: "$set", Value: set}}, update...)
-	res, err := w.s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: uuidBinary(id)}, {Key: "version", Value: e.version}}, update)
+	res, err := w.s.users.UpdateOne(ctx, bson.D{{Key: "_id", Value: database.MongoID(id)}, {Key: "version", Value: e.version}}, update)
 	if err != nil {
 		return w.writeError(ctx, err, e.doc)
 	}

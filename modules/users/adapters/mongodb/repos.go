@@ -14,6 +14,7 @@ import (
 
 	"github.com/acme/userservice/modules/users/domain"
 	"github.com/acme/userservice/modules/users/ports"
+	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events"
 )
 
@@ -94,7 +95,7 @@ func (r *users) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, e
 // GetCaller reads the caller's document, sessions included, in one query.
 func (r *users) GetCaller(ctx context.Context, c ports.Credential) (ports.CallerRead, error) {
 	var d userDoc
-	err := findOne(ctx, r.coll(), live(bson.E{Key: "_id", Value: uuidBinary(c.UserID)})).Decode(&d)
+	err := findOne(ctx, r.coll(), live(bson.E{Key: "_id", Value: database.MongoID(c.UserID)})).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
 		return ports.CallerRead{}, nil
 	}
@@ -106,7 +107,7 @@ func (r *users) GetCaller(ctx context.Context, c ports.Credential) (ports.Caller
 
 // GetCallerAnd reads the caller's document and the user's in one query.
 func (r *users) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID) (ports.CallerRead, *domain.User, error) {
-	ids := bson.A{uuidBinary(c.UserID), uuidBinary(id)}
+	ids := bson.A{database.MongoID(c.UserID), database.MongoID(id)}
 	docs, err := r.find(ctx, live(bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}), options.Find())
 	if err != nil {
 		return ports.CallerRead{}, nil, err
@@ -133,7 +134,7 @@ func (r *users) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UU
 func (r *users) GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.User, error) {
 	in := make(bson.A, len(ids))
 	for i, id := range ids {
-		in[i] = uuidBinary(id)
+		in[i] = database.MongoID(id)
 	}
 	docs, err := r.find(ctx, live(bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: in}}}), options.Find())
 	if err != nil {
@@ -170,7 +171,7 @@ func (r *users) List(ctx context.Context, q ports.ListQuery) ([]*domain.User, er
 		at := micros(q.After.CreatedAt)
 		filter = append(filter, bson.E{Key: "$or", Value: bson.A{
 			bson.D{{Key: "created_at", Value: bson.D{{Key: "$gt", Value: at}}}},
-			bson.D{{Key: "created_at", Value: at}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: uuidBinary(q.After.ID)}}}},
+			bson.D{{Key: "created_at", Value: at}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: database.MongoID(q.After.ID)}}}},
 		}})
 	}
 	opts := options.Find().SetSort(bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}).SetLimit(int64(q.Limit))
