@@ -18,8 +18,12 @@ LDFLAGS   := -X main.version=$(VERSION)
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
-run: ## start the service (SQLite at ./userservice.db unless DATABASE_URL says otherwise)
-	$(GO) run ./cmd/userservice serve
+# Where `make run` keeps the mails it does not send (SMTP_URL unset), so that a developer can
+# follow a verification or reset link with nothing configured.
+MAIL_DIR  ?= mail
+
+run: ## start the service (SQLite at ./userservice.db unless DATABASE_URL says otherwise; unsent mail in ./mail)
+	MAIL_DIR=$(MAIL_DIR) $(GO) run ./cmd/userservice serve
 
 build: ## build the binary into bin/
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/userservice

@@ -58,6 +58,9 @@ func (m *Mailer) Send(ctx context.Context, msg ports.Message) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("devmail: %w", err)
 	}
+	// Recipient, subject and file only: the body carries a token that whoever reads the log
+	// could use.
+	fields := []zap.Field{zap.String("to", msg.To), zap.String("subject", msg.Subject)}
 	if m.dir == "" {
 		// Nothing to write: the message is checked as SMTP would, not built.
 		if err := mailmsg.Check(msg); err != nil {
@@ -65,33 +68,36 @@ func (m *Mailer) Send(ctx context.Context, msg ports.Message) error {
 		}
 	} else {
 		now := time.Now().UTC()
-		gm, err := mailmsg.New(m.from, msg, now)
+		// 8bit rather than quoted-printable: a file is for a developer to read, and a link
+		// split by soft line breaks and "=3D" cannot be copied out of it.
+		gm, err := mailmsg.New(m.from, msg, now, gomail.WithEncoding(gomail.NoEncoding))
 		if err != nil {
 			return fmt.Errorf("devmail: %w", err)
 		}
-		if err := m.write(gm, now); err != nil {
+		name, err := m.write(gm, now)
+		if err != nil {
 			return fmt.Errorf("devmail: %w", err)
 		}
+		fields = append(fields, zap.String("file", name))
 	}
-	// Recipient and subject only: the body carries a token that whoever reads the log could use.
-	m.log.Info("devmail: mail not sent", zap.String("to", msg.To), zap.String("subject", msg.Subject))
+	m.log.Info("devmail: mail not sent", fields...)
 	return nil
 }
 
-// write writes gm to a new file of the directory, named for when it was sent (so that a
-// listing sorts by time) and a random part (so that messages of the same instant differ). It
-// writes under a temporary name and renames, so that whoever watches the directory never
-// reads half a message.
-func (m *Mailer) write(gm *gomail.Msg, sent time.Time) error {
+// write writes gm to a new file of the directory and returns its path. The file is named for
+// when it was sent (so that a listing sorts by time) and a random part (so that messages of the
+// same instant differ). It is written under a temporary name and renamed, so that whoever
+// watches the directory never reads half a message.
+func (m *Mailer) write(gm *gomail.Msg, sent time.Time) (string, error) {
 	// Again at every message: a developer may have emptied the directory by deleting it.
 	if err := os.MkdirAll(m.dir, 0o700); err != nil {
-		return err
+		return "", err
 	}
 	name := filepath.Join(m.dir, sent.Format("20060102T150405.000000000Z")+"-"+strings.ToLower(rand.Text()[:10])+".eml")
 	tmp := name + ".tmp"
 	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
-		return err
+		return "", err
 	}
 	_, err = gm.WriteTo(f)
 	if cerr := f.Close(); err == nil {
@@ -101,7 +107,7 @@ func (m *Mailer) write(gm *gomail.Msg, sent time.Time) error {
 		err = os.Rename(tmp, name)
 	}
 	if err != nil {
-		return errors.Join(err, os.Remove(tmp))
+		return "", errors.Join(err, os.Remove(tmp))
 	}
-	return nil
+	return name, nil
 }

@@ -1,6 +1,7 @@
 package devmail_test
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -41,7 +42,7 @@ func newMailer(t *testing.T, dir string) (*devmail.Mailer, *observer.ObservedLog
 }
 
 // TestSendLogsRecipientAndSubjectOnly: one line per message, with the recipient and subject
-// and nothing of the body, where the token is.
+// (and the file the message is in, when it is kept) and nothing of the body, where the token is.
 func TestSendLogsRecipientAndSubjectOnly(t *testing.T) {
 	t.Parallel()
 	for _, dir := range []string{"", "mail"} {
@@ -63,8 +64,18 @@ func TestSendLogsRecipientAndSubjectOnly(t *testing.T) {
 			}
 			for _, e := range sent {
 				fields := e.ContextMap()
-				if e.Level != zapcore.InfoLevel || len(fields) != 2 || fields["to"] != reset.To || fields["subject"] != reset.Subject {
-					t.Errorf("logged %s %q %v; want info with to and subject only", e.Level, e.Message, fields)
+				want := 2 // to and subject; and the file, when there is one
+				if dir != "" {
+					want = 3
+					file, _ := fields["file"].(string)
+					if filepath.Dir(file) != dir || !emlName.MatchString(filepath.Base(file)) {
+						t.Errorf("logged file %q, not a message of %s", file, dir)
+					} else if _, err := os.Stat(file); err != nil {
+						t.Error(err)
+					}
+				}
+				if e.Level != zapcore.InfoLevel || len(fields) != want || fields["to"] != reset.To || fields["subject"] != reset.Subject {
+					t.Errorf("logged %s %q %v; want info with to, subject and file only", e.Level, e.Message, fields)
 				}
 			}
 			for _, e := range logs.All() {
@@ -127,6 +138,10 @@ func TestSendWritesTheMessage(t *testing.T) {
 		}
 		if links := got.Links(); !slices.Equal(links, []string{"https://app.test/reset?token=" + token}) {
 			t.Errorf("%s: links %q", e.Name(), links)
+		}
+		// A developer reads the file as it is: the link is whole in it, not quoted-printable.
+		if n := bytes.Count(raw, []byte("https://app.test/reset?token="+token)); n != 2 {
+			t.Errorf("%s: the link is whole %d times in the file, want 2 (text and HTML)", e.Name(), n)
 		}
 	}
 }

@@ -30,14 +30,15 @@ func ParseFrom(s string) (*mail.Address, error) {
 	return a, nil
 }
 
-// New builds the message m from from, dated date.
-func New(from *mail.Address, m ports.Message, date time.Time) (*gomail.Msg, error) {
+// New builds the message m from from, dated date. Options, such as a transfer encoding, come
+// after the message's own.
+func New(from *mail.Address, m ports.Message, date time.Time, opts ...gomail.MsgOption) (*gomail.Msg, error) {
 	to, err := recipient(m)
 	if err != nil {
 		return nil, err
 	}
 	// No User-Agent/X-Mailer: which library and version we run is nobody's business.
-	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
+	msg := gomail.NewMsg(append([]gomail.MsgOption{gomail.WithNoDefaultUserAgent()}, opts...)...)
 	msg.FromMailAddress(from)
 	msg.ToMailAddress(to)
 	// go-mail encodes a subject holding control characters as an RFC 2047 word, so a CR LF in
