@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 	"sync"
@@ -315,6 +316,15 @@ func TestBadInput(t *testing.T) {
 			{"wrong method", "PUT", "/users", "application/json", `{}`, false, 405, "", ""},
 			{"wrong method on user", "POST", userPath, "", "", false, 405, "", ""},
 			{"taken email", "POST", "/users", "application/json", `{"username":"other","email":"john@example.com"}`, false, 409, "", ""},
+			{"NUL in a login's email", "POST", "/auth/token", "application/json", `{"email":"a\u0000b@example.com","password":"whatever1"}`, false, 400, "email", "email: must not hold"},
+			{"NUL in a password", "POST", "/auth/token", "application/json", `{"email":"john@example.com","password":"what\u0000ever"}`, false, 400, "password", "password: must not hold"},
+			{"NUL in a nested place", "POST", "/auth/token", "application/json", `{"email":"john@example.com","password":"whatever1","x":[{"y":"\u0000"}]}`, false, 400, "x[0].y", "x[0].y: must not hold a NUL character"},
+			{"half a surrogate pair is U+FFFD, text", "POST", "/auth/token", "application/json", `{"email":"a\ud800b@example.com","password":"whatever1"}`, false, 401, "", ""},
+			{"invalid UTF-8 in a login's email", "POST", "/auth/token", "application/json", "{\"email\":\"a\xffb@example.com\",\"password\":\"whatever1\"}", false, 400, "email", ""},
+			{"NUL in a query", "GET", "/users?cursor=a%00b", "", "", false, 400, "cursor", "cursor: must not hold"},
+			{"not UTF-8 in a query", "GET", "/users?cursor=a%FFb", "", "", false, 400, "cursor", "cursor: must be valid UTF-8"},
+			{"NUL in a path", "GET", "/users/a%00b", "", "", false, 400, "user_id", ""},
+			{"a backslash before u0000 is no NUL", "POST", "/auth/token", "application/json", `{"email":"john@example.com","password":"what\\u0000ever"}`, false, 401, "", ""},
 		}
 		client := a.Validator.ResponsesOnly().Client()
 		for _, tc := range tests {
@@ -356,7 +366,8 @@ func TestBadInput(t *testing.T) {
 				t.Errorf("%s: detail %q does not say %q", tc.name, p.Detail, tc.says)
 			}
 			// Every problem has the same members: where it happened and which request it was.
-			if path, _, _ := strings.Cut(tc.path, "?"); p.Instance != strings.ReplaceAll(strings.ReplaceAll(path, "%7B", "{"), "%7D", "}") ||
+			path, _, _ := strings.Cut(tc.path, "?")
+			if path, _ = url.PathUnescape(path); p.Instance != path ||
 				p.RequestID == "" || p.RequestID != resp.Header.Get("X-Request-Id") || p.Type == "" {
 				t.Errorf("%s: instance %q, request_id %q (X-Request-Id %q), type %q", tc.name, p.Instance, p.RequestID, resp.Header.Get("X-Request-Id"), p.Type)
 			}

@@ -200,7 +200,8 @@ func (e *exposing) Unwrap() http.ResponseWriter { return e.ResponseWriter }
 // beforeServer answers, before the generated server authenticates or decodes them: the
 // operations of the groups no module provides with 404, as if they were not in the contract
 // (an absent module's protected route would otherwise answer 401); and parameters that ogen's
-// decoders would take but openapi.yaml does not allow with 400 (strictParams).
+// decoders would take but openapi.yaml does not allow with 400 (strictParams), as well as
+// parameters and body strings that are not text (badText).
 func beforeServer(srv *oas.Server, absent map[string]bool) http.Handler {
 	strict := strictParams()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -218,6 +219,10 @@ func beforeServer(srv *oas.Server, absent map[string]bool) http.Handler {
 				problem.Write(w, r, invalid(bad))
 				return
 			}
+		}
+		if p, bad := badText(route, r); bad {
+			problem.Write(w, r, p)
+			return
 		}
 		srv.ServeHTTP(w, r)
 	})
@@ -288,15 +293,22 @@ func violation(checks []paramCheck, route oas.Route, r *http.Request) (problem.F
 
 // pathArg returns the value of the path parameter name of the route, if it has one.
 func pathArg(route oas.Route, name string) []string {
-	args, i := route.Args(), 0
-	for _, seg := range strings.Split(route.PathPattern(), "/") {
-		if !strings.HasPrefix(seg, "{") {
-			continue
-		}
-		if seg == "{"+name+"}" && i < len(args) {
+	args := route.Args()
+	for i, n := range pathParams(route) {
+		if n == name && i < len(args) {
 			return []string{args[i]}
 		}
-		i++
 	}
 	return nil
+}
+
+// pathParams returns the names of the route's path parameters, in the order of its Args.
+func pathParams(route oas.Route) []string {
+	var names []string
+	for _, seg := range strings.Split(route.PathPattern(), "/") {
+		if strings.HasPrefix(seg, "{") {
+			names = append(names, strings.Trim(seg, "{}"))
+		}
+	}
+	return names
 }
