@@ -8,6 +8,12 @@ SELECT user_id, username, email, is_active, role, created_at, updated_at, passwo
 FROM users
 WHERE user_id = sqlc.arg(user_id);
 
+-- name: GetUsersByIDs :many
+-- A batch's users in one statement (the notifications sender reads a batch's accounts).
+SELECT user_id, username, email, is_active, role, created_at, updated_at, password_hash, email_verified_at
+FROM users
+WHERE user_id IN (sqlc.slice(user_ids));
+
 -- name: GetCaller :one
 -- An authenticated request's account, and when the session its token names expires, in whole
 -- seconds since 1970 (0 if it is not the user's): one primary-key lookup each, one round trip.

@@ -35,7 +35,10 @@ type Repository struct {
 	appended func()
 }
 
-var _ ports.UserRepository = (*Repository)(nil)
+var (
+	_ ports.UserRepository = (*Repository)(nil)
+	_ ports.UsersReader    = (*Repository)(nil)
+)
 
 // NewRepository returns a repository that runs its statements on db, calling appended (when
 // not nil) after it committed events.

@@ -8,6 +8,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -30,7 +31,10 @@ type Repository struct {
 	appended func()
 }
 
-var _ ports.UserRepository = (*Repository)(nil)
+var (
+	_ ports.UserRepository = (*Repository)(nil)
+	_ ports.UsersReader    = (*Repository)(nil)
+)
 
 // NewRepository returns a repository that runs its statements on db (a *sql.DB or *sql.Tx),
 // calling appended (when not nil) after it committed events.
@@ -80,6 +84,23 @@ func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event
 func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error) {
 	row, err := r.q.GetUserByID(ctx, id)
 	return oneUser(row, err, id)
+}
+
+// manyIDs is the most ids GetMany binds to one statement, well below SQLite's limit on a
+// statement's parameters (32,766).
+const manyIDs = 1000
+
+// GetMany returns the users with the ids that exist, in one statement per manyIDs ids.
+func (r *Repository) GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.User, error) {
+	var users []*domain.User
+	for chunk := range slices.Chunk(ids, manyIDs) {
+		rows, err := r.q.GetUsersByIDs(ctx, chunk)
+		if err != nil {
+			return nil, mapError(err)
+		}
+		users = append(users, allUsers(rows)...)
+	}
+	return users, nil
 }
 
 // GetForUpdate returns the user with the id. SQLite has one writer, and the unit of work's
