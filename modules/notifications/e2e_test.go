@@ -3,6 +3,7 @@ package notifications_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -217,6 +218,41 @@ func TestResendIsThrottled(t *testing.T) {
 	srv.Wait(t, 1+service.MailsPerAccount, 30*time.Second)
 }
 
+// TestMailRequestsAreThrottledPerClient: one client asking for mail about many addresses, or
+// for many accounts, is stopped too (429 with Retry-After), though no address or account is
+// over its own limit.
+func TestMailRequestsAreThrottledPerClient(t *testing.T) {
+	t.Parallel()
+	srv := smtptest.Start(t)
+	a := start(t, database.SQLite, srv)
+	throttled := func(status int, h http.Header) bool {
+		return status == http.StatusTooManyRequests && h.Get("Retry-After") != ""
+	}
+	for i := range service.MailsPerClient {
+		if status, _, body := a.Raw(t, "POST", "/auth/password-reset", "", fmt.Sprintf(`{"email":"nobody%d@example.com"}`, i)); status != http.StatusAccepted {
+			t.Fatalf("reset request %d: %d %s", i+1, status, body)
+		}
+	}
+	if status, h, body := a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"one.more@example.com"}`); !throttled(status, h) {
+		t.Fatalf("a reset request past the client's limit: %d %s", status, body)
+	}
+
+	// Resends: each account under its limit, the client over its own.
+	asked := 0
+	for asked < service.MailsPerClient {
+		u := a.NewUser(t)
+		for range min(service.MailsPerAccount, service.MailsPerClient-asked) {
+			if status, _, body := a.Raw(t, "POST", "/users/me/verification-email", u.Token, ""); status != http.StatusAccepted {
+				t.Fatalf("resend %d: %d %s", asked+1, status, body)
+			}
+			asked++
+		}
+	}
+	if status, h, body := a.Raw(t, "POST", "/users/me/verification-email", a.NewUser(t).Token, ""); !throttled(status, h) {
+		t.Fatalf("a resend past the client's limit: %d %s", status, body)
+	}
+}
+
 // expire makes every mailed token expired, as the passing of its lifetime would.
 func expire(t *testing.T, a *apptest.App) {
 	t.Helper()
@@ -251,12 +287,26 @@ func TestPasswordReset(t *testing.T) {
 		}
 		session := res.(*oas.Token)
 
+		// Neither the answer nor its time tells: each takes at least the floor, which is above
+		// what the work of a known address takes (a lower bound: no timing can make it flaky).
+		began := time.Now()
 		unknownStatus, _, unknownBody := a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"nobody@example.com"}`)
+		unknownTook := time.Since(began)
+		began = time.Now()
 		knownStatus, _, knownBody := a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+strings.ToUpper(u.Email)+`"}`)
+		knownTook := time.Since(began)
 		if unknownStatus != http.StatusAccepted || knownStatus != unknownStatus || knownBody != unknownBody {
 			t.Fatalf("unknown: %d %s; known: %d %s", unknownStatus, unknownBody, knownStatus, knownBody)
 		}
+		if unknownTook < notifications.ResetFloor || knownTook < notifications.ResetFloor {
+			t.Fatalf("an unknown address took %s, a known one %s; want both at least %s", unknownTook, knownTook, notifications.ResetFloor)
+		}
 		tok := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
+		// No engine stores a NUL: the address is refused as such, before any is looked up.
+		if status, _, body := a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"a\u0000`+u.Email+`"}`); status != http.StatusBadRequest ||
+			!strings.Contains(body, "email: must not hold a NUL character") {
+			t.Fatalf("an address with a NUL: %d %s", status, body)
+		}
 
 		const newPassword = "a new password, mailed"
 		if status, _, body := a.Raw(t, "POST", "/auth/password-reset/confirm", "", `{"token":"`+tok+`","new_password":"short"}`); status != http.StatusBadRequest || !strings.Contains(body, "new_password") {
@@ -427,8 +477,99 @@ func TestNoMailToAnAddressLeft(t *testing.T) {
 	}
 }
 
-// TestNoTokensInLogs runs verification, reset and refresh with every log line captured at debug
-// level and fails if a token, a link or a password appears in any of them.
+// TestLinksOfADeactivatedAccountDoNothing: a reset link mailed before a deactivation cannot set
+// the password that a reactivation would revive; it is spent like any void token.
+func TestLinksOfADeactivatedAccountDoNothing(t *testing.T) {
+	t.Parallel()
+	forEngines(t, func(t *testing.T, engine database.Engine) {
+		srv := smtptest.Start(t)
+		a := start(t, engine, srv)
+		u := a.NewUser(t)
+		verify := mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
+		a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
+		reset := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
+		admin := a.NewAdmin(t)
+		path := "/users/" + u.ID.String()
+		if status, _, body := a.Raw(t, "POST", path+"/deactivate", admin.Token, ""); status != http.StatusOK {
+			t.Fatalf("deactivate: %d %s", status, body)
+		}
+		calls := [][2]string{
+			{"/auth/password-reset/confirm", `{"token":"` + reset + `","new_password":"set while deactivated"}`},
+			{"/auth/verify-email", `{"token":"` + verify + `"}`},
+		}
+		for _, c := range calls {
+			refused(t, a, c[0], c[1])
+		}
+		if status, _, body := a.Raw(t, "POST", path+"/activate", admin.Token, ""); status != http.StatusOK {
+			t.Fatalf("activate: %d %s", status, body)
+		}
+		for _, c := range calls {
+			refused(t, a, c[0], c[1])
+		}
+		if status, _, _ := a.Raw(t, "POST", "/auth/token", "", `{"email":"`+u.Email+`","password":"set while deactivated"}`); status != http.StatusUnauthorized {
+			t.Fatalf("the password sent while deactivated: %d", status)
+		}
+		if me(t, a.As(t, a.Login(t, u.Email, u.Password))).EmailVerified {
+			t.Fatal("verified by a link used while deactivated")
+		}
+	})
+}
+
+// TestAFailedUseGivesTheTokenBack: when the accounts module fails to do what a token proves
+// (here its table refuses every update), the token is given back: its link works once the
+// failure is over, where it would otherwise be spent on nothing.
+func TestAFailedUseGivesTheTokenBack(t *testing.T) {
+	t.Parallel()
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
+		srv := smtptest.Start(t)
+		a := start(t, engine, srv)
+		u := a.NewUser(t)
+		verify := mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
+		a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
+		reset := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
+
+		refuse, allow := "CREATE TRIGGER refuse_updates BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
+			"DROP TRIGGER refuse_updates"
+		exec := func(q string) {
+			var err error
+			if engine == database.Postgres {
+				_, err = a.DB.Pool.Exec(ctx, q)
+			} else {
+				_, err = a.DB.SQL.Exec(q)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		if engine == database.Postgres {
+			exec(`CREATE FUNCTION refuse_updates() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`)
+			refuse, allow = "CREATE TRIGGER refuse_updates BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse_updates()",
+				"DROP TRIGGER refuse_updates ON users"
+		}
+		exec(refuse)
+		calls := []struct{ path, body string }{
+			{"/auth/verify-email", `{"token":"` + verify + `"}`},
+			{"/auth/password-reset/confirm", `{"token":"` + reset + `","new_password":"a password after all"}`},
+		}
+		for _, c := range calls {
+			if status, _, body := a.Raw(t, "POST", c.path, "", c.body); status != http.StatusInternalServerError {
+				t.Fatalf("POST %s while the accounts fail: %d %s", c.path, status, body)
+			}
+		}
+		exec(allow)
+		for _, c := range calls {
+			if status, _, body := a.Raw(t, "POST", c.path, "", c.body); status != http.StatusNoContent {
+				t.Fatalf("POST %s once the failure is over: %d %s", c.path, status, body)
+			}
+			refused(t, a, c.path, c.body) // and then it is spent
+		}
+		a.Login(t, u.Email, "a password after all")
+	})
+}
+
+// TestNoTokensInLogs runs verification, reset (through an SMTP outage) and refresh with every
+// log line captured at debug level and fails if a token, a link or a password appears in any
+// of them.
 func TestNoTokensInLogs(t *testing.T) {
 	t.Parallel()
 	core, logs := observer.New(zapcore.DebugLevel)
@@ -438,7 +579,15 @@ func TestNoTokensInLogs(t *testing.T) {
 	u := a.NewUser(t)
 	verify := mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
 	a.Raw(t, "POST", "/auth/verify-email", "", `{"token":"`+verify+`"}`)
+	// The reset's mail fails first, so that the sender's retries are logged too.
+	srv.Stop()
 	a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
+	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessage("mail").Len() == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no retry of the reset mail was logged")
+		}
+	}
+	srv.Restart()
 	reset := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
 	const newPassword = "the reset password"
 	a.Raw(t, "POST", "/auth/password-reset/confirm", "", `{"token":"`+reset+`","new_password":"`+newPassword+`"}`)
@@ -447,10 +596,18 @@ func TestNoTokensInLogs(t *testing.T) {
 		t.Fatal(err)
 	}
 	tok := res.(*oas.Token)
-	a.Raw(t, "POST", "/auth/refresh", "", `{"refresh_token":"`+tok.RefreshToken+`"}`)
-	a.Raw(t, "POST", "/auth/refresh", "", `{"refresh_token":"`+tok.RefreshToken+`"}`) // reuse
+	rotated, err := a.Client.RefreshToken(ctx, &oas.RefreshRequest{RefreshToken: tok.RefreshToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, ok := rotated.(*oas.Token)
+	if !ok {
+		t.Fatalf("refresh: %T", rotated)
+	}
+	a.Raw(t, "POST", "/auth/refresh", "", `{"refresh_token":"`+tok.RefreshToken+`"}`) // reuse: the session ends
 
-	secrets := []string{verify, reset, newPassword, u.Password, tok.RefreshToken, tok.AccessToken, strings.Split(tok.AccessToken, ".")[2]}
+	secrets := []string{verify, reset, newPassword, u.Password, tok.RefreshToken, tok.AccessToken, strings.Split(tok.AccessToken, ".")[2],
+		next.RefreshToken, next.AccessToken}
 	if logs.Len() < 10 {
 		t.Fatalf("only %d log lines captured", logs.Len())
 	}

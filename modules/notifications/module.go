@@ -68,9 +68,9 @@ var Module = fx.Module("notifications",
 	fx.Invoke(func(lc fx.Lifecycle, s *Sender) { lc.Append(fx.Hook{OnStart: s.Start, OnStop: s.Stop}) }),
 )
 
-// resetFloor is the least time a password reset request takes (see
+// ResetFloor is the least time a password reset request takes (see
 // service.Deps.ResetFloor): above what looking an account up and storing a job take.
-const resetFloor = 150 * time.Millisecond
+const ResetFloor = 150 * time.Millisecond
 
 // NewStore returns the store of the adapter for the open database's engine; sig learns of
 // its events.
@@ -122,7 +122,7 @@ func NewService(p ServiceParams) (*service.Service, error) {
 		Opaque:     token.Opaque{},
 		Throttle:   p.Throttle,
 		Clock:      clock{},
-		ResetFloor: resetFloor,
+		ResetFloor: ResetFloor,
 		Wake:       p.Nudge.wake,
 	}), nil
 }
@@ -214,6 +214,8 @@ func portError(err error) error {
 		return fmt.Errorf("%w: %w", ports.ErrNoAccount, err)
 	case errors.Is(err, identity.ErrEmailChanged):
 		return fmt.Errorf("%w: %w", ports.ErrEmailChanged, err)
+	case errors.Is(err, identity.ErrDeactivated):
+		return fmt.Errorf("%w: %w", ports.ErrDeactivated, err)
 	case errors.As(err, &pe):
 		return &ports.PasswordError{Message: pe.Message}
 	}

@@ -119,6 +119,8 @@ func directoryError(err error) error {
 		return fmt.Errorf("%w: %w", identity.ErrNoAccount, err)
 	case errors.Is(err, service.ErrEmailChanged):
 		return fmt.Errorf("%w: %w", identity.ErrEmailChanged, err)
+	case errors.Is(err, service.ErrDeactivated):
+		return fmt.Errorf("%w: %w", identity.ErrDeactivated, err)
 	case errors.As(err, &invalid) && len(invalid.Fields) == 1:
 		return &identity.PasswordError{Message: invalid.Fields[0].Message}
 	}

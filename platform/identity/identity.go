@@ -55,6 +55,10 @@ var ErrNoAccount = errors.New("no such account")
 // proof is void.
 var ErrEmailChanged = errors.New("the account's email changed since")
 
+// ErrDeactivated means the account is deactivated: a proof mailed to it does nothing, so that
+// whoever holds an old link cannot set the password that an admin's reactivation would revive.
+var ErrDeactivated = errors.New("the account is deactivated")
+
 // PasswordError says why a new password breaks the rules; Message completes "password …".
 type PasswordError struct {
 	Message string
@@ -87,11 +91,12 @@ type Directory interface {
 	// ErrNoAccount.
 	AccountByEmail(ctx context.Context, email string) (Account, error)
 	// VerifyEmail marks the account's email verified, provided it is still email (the address
-	// the proof was sent to): ErrEmailChanged otherwise.
+	// the proof was sent to): ErrEmailChanged otherwise, ErrDeactivated for a deactivated one.
 	VerifyEmail(ctx context.Context, id uuid.UUID, email string) error
 	// ResetPassword sets the password of an account whose owner proved they receive mail at
 	// email, marks that email verified and ends every session of the account. A password that
-	// breaks the rules is a *PasswordError, a changed email ErrEmailChanged.
+	// breaks the rules is a *PasswordError, a changed email ErrEmailChanged, a deactivated
+	// account ErrDeactivated.
 	ResetPassword(ctx context.Context, id uuid.UUID, email, password string) error
 }
 

@@ -59,6 +59,10 @@ type Store interface {
 	// UseToken consumes the token with digest for purpose at now, once, and returns whom it
 	// was sent to; anything else is domain.ErrInvalidToken.
 	UseToken(ctx context.Context, digest []byte, p domain.Purpose, now time.Time) (userID uuid.UUID, email string, err error)
+	// ReleaseToken gives back the token that UseToken consumed at usedAt (in microseconds),
+	// when what it proves could not be done, so that its link works again. A token used at
+	// another time, or no longer stored, is left as it is.
+	ReleaseToken(ctx context.Context, digest []byte, p domain.Purpose, usedAt time.Time) error
 	// Forget deletes everything the module holds about the user.
 	Forget(ctx context.Context, userID uuid.UUID) error
 	// Prune deletes the tokens expired at now.
@@ -82,6 +86,9 @@ var ErrNoAccount = errors.New("no such account")
 // ErrEmailChanged means the account's email is no longer the one a token was sent to.
 var ErrEmailChanged = errors.New("the account's email changed since")
 
+// ErrDeactivated means the account a token was sent to is deactivated: the token does nothing.
+var ErrDeactivated = errors.New("the account is deactivated")
+
 // PasswordError says why a new password breaks the accounts module's rules.
 type PasswordError struct{ Message string }
 
@@ -97,11 +104,11 @@ type Accounts interface {
 	// AccountByEmail returns the account with the email (any case), or ErrNoAccount.
 	AccountByEmail(ctx context.Context, email string) (Account, error)
 	// VerifyEmail marks the account's email verified if it is still email, else
-	// ErrEmailChanged.
+	// ErrEmailChanged (ErrDeactivated for a deactivated account).
 	VerifyEmail(ctx context.Context, id uuid.UUID, email string) error
 	// ResetPassword sets a new password proven by a mail to email (ErrEmailChanged if the
-	// address moved, a *PasswordError if the password breaks the rules), verifies the email and
-	// ends every session.
+	// address moved, ErrDeactivated if the account is deactivated, a *PasswordError if the
+	// password breaks the rules), verifies the email and ends every session.
 	ResetPassword(ctx context.Context, id uuid.UUID, email, password string) error
 }
 

@@ -206,28 +206,42 @@ func (s *Service) AskVerification(ctx context.Context, handler string, asks ...A
 
 // VerifyEmail takes back a verification token: the address it was sent to becomes verified.
 func (s *Service) VerifyEmail(ctx context.Context, token string) error {
-	id, email, err := s.Store.UseToken(ctx, s.Opaque.Digest(token), domain.PurposeVerifyEmail, s.Clock.Now())
-	if err != nil {
-		return err
-	}
-	return voided(s.Accounts.VerifyEmail(ctx, id, email))
+	return s.useToken(ctx, token, domain.PurposeVerifyEmail, func(id uuid.UUID, email string) error {
+		return s.Accounts.VerifyEmail(ctx, id, email)
+	})
 }
 
 // ConfirmPasswordReset takes back a reset token and sets the new password (the accounts module
 // also verifies the address and ends every session).
 func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password string) error {
-	id, email, err := s.Store.UseToken(ctx, s.Opaque.Digest(token), domain.PurposeResetPassword, s.Clock.Now())
+	return s.useToken(ctx, token, domain.PurposeResetPassword, func(id uuid.UUID, email string) error {
+		return s.Accounts.ResetPassword(ctx, id, email, password)
+	})
+}
+
+// useToken consumes token for purpose p and does what it proves. The token is consumed first,
+// so that of two concurrent uses one does it; the accounts module does it in a transaction of
+// its own, so when that fails (the database, the request's time, the new password), the token
+// is given back and its link works again: a failure of ours must not cost the user a mail.
+// A token whose account is gone, deactivated, or has another address now, stays used: it
+// proves nothing.
+func (s *Service) useToken(ctx context.Context, token string, p domain.Purpose, do func(id uuid.UUID, email string) error) error {
+	digest := s.Opaque.Digest(token)
+	// In microseconds, as every store keeps it: ReleaseToken tells this use apart by it.
+	now := s.Clock.Now().UTC().Truncate(time.Microsecond)
+	id, email, err := s.Store.UseToken(ctx, digest, p, now)
 	if err != nil {
 		return err
 	}
-	return voided(s.Accounts.ResetPassword(ctx, id, email, password))
-}
-
-// voided answers a token whose account is gone, or has another address now, as any token
-// that does not work.
-func voided(err error) error {
-	if errors.Is(err, ports.ErrNoAccount) || errors.Is(err, ports.ErrEmailChanged) {
+	err = do(id, email)
+	if errors.Is(err, ports.ErrNoAccount) || errors.Is(err, ports.ErrEmailChanged) || errors.Is(err, ports.ErrDeactivated) {
 		return fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
+	}
+	if err != nil {
+		// Even when the request's context is over: that may be why it failed.
+		if rerr := s.Store.ReleaseToken(context.WithoutCancel(ctx), digest, p, now); rerr != nil {
+			return errors.Join(err, fmt.Errorf("the token could not be given back: %w", rerr))
+		}
 	}
 	return err
 }

@@ -192,7 +192,8 @@ func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, curren
 
 // ResetPassword sets the password of the user who proved, with a token mailed to email, that
 // they receive mail there: the email becomes verified, and every session of the user ends. If
-// the email changed since the token was sent, the proof is void: ErrEmailChanged.
+// the email changed since the token was sent, the proof is void: ErrEmailChanged; so it is
+// for a deactivated user: ErrDeactivated.
 func (s *Service) ResetPassword(ctx context.Context, id uuid.UUID, email, password string) error {
 	if msg := domain.ValidatePassword(password); msg != "" {
 		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "new_password", Message: msg}}}
@@ -202,8 +203,8 @@ func (s *Service) ResetPassword(ctx context.Context, id uuid.UUID, email, passwo
 		return err
 	}
 	_, err = s.changeRevoking(ctx, id, &revocation{domain.RevokedPasswordReset, id.String()}, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
-		if !strings.EqualFold(u.Email(), email) {
-			return false, nil, ErrEmailChanged
+		if err := proofHolds(u, email); err != nil {
+			return false, nil, err
 		}
 		u.SetPasswordHash(hash, now)
 		evs := []ports.Event{userEvent(domain.EventPasswordReset, id, now, u.Actor())}

@@ -312,6 +312,22 @@ func (s *Service) Activate(ctx context.Context, actor domain.Actor, id uuid.UUID
 // proof was sent to.
 var ErrEmailChanged = errors.New("the email changed since the verification was sent")
 
+// ErrDeactivated is returned by VerifyEmail and ResetPassword for a deactivated user: a proof
+// mailed before the deactivation does nothing.
+var ErrDeactivated = errors.New("the user is deactivated")
+
+// proofHolds returns why what a user proved by mail to sentTo does nothing now, if it does not:
+// the address changed since, or the user was deactivated.
+func proofHolds(u *domain.User, sentTo string) error {
+	switch {
+	case !strings.EqualFold(u.Email(), sentTo):
+		return ErrEmailChanged
+	case !u.IsActive():
+		return ErrDeactivated
+	}
+	return nil
+}
+
 // MarkEmailVerified marks the user's current email verified (admins only); a verified email
 // stays as it is, with no event.
 func (s *Service) MarkEmailVerified(ctx context.Context, actor domain.Actor, id uuid.UUID) (*domain.User, error) {
@@ -322,8 +338,8 @@ func (s *Service) MarkEmailVerified(ctx context.Context, actor domain.Actor, id 
 }
 
 // VerifyEmail marks verified the email of the user who proved they receive mail at email (they
-// used a token sent there): if the address changed since, it is ErrEmailChanged. The actor of
-// the event is the user.
+// used a token sent there): if the address changed since, it is ErrEmailChanged, and
+// ErrDeactivated for a deactivated user. The actor of the event is the user.
 func (s *Service) VerifyEmail(ctx context.Context, id uuid.UUID, email string) (*domain.User, error) {
 	return s.verifyEmail(ctx, id, email, id.String())
 }
@@ -331,8 +347,10 @@ func (s *Service) VerifyEmail(ctx context.Context, id uuid.UUID, email string) (
 // verifyEmail marks the email verified, provided it is still sentTo when that is set.
 func (s *Service) verifyEmail(ctx context.Context, id uuid.UUID, sentTo, actor string) (*domain.User, error) {
 	return s.change(ctx, id, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
-		if sentTo != "" && !strings.EqualFold(u.Email(), sentTo) {
-			return false, nil, ErrEmailChanged
+		if sentTo != "" {
+			if err := proofHolds(u, sentTo); err != nil {
+				return false, nil, err
+			}
 		}
 		if !u.VerifyEmail(now) {
 			return false, nil, nil

@@ -39,3 +39,34 @@ func TestVerifyEmail(t *testing.T) {
 		}
 	})
 }
+
+// TestProofsOfADeactivatedUserDoNothing: a link mailed before a deactivation neither verifies
+// the address nor sets the password, which a reactivation would otherwise revive.
+func TestProofsOfADeactivatedUserDoNothing(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, svc *service.Service) {
+		u := register(t, svc, "alice", "alice@example.com")
+		if _, err := svc.Deactivate(ctx, admin, u.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.VerifyEmail(ctx, u.ID(), "alice@example.com"); !errors.Is(err, service.ErrDeactivated) {
+			t.Fatalf("verify a deactivated user's address: %v", err)
+		}
+		if err := svc.ResetPassword(ctx, u.ID(), "alice@example.com", "a password by mail"); !errors.Is(err, service.ErrDeactivated) {
+			t.Fatalf("reset a deactivated user's password: %v", err)
+		}
+		if _, err := svc.Activate(ctx, admin, u.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := login(svc, "alice@example.com", "a password by mail", "192.0.2.1"); err == nil {
+			t.Fatal("the password set while deactivated works")
+		}
+		// An admin may still mark it verified: that is no proof by mail.
+		if _, err := svc.Deactivate(ctx, admin, u.ID()); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := svc.MarkEmailVerified(ctx, admin, u.ID()); err != nil || !got.EmailVerified() {
+			t.Fatalf("an admin marks a deactivated user's address verified: %v", err)
+		}
+	})
+}

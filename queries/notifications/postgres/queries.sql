@@ -9,6 +9,12 @@ WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose)
   AND used_at IS NULL AND expires_at > sqlc.arg(now)
 RETURNING user_id, email;
 
+-- name: ReleaseToken :exec
+-- Gives back a token this use consumed (used_at tells uses apart), when what it proves failed.
+UPDATE mail_tokens
+SET used_at = NULL
+WHERE token_hash = sqlc.arg(token_hash) AND purpose = sqlc.arg(purpose) AND used_at = sqlc.arg(used_at);
+
 -- name: DeleteTokensOf :exec
 DELETE FROM mail_tokens WHERE user_id = sqlc.arg(user_id);
 

@@ -293,6 +293,14 @@ func (s *Store) UseToken(ctx context.Context, digest []byte, p domain.Purpose, n
 	return fromBinary(t.UserID), t.Email, nil
 }
 
+// ReleaseToken gives back a token the use at usedAt consumed.
+func (s *Store) ReleaseToken(ctx context.Context, digest []byte, p domain.Purpose, usedAt time.Time) error {
+	_, err := s.tokens.UpdateOne(ctx,
+		bson.D{{Key: "_id", Value: digest}, {Key: "purpose", Value: string(p)}, {Key: "used_at", Value: usedAt.UnixMicro()}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "used_at", Value: int64(0)}}}})
+	return mapError(err)
+}
+
 // Forget deletes the user's tokens and turns their jobs into tombstones without the address,
 // which the relay removes once it has published the events they may still hold.
 func (s *Store) Forget(ctx context.Context, userID uuid.UUID) error {

@@ -20,6 +20,12 @@ func TestAddJobsOnceAsksOncePerEvent(t *testing.T) {
 	storetest.AddJobsOnceAsksOncePerEvent(t, mongodb.New(mongotest.Open(t, notifications.Migrations()).Mongo, nil))
 }
 
+// TestTokensWorkOnceUnlessGivenBack: see storetest.
+func TestTokensWorkOnceUnlessGivenBack(t *testing.T) {
+	t.Parallel()
+	storetest.TokensWorkOnceUnlessGivenBack(t, mongodb.New(mongotest.Open(t, notifications.Migrations()).Mongo, nil))
+}
+
 // TestAnEndedJobStillAnswersForItsEvent: the job an event asked for, once sent, is kept for
 // EndedJobsKept, so that a late redelivery of the event asks for nothing; then it is pruned.
 func TestAnEndedJobStillAnswersForItsEvent(t *testing.T) {

@@ -186,6 +186,12 @@ func (s *Store) UseToken(ctx context.Context, digest []byte, p domain.Purpose, n
 	return row.UserID.Bytes, row.Email, nil
 }
 
+// ReleaseToken gives back a token the use at usedAt consumed.
+func (s *Store) ReleaseToken(ctx context.Context, digest []byte, p domain.Purpose, usedAt time.Time) error {
+	return mapError(pgstore.New(s.pool).ReleaseToken(ctx, pgstore.ReleaseTokenParams{TokenHash: digest, Purpose: string(p),
+		UsedAt: pgtype.Timestamptz{Time: usedAt, Valid: true}}))
+}
+
 // Forget deletes the user's tokens and jobs.
 func (s *Store) Forget(ctx context.Context, userID uuid.UUID) error {
 	return s.tx(ctx, nil, func(q *pgstore.Queries, _ pgx.Tx) error {

@@ -17,3 +17,9 @@ func TestAddJobsOnceAsksOncePerEvent(t *testing.T) {
 	db := dbtest.Open(t, database.Postgres, eventsql.Migrations(), notificationsql.Migrations())
 	storetest.AddJobsOnceAsksOncePerEvent(t, postgres.New(db.Pool, nil))
 }
+
+// TestTokensWorkOnceUnlessGivenBack: see storetest.
+func TestTokensWorkOnceUnlessGivenBack(t *testing.T) {
+	db := dbtest.Open(t, database.Postgres, eventsql.Migrations(), notificationsql.Migrations())
+	storetest.TokensWorkOnceUnlessGivenBack(t, postgres.New(db.Pool, nil))
+}

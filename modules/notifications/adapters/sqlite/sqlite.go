@@ -166,6 +166,12 @@ func (s *Store) UseToken(ctx context.Context, digest []byte, p domain.Purpose, n
 	return row.UserID, row.Email, nil
 }
 
+// ReleaseToken gives back a token the use at usedAt consumed.
+func (s *Store) ReleaseToken(ctx context.Context, digest []byte, p domain.Purpose, usedAt time.Time) error {
+	return mapError(litestore.New(s.db).ReleaseToken(ctx, litestore.ReleaseTokenParams{TokenHash: digest, Purpose: string(p),
+		UsedAt: sql.NullTime{Time: usedAt.UTC(), Valid: true}}))
+}
+
 // Forget deletes the user's tokens and jobs.
 func (s *Store) Forget(ctx context.Context, userID uuid.UUID) error {
 	return s.tx(ctx, nil, func(q *litestore.Queries, _ *sql.Tx) error {

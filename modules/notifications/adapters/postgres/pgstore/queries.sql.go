@@ -243,6 +243,24 @@ func (q *Queries) InsertTokens(ctx context.Context, arg InsertTokensParams) erro
 	return err
 }
 
+const releaseToken = `-- name: ReleaseToken :exec
+UPDATE mail_tokens
+SET used_at = NULL
+WHERE token_hash = $1 AND purpose = $2 AND used_at = $3
+`
+
+type ReleaseTokenParams struct {
+	TokenHash []byte
+	Purpose   string
+	UsedAt    pgtype.Timestamptz
+}
+
+// Gives back a token this use consumed (used_at tells uses apart), when what it proves failed.
+func (q *Queries) ReleaseToken(ctx context.Context, arg ReleaseTokenParams) error {
+	_, err := q.db.Exec(ctx, releaseToken, arg.TokenHash, arg.Purpose, arg.UsedAt)
+	return err
+}
+
 const retryJob = `-- name: RetryJob :exec
 UPDATE mail_jobs
 SET next_attempt_at = $1, last_error = $2
