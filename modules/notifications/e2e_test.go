@@ -572,9 +572,13 @@ func TestAFailedUseGivesTheTokenBack(t *testing.T) {
 // of them.
 func TestNoTokensInLogs(t *testing.T) {
 	t.Parallel()
+	forEngines(t, noTokensInLogs)
+}
+
+func noTokensInLogs(t *testing.T, engine database.Engine) {
 	core, logs := observer.New(zapcore.DebugLevel)
 	srv := smtptest.Start(t)
-	a := start(t, database.SQLite, srv, apptest.Env("LOG_LEVEL", "debug"),
+	a := start(t, engine, srv, apptest.Env("LOG_LEVEL", "debug"),
 		apptest.With(fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(core) })))
 	u := a.NewUser(t)
 	verify := mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
