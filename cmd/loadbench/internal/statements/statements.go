@@ -12,7 +12,8 @@ import (
 )
 
 var (
-	argPattern   = regexp.MustCompile(`sqlc\.n?arg\((\w+)\)`)
+	// sqlc.slice(x) is a list of parameters sqlc writes at run time; one stands for it here.
+	argPattern   = regexp.MustCompile(`sqlc\.(?:n?arg|slice)\((\w+)\)`)
 	embedPattern = regexp.MustCompile(`sqlc\.embed\((\w+)\)`)
 )
 
