@@ -477,6 +477,16 @@ func TestNoMailToAnAddressLeft(t *testing.T) {
 	}
 }
 
+// withLinks returns a new user of a, with the tokens of their verification mail and of a reset
+// mail, the first two mails srv receives.
+func withLinks(t *testing.T, a *apptest.App, srv *smtptest.Server) (u apptest.User, verify, reset string) {
+	t.Helper()
+	u = a.NewUser(t)
+	verify = mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
+	a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
+	return u, verify, mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
+}
+
 // TestLinksOfADeactivatedAccountDoNothing: a reset link mailed before a deactivation cannot set
 // the password that a reactivation would revive; it is spent like any void token.
 func TestLinksOfADeactivatedAccountDoNothing(t *testing.T) {
@@ -484,10 +494,7 @@ func TestLinksOfADeactivatedAccountDoNothing(t *testing.T) {
 	forEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
-		u := a.NewUser(t)
-		verify := mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
-		a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
-		reset := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
+		u, verify, reset := withLinks(t, a, srv)
 		admin := a.NewAdmin(t)
 		path := "/users/" + u.ID.String()
 		if status, _, body := a.Raw(t, "POST", path+"/deactivate", admin.Token, ""); status != http.StatusOK {
@@ -523,10 +530,7 @@ func TestAFailedUseGivesTheTokenBack(t *testing.T) {
 	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
-		u := a.NewUser(t)
-		verify := mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
-		a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
-		reset := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
+		u, verify, reset := withLinks(t, a, srv)
 
 		refuse, allow := "CREATE TRIGGER refuse_updates BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
 			"DROP TRIGGER refuse_updates"

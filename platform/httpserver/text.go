@@ -21,9 +21,10 @@ import (
 // statement: a 500 for a bad request), and the other engines would store what PostgreSQL
 // refuses. ogen's decoders take both, JSON's \u0000 escape included, so the check is here.
 const (
-	msgNUL   = "must not hold a NUL character"
-	msgUTF8  = "must be valid UTF-8"
-	bodyRead = "body"
+	msgNUL  = "must not hold a NUL character"
+	msgUTF8 = "must be valid UTF-8"
+	// bodyField names the body as a whole, in a problem's errors.
+	bodyField = "body"
 )
 
 // badText returns the first parameter or body string of r that is not text, or the problem
@@ -62,7 +63,7 @@ func badText(route oas.Route, r *http.Request) (*problem.Problem, bool) {
 		if errors.As(err, &tooLarge) {
 			return problem.New(http.StatusRequestEntityTooLarge, "The request body is larger than 1 MiB."), true
 		}
-		return invalid(problem.FieldError{Field: bodyRead, Message: "could not be read"}), true
+		return invalid(problem.FieldError{Field: bodyField, Message: "could not be read"}), true
 	}
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	// Cheap first: a string can break the rule only through bytes that are not UTF-8 or
@@ -70,7 +71,7 @@ func badText(route oas.Route, r *http.Request) (*problem.Problem, bool) {
 	if utf8.Valid(body) && !bytes.Contains(body, []byte(`\u0000`)) {
 		return nil, false
 	}
-	if field, msg, bad := badString(jx.DecodeBytes(body), ""); bad {
+	if field, msg, bad := badString(jx.DecodeBytes(body)); bad {
 		return invalid(problem.FieldError{Field: field, Message: msg}), true
 	}
 	return nil, false
@@ -79,9 +80,9 @@ func badText(route oas.Route, r *http.Request) (*problem.Problem, bool) {
 // errFound stops the walk of a body at the first string that is not text.
 var errFound = errors.New("found")
 
-// badString walks the JSON value d holds, at path, and returns where its first string that is
-// not text is and what is wrong with it. A body that is not JSON has none: ogen answers it.
-func badString(d *jx.Decoder, path string) (field, msg string, bad bool) {
+// badString walks the JSON value d holds and returns where its first string that is not text
+// is and what is wrong with it. A body that is not JSON has none: ogen answers it.
+func badString(d *jx.Decoder) (field, msg string, bad bool) {
 	var walk func(d *jx.Decoder, path string) error
 	walk = func(d *jx.Decoder, path string) error {
 		switch d.Next() {
@@ -109,9 +110,9 @@ func badString(d *jx.Decoder, path string) (field, msg string, bad bool) {
 			return d.Skip()
 		}
 	}
-	if err := walk(d, path); errors.Is(err, errFound) {
+	if err := walk(d, ""); errors.Is(err, errFound) {
 		if field == "" {
-			field = bodyRead
+			field = bodyField
 		}
 		return field, msg, true
 	}
