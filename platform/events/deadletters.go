@@ -46,7 +46,7 @@ func (s *pgStore) deadLetters(ctx context.Context, limit int) ([]DeadLetter, err
 }
 
 func (s *pgStore) deadLetter(ctx context.Context, handler string, id uuid.UUID) (DeadLetter, error) {
-	r, err := pgstore.New(s.pool).GetDeadLetter(ctx, pgstore.GetDeadLetterParams{Handler: handler, EventID: id})
+	r, err := pgstore.New(s.pool).GetDeadLetter(ctx, pgstore.GetDeadLetterParams{Handler: handler, EventID: database.PgID(id)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return DeadLetter{}, errNoDeadLetter
 	}
@@ -57,7 +57,7 @@ func (s *pgStore) deadLetter(ctx context.Context, handler string, id uuid.UUID) 
 }
 
 func (s *pgStore) deleteDeadLetter(ctx context.Context, handler string, id uuid.UUID) error {
-	return database.ClassifyPostgres(pgstore.New(s.pool).DeleteDeadLetter(ctx, pgstore.DeleteDeadLetterParams{Handler: handler, EventID: id}))
+	return database.ClassifyPostgres(pgstore.New(s.pool).DeleteDeadLetter(ctx, pgstore.DeleteDeadLetterParams{Handler: handler, EventID: database.PgID(id)}))
 }
 
 func (s *liteStore) deadLetters(ctx context.Context, limit int) ([]DeadLetter, error) {

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 
+	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events/litestore"
 	"github.com/acme/userservice/platform/events/pgstore"
 )
@@ -40,7 +42,7 @@ func AppendPostgres(ctx context.Context, db pgstore.DBTX, evs ...Event) error {
 			return err
 		}
 		if err := q.AppendEvent(ctx, pgstore.AppendEventParams{
-			EventID: r.ID, Type: r.Type, Part: r.Part, OccurredAt: r.OccurredAt, Envelope: r.Envelope,
+			EventID: database.PgID(r.ID), Type: r.Type, Part: r.Part, OccurredAt: r.OccurredAt, Envelope: r.Envelope,
 		}); err != nil {
 			return fmt.Errorf("outbox: %w", err)
 		}
@@ -51,7 +53,7 @@ func AppendPostgres(ctx context.Context, db pgstore.DBTX, evs ...Event) error {
 	}
 	// Several in one statement: a batch's events cost one round trip, not one each.
 	p := pgstore.AppendEventsParams{
-		EventIds: make([]uuid.UUID, len(evs)), Types: make([]string, len(evs)), Parts: make([]int16, len(evs)),
+		EventIds: make([]pgtype.UUID, len(evs)), Types: make([]string, len(evs)), Parts: make([]int16, len(evs)),
 		OccurredAts: make([]time.Time, len(evs)), Envelopes: make([]string, len(evs)),
 	}
 	for i, e := range evs {
@@ -59,7 +61,7 @@ func AppendPostgres(ctx context.Context, db pgstore.DBTX, evs ...Event) error {
 		if err != nil {
 			return err
 		}
-		p.EventIds[i], p.Types[i], p.Parts[i], p.OccurredAts[i], p.Envelopes[i] = r.ID, r.Type, r.Part, r.OccurredAt, r.Envelope
+		p.EventIds[i], p.Types[i], p.Parts[i], p.OccurredAts[i], p.Envelopes[i] = database.PgID(r.ID), r.Type, r.Part, r.OccurredAt, r.Envelope
 	}
 	if err := q.AppendEvents(ctx, p); err != nil {
 		return fmt.Errorf("outbox: %w", err)

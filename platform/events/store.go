@@ -142,12 +142,12 @@ func (s *pgStore) addDeadLetter(ctx context.Context, handler string, e Event, ca
 		return err
 	}
 	return database.ClassifyPostgres(pgstore.New(s.pool).AddDeadLetter(ctx, pgstore.AddDeadLetterParams{
-		Handler: handler, EventID: e.ID, Envelope: string(env), Error: cause.Error(), Attempts: int32(attempts), FailedAt: at,
+		Handler: handler, EventID: database.PgID(e.ID), Envelope: string(env), Error: cause.Error(), Attempts: int32(attempts), FailedAt: at,
 	}))
 }
 
 func (s *pgStore) feed(ctx context.Context, after Position, typ string, limit int) ([]FeedEntry, error) {
-	rows, err := pgstore.New(s.pool).Feed(ctx, pgstore.FeedParams{AfterXid: after.Tx, AfterEvent: after.ID, Type: typ, Lim: int64(limit)})
+	rows, err := pgstore.New(s.pool).Feed(ctx, pgstore.FeedParams{AfterXid: after.Tx, AfterEvent: database.PgID(after.ID), Type: typ, Lim: int64(limit)})
 	if err != nil {
 		return nil, database.ClassifyPostgres(err)
 	}
@@ -157,7 +157,7 @@ func (s *pgStore) feed(ctx context.Context, after Position, typ string, limit in
 		if err != nil {
 			return nil, err
 		}
-		out[i] = FeedEntry{Position: Position{Tx: r.Xid, ID: r.EventID}, Event: e}
+		out[i] = FeedEntry{Position: Position{Tx: r.Xid, ID: r.EventID.Bytes}, Event: e}
 	}
 	return out, nil
 }
@@ -246,7 +246,7 @@ func (s *liteStore) backlog(ctx context.Context) (int64, time.Time, error) {
 // has already done its work and returns nil. This makes an at-least-once delivery effectively
 // once for the handler's own data.
 func MarkProcessedPostgres(ctx context.Context, tx pgstore.DBTX, handler string, id uuid.UUID, now time.Time) (bool, error) {
-	n, err := pgstore.New(tx).MarkProcessed(ctx, pgstore.MarkProcessedParams{Handler: handler, EventID: id, ProcessedAt: now})
+	n, err := pgstore.New(tx).MarkProcessed(ctx, pgstore.MarkProcessedParams{Handler: handler, EventID: database.PgID(id), ProcessedAt: now})
 	return n == 1, database.ClassifyPostgres(err)
 }
 
@@ -254,8 +254,15 @@ func MarkProcessedPostgres(ctx context.Context, tx pgstore.DBTX, handler string,
 // returns the ids of those handler had not processed before, each once. A batch handler does
 // its work for those only, in the same transaction.
 func MarkProcessedAllPostgres(ctx context.Context, tx pgstore.DBTX, handler string, ids []uuid.UUID, now time.Time) ([]uuid.UUID, error) {
-	first, err := pgstore.New(tx).MarkProcessedAll(ctx, pgstore.MarkProcessedAllParams{Handler: handler, EventIds: ids, ProcessedAt: now})
-	return first, database.ClassifyPostgres(err)
+	first, err := pgstore.New(tx).MarkProcessedAll(ctx, pgstore.MarkProcessedAllParams{Handler: handler, EventIds: database.PgIDs(ids), ProcessedAt: now})
+	if err != nil {
+		return nil, database.ClassifyPostgres(err)
+	}
+	out := make([]uuid.UUID, len(first))
+	for i, id := range first {
+		out[i] = id.Bytes
+	}
+	return out, nil
 }
 
 // MarkProcessedSQLite is MarkProcessedPostgres on SQLite.

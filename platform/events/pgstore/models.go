@@ -7,12 +7,12 @@ package pgstore
 import (
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 type EventDeadLetter struct {
 	Handler  string
-	EventID  uuid.UUID
+	EventID  pgtype.UUID
 	Envelope string
 	Error    string
 	Attempts int32
@@ -20,7 +20,7 @@ type EventDeadLetter struct {
 }
 
 type EventOutbox struct {
-	EventID    uuid.UUID
+	EventID    pgtype.UUID
 	Type       string
 	Part       int16
 	OccurredAt time.Time
@@ -30,12 +30,12 @@ type EventOutbox struct {
 
 type EventProcessed struct {
 	Handler     string
-	EventID     uuid.UUID
+	EventID     pgtype.UUID
 	ProcessedAt time.Time
 }
 
 type EventRelay struct {
 	Part      int16
 	LastXid   int64
-	LastEvent uuid.UUID
+	LastEvent pgtype.UUID
 }

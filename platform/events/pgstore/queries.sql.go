@@ -9,7 +9,7 @@ import (
 	"context"
 	"time"
 
-	"github.com/google/uuid"
+	"github.com/jackc/pgx/v5/pgtype"
 )
 
 const addDeadLetter = `-- name: AddDeadLetter :exec
@@ -21,7 +21,7 @@ SET error = excluded.error, attempts = excluded.attempts, failed_at = excluded.f
 
 type AddDeadLetterParams struct {
 	Handler  string
-	EventID  uuid.UUID
+	EventID  pgtype.UUID
 	Envelope string
 	Error    string
 	Attempts int32
@@ -47,7 +47,7 @@ VALUES ($1, $2, $3, $4, $5)
 `
 
 type AppendEventParams struct {
-	EventID    uuid.UUID
+	EventID    pgtype.UUID
 	Type       string
 	Part       int16
 	OccurredAt time.Time
@@ -74,7 +74,7 @@ SELECT unnest($1::uuid[]), unnest($2::text[]), unnest($3::smallint[]),
 `
 
 type AppendEventsParams struct {
-	EventIds    []uuid.UUID
+	EventIds    []pgtype.UUID
 	Types       []string
 	Parts       []int16
 	OccurredAts []time.Time
@@ -137,7 +137,7 @@ type ClaimPendingPartsParams struct {
 type ClaimPendingPartsRow struct {
 	Part     int16
 	Xid      int64
-	EventID  uuid.UUID
+	EventID  pgtype.UUID
 	Envelope string
 }
 
@@ -179,7 +179,7 @@ DELETE FROM event_dead_letters WHERE handler = $1 AND event_id = $2
 
 type DeleteDeadLetterParams struct {
 	Handler string
-	EventID uuid.UUID
+	EventID pgtype.UUID
 }
 
 func (q *Queries) DeleteDeadLetter(ctx context.Context, arg DeleteDeadLetterParams) error {
@@ -199,14 +199,14 @@ LIMIT $4::bigint
 
 type FeedParams struct {
 	AfterXid   int64
-	AfterEvent uuid.UUID
+	AfterEvent pgtype.UUID
 	Type       string
 	Lim        int64
 }
 
 type FeedRow struct {
 	Xid      int64
-	EventID  uuid.UUID
+	EventID  pgtype.UUID
 	Envelope string
 }
 
@@ -245,7 +245,7 @@ WHERE handler = $1 AND event_id = $2
 
 type GetDeadLetterParams struct {
 	Handler string
-	EventID uuid.UUID
+	EventID pgtype.UUID
 }
 
 func (q *Queries) GetDeadLetter(ctx context.Context, arg GetDeadLetterParams) (EventDeadLetter, error) {
@@ -304,7 +304,7 @@ ON CONFLICT DO NOTHING
 
 type MarkProcessedParams struct {
 	Handler     string
-	EventID     uuid.UUID
+	EventID     pgtype.UUID
 	ProcessedAt time.Time
 }
 
@@ -325,21 +325,21 @@ RETURNING event_id
 
 type MarkProcessedAllParams struct {
 	Handler     string
-	EventIds    []uuid.UUID
+	EventIds    []pgtype.UUID
 	ProcessedAt time.Time
 }
 
 // MarkProcessed of several events in one statement: returns the ids recorded now, that is the
 // events the handler had not processed before (each once, however often it is given).
-func (q *Queries) MarkProcessedAll(ctx context.Context, arg MarkProcessedAllParams) ([]uuid.UUID, error) {
+func (q *Queries) MarkProcessedAll(ctx context.Context, arg MarkProcessedAllParams) ([]pgtype.UUID, error) {
 	rows, err := q.db.Query(ctx, markProcessedAll, arg.Handler, arg.EventIds, arg.ProcessedAt)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []uuid.UUID
+	var items []pgtype.UUID
 	for rows.Next() {
-		var event_id uuid.UUID
+		var event_id pgtype.UUID
 		if err := rows.Scan(&event_id); err != nil {
 			return nil, err
 		}
@@ -362,7 +362,7 @@ WHERE r.part = m.part
 type MoveMarksParams struct {
 	Parts      []int16
 	LastXids   []int64
-	LastEvents []uuid.UUID
+	LastEvents []pgtype.UUID
 }
 
 // Each part's mark past its last published event (one element per part in each array).

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/userservice/modules/audit/adapters/postgres/pgstore"
@@ -60,7 +59,7 @@ func (r *Repository) RecordAll(ctx context.Context, _ string, es []domain.Entry)
 
 func params(e domain.Entry) pgstore.InsertAuditEventParams {
 	return pgstore.InsertAuditEventParams{
-		EventID: pgtype.UUID{Bytes: e.EventID, Valid: true}, Type: e.Type, Actor: e.Actor, Target: e.Target.String(), RequestID: e.RequestID,
+		EventID: database.PgID(e.EventID), Type: e.Type, Actor: e.Actor, Target: e.Target.String(), RequestID: e.RequestID,
 		Changed: strings.Join(e.Changed, ","), OccurredAt: e.OccurredAt,
 	}
 }
@@ -72,7 +71,7 @@ func (r *Repository) List(ctx context.Context, q ports.Query) ([]domain.Entry, e
 		target = q.Target.String()
 	}
 	stored, err := pgstore.New(r.pool).ListAuditEvents(ctx, pgstore.ListAuditEventsParams{
-		Before: pgtype.UUID{Bytes: q.Before, Valid: true}, Target: target, Actor: q.Actor, Type: q.Type, Lim: int64(q.Limit),
+		Before: database.PgID(q.Before), Target: target, Actor: q.Actor, Type: q.Type, Lim: int64(q.Limit),
 	})
 	if err != nil {
 		return nil, mapError(err)

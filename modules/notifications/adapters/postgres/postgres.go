@@ -60,7 +60,7 @@ func jobParams(ctx context.Context, j domain.Job) pgstore.InsertJobParams {
 	if rid == "" {
 		rid = reqctx.RequestID(ctx)
 	}
-	return pgstore.InsertJobParams{JobID: pgID(j.ID), Purpose: string(j.Purpose), UserID: pgID(j.UserID), Email: j.Email,
+	return pgstore.InsertJobParams{JobID: database.PgID(j.ID), Purpose: string(j.Purpose), UserID: database.PgID(j.UserID), Email: j.Email,
 		RequestID: rid, CreatedAt: j.CreatedAt, NextAttemptAt: j.CreatedAt}
 }
 
@@ -123,7 +123,7 @@ func (s *Store) ClaimJobs(ctx context.Context, now, leaseUntil time.Time, limit 
 
 // RetryJob puts the job off until next.
 func (s *Store) RetryJob(ctx context.Context, id uuid.UUID, next time.Time, why string) error {
-	return mapError(pgstore.New(s.pool).RetryJob(ctx, pgstore.RetryJobParams{JobID: pgID(id), NextAttemptAt: next, LastError: why}))
+	return mapError(pgstore.New(s.pool).RetryJob(ctx, pgstore.RetryJobParams{JobID: database.PgID(id), NextAttemptAt: next, LastError: why}))
 }
 
 // AddTokens stores tokens about to be mailed, in one statement.
@@ -132,7 +132,7 @@ func (s *Store) AddTokens(ctx context.Context, ts ...domain.Token) error {
 	for _, t := range ts {
 		p.TokenHashes = append(p.TokenHashes, t.Digest)
 		p.Purposes = append(p.Purposes, string(t.Purpose))
-		p.UserIds = append(p.UserIds, pgID(t.UserID))
+		p.UserIds = append(p.UserIds, database.PgID(t.UserID))
 		p.Emails = append(p.Emails, t.Email)
 		p.CreatedAts = append(p.CreatedAts, t.CreatedAt)
 		p.ExpiresAts = append(p.ExpiresAts, t.ExpiresAt)
@@ -155,10 +155,10 @@ func (s *Store) Sent(ctx context.Context, sent ...ports.SentJob) error {
 	)
 	for i, x := range sent {
 		evs[i] = x.Event
-		older.UserIds = append(older.UserIds, pgID(x.Token.UserID))
+		older.UserIds = append(older.UserIds, database.PgID(x.Token.UserID))
 		older.Purposes = append(older.Purposes, string(x.Token.Purpose))
 		older.CreatedAts = append(older.CreatedAts, x.Token.CreatedAt)
-		jobs = append(jobs, pgID(x.Job.ID))
+		jobs = append(jobs, database.PgID(x.Job.ID))
 	}
 	return s.tx(ctx, evs, func(q *pgstore.Queries, _ pgx.Tx) error {
 		if err := q.DeleteOlderTokensOf(ctx, older); err != nil {
@@ -170,7 +170,7 @@ func (s *Store) Sent(ctx context.Context, sent ...ports.SentJob) error {
 
 // DropJob deletes a job.
 func (s *Store) DropJob(ctx context.Context, id uuid.UUID) error {
-	return mapError(pgstore.New(s.pool).DeleteJob(ctx, pgID(id)))
+	return mapError(pgstore.New(s.pool).DeleteJob(ctx, database.PgID(id)))
 }
 
 // UseToken consumes a token once.
@@ -195,10 +195,10 @@ func (s *Store) ReleaseToken(ctx context.Context, digest []byte, p domain.Purpos
 // Forget deletes the user's tokens and jobs.
 func (s *Store) Forget(ctx context.Context, userID uuid.UUID) error {
 	return s.tx(ctx, nil, func(q *pgstore.Queries, _ pgx.Tx) error {
-		if err := q.DeleteTokensOf(ctx, pgID(userID)); err != nil {
+		if err := q.DeleteTokensOf(ctx, database.PgID(userID)); err != nil {
 			return err
 		}
-		return q.DeleteJobsOf(ctx, pgID(userID))
+		return q.DeleteJobsOf(ctx, database.PgID(userID))
 	})
 }
 
@@ -212,9 +212,6 @@ func (s *Store) Backlog(ctx context.Context) (int, error) {
 	n, err := pgstore.New(s.pool).Backlog(ctx)
 	return int(n), mapError(err)
 }
-
-// pgID is id as pgx encodes it without conversion (see sqlc.yaml).
-func pgID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 func mapError(err error) error {
 	if err == nil {

@@ -51,7 +51,7 @@ func NewRepository(db pgstore.DBTX, appended func()) *Repository {
 func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event) error {
 	s := u.Snapshot()
 	p := pgstore.InsertUserWithEventsParams{
-		UserID:          pgID(s.ID),
+		UserID:          database.PgID(s.ID),
 		Username:        s.Username,
 		Email:           s.Email,
 		IsActive:        s.Active,
@@ -70,7 +70,7 @@ func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event
 		if err != nil {
 			return err
 		}
-		p.EventIds = append(p.EventIds, pgID(row.ID))
+		p.EventIds = append(p.EventIds, database.PgID(row.ID))
 		p.EventTypes = append(p.EventTypes, row.Type)
 		p.EventParts = append(p.EventParts, row.Part)
 		p.EventTimes = append(p.EventTimes, row.OccurredAt)
@@ -87,7 +87,7 @@ func (r *Repository) Add(ctx context.Context, u *domain.User, evs ...ports.Event
 
 // Get returns the user with the id.
 func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error) {
-	row, err := r.q.GetUserByID(ctx, pgID(id))
+	row, err := r.q.GetUserByID(ctx, database.PgID(id))
 	return oneUser(row, err, id)
 }
 
@@ -95,7 +95,7 @@ func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error
 func (r *Repository) GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.User, error) {
 	pg := make([]pgtype.UUID, len(ids))
 	for i, id := range ids {
-		pg[i] = pgID(id)
+		pg[i] = database.PgID(id)
 	}
 	rows, err := r.q.GetUsersByIDs(ctx, pg)
 	if err != nil {
@@ -106,13 +106,13 @@ func (r *Repository) GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.Us
 
 // GetForUpdate returns the user with the id, locking the row until the transaction ends.
 func (r *Repository) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, error) {
-	row, err := r.q.GetUserForUpdate(ctx, pgID(id))
+	row, err := r.q.GetUserForUpdate(ctx, database.PgID(id))
 	return oneUser(row, err, id)
 }
 
 // GetCaller reads an authenticated request's account and session in one statement.
 func (r *Repository) GetCaller(ctx context.Context, c ports.Credential) (ports.CallerRead, error) {
-	row, err := r.q.GetCaller(ctx, pgstore.GetCallerParams{UserID: pgID(c.UserID), SessionID: pgID(c.SessionID)})
+	row, err := r.q.GetCaller(ctx, pgstore.GetCallerParams{UserID: database.PgID(c.UserID), SessionID: database.PgID(c.SessionID)})
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ports.CallerRead{}, nil
 	}
@@ -125,7 +125,7 @@ func (r *Repository) GetCaller(ctx context.Context, c ports.Credential) (ports.C
 // GetCallerAnd reads an authenticated request's account and session, and the user with id, in
 // one statement.
 func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID) (ports.CallerRead, *domain.User, error) {
-	rows, err := r.q.GetCallerAnd(ctx, pgstore.GetCallerAndParams{CallerID: pgID(c.UserID), SessionID: pgID(c.SessionID), UserID: pgID(id)})
+	rows, err := r.q.GetCallerAnd(ctx, pgstore.GetCallerAndParams{CallerID: database.PgID(c.UserID), SessionID: database.PgID(c.SessionID), UserID: database.PgID(id)})
 	if err != nil {
 		return ports.CallerRead{}, nil, mapError(err)
 	}
@@ -164,7 +164,7 @@ func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.Use
 	} else {
 		rows, err = r.q.ListUsersAfter(ctx, pgstore.ListUsersAfterParams{
 			AfterCreatedAt: q.After.CreatedAt,
-			AfterUserID:    pgID(q.After.ID),
+			AfterUserID:    database.PgID(q.After.ID),
 			IsActive:       active,
 			Lim:            int64(q.Limit),
 		})
@@ -179,7 +179,7 @@ func (r *Repository) List(ctx context.Context, q ports.ListQuery) ([]*domain.Use
 func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 	s := u.Snapshot()
 	n, err := r.q.UpdateUser(ctx, pgstore.UpdateUserParams{
-		UserID:          pgID(s.ID),
+		UserID:          database.PgID(s.ID),
 		Username:        s.Username,
 		Email:           s.Email,
 		IsActive:        s.Active,
@@ -199,7 +199,7 @@ func (r *Repository) Update(ctx context.Context, u *domain.User) error {
 
 // Delete removes the user with the id.
 func (r *Repository) Delete(ctx context.Context, id uuid.UUID) error {
-	n, err := r.q.DeleteUser(ctx, pgID(id))
+	n, err := r.q.DeleteUser(ctx, database.PgID(id))
 	if err != nil {
 		return mapError(err)
 	}
@@ -245,9 +245,6 @@ func toDomain(row pgstore.User) *domain.User {
 func optionalTime(t time.Time) pgtype.Timestamptz {
 	return pgtype.Timestamptz{Time: t, Valid: !t.IsZero()}
 }
-
-// pgID is id as pgx encodes it without conversion (see sqlc.yaml).
-func pgID(id uuid.UUID) pgtype.UUID { return pgtype.UUID{Bytes: id, Valid: true} }
 
 // nullable stores "no password" as NULL.
 func nullable(hash string) pgtype.Text {

@@ -11,6 +11,7 @@ import (
 	"github.com/acme/userservice/modules/users/adapters/postgres/pgstore"
 	"github.com/acme/userservice/modules/users/domain"
 	"github.com/acme/userservice/modules/users/ports"
+	"github.com/acme/userservice/platform/database"
 )
 
 // Sessions is the PostgreSQL SessionRepository, on the pool or a unit of work's transaction.
@@ -26,8 +27,8 @@ func NewSessions(db pgstore.DBTX) *Sessions { return &Sessions{q: pgstore.New(db
 // Add stores s with the digest of its first refresh token.
 func (r *Sessions) Add(ctx context.Context, s domain.Session, tokenDigest []byte) error {
 	err := r.q.InsertSession(ctx, pgstore.InsertSessionParams{
-		SessionID:  pgID(s.ID),
-		UserID:     pgID(s.UserID),
+		SessionID:  database.PgID(s.ID),
+		UserID:     database.PgID(s.UserID),
 		UserAgent:  s.UserAgent,
 		ClientAddr: s.ClientAddr,
 		CreatedAt:  s.CreatedAt,
@@ -42,7 +43,7 @@ func (r *Sessions) Add(ctx context.Context, s domain.Session, tokenDigest []byte
 
 func (r *Sessions) addToken(ctx context.Context, session uuid.UUID, digest []byte, at time.Time) error {
 	return mapError(r.q.InsertRefreshToken(ctx, pgstore.InsertRefreshTokenParams{
-		TokenHash: digest, SessionID: pgID(session), IssuedAt: at,
+		TokenHash: digest, SessionID: database.PgID(session), IssuedAt: at,
 	}))
 }
 
@@ -74,7 +75,7 @@ func (r *Sessions) UseRefreshToken(ctx context.Context, digest []byte, now time.
 // Refreshed saves s's last use and gives it the new refresh token.
 func (r *Sessions) Refreshed(ctx context.Context, s domain.Session, tokenDigest []byte) error {
 	n, err := r.q.UpdateSession(ctx, pgstore.UpdateSessionParams{
-		SessionID: pgID(s.ID), UserAgent: s.UserAgent, ClientAddr: s.ClientAddr, LastUsedAt: s.LastUsedAt,
+		SessionID: database.PgID(s.ID), UserAgent: s.UserAgent, ClientAddr: s.ClientAddr, LastUsedAt: s.LastUsedAt,
 	})
 	if err != nil {
 		return mapError(err)
@@ -87,7 +88,7 @@ func (r *Sessions) Refreshed(ctx context.Context, s domain.Session, tokenDigest 
 
 // List returns the user's unexpired sessions, newest first.
 func (r *Sessions) List(ctx context.Context, userID uuid.UUID, now time.Time) ([]domain.Session, error) {
-	rows, err := r.q.ListSessions(ctx, pgstore.ListSessionsParams{UserID: pgID(userID), Now: now})
+	rows, err := r.q.ListSessions(ctx, pgstore.ListSessionsParams{UserID: database.PgID(userID), Now: now})
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -100,13 +101,13 @@ func (r *Sessions) List(ctx context.Context, userID uuid.UUID, now time.Time) ([
 
 // Delete revokes one of the user's sessions.
 func (r *Sessions) Delete(ctx context.Context, userID, id uuid.UUID) (bool, error) {
-	n, err := r.q.DeleteSession(ctx, pgstore.DeleteSessionParams{UserID: pgID(userID), SessionID: pgID(id)})
+	n, err := r.q.DeleteSession(ctx, pgstore.DeleteSessionParams{UserID: database.PgID(userID), SessionID: database.PgID(id)})
 	return n > 0, mapError(err)
 }
 
 // DeleteAll revokes the user's sessions but except.
 func (r *Sessions) DeleteAll(ctx context.Context, userID, except uuid.UUID) ([]uuid.UUID, error) {
-	ids, err := r.q.DeleteSessions(ctx, pgstore.DeleteSessionsParams{UserID: pgID(userID), ExceptID: pgID(except)})
+	ids, err := r.q.DeleteSessions(ctx, pgstore.DeleteSessionsParams{UserID: database.PgID(userID), ExceptID: database.PgID(except)})
 	if err != nil {
 		return nil, mapError(err)
 	}
@@ -119,7 +120,7 @@ func (r *Sessions) DeleteAll(ctx context.Context, userID, except uuid.UUID) ([]u
 
 // DeleteExpired removes the user's expired sessions.
 func (r *Sessions) DeleteExpired(ctx context.Context, userID uuid.UUID, now time.Time) error {
-	return mapError(r.q.DeleteExpiredSessions(ctx, pgstore.DeleteExpiredSessionsParams{UserID: pgID(userID), Now: now}))
+	return mapError(r.q.DeleteExpiredSessions(ctx, pgstore.DeleteExpiredSessionsParams{UserID: database.PgID(userID), Now: now}))
 }
 
 func sessionOf(row pgstore.Session) domain.Session {
