@@ -323,7 +323,6 @@ func TestBadInput(t *testing.T) {
 			{"invalid UTF-8 in a login's email", "POST", "/auth/token", "application/json", "{\"email\":\"a\xffb@example.com\",\"password\":\"whatever1\"}", false, 400, "email", ""},
 			{"NUL in a query", "GET", "/users?cursor=a%00b", "", "", false, 400, "cursor", "cursor: must not hold"},
 			{"not UTF-8 in a query", "GET", "/users?cursor=a%FFb", "", "", false, 400, "cursor", "cursor: must be valid UTF-8"},
-			{"NUL in a path", "GET", "/users/a%00b", "", "", false, 400, "user_id", ""},
 			{"a backslash before u0000 is no NUL", "POST", "/auth/token", "application/json", `{"email":"john@example.com","password":"what\\u0000ever"}`, false, 401, "", ""},
 		}
 		client := a.Validator.ResponsesOnly().Client()

@@ -5,6 +5,8 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"runtime"
+	"strings"
 	"testing"
 
 	"github.com/go-faster/jx"
@@ -25,10 +27,75 @@ func TestBadString(t *testing.T) {
 		{`{"a":"\\u0000"}`, "", ""},
 		{`{"a":"\u0000`, "", ""},
 		{`{"a":1,"b":true,"c":null,"d":"ok"}`, "", ""},
+		{`{"":"\u0000"}`, "body", msgNUL},
+		{strings.Repeat("[", 33) + `"\u0000"` + strings.Repeat("]", 33), "body", msgNUL},
+		{`{"` + strings.Repeat("k", 201) + `":"\u0000"}`, "body", msgNUL},
 	} {
 		field, msg, bad := badString(jx.DecodeStr(tc.body))
-		if field != tc.field || msg != tc.msg || bad != (tc.field != "") {
+		if field != tc.field || msg != tc.msg || bad != (tc.msg != "") {
 			t.Errorf("%s: %q %q %v; want %q %q", tc.body, field, msg, bad, tc.field, tc.msg)
+		}
+	}
+}
+
+// TestBadStringOfADeepBody: the walk of a body nested as deep as JSON decoding allows costs
+// about its size, not its depth squared (a 1 MB body of nested objects under 90-byte keys once
+// took 4.4 GB).
+func TestBadStringOfADeepBody(t *testing.T) {
+	const depth = 9_000
+	key := strings.Repeat("k", 90)
+	body := strings.Repeat(`{"`+key+`":`, depth) + `"\u0000"` + strings.Repeat("}", depth)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	field, msg, bad := badString(jx.DecodeStr(body))
+	runtime.ReadMemStats(&after)
+	if !bad || field != bodyField || msg != msgNUL {
+		t.Fatalf("%q %q %v", field, msg, bad)
+	}
+	if n := after.TotalAlloc - before.TotalAlloc; n > 20*uint64(len(body)) {
+		t.Fatalf("the walk of a %d-byte body allocated %d bytes", len(body), n)
+	}
+}
+
+// TestBadTextOfParameters: the operation's own query parameters must be text; others, which
+// ogen ignores, are ignored here too; a body of another type is left to ogen (a 415).
+func TestBadTextOfParameters(t *testing.T) {
+	t.Parallel()
+	srv, err := oas.NewServer(oas.UnimplementedHandler{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		method, target, contentType, body string
+		field                             string
+	}{
+		{"GET", "/users?cursor=a%00b", "", "", "cursor"},
+		{"GET", "/users?limit=5&cursor=%FF", "", "", "cursor"},
+		{"GET", "/users?utm=%FF", "", "", ""},
+		{"GET", "/users?cursor=caf%C3%A9", "", "", ""},
+		{"POST", "/auth/token", "application/json; charset=utf-8", `{"email":"\u0000"}`, "email"},
+		{"POST", "/auth/token", "text/plain", `{"email":"\u0000"}`, ""},
+	} {
+		u, _ := url.Parse(tc.target)
+		route, ok := srv.FindPath(tc.method, u)
+		if !ok {
+			t.Fatalf("no route for %s %s", tc.method, tc.target)
+		}
+		r := &http.Request{Method: tc.method, URL: u, Header: http.Header{"Content-Type": {tc.contentType}}, Body: http.NoBody}
+		if tc.body != "" {
+			r.Body, r.ContentLength = io.NopCloser(strings.NewReader(tc.body)), int64(len(tc.body))
+		}
+		p, bad := badText(route, r)
+		switch {
+		case tc.field == "" && bad:
+			t.Errorf("%s %s: refused: %+v", tc.method, tc.target, p)
+		case tc.field != "" && (!bad || len(p.Errors) != 1 || p.Errors[0].Field != tc.field):
+			t.Errorf("%s %s: %v %+v; want %s refused", tc.method, tc.target, bad, p, tc.field)
+		}
+		if tc.body != "" && !bad {
+			if got, _ := io.ReadAll(r.Body); string(got) != tc.body {
+				t.Errorf("%s %s: the server reads %q", tc.method, tc.target, got)
+			}
 		}
 	}
 }
@@ -48,9 +115,10 @@ func BenchmarkBadText(b *testing.B) {
 	}
 	body := []byte(`{"username":"john_doe","email":"john@example.com","password":"correct horse battery"}`)
 	rd := bytes.NewReader(body)
+	jsonHeader := http.Header{"Content-Type": {"application/json"}}
 	req := func() *http.Request {
 		rd.Reset(body)
-		return &http.Request{Method: http.MethodPost, URL: u, Body: io.NopCloser(rd), ContentLength: int64(len(body))}
+		return &http.Request{Method: http.MethodPost, URL: u, Header: jsonHeader, Body: io.NopCloser(rd), ContentLength: int64(len(body))}
 	}
 	b.Run("baseline: read the body", func(b *testing.B) {
 		b.ReportAllocs()
@@ -64,8 +132,12 @@ func BenchmarkBadText(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			r := req()
+			sent := r.Body
 			if p, bad := badText(route, r); bad {
 				b.Fatal(p)
+			}
+			if r.Body == sent { // not replaced by a copy: the check did not run
+				b.Fatal("the body was not checked")
 			}
 			if _, err := io.ReadAll(r.Body); err != nil {
 				b.Fatal(err)

@@ -223,8 +223,10 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password stri
 // so that of two concurrent uses one does it; the accounts module does it in a transaction of
 // its own, so when that fails (the database, the request's time, the new password), the token
 // is given back and its link works again: a failure of ours must not cost the user a mail.
-// A token whose account is gone, deactivated, or has another address now, stays used: it
-// proves nothing.
+// A failure whose commit is in doubt (the connection lost while committing) gives it back too,
+// though the change may have been made: verifying again changes nothing, and whoever holds a
+// reset link reads the mailbox, where they could ask for a new one anyway. A token whose
+// account is gone, deactivated, or has another address now, stays used: it proves nothing.
 func (s *Service) useToken(ctx context.Context, token string, p domain.Purpose, do func(id uuid.UUID, email string) error) error {
 	digest := s.Opaque.Digest(token)
 	// In microseconds, as every store keeps it: ReleaseToken tells this use apart by it.
@@ -238,13 +240,19 @@ func (s *Service) useToken(ctx context.Context, token string, p domain.Purpose, 
 		return fmt.Errorf("%w: %w", domain.ErrInvalidToken, err)
 	}
 	if err != nil {
-		// Even when the request's context is over: that may be why it failed.
-		if rerr := s.Store.ReleaseToken(context.WithoutCancel(ctx), digest, p, now); rerr != nil {
+		// Even when the request's context is over (that may be why it failed), but not for
+		// longer than releaseTimeout: the store may be what failed.
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+		defer cancel()
+		if rerr := s.Store.ReleaseToken(rctx, digest, p, now); rerr != nil {
 			return errors.Join(err, fmt.Errorf("the token could not be given back: %w", rerr))
 		}
 	}
 	return err
 }
+
+// releaseTimeout bounds the giving back of a token whose use failed.
+const releaseTimeout = 5 * time.Second
 
 // Forget deletes what the module holds about a user who is being deleted.
 func (s *Service) Forget(ctx context.Context, userID uuid.UUID) error {

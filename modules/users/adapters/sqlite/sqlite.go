@@ -4,6 +4,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"errors"
@@ -90,8 +91,12 @@ func (r *Repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error
 // statement's parameters (32,766).
 const manyIDs = 1000
 
-// GetMany returns the users with the ids that exist, in one statement per manyIDs ids.
+// GetMany returns the users with the ids that exist, in one statement per manyIDs ids. The ids
+// are made unique first: a user whose id is in two chunks would be read twice.
 func (r *Repository) GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.User, error) {
+	ids = slices.Clone(ids)
+	slices.SortFunc(ids, func(a, b uuid.UUID) int { return bytes.Compare(a[:], b[:]) })
+	ids = slices.Compact(ids)
 	var users []*domain.User
 	for chunk := range slices.Chunk(ids, manyIDs) {
 		rows, err := r.q.GetUsersByIDs(ctx, chunk)

@@ -767,8 +767,8 @@ func testGetMany(t *testing.T, s Store) {
 	for i := range many {
 		many[i] = uuid.New()
 	}
-	many[0], many[1200], many[2499] = ann.ID(), bob.ID(), cyd.ID()
+	many[0], many[1200], many[1500], many[2499] = ann.ID(), bob.ID(), ann.ID(), cyd.ID()
 	if got, err := reader.GetMany(context.Background(), many); err != nil || len(got) != 3 {
-		t.Fatalf("GetMany of %d ids, 3 of users: %d users, %v", len(many), len(got), err)
+		t.Fatalf("GetMany of %d ids, 4 of 3 users: %d users, %v", len(many), len(got), err)
 	}
 }
