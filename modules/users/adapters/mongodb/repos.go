@@ -140,11 +140,7 @@ func (r *users) GetMany(ctx context.Context, ids []uuid.UUID) ([]*domain.User, e
 	if err != nil {
 		return nil, err
 	}
-	out := make([]*domain.User, len(docs))
-	for i, d := range docs {
-		out[i] = d.user()
-	}
-	return out, nil
+	return toUsers(docs), nil
 }
 
 // GetByEmail returns the user with the email, without regard to case.
@@ -179,11 +175,16 @@ func (r *users) List(ctx context.Context, q ports.ListQuery) ([]*domain.User, er
 	if err != nil {
 		return nil, err
 	}
+	return toUsers(docs), nil
+}
+
+// toUsers returns the users of docs.
+func toUsers(docs []userDoc) []*domain.User {
 	out := make([]*domain.User, len(docs))
 	for i, d := range docs {
 		out[i] = d.user()
 	}
-	return out, nil
+	return out
 }
 
 // find reads the documents filter matches, as opts says, their outboxes left out.
