@@ -89,8 +89,8 @@ FUZZ_DOMAIN ?= 400000x
 fuzz: ## a short run of every fuzz target (FUZZ_API / FUZZ_DOMAIN executions each)
 	$(GO) test ./cmd/userservice -run '^$$' -fuzz '^FuzzAPI$$' -fuzztime $(FUZZ_API)
 	$(GO) test ./cmd/userservice -run '^$$' -fuzz '^FuzzAPIPostgres$$' -fuzztime $(FUZZ_API)
-	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateUsername$$' -fuzztime $(FUZZ_DOMAIN)
-	$(GO) test ./modules/users/domain -run '^$$' -fuzz '^FuzzValidateEmail$$' -fuzztime $(FUZZ_DOMAIN)
+	$(GO) test ./modules/users/internal/domain -run '^$$' -fuzz '^FuzzValidateUsername$$' -fuzztime $(FUZZ_DOMAIN)
+	$(GO) test ./modules/users/internal/domain -run '^$$' -fuzz '^FuzzValidateEmail$$' -fuzztime $(FUZZ_DOMAIN)
 
 clean: ## remove build output, the default SQLite database and make run's mail
 	rm -rf bin userservice.db userservice.db-wal userservice.db-shm mail

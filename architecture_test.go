@@ -43,31 +43,40 @@ func TestImportRulesCatchViolations(t *testing.T) {
 	t.Parallel()
 	m := modulePath + "/modules/"
 	bad := []pkg{
-		{ImportPath: m + "a/domain", Imports: []string{"fmt", "github.com/jackc/pgx/v5"}, Deps: []string{"fmt", "github.com/jackc/pgx/v5"}},
-		{ImportPath: m + "a/service", Imports: []string{m + "b/service", "go.uber.org/zap"}},
-		{ImportPath: m + "a/httpapi", Imports: []string{m + "b/ports", m + "b"}},
-		{ImportPath: m + "a", Imports: []string{m + "b"}, XTestImports: []string{m + "b", m + "b/domain"}},
-		{ImportPath: m + "a/httpapi", Imports: []string{m + "a/adapters/postgres"}},
-		{ImportPath: modulePath + "/platform/httpserver", Imports: []string{m + "a/domain"}},
-		{ImportPath: modulePath + "/cmd/x", Imports: []string{m + "a/adapters/sqlite"}},
+		{ImportPath: m + "a/internal/domain", Imports: []string{"fmt", "github.com/jackc/pgx/v5"}, Deps: []string{"fmt", "github.com/jackc/pgx/v5"}},
+		{ImportPath: m + "a/internal/service", Imports: []string{m + "b/internal/service", "go.uber.org/zap", m + "b/events"}},
+		{ImportPath: m + "a/internal/httpapi", Imports: []string{m + "b/internal/ports", m + "b"}},
+		{ImportPath: m + "a", Imports: []string{m + "b", m + "b/events"}, XTestImports: []string{m + "b", m + "b/internal/domain", m + "b/events"}},
+		{ImportPath: m + "a/internal/httpapi", Imports: []string{m + "a/internal/adapters/postgres"}},
+		{ImportPath: m + "a/events", Imports: []string{m + "a/internal/domain"}, Deps: []string{m + "a/internal/domain", "github.com/google/uuid"}},
+		{ImportPath: m + "a/helpers", Imports: []string{"fmt"}},
+		{ImportPath: modulePath + "/platform/httpserver", Imports: []string{m + "a/internal/domain", m + "a/events"}},
+		{ImportPath: modulePath + "/cmd/x", Imports: []string{m + "a/internal/adapters/sqlite", m + "a/events"}},
 	}
 	got := violations(bad)
-	// A module's tests may compose the application with another module's root package: the
-	// users module, to log in.
-	if slices.ContainsFunc(got, func(v string) bool { return strings.HasPrefix(v, "modules/a (tests) import modules/b:") }) {
-		t.Errorf("a test composing another module was reported: %q", got)
+	// A module's tests may compose the application with another module's root package (the
+	// users module, to log in), and any package may read another module's events.
+	for _, allowed := range []string{"modules/a (tests) import modules/b:", "modules/a (tests) import modules/b/events", "modules/a imports modules/b/events",
+		"modules/a/internal/service imports modules/b/events", "cmd/x imports modules/a/events"} {
+		if slices.ContainsFunc(got, func(v string) bool { return strings.HasPrefix(v, allowed) }) {
+			t.Errorf("an allowed import was reported (%q): %q", allowed, got)
+		}
 	}
 	want := []string{
-		"modules/a/domain depends on github.com/jackc/pgx/v5",
-		"modules/a/service imports modules/b/service",
-		"modules/a/httpapi imports modules/b/ports",
-		"modules/a/httpapi imports modules/b:",
+		"modules/a/internal/domain depends on github.com/jackc/pgx/v5",
+		"modules/a/internal/service imports modules/b/internal/service",
+		"modules/a/internal/httpapi imports modules/b/internal/ports",
+		"modules/a/internal/httpapi imports modules/b:",
 		"modules/a imports modules/b:",
-		"modules/a (tests) import modules/b/domain",
-		"modules/a/service imports go.uber.org/zap",
-		"modules/a/httpapi imports modules/a/adapters/postgres",
-		"platform/httpserver imports modules/a/domain",
-		"cmd/x imports modules/a/adapters/sqlite",
+		"modules/a (tests) import modules/b/internal/domain",
+		"modules/a/internal/service imports go.uber.org/zap",
+		"modules/a/internal/httpapi imports modules/a/internal/adapters/postgres",
+		"modules/a/events imports modules/a/internal/domain",
+		"modules/a/events depends on github.com/acme/userservice/modules/a/internal/domain",
+		"modules/a/helpers is outside the module's shape",
+		"platform/httpserver imports modules/a/internal/domain",
+		"platform/httpserver imports modules/a/events",
+		"cmd/x imports modules/a/internal/adapters/sqlite",
 	}
 	for _, w := range want {
 		if !slices.ContainsFunc(got, func(v string) bool { return strings.HasPrefix(v, w) }) {
@@ -100,34 +109,49 @@ func listPackages(t *testing.T) []pkg {
 	return pkgs
 }
 
-// layer describes a package of ours: its module ("" outside modules/) and its role there.
+// layer describes a package of ours: its module ("" outside modules/) and its role there: the
+// module's root package is its "wiring", modules/<m>/events its published "events", and a
+// package under modules/<m>/internal/ is named by its first folder there (domain, ports,
+// service, adapters, httpapi).
 func layer(path string) (module, role string, ours bool) {
 	rel, ok := strings.CutPrefix(path, modulePath+"/")
 	if !ok {
 		return "", "", false
 	}
 	parts := strings.Split(rel, "/")
-	if parts[0] != "modules" || len(parts) < 2 {
+	switch {
+	case parts[0] != "modules" || len(parts) < 2:
 		return "", parts[0], true
-	}
-	if len(parts) == 2 {
+	case len(parts) == 2:
 		return parts[1], "wiring", true
+	case parts[2] == "internal" && len(parts) > 3:
+		return parts[1], parts[3], true
 	}
 	return parts[1], parts[2], true
 }
 
 func stdlib(path string) bool { return !strings.Contains(strings.Split(path, "/")[0], ".") }
 
+// published reports whether imp is a module's events package, which any package may import.
+func published(imp string) bool {
+	m, role, ours := layer(imp)
+	return ours && m != "" && role == "events"
+}
+
 // innerAllows reports whether a package in an inner layer (role) of module may import imp,
 // besides the standard library; applies is false for the outer layers.
 func innerAllows(role, module, imp string) (allowed, applies bool) {
 	switch role {
-	case "domain":
-		// Nothing but the UUID package (also checked on every transitive dependency).
+	case "events":
+		// The published language needs nothing but the UUID package.
 		return imp == "github.com/google/uuid", true
+	case "domain":
+		// The UUID package and the modules' published events (also checked on every
+		// transitive dependency).
+		return imp == "github.com/google/uuid" || published(imp), true
 	case "ports", "service":
-		// The UUID package and their own module's inner layers.
-		return ownInner(module, imp), true
+		// The UUID package, published events and their own module's inner layers.
+		return ownInner(module, imp) || published(imp), true
 	}
 	return true, false
 }
@@ -150,12 +174,15 @@ func violations(pkgs []pkg) []string {
 			continue
 		}
 		module, role, _ := layer(p.ImportPath)
-		if module != "" && role == "domain" {
+		if module != "" && (role == "domain" || role == "events") {
 			for _, d := range p.Deps {
-				if !stdlib(d) && d != "github.com/google/uuid" {
-					report(p.ImportPath, "depends on %s: the domain imports only the standard library and uuid", d)
+				if !stdlib(d) && d != "github.com/google/uuid" && !(role == "domain" && published(d)) {
+					report(p.ImportPath, "depends on %s: %s imports only the standard library, uuid and published events", d, role)
 				}
 			}
+		}
+		if module != "" && !slices.Contains([]string{"wiring", "events", "domain", "ports", "service", "adapters", "httpapi"}, role) {
+			report(p.ImportPath, "is outside the module's shape: its root, events/ and internal/{domain,ports,service,adapters,httpapi}")
 		}
 		for _, imp := range p.Imports {
 			if stdlib(imp) {
@@ -166,23 +193,23 @@ func violations(pkgs []pkg) []string {
 			allowed, applies := innerAllows(role, module, imp)
 			switch {
 			case module != "" && applies && !allowed:
-				report(p.ImportPath, "imports %s: %s may import only the standard library, uuid and its module's domain and ports", rel, role)
+				report(p.ImportPath, "imports %s: %s may import only the standard library, uuid, published events and its module's domain and ports", rel, role)
 			case !ours:
 			case module == "" && impModule != "" && role == "platform":
 				report(p.ImportPath, "imports %s: the platform never names a module", rel)
-			case impModule != "" && module != "" && module != impModule:
-				report(p.ImportPath, "imports %s: modules never import each other, not even ports; they share only platform/ (identity, events)", rel)
-			case impModule != "" && module == "" && impRole != "wiring":
-				report(p.ImportPath, "imports %s: outside modules/, only a module's root package (its fx.Module) is imported", rel)
+			case impModule != "" && module != "" && module != impModule && impRole != "events":
+				report(p.ImportPath, "imports %s: a module imports of another only its events package; they share the rest through platform/", rel)
+			case impModule != "" && module == "" && impRole != "wiring" && impRole != "events":
+				report(p.ImportPath, "imports %s: outside modules/, only a module's root package (its fx.Module) and its events are imported", rel)
 			case impRole == "adapters" && !(module == impModule && (role == "wiring" || role == "adapters")):
 				report(p.ImportPath, "imports %s: only the module's wiring (module.go) imports its adapters", rel)
 			}
 		}
 		// Tests may compose the application with other modules (their root packages), as
-		// cmd does, and nothing deeper of theirs.
+		// cmd does, and read their events, and nothing deeper of theirs.
 		for _, imp := range append(slices.Clone(p.TestImports), p.XTestImports...) {
 			impModule, impRole, ours := layer(imp)
-			if ours && module != "" && impModule != "" && impModule != module && impRole != "wiring" {
+			if ours && module != "" && impModule != "" && impModule != module && impRole != "wiring" && impRole != "events" {
 				report(p.ImportPath+" (tests)", "import %s: a module's tests may compose other modules, never use their insides", strings.TrimPrefix(imp, modulePath+"/"))
 			}
 		}

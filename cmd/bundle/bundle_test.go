@@ -155,14 +155,14 @@ sql:
     gen:
       go:
         package: pgstore
-        out: ../../modules/m/adapters/postgres/pgstore
+        out: ../../modules/m/internal/adapters/postgres/pgstore
 `})
 	out, err := bundleSQLC(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"schema: queries/m/postgres/migrations", "[queries/m/postgres/a.sql, queries/m/postgres/b.sql]", "out: modules/m/adapters/postgres/pgstore", `version: "2"`,
+		"schema: queries/m/postgres/migrations", "[queries/m/postgres/a.sql, queries/m/postgres/b.sql]", "out: modules/m/internal/adapters/postgres/pgstore", `version: "2"`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("no %q in\n%s", want, out)

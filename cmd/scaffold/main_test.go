@@ -106,9 +106,9 @@ func TestScaffoldWritesTheModuleAndItsLine(t *testing.T) {
 	}
 	after := tree(t, dir)
 	for _, want := range []string{
-		"modules/notes/module.go", "modules/notes/api.yaml", "modules/notes/domain/item.go",
-		"modules/notes/ports/ports.go", "modules/notes/service/service.go", "modules/notes/httpapi/handler.go",
-		"modules/notes/adapters/postgres/postgres.go", "modules/notes/adapters/sqlite/sqlite.go",
+		"modules/notes/module.go", "modules/notes/api.yaml", "modules/notes/internal/domain/item.go",
+		"modules/notes/internal/ports/ports.go", "modules/notes/internal/service/service.go", "modules/notes/internal/httpapi/handler.go",
+		"modules/notes/internal/adapters/postgres/postgres.go", "modules/notes/internal/adapters/sqlite/sqlite.go",
 		"modules/notes/e2e_test.go", "queries/notes/sqlc.yaml", "queries/notes/migrations.go",
 		"queries/notes/postgres/migrations/00001_create_notes_items.sql", "queries/notes/sqlite/queries.sql",
 	} {

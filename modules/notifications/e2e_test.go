@@ -20,8 +20,8 @@ import (
 
 	"github.com/acme/userservice/modules/audit"
 	"github.com/acme/userservice/modules/notifications"
-	"github.com/acme/userservice/modules/notifications/adapters/smtptest"
-	"github.com/acme/userservice/modules/notifications/service"
+	"github.com/acme/userservice/modules/notifications/internal/adapters/smtptest"
+	"github.com/acme/userservice/modules/notifications/internal/service"
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"

@@ -7,9 +7,9 @@ import (
 
 	"github.com/google/uuid"
 
-	"github.com/acme/userservice/modules/users/domain"
-	"github.com/acme/userservice/modules/users/ports"
-	"github.com/acme/userservice/modules/users/service"
+	"github.com/acme/userservice/modules/users/internal/domain"
+	"github.com/acme/userservice/modules/users/internal/ports"
+	"github.com/acme/userservice/modules/users/internal/service"
 	"github.com/acme/userservice/platform/identity"
 )
 

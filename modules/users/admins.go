@@ -3,7 +3,7 @@ package users
 import (
 	"context"
 
-	"github.com/acme/userservice/modules/users/service"
+	"github.com/acme/userservice/modules/users/internal/service"
 	"github.com/acme/userservice/platform/identity"
 )
 

@@ -1,4 +1,4 @@
--- Queries of the audit module on PostgreSQL; sqlc generates modules/audit/adapters/postgres/pgstore.
+-- Queries of the audit module on PostgreSQL; sqlc generates modules/audit/internal/adapters/postgres/pgstore.
 
 -- name: InsertAuditEvent :exec
 INSERT INTO audit_events (event_id, type, actor, target, request_id, changed, occurred_at)

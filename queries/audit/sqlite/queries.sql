@@ -1,4 +1,4 @@
--- Queries of the audit module on SQLite; sqlc generates modules/audit/adapters/sqlite/litestore.
+-- Queries of the audit module on SQLite; sqlc generates modules/audit/internal/adapters/sqlite/litestore.
 
 -- name: InsertAuditEvent :exec
 INSERT INTO audit_events (event_id, type, actor, target, request_id, changed, occurred_at)

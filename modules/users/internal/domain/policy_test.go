@@ -1,0 +1,86 @@
+package domain_test
+
+import (
+	"errors"
+	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/modules/users/internal/domain"
+)
+
+func TestAuthorize(t *testing.T) {
+	t.Parallel()
+	self, other := uuid.New(), uuid.New()
+	user := domain.Actor{ID: self, Role: domain.RoleUser}
+	admin := domain.Actor{ID: uuid.New(), Role: domain.RoleAdmin}
+	tests := []struct {
+		action    domain.Action
+		target    uuid.UUID
+		userMay   bool // on self when target is self
+		adminMay  bool
+		onOthersU bool
+	}{
+		{domain.ActionRead, self, true, true, false},
+		{domain.ActionUpdate, self, true, true, false},
+		{domain.ActionDeactivate, self, true, true, false},
+		{domain.ActionActivate, self, false, true, false},
+		{domain.ActionDelete, self, false, true, false},
+		{domain.ActionChangeRole, self, false, true, false},
+		{domain.ActionList, uuid.Nil, false, true, false},
+	}
+	for _, tc := range tests {
+		if err := domain.Authorize(user, tc.action, tc.target); (err == nil) != tc.userMay {
+			t.Errorf("user %s self: %v", tc.action, err)
+		} else if err != nil && !errors.Is(err, domain.ErrForbidden) {
+			t.Errorf("user %s: %v is not ErrForbidden", tc.action, err)
+		}
+		if err := domain.Authorize(user, tc.action, other); (err == nil) != tc.onOthersU {
+			t.Errorf("user %s other: %v", tc.action, err)
+		}
+		if err := domain.Authorize(admin, tc.action, other); (err == nil) != tc.adminMay {
+			t.Errorf("admin %s: %v", tc.action, err)
+		}
+	}
+	// A zero actor (no authentication) may do nothing, not even to the zero id.
+	if err := domain.Authorize(domain.Actor{}, domain.ActionRead, uuid.Nil); err == nil {
+		t.Error("the zero actor read the zero user")
+	}
+}
+
+func TestAuthorizeChanges(t *testing.T) {
+	t.Parallel()
+	self := uuid.New()
+	user := domain.Actor{ID: self, Role: domain.RoleUser}
+	role := domain.RoleAdmin
+	name := "newname"
+	if err := domain.AuthorizeChanges(user, self, domain.Changes{Username: &name}); err != nil {
+		t.Errorf("rename self: %v", err)
+	}
+	if err := domain.AuthorizeChanges(user, self, domain.Changes{Role: &role}); !errors.Is(err, domain.ErrForbidden) {
+		t.Errorf("escalation: %v", err)
+	}
+	if err := domain.AuthorizeChanges(domain.Actor{Role: domain.RoleAdmin}, self, domain.Changes{Role: &role}); err != nil {
+		t.Errorf("admin sets a role: %v", err)
+	}
+}
+
+func TestValidatePassword(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		in    string
+		valid bool
+	}{
+		{"1234567", false},
+		{"12345678", true},
+		{string(make([]rune, 128)), true},
+		{string(make([]rune, 129)), false},
+		{"ééééééé", false},
+		{"éééééééé", true},
+	}
+	for _, tc := range tests {
+		if got := domain.ValidatePassword(tc.in); (got == "") != tc.valid {
+			t.Errorf("ValidatePassword(%d runes) = %q", len([]rune(tc.in)), got)
+		}
+	}
+}

@@ -1,0 +1,238 @@
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/acme/userservice/modules/users/internal/domain"
+	"github.com/acme/userservice/modules/users/internal/ports"
+)
+
+var (
+	// ErrInvalidCredentials is the one answer to every failed login: unknown email, wrong
+	// password, no password set, or a deactivated account.
+	ErrInvalidCredentials = errors.New("invalid email or password")
+	// ErrUnauthenticated means the request carries no usable token: missing, malformed,
+	// badly signed, expired, or of a user who is gone or deactivated.
+	ErrUnauthenticated = errors.New("authentication required")
+	// ErrWrongPassword is returned by ChangePassword when the current password is wrong.
+	ErrWrongPassword = errors.New("the current password is wrong")
+	// ErrEmailNotVerified is returned by Login, after a right password, when the policy
+	// requires a verified email and the account's is not.
+	ErrEmailNotVerified = errors.New("the email address is not verified")
+)
+
+// ThrottledError says the caller failed too often and must wait.
+type ThrottledError struct {
+	RetryAfter time.Duration
+}
+
+// Error implements error.
+func (e *ThrottledError) Error() string {
+	return fmt.Sprintf("too many failed attempts; retry in %d seconds", seconds(e.RetryAfter))
+}
+
+// seconds rounds d up to whole seconds, at least 1, as Retry-After wants.
+func seconds(d time.Duration) int {
+	s := int((d + time.Second - 1) / time.Second)
+	return max(s, 1)
+}
+
+// RetryAfterSeconds is RetryAfter in whole seconds, rounded up.
+func (e *ThrottledError) RetryAfterSeconds() int { return seconds(e.RetryAfter) }
+
+// LoginPolicy limits password guessing and says how long sessions live.
+type LoginPolicy struct {
+	// SessionTTL bounds a session's life from its login, however often it is refreshed.
+	SessionTTL time.Duration
+	// RequireVerifiedEmail refuses logins of accounts whose email is not verified.
+	RequireVerifiedEmail bool
+	// MaxFailures per account and MaxFailuresPerAddr per client address within Lockout block
+	// further attempts for Lockout.
+	MaxFailures        int
+	MaxFailuresPerAddr int
+	Lockout            time.Duration
+}
+
+// LoginInput is a login attempt.
+type LoginInput struct {
+	Email    string
+	Password string
+	// Client is where the attempt comes from: its address is throttled, and the session
+	// remembers both.
+	Client Client
+}
+
+func accountKey(email string) string { return "account:" + strings.ToLower(email) }
+func addrKey(addr string) string     { return "addr:" + addr }
+
+// Login checks an email and password, starts a session and issues its tokens. Every failure
+// looks the same (ErrInvalidCredentials) and costs one password verification, whether or not
+// the account exists. Failures count per account and per client address; past the policy's limits the
+// answer is a *ThrottledError until the lockout ends.
+func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
+	if err := s.throttled(accountKey(in.Email), addrKey(in.Client.Addr)); err != nil {
+		return Token{}, err
+	}
+	u, err := s.Users.GetByEmail(ctx, in.Email)
+	var nf *domain.NotFoundError
+	if err != nil && !errors.As(err, &nf) {
+		return Token{}, err
+	}
+	ok, rehash, err := s.checkPassword(u, in.Password)
+	if err != nil {
+		return Token{}, err
+	}
+	if !ok || !u.IsActive() {
+		s.fail(in.Email, in.Client.Addr)
+		return Token{}, ErrInvalidCredentials
+	}
+	s.Throttle.Reset(accountKey(in.Email))
+	if s.Policy.RequireVerifiedEmail && !u.EmailVerified() {
+		// After the password check: only the account's owner learns this.
+		return Token{}, ErrEmailNotVerified
+	}
+	if rehash {
+		// The parameters were raised since this hash was made: store a stronger one. The
+		// password is the same, so no event says it changed.
+		if err := s.setPassword(ctx, u.ID(), in.Password, nil); err != nil {
+			return Token{}, err
+		}
+	}
+	return s.startSession(ctx, u, in.Client)
+}
+
+// checkPassword verifies password against u's hash, or against a dummy hash when u is nil or
+// has no password, so that every path costs the same.
+func (s *Service) checkPassword(u *domain.User, password string) (ok, rehash bool, err error) {
+	if u == nil || !u.HasPassword() {
+		dummy, err := s.dummyHash()
+		if err != nil {
+			return false, false, err
+		}
+		_, _, err = s.Hasher.Verify(password, dummy)
+		return false, false, err
+	}
+	return s.Hasher.Verify(password, u.PasswordHash())
+}
+
+func (s *Service) throttled(keys ...string) error {
+	var wait time.Duration
+	for _, k := range keys {
+		wait = max(wait, s.Throttle.Blocked(k))
+	}
+	if wait > 0 {
+		return &ThrottledError{RetryAfter: wait}
+	}
+	return nil
+}
+
+func (s *Service) fail(email, addr string) {
+	s.Throttle.Fail(accountKey(email), s.Policy.MaxFailures, s.Policy.Lockout)
+	s.Throttle.Fail(addrKey(addr), s.Policy.MaxFailuresPerAddr, s.Policy.Lockout)
+}
+
+// Caller returns the account of a verified token (u.Actor() is who acts); the platform
+// verifies tokens, this says whether they may still be used. The account and the token's
+// session are read on every request, in one statement, so a deactivated user's tokens, and
+// those of a revoked session, stop working at once, and a changed role applies at once:
+// tokens carry identity, the database carries rights. The user read here is also the answer
+// to "who am I".
+func (s *Service) Caller(ctx context.Context, c ports.Credential) (*domain.User, error) {
+	read, err := s.Users.GetCaller(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	return read.User, usable(read, c, s.Clock.Now())
+}
+
+// usable says whether the account read for c may act at now: it must exist and be active, and
+// the token's session must still be one of its live ones.
+func usable(read ports.CallerRead, c ports.Credential, now time.Time) error {
+	switch {
+	case read.User == nil:
+		return fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, c.UserID)
+	case !read.User.IsActive():
+		return fmt.Errorf("%w: user %s is deactivated", ErrUnauthenticated, c.UserID)
+	case !read.SessionLive(now):
+		return fmt.Errorf("%w: session %s of user %s was revoked or has expired", ErrUnauthenticated, c.SessionID, c.UserID)
+	}
+	return nil
+}
+
+// ChangePassword sets the actor's password after checking the current one, and ends every
+// session of the actor, this one included: whoever learnt the old password may hold one. Wrong
+// current passwords count as failed logins, so this is no side door for guessing.
+func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, current, next, clientAddr string) error {
+	if msg := domain.ValidatePassword(next); msg != "" {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "new_password", Message: msg}}}
+	}
+	u, err := s.Users.Get(ctx, actor.ID)
+	if err != nil {
+		return err
+	}
+	if err := s.throttled(accountKey(u.Email()), addrKey(clientAddr)); err != nil {
+		return err
+	}
+	ok, _, err := s.checkPassword(u, current)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		s.fail(u.Email(), clientAddr)
+		return ErrWrongPassword
+	}
+	return s.setPassword(ctx, actor.ID, next, &actor)
+}
+
+// ResetPassword sets the password of the user who proved, with a token mailed to email, that
+// they receive mail there: the email becomes verified, and every session of the user ends. If
+// the email changed since the token was sent, the proof is void: ErrEmailChanged; so it is
+// for a deactivated user: ErrDeactivated.
+func (s *Service) ResetPassword(ctx context.Context, id uuid.UUID, email, password string) error {
+	if msg := domain.ValidatePassword(password); msg != "" {
+		return &domain.ValidationError{Fields: []domain.FieldError{{Field: "new_password", Message: msg}}}
+	}
+	hash, err := s.Hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	_, err = s.changeRevoking(ctx, id, &revocation{domain.RevokedPasswordReset, id.String()}, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+		if err := proofHolds(u, email); err != nil {
+			return false, nil, err
+		}
+		u.SetPasswordHash(hash, now)
+		evs := []ports.Event{userEvent(domain.EventPasswordReset, id, now, u.Actor())}
+		if u.VerifyEmail(now) {
+			evs = append(evs, emailVerified(u, now, id.String()))
+		}
+		return true, evs, nil
+	})
+	return err
+}
+
+// setPassword stores a new hash of password; by names who changed it (a password_changed
+// event), nil for a rehash of the same password.
+func (s *Service) setPassword(ctx context.Context, id uuid.UUID, password string, by *domain.Actor) error {
+	hash, err := s.Hasher.Hash(password)
+	if err != nil {
+		return err
+	}
+	var rev *revocation
+	if by != nil {
+		rev = &revocation{domain.RevokedPasswordChanged, by.ID.String()}
+	}
+	_, err = s.changeRevoking(ctx, id, rev, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+		u.SetPasswordHash(hash, now)
+		if by == nil {
+			return true, nil, nil
+		}
+		return true, []ports.Event{userEvent(domain.EventPasswordChanged, id, now, *by)}, nil
+	})
+	return err
+}
