@@ -14,6 +14,40 @@ import (
 	"github.com/google/uuid"
 )
 
+// admin is the benchmark's admin, logged in: the authenticated workloads send its token, and
+// their ceilings look up its account and session as the service does.
+type admin struct {
+	token   string
+	userID  uuid.UUID
+	session uuid.UUID
+}
+
+// setUpAdmin creates the admin and logs it in on a first instance of the service, which
+// migrates the database. The token outlives that instance; the measured one starts on a
+// migrated database without the memory of this set-up's hashing.
+func setUpAdmin(bin, dbURL string) (admin, error) {
+	svc, _, err := startService(bin, dbURL, false)
+	if err != nil {
+		return admin{}, err
+	}
+	defer svc.stop()
+	token, err := adminToken(bin, dbURL, svc.base)
+	if err != nil {
+		return admin{}, err
+	}
+	var me struct {
+		UserID uuid.UUID `json:"user_id"`
+	}
+	if err := decode("GET", svc.base+"/users/me", token, "", &me); err != nil {
+		return admin{}, err
+	}
+	session, err := sessionOf(token)
+	if err != nil {
+		return admin{}, err
+	}
+	return admin{token: token, userID: me.UserID, session: session}, nil
+}
+
 // decode sends one request (set-up, not measured) and decodes its JSON answer into out.
 func decode(method, url, token, body string, out any) error {
 	var rd io.Reader

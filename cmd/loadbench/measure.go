@@ -83,4 +83,5 @@ func measure(o options, svc *service, op op) (r round, svcCPU, genCPU float64) {
 	return median(rs), (s1 - s0) / float64(max(n, 1)), (g1 - g0) / float64(max(n, 1))
 }
 
+// ms is d in milliseconds.
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }

@@ -42,6 +42,7 @@ type result struct {
 	DrainedSec float64 `json:"drained_sec"`
 }
 
+// engineResult is one engine's results.
 type engineResult struct {
 	Engine    string  `json:"engine"`
 	StartupMs float64 `json:"startup_ms"`
