@@ -5,9 +5,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"io"
+	"os"
 	"os/exec"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -215,4 +221,115 @@ func violations(pkgs []pkg) []string {
 		}
 	}
 	return out
+}
+
+// TestEventTypesAreNamedByTheirModule: a module's event types are written as literals only
+// in its own folder; everyone else names them through the module's events package, so a
+// renamed or re-versioned type is a compile error, not a subscription that silently matches
+// nothing.
+func TestEventTypesAreNamedByTheirModule(t *testing.T) {
+	t.Parallel()
+	out, err := exec.Command("git", "ls-files", "--cached", "--others", "--exclude-standard", "*.go").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	sources := map[string][]byte{}
+	for _, f := range strings.Fields(string(out)) {
+		src, err := os.ReadFile(f)
+		if errors.Is(err, os.ErrNotExist) {
+			continue // deleted in the work tree, not yet in the index
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if !generated.Match(src) {
+			sources[f] = src
+		}
+	}
+	owners := eventTypeOwners(t, sources)
+	if len(owners) < 10 {
+		t.Fatalf("found only %d event types in modules/*/events", len(owners))
+	}
+	for _, v := range foreignEventLiterals(t, sources, owners) {
+		t.Error(v)
+	}
+}
+
+// TestForeignEventLiteralsAreFound feeds the check a literal of another module's type, so the
+// test above cannot pass by checking nothing.
+func TestForeignEventLiteralsAreFound(t *testing.T) {
+	t.Parallel()
+	sources := map[string][]byte{
+		"modules/a/events/events.go": []byte("package events\nconst (\n\tTypeMade = \"x.a.made.v1\"\n\tRoleAdmin = \"admin\"\n)\n"),
+		"modules/a/internal/s.go":    []byte("package s\nvar own = \"x.a.made.v1\"\n"),
+		"modules/b/module.go":        []byte("package b\nvar types = []string{\"x.a.made.v1\", \"x.b.other.v1\", \"admin\"}\n"),
+	}
+	owners := eventTypeOwners(t, sources)
+	got := foreignEventLiterals(t, sources, owners)
+	if len(got) != 1 || !strings.HasPrefix(got[0], "modules/b/module.go:2: \"x.a.made.v1\"") {
+		t.Errorf("got %q, want one report for modules/b/module.go:2", got)
+	}
+}
+
+// generated matches Go's mark of a generated file.
+var generated = regexp.MustCompile(`(?m)^// Code generated .* DO NOT EDIT\.$`)
+
+// eventTypeOwners maps each event type declared in a module's events package (a Type*
+// constant) to that module's folder (modules/<m>/).
+func eventTypeOwners(t *testing.T, sources map[string][]byte) map[string]string {
+	t.Helper()
+	owners := map[string]string{}
+	for name, src := range sources {
+		parts := strings.Split(name, "/")
+		if len(parts) != 4 || parts[0] != "modules" || parts[2] != "events" || strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(token.NewFileSet(), name, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if vs, ok := n.(*ast.ValueSpec); ok {
+				for i, v := range vs.Values {
+					if s, ok := stringLit(v); ok && i < len(vs.Names) && strings.HasPrefix(vs.Names[i].Name, "Type") {
+						owners[s] = "modules/" + parts[1] + "/"
+					}
+				}
+			}
+			return true
+		})
+	}
+	return owners
+}
+
+// foreignEventLiterals lists the string literals, outside their module's folder, that are
+// another module's event type.
+func foreignEventLiterals(t *testing.T, sources map[string][]byte, owners map[string]string) []string {
+	t.Helper()
+	var out []string
+	for name, src := range sources {
+		fset := token.NewFileSet()
+		f, err := parser.ParseFile(fset, name, src, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ast.Inspect(f, func(n ast.Node) bool {
+			if s, ok := stringLit(n); ok {
+				if owner, ok := owners[s]; ok && !strings.HasPrefix(name, owner) {
+					out = append(out, fmt.Sprintf("%s:%d: %q is %sevents' type: name it by its constant", name, fset.Position(n.Pos()).Line, s, owner))
+				}
+			}
+			return true
+		})
+	}
+	slices.Sort(out)
+	return out
+}
+
+func stringLit(n ast.Node) (string, bool) {
+	lit, ok := n.(*ast.BasicLit)
+	if !ok || lit.Kind != token.STRING {
+		return "", false
+	}
+	s, err := strconv.Unquote(lit.Value)
+	return s, err == nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/events"
 	"github.com/acme/userservice/platform/kv"
 )
@@ -25,11 +26,11 @@ const unrelayedPart = int16(events.Parts)
 // (one statement on PostgreSQL, as the service sends it; a transaction on SQLite).
 func (d *database) registerWithEvent(ctx context.Context, username, email string) error {
 	id, now := uuid.Must(uuid.NewV7()), time.Now().UTC()
-	env := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"userservice/users","type":"userservice.user.registered.v1","subject":%q,"time":%q,"datacontenttype":"application/json","data":{"user_id":%[2]q,"username":%q,"email":%q}}`,
-		uuid.Must(uuid.NewV7()), id.String(), now.Format(time.RFC3339Nano), username, email)
+	env := fmt.Sprintf(`{"specversion":"1.0","id":%q,"source":"userservice/users","type":%q,"subject":%q,"time":%q,"datacontenttype":"application/json","data":{"user_id":%[3]q,"username":%q,"email":%q}}`,
+		uuid.Must(uuid.NewV7()), userevents.TypeRegistered, id.String(), now.Format(time.RFC3339Nano), username, email)
 	if d.pool != nil {
 		_, err := d.pool.Exec(ctx, d.stmts["InsertUserWithEvents"], pgtype.UUID{Bytes: id, Valid: true}, username, email, true, "user", nil, now, now, nil,
-			[]pgtype.UUID{{Bytes: uuid.Must(uuid.NewV7()), Valid: true}}, []string{"userservice.user.registered.v1"}, []int16{unrelayedPart}, []time.Time{now}, []string{env})
+			[]pgtype.UUID{{Bytes: uuid.Must(uuid.NewV7()), Valid: true}}, []string{userevents.TypeRegistered}, []int16{unrelayedPart}, []time.Time{now}, []string{env})
 		return err
 	}
 	tx, err := d.sql.BeginTx(ctx, nil)
@@ -40,7 +41,7 @@ func (d *database) registerWithEvent(ctx context.Context, username, email string
 	if _, err := tx.ExecContext(ctx, d.stmts["InsertUser"], id.String(), username, email, true, "user", nil, now, now, nil); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, d.stmts["AppendEvent"], uuid.Must(uuid.NewV7()).String(), "userservice.user.registered.v1", unrelayedPart, now, env); err != nil {
+	if _, err := tx.ExecContext(ctx, d.stmts["AppendEvent"], uuid.Must(uuid.NewV7()).String(), userevents.TypeRegistered, unrelayedPart, now, env); err != nil {
 		return err
 	}
 	return tx.Commit()

@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	userevents "github.com/acme/userservice/modules/users/events"
 )
 
 // workload is one benchmarked request: what drives it over HTTP, and what it is held against.
@@ -53,7 +55,7 @@ func (e *engineRun) workloads() []workload {
 		{"update", func(w int) error {
 			return conns[w].do("PATCH", "/users/"+pick(), token, fmt.Sprintf(`{"email":"u%d_%d@example.com"}`, run, next()), 200)
 		}, e.pgOnly(e.authed(func(int) error {
-			return db.changeWithEvent(ctx, ids[rand.IntN(len(ids))], "userservice.user.updated.v1", true, fmt.Sprintf("cu%d_%d@example.com", run, next()))
+			return db.changeWithEvent(ctx, ids[rand.IntN(len(ids))], userevents.TypeUpdated, true, fmt.Sprintf("cu%d_%d@example.com", run, next()))
 		})), nil, nil},
 		{"update-cached", e.onCached(func(w int) error {
 			return cconns[w].do("PATCH", "/users/"+pick(), token, fmt.Sprintf(`{"email":"k%d_%d@example.com"}`, run, next()), 200)
@@ -62,7 +64,7 @@ func (e *engineRun) workloads() []workload {
 			return conns[w].do("POST", "/users/"+pick()+"/deactivate", token, "", 200)
 		}, e.pgOnly(e.authed(func(int) error {
 			id := ids[rand.IntN(len(ids))]
-			return db.changeWithEvent(ctx, id, "userservice.user.deactivated.v1", false, "c_"+id.String()+"@example.com")
+			return db.changeWithEvent(ctx, id, userevents.TypeDeactivated, false, "c_"+id.String()+"@example.com")
 		})), e.onBaseline(func(w int) error { return base[w].do("POST", "/users/"+pick()+"/deactivate", "", "", 200) }), nil},
 		{"login", func(w int) error {
 			return conns[w].do("POST", "/auth/token", "", `{"email":"bench_admin@example.com","password":"bench admin password"}`, 200)

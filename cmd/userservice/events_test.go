@@ -15,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/fx"
 
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
@@ -192,7 +193,7 @@ func TestDeadLettersListedAndReplayed(t *testing.T) {
 		broken.Store(true)
 		var handled atomic.Int32
 		flaky := events.AsSubscription(func() events.Subscription {
-			return events.Subscription{Handler: "test.flaky", Types: []string{"userservice.user.deleted.v1"},
+			return events.Subscription{Handler: "test.flaky", Types: []string{userevents.TypeDeleted},
 				Handle: func(context.Context, events.Event) error {
 					if broken.Load() {
 						return errors.New("the flaky handler's dependency is broken")
@@ -221,7 +222,7 @@ func TestDeadLettersListedAndReplayed(t *testing.T) {
 			t.Fatalf("dead letters: %+v", dead.Items)
 		}
 		d := dead.Items[0]
-		if d.Handler != "test.flaky" || d.Event.Type != "userservice.user.deleted.v1" || d.Attempts != 5 ||
+		if d.Handler != "test.flaky" || d.Event.Type != userevents.TypeDeleted || d.Attempts != 5 ||
 			d.Event.Subject.Or("") != u.UserID.String() || !strings.Contains(d.Error, "broken") {
 			t.Fatalf("dead letter %+v", d)
 		}
@@ -254,7 +255,7 @@ func TestDeadLettersListedAndReplayed(t *testing.T) {
 			t.Fatalf("a user lists dead letters: %T", res)
 		}
 		// The audit trail, another handler of the same event, was not held up.
-		if res, err := admin.Client.ListAuditEvents(ctx, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.UserID), Type: oas.NewOptString("userservice.user.deleted.v1")}); err != nil || len(res.(*oas.AuditEventPage).Items) != 1 {
+		if res, err := admin.Client.ListAuditEvents(ctx, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.UserID), Type: oas.NewOptString(userevents.TypeDeleted)}); err != nil || len(res.(*oas.AuditEventPage).Items) != 1 {
 			t.Fatalf("the trail: %+v %v", res, err)
 		}
 	})
@@ -270,7 +271,7 @@ func TestEventsWithTheSmallestPool(t *testing.T) {
 	for i := range 5 {
 		a.register(t, fmt.Sprintf("small_%d", i), fmt.Sprintf("small_%d@example.com", i))
 	}
-	params := oas.ListAuditEventsParams{Type: oas.NewOptString("userservice.user.registered.v1")}
+	params := oas.ListAuditEventsParams{Type: oas.NewOptString(userevents.TypeRegistered)}
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		res, err := admin.Client.ListAuditEvents(ctx, params)
 		if err != nil {

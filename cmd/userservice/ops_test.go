@@ -26,6 +26,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
@@ -398,7 +399,7 @@ func TestChangesFeed(t *testing.T) {
 		admin := a.NewAdmin(t)
 		var registered []string
 		seen := map[string]bool{}
-		params := oas.ListEventsParams{Limit: oas.NewOptInt(2), Type: oas.NewOptString("userservice.user.registered.v1")}
+		params := oas.ListEventsParams{Limit: oas.NewOptInt(2), Type: oas.NewOptString(userevents.TypeRegistered)}
 		for round := range 3 {
 			for i := range 3 {
 				u := a.register(t, fmt.Sprintf("feed_%d_%d", round, i), fmt.Sprintf("feed_%d_%d@example.com", round, i))
@@ -421,7 +422,7 @@ func TestChangesFeed(t *testing.T) {
 						t.Fatalf("event about %s fed twice", subject)
 					}
 					seen[subject] = true
-					if e.Specversion != "1.0" || e.Source != "userservice/users" || e.Type != "userservice.user.registered.v1" {
+					if e.Specversion != "1.0" || e.Source != "userservice/users" || e.Type != userevents.TypeRegistered {
 						t.Fatalf("event %+v", e)
 					}
 				}

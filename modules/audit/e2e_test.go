@@ -15,6 +15,7 @@ import (
 
 	"github.com/acme/userservice/modules/audit"
 	"github.com/acme/userservice/modules/users"
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/mongotest"
@@ -101,17 +102,17 @@ func acceptanceTrail(t *testing.T, a *apptest.App) {
 	slices.Reverse(items) // oldest first, as done
 	self, adm := u.ID.String(), admin.ID.String()
 	want := []struct{ typ, actor, changed string }{
-		{"userservice.user.registered.v1", "self", "username,email,role,is_active"},
-		{"userservice.session.created.v1", self, ""},
-		{"userservice.user.updated.v1", self, "email"},
-		{"userservice.user.role_changed.v1", adm, "role"},
-		{"userservice.user.password_changed.v1", self, "password"},
-		{"userservice.session.revoked.v1", self, ""},
-		{"userservice.session.created.v1", self, ""},
-		{"userservice.user.deactivated.v1", self, "is_active"},
-		{"userservice.session.revoked.v1", self, ""},
-		{"userservice.user.activated.v1", adm, "is_active"},
-		{"userservice.user.deleted.v1", adm, ""},
+		{userevents.TypeRegistered, "self", "username,email,role,is_active"},
+		{userevents.TypeSessionCreated, self, ""},
+		{userevents.TypeUpdated, self, "email"},
+		{userevents.TypeRoleChanged, adm, "role"},
+		{userevents.TypePasswordChanged, self, "password"},
+		{userevents.TypeSessionRevoked, self, ""},
+		{userevents.TypeSessionCreated, self, ""},
+		{userevents.TypeDeactivated, self, "is_active"},
+		{userevents.TypeSessionRevoked, self, ""},
+		{userevents.TypeActivated, adm, "is_active"},
+		{userevents.TypeDeleted, adm, ""},
 	}
 	for i, w := range want {
 		got := items[i]
@@ -123,10 +124,10 @@ func acceptanceTrail(t *testing.T, a *apptest.App) {
 		}
 	}
 	// Filters: by actor and by type.
-	if byAdmin := trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID), ActorID: oas.NewOptString(adm)}, 3); byAdmin[0].Type != "userservice.user.deleted.v1" {
+	if byAdmin := trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID), ActorID: oas.NewOptString(adm)}, 3); byAdmin[0].Type != userevents.TypeDeleted {
 		t.Errorf("by the admin, newest first: %+v", byAdmin)
 	}
-	trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID), Type: oas.NewOptString("userservice.user.deleted.v1")}, 1)
+	trail(t, admin.Client, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(u.ID), Type: oas.NewOptString(userevents.TypeDeleted)}, 1)
 
 	// Only admins read the trail.
 	other := a.NewUser(t)

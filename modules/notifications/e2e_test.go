@@ -23,6 +23,7 @@ import (
 	"github.com/acme/userservice/modules/notifications/internal/adapters/smtptest"
 	"github.com/acme/userservice/modules/notifications/internal/service"
 	"github.com/acme/userservice/modules/users"
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/mongotest"
@@ -341,8 +342,8 @@ func TestPasswordReset(t *testing.T) {
 		// The audit trail has the whole story.
 		admin := a.NewAdmin(t)
 		trail(t, admin.Client, u.ID, "userservice.notifications.verification_sent.v1", "userservice.notifications.password_reset_requested.v1",
-			"userservice.notifications.password_reset_sent.v1", "userservice.user.password_reset.v1", "userservice.user.email_verified.v1",
-			"userservice.session.revoked.v1")
+			"userservice.notifications.password_reset_sent.v1", userevents.TypePasswordReset, userevents.TypeEmailVerified,
+			userevents.TypeSessionRevoked)
 
 		// No mail went to the unknown address, and none is on its way.
 		time.Sleep(300 * time.Millisecond)

@@ -18,6 +18,7 @@ import (
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	userevents "github.com/acme/userservice/modules/users/events"
 	notificationsql "github.com/acme/userservice/queries/notifications"
 
 	"github.com/acme/userservice/modules/notifications/internal/adapters/compose"
@@ -135,7 +136,7 @@ const Handler = "notifications.verification"
 func NewSubscription(svc *service.Service) events.Subscription {
 	return events.Subscription{
 		Handler: Handler,
-		Types:   []string{"userservice.user.registered.v1", "userservice.user.updated.v1"},
+		Types:   []string{userevents.TypeRegistered, userevents.TypeUpdated},
 		Handle: func(ctx context.Context, e events.Event) error {
 			return handleBatch(ctx, svc, []events.Event{e})
 		},
@@ -155,7 +156,7 @@ func handleBatch(ctx context.Context, svc *service.Service, evs []events.Event) 
 		if err := e.Decode(&p); err != nil {
 			return fmt.Errorf("notifications: event %s: %w", e.ID, err)
 		}
-		if e.Type == "userservice.user.updated.v1" && !slices.Contains(p.Changed, "email") {
+		if e.Type == userevents.TypeUpdated && !slices.Contains(p.Changed, "email") {
 			continue
 		}
 		asks = append(asks, service.Ask{EventID: e.ID, UserID: p.UserID, Email: p.Email, RequestID: e.RequestID})

@@ -25,7 +25,7 @@ var ctx = context.Background()
 func TestEnvelopeIsCloudEvents(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 1, 2, 3, 4, 5, 6000, time.UTC)
-	e, err := New("userservice/users", "userservice.user.registered.v1", "s1", at, "self", "req-1", map[string]string{"user_id": "s1"})
+	e, err := New("userservice/example", "userservice.example.created.v1", "s1", at, "self", "req-1", map[string]string{"user_id": "s1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestEnvelopeIsCloudEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	for k, want := range map[string]any{
-		"specversion": "1.0", "id": e.ID.String(), "source": "userservice/users", "type": "userservice.user.registered.v1",
+		"specversion": "1.0", "id": e.ID.String(), "source": "userservice/example", "type": "userservice.example.created.v1",
 		"subject": "s1", "time": "2026-01-02T03:04:05.000006Z", "datacontenttype": "application/json",
 		"actor": "self", "requestid": "req-1",
 	} {
@@ -105,7 +105,7 @@ type envelopeByReflection struct {
 // BenchmarkEnvelope encodes and decodes a registration's envelope, field by field (as the
 // outbox and the relay do) and by reflection (encoding/json, the baseline).
 func BenchmarkEnvelope(b *testing.B) {
-	e, err := New("userservice/users", "userservice.user.registered.v1", uuid.NewString(), time.Now(), ActorSelf, "0123456789abcdef01234567",
+	e, err := New("userservice/example", "userservice.example.created.v1", uuid.NewString(), time.Now(), ActorSelf, "0123456789abcdef01234567",
 		map[string]any{"user_id": uuid.NewString(), "username": "someone", "email": "someone@example.com", "role": "user", "is_active": true})
 	if err != nil {
 		b.Fatal(err)

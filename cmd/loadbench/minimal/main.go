@@ -21,6 +21,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/acme/userservice/cmd/loadbench/internal/statements"
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events"
 )
@@ -85,7 +86,7 @@ func (s *server) register(w http.ResponseWriter, r *http.Request) {
 	now := time.Now().UTC()
 	u := user{UserID: uuid.Must(uuid.NewV7()), Username: in.Username, Email: in.Email, IsActive: true, Role: "user", CreatedAt: now, UpdatedAt: now}
 	// As the service does: the user and its event in one statement (one round trip, atomic).
-	ev, err := events.New("userservice/users", "userservice.user.registered.v1", u.UserID.String(), now, "self", "", u)
+	ev, err := events.New("userservice/users", userevents.TypeRegistered, u.UserID.String(), now, "self", "", u)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
@@ -138,7 +139,7 @@ func (s *server) deactivate(w http.ResponseWriter, r *http.Request) {
 			pgtype.UUID{Bytes: id, Valid: true}); err != nil {
 			return err
 		}
-		ev, err := events.New("userservice/users", "userservice.user.deactivated.v1", id.String(), u.UpdatedAt, "system", "",
+		ev, err := events.New("userservice/users", userevents.TypeDeactivated, id.String(), u.UpdatedAt, "system", "",
 			map[string]uuid.UUID{"user_id": id})
 		if err != nil {
 			return err

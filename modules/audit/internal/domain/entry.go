@@ -8,6 +8,9 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+
+	notifevents "github.com/acme/userservice/modules/notifications/events"
+	userevents "github.com/acme/userservice/modules/users/events"
 )
 
 // Entry is one line of the audit trail: who (Actor) did what (Type) to whom (Target), when, in
@@ -25,21 +28,21 @@ type Entry struct {
 // The user events the trail records, and the fields each one changes. An updated event names
 // its changed fields itself.
 var changes = map[string][]string{
-	"userservice.user.registered.v1":       {"username", "email", "role", "is_active"},
-	"userservice.user.updated.v1":          nil,
-	"userservice.user.role_changed.v1":     {"role"},
-	"userservice.user.deactivated.v1":      {"is_active"},
-	"userservice.user.activated.v1":        {"is_active"},
-	"userservice.user.password_changed.v1": {"password"},
-	"userservice.user.deleted.v1":          {},
-	"userservice.user.email_verified.v1":   {"email_verified"},
-	"userservice.session.created.v1":       {},
-	"userservice.session.revoked.v1":       {},
-	"userservice.user.password_reset.v1":   {"password"},
+	userevents.TypeRegistered:      {"username", "email", "role", "is_active"},
+	userevents.TypeUpdated:         nil,
+	userevents.TypeRoleChanged:     {"role"},
+	userevents.TypeDeactivated:     {"is_active"},
+	userevents.TypeActivated:       {"is_active"},
+	userevents.TypePasswordChanged: {"password"},
+	userevents.TypeDeleted:         {},
+	userevents.TypeEmailVerified:   {"email_verified"},
+	userevents.TypeSessionCreated:  {},
+	userevents.TypeSessionRevoked:  {},
+	userevents.TypePasswordReset:   {"password"},
 	// The notifications module's: mails that prove an address.
-	"userservice.notifications.verification_sent.v1":        {},
-	"userservice.notifications.password_reset_requested.v1": {},
-	"userservice.notifications.password_reset_sent.v1":      {},
+	notifevents.TypeVerificationSent:       {},
+	notifevents.TypePasswordResetRequested: {},
+	notifevents.TypePasswordResetSent:      {},
 }
 
 // Types are the event types the trail records.

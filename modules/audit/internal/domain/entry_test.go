@@ -9,6 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acme/userservice/modules/audit/internal/domain"
+	userevents "github.com/acme/userservice/modules/users/events"
 )
 
 func TestNewEntryRecordsFieldNames(t *testing.T) {
@@ -19,12 +20,12 @@ func TestNewEntryRecordsFieldNames(t *testing.T) {
 		want    []string
 		err     error
 	}{
-		{"userservice.user.registered.v1", nil, []string{"username", "email", "role", "is_active"}, nil},
-		{"userservice.user.updated.v1", []string{"email"}, []string{"email"}, nil},
-		{"userservice.user.role_changed.v1", nil, []string{"role"}, nil},
-		{"userservice.user.deactivated.v1", nil, []string{"is_active"}, nil},
-		{"userservice.user.password_changed.v1", nil, []string{"password"}, nil},
-		{"userservice.user.deleted.v1", nil, []string{}, nil},
+		{userevents.TypeRegistered, nil, []string{"username", "email", "role", "is_active"}, nil},
+		{userevents.TypeUpdated, []string{"email"}, []string{"email"}, nil},
+		{userevents.TypeRoleChanged, nil, []string{"role"}, nil},
+		{userevents.TypeDeactivated, nil, []string{"is_active"}, nil},
+		{userevents.TypePasswordChanged, nil, []string{"password"}, nil},
+		{userevents.TypeDeleted, nil, []string{}, nil},
 		{"userservice.note.created.v1", nil, nil, domain.ErrNotAudited},
 	}
 	for _, tc := range tests {

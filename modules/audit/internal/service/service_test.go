@@ -11,6 +11,7 @@ import (
 	"github.com/acme/userservice/modules/audit"
 	"github.com/acme/userservice/modules/audit/internal/domain"
 	"github.com/acme/userservice/modules/audit/internal/service"
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/database/dbtest"
 	eventsql "github.com/acme/userservice/queries/events"
 )
@@ -25,7 +26,7 @@ func TestTrailIsForAdminsPagedNewestFirst(t *testing.T) {
 			svc := service.New(audit.NewRepository(dbtest.Open(t, engine, audit.Migrations(), eventsql.Migrations())))
 			user := uuid.New()
 			var ids []uuid.UUID
-			for _, typ := range []string{"userservice.user.registered.v1", "userservice.user.deactivated.v1", "userservice.user.activated.v1"} {
+			for _, typ := range []string{userevents.TypeRegistered, userevents.TypeDeactivated, userevents.TypeActivated} {
 				e, err := domain.NewEntry(uuid.Must(uuid.NewV7()), typ, "system", user, "", nil, time.Now())
 				if err != nil {
 					t.Fatal(err)

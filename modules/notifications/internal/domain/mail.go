@@ -84,23 +84,3 @@ func NewToken(digest []byte, j Job, now time.Time) Token {
 
 // Timestamp normalises t the way storage keeps it: UTC, microseconds.
 func Timestamp(t time.Time) time.Time { return t.UTC().Truncate(time.Microsecond) }
-
-// The module's events. Their payloads only ever gain fields; none carries a token or a link.
-const (
-	EventVerificationSent       = "userservice.notifications.verification_sent.v1"
-	EventPasswordResetRequested = "userservice.notifications.password_reset_requested.v1"
-	EventPasswordResetSent      = "userservice.notifications.password_reset_sent.v1"
-)
-
-// Sent is the payload of the sent events: to whom, and until when the link works.
-type Sent struct {
-	UserID    uuid.UUID `json:"user_id"`
-	Email     string    `json:"email"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-// ResetRequested is the payload of EventPasswordResetRequested. It is recorded only for an
-// account that gets the mail; a request for an unknown address leaves no trace.
-type ResetRequested struct {
-	UserID uuid.UUID `json:"user_id"`
-}

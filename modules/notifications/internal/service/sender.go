@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	notifevents "github.com/acme/userservice/modules/notifications/events"
 	"github.com/acme/userservice/modules/notifications/internal/domain"
 	"github.com/acme/userservice/modules/notifications/internal/ports"
 )
@@ -115,13 +116,13 @@ func (s *Service) SendDue(ctx context.Context) (map[Outcome]int, error) {
 			errs = append(errs, s.retry(ctx, m.job, errors.Join(err, dropped)))
 			continue
 		}
-		typ := domain.EventVerificationSent
+		typ := notifevents.TypeVerificationSent
 		if m.job.Purpose == domain.PurposeResetPassword {
-			typ = domain.EventPasswordResetSent
+			typ = notifevents.TypePasswordResetSent
 		}
 		sent = append(sent, ports.SentJob{Job: m.job, Token: m.token, Event: ports.Event{
 			Type: typ, Subject: m.job.UserID, Time: now, Actor: "system", RequestID: m.job.RequestID,
-			Data: domain.Sent{UserID: m.job.UserID, Email: m.job.Email, ExpiresAt: m.token.ExpiresAt},
+			Data: notifevents.Sent{UserID: m.job.UserID, Email: m.job.Email, ExpiresAt: m.token.ExpiresAt},
 		}})
 	}
 	outcomes[Sent] += len(sent)

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acme/userservice/modules/notifications"
+	notifevents "github.com/acme/userservice/modules/notifications/events"
 	"github.com/acme/userservice/modules/notifications/internal/domain"
 	"github.com/acme/userservice/modules/notifications/internal/ports"
 	"github.com/acme/userservice/platform/database/dbtest"
@@ -36,8 +37,8 @@ func TestARecordedSendVoidsOnlyOlderLinks(t *testing.T) {
 				tok, digest := token.Opaque{}.New()
 				tokens[i] = tok
 				tk := domain.NewToken(digest, j, now.Add(time.Duration(i)*time.Second))
-				sent[i] = ports.SentJob{Job: j, Token: tk, Event: ports.Event{Type: domain.EventVerificationSent, Subject: user,
-					Time: tk.CreatedAt, Actor: "system", Data: domain.Sent{UserID: user, Email: j.Email, ExpiresAt: tk.ExpiresAt}}}
+				sent[i] = ports.SentJob{Job: j, Token: tk, Event: ports.Event{Type: notifevents.TypeVerificationSent, Subject: user,
+					Time: tk.CreatedAt, Actor: "system", Data: notifevents.Sent{UserID: user, Email: j.Email, ExpiresAt: tk.ExpiresAt}}}
 				if err := store.AddTokens(ctx, tk); err != nil {
 					t.Fatal(err)
 				}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/uuid"
 
+	notifevents "github.com/acme/userservice/modules/notifications/events"
 	"github.com/acme/userservice/modules/notifications/internal/domain"
 	"github.com/acme/userservice/modules/notifications/internal/ports"
 )
@@ -137,8 +138,8 @@ func (s *Service) RequestPasswordReset(ctx context.Context, email, clientAddr st
 	if err != nil {
 		return err
 	}
-	return s.addJob(ctx, j, ports.Event{Type: domain.EventPasswordResetRequested, Subject: a.ID, Time: now,
-		Actor: ActorAnonymous, Data: domain.ResetRequested{UserID: a.ID}})
+	return s.addJob(ctx, j, ports.Event{Type: notifevents.TypePasswordResetRequested, Subject: a.ID, Time: now,
+		Actor: ActorAnonymous, Data: notifevents.ResetRequested{UserID: a.ID}})
 }
 
 // sleepUntil waits until t, or until ctx ends.

@@ -64,14 +64,3 @@ func clip(ua string) string {
 	}
 	return ua[:cut]
 }
-
-// Why a session was revoked: the reason its revoked event gives.
-const (
-	RevokedLogout          = "logout"
-	RevokedByUser          = "revoked"
-	RevokedByAdmin         = "admin"
-	RevokedReuse           = "refresh_token_reuse"
-	RevokedPasswordChanged = "password_changed"
-	RevokedPasswordReset   = "password_reset"
-	RevokedDeactivated     = "deactivated"
-)

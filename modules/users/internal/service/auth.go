@@ -9,6 +9,7 @@ import (
 
 	"github.com/google/uuid"
 
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/modules/users/internal/domain"
 	"github.com/acme/userservice/modules/users/internal/ports"
 )
@@ -202,12 +203,12 @@ func (s *Service) ResetPassword(ctx context.Context, id uuid.UUID, email, passwo
 	if err != nil {
 		return err
 	}
-	_, err = s.changeRevoking(ctx, id, &revocation{domain.RevokedPasswordReset, id.String()}, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+	_, err = s.changeRevoking(ctx, id, &revocation{userevents.RevokedPasswordReset, id.String()}, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
 		if err := proofHolds(u, email); err != nil {
 			return false, nil, err
 		}
 		u.SetPasswordHash(hash, now)
-		evs := []ports.Event{userEvent(domain.EventPasswordReset, id, now, u.Actor())}
+		evs := []ports.Event{userEvent(userevents.TypePasswordReset, id, now, u.Actor())}
 		if u.VerifyEmail(now) {
 			evs = append(evs, emailVerified(u, now, id.String()))
 		}
@@ -225,14 +226,14 @@ func (s *Service) setPassword(ctx context.Context, id uuid.UUID, password string
 	}
 	var rev *revocation
 	if by != nil {
-		rev = &revocation{domain.RevokedPasswordChanged, by.ID.String()}
+		rev = &revocation{userevents.RevokedPasswordChanged, by.ID.String()}
 	}
 	_, err = s.changeRevoking(ctx, id, rev, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
 		u.SetPasswordHash(hash, now)
 		if by == nil {
 			return true, nil, nil
 		}
-		return true, []ports.Event{userEvent(domain.EventPasswordChanged, id, now, *by)}, nil
+		return true, []ports.Event{userEvent(userevents.TypePasswordChanged, id, now, *by)}, nil
 	})
 	return err
 }

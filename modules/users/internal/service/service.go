@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/uuid"
 
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/modules/users/internal/domain"
 	"github.com/acme/userservice/modules/users/internal/ports"
 )
@@ -105,14 +106,14 @@ const (
 
 // registered is the event of u's registration.
 func registered(u *domain.User, actor string) ports.Event {
-	return ports.Event{Type: domain.EventRegistered, Subject: u.ID(), Time: u.CreatedAt(), Actor: actor, Data: domain.Registered{
-		UserID: u.ID(), Username: u.Username(), Email: u.Email(), Role: u.Role(), IsActive: u.IsActive(),
+	return ports.Event{Type: userevents.TypeRegistered, Subject: u.ID(), Time: u.CreatedAt(), Actor: actor, Data: userevents.Registered{
+		UserID: u.ID(), Username: u.Username(), Email: u.Email(), Role: string(u.Role()), IsActive: u.IsActive(),
 	}}
 }
 
 // userEvent is an event about the user id whose payload is only the id.
 func userEvent(typ string, id uuid.UUID, at time.Time, actor domain.Actor) ports.Event {
-	return ports.Event{Type: typ, Subject: id, Time: at, Actor: actor.ID.String(), Data: domain.UserRef{UserID: id}}
+	return ports.Event{Type: typ, Subject: id, Time: at, Actor: actor.ID.String(), Data: userevents.UserRef{UserID: id}}
 }
 
 // CreateAdmin creates an active admin with a password, whose email counts as verified: the
@@ -262,7 +263,7 @@ func (s *Service) Update(ctx context.Context, actor domain.Actor, id uuid.UUID, 
 			return false, nil, err
 		}
 		var evs []ports.Event
-		upd := domain.Updated{UserID: id}
+		upd := userevents.Updated{UserID: id}
 		if u.Username() != before.Username {
 			upd.Changed, upd.Username = append(upd.Changed, "username"), u.Username()
 		}
@@ -270,11 +271,11 @@ func (s *Service) Update(ctx context.Context, actor domain.Actor, id uuid.UUID, 
 			upd.Changed, upd.Email = append(upd.Changed, "email"), u.Email()
 		}
 		if len(upd.Changed) > 0 {
-			evs = append(evs, ports.Event{Type: domain.EventUpdated, Subject: id, Time: now, Actor: actor.ID.String(), Data: upd})
+			evs = append(evs, ports.Event{Type: userevents.TypeUpdated, Subject: id, Time: now, Actor: actor.ID.String(), Data: upd})
 		}
 		if u.Role() != before.Role {
-			evs = append(evs, ports.Event{Type: domain.EventRoleChanged, Subject: id, Time: now, Actor: actor.ID.String(),
-				Data: domain.RoleChanged{UserID: id, From: before.Role, To: u.Role()}})
+			evs = append(evs, ports.Event{Type: userevents.TypeRoleChanged, Subject: id, Time: now, Actor: actor.ID.String(),
+				Data: userevents.RoleChanged{UserID: id, From: string(before.Role), To: string(u.Role())}})
 		}
 		return true, evs, nil
 	})
@@ -287,11 +288,11 @@ func (s *Service) Deactivate(ctx context.Context, actor domain.Actor, id uuid.UU
 	if err := domain.Authorize(actor, domain.ActionDeactivate, id); err != nil {
 		return nil, err
 	}
-	return s.changeRevoking(ctx, id, &revocation{domain.RevokedDeactivated, actor.ID.String()}, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
+	return s.changeRevoking(ctx, id, &revocation{userevents.RevokedDeactivated, actor.ID.String()}, func(u *domain.User, now time.Time) (bool, []ports.Event, error) {
 		if !u.Deactivate(now) {
 			return false, nil, nil
 		}
-		return true, []ports.Event{userEvent(domain.EventDeactivated, id, now, actor)}, nil
+		return true, []ports.Event{userEvent(userevents.TypeDeactivated, id, now, actor)}, nil
 	})
 }
 
@@ -304,7 +305,7 @@ func (s *Service) Activate(ctx context.Context, actor domain.Actor, id uuid.UUID
 		if !u.Activate(now) {
 			return false, nil, nil
 		}
-		return true, []ports.Event{userEvent(domain.EventActivated, id, now, actor)}, nil
+		return true, []ports.Event{userEvent(userevents.TypeActivated, id, now, actor)}, nil
 	})
 }
 
@@ -361,8 +362,8 @@ func (s *Service) verifyEmail(ctx context.Context, id uuid.UUID, sentTo, actor s
 
 // emailVerified is the event of u's email becoming verified.
 func emailVerified(u *domain.User, at time.Time, actor string) ports.Event {
-	return ports.Event{Type: domain.EventEmailVerified, Subject: u.ID(), Time: at, Actor: actor,
-		Data: domain.EmailVerified{UserID: u.ID(), Email: u.Email()}}
+	return ports.Event{Type: userevents.TypeEmailVerified, Subject: u.ID(), Time: at, Actor: actor,
+		Data: userevents.EmailVerified{UserID: u.ID(), Email: u.Email()}}
 }
 
 // Delete removes the user (admins only), or returns a *domain.NotFoundError. The other
@@ -381,7 +382,7 @@ func (s *Service) Delete(ctx context.Context, actor domain.Actor, id uuid.UUID) 
 		if err := r.Users.Delete(ctx, id); err != nil {
 			return err
 		}
-		return r.Events.Record(ctx, userEvent(domain.EventDeleted, id, s.Clock.Now(), actor))
+		return r.Events.Record(ctx, userEvent(userevents.TypeDeleted, id, s.Clock.Now(), actor))
 	})
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/google/uuid"
 
+	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/modules/users/internal/domain"
 	"github.com/acme/userservice/modules/users/internal/ports"
 )
@@ -55,8 +56,8 @@ func (s *Service) startSession(ctx context.Context, u *domain.User, c Client) (T
 			return err
 		}
 		return r.Events.Record(ctx, ports.Event{
-			Type: domain.EventSessionCreated, Subject: u.ID(), Time: now, Actor: u.ID().String(),
-			Data: domain.SessionCreated{UserID: u.ID(), SessionID: id, UserAgent: sess.UserAgent, ClientAddr: sess.ClientAddr},
+			Type: userevents.TypeSessionCreated, Subject: u.ID(), Time: now, Actor: u.ID().String(),
+			Data: userevents.SessionCreated{UserID: u.ID(), SessionID: id, UserAgent: sess.UserAgent, ClientAddr: sess.ClientAddr},
 		})
 	})
 	if err != nil {
@@ -102,7 +103,7 @@ func (s *Service) Refresh(ctx context.Context, refresh string, c Client) (Token,
 			if _, err := r.Sessions.Delete(ctx, sess.UserID, sess.ID); err != nil {
 				return err
 			}
-			return r.Events.Record(ctx, revoked(sess.UserID, sess.ID, domain.RevokedReuse, ActorSystem, now))
+			return r.Events.Record(ctx, revoked(sess.UserID, sess.ID, userevents.RevokedReuse, ActorSystem, now))
 		}
 		if !sess.Live(now) {
 			return fmt.Errorf("%w: session %s expired", ErrInvalidRefreshToken, sess.ID)
@@ -127,14 +128,14 @@ func (s *Service) Refresh(ctx context.Context, refresh string, c Client) (Token,
 
 // revoked is the event of a session's revocation; actor is a user id or ActorSystem.
 func revoked(userID, session uuid.UUID, reason, actor string, at time.Time) ports.Event {
-	return ports.Event{Type: domain.EventSessionRevoked, Subject: userID, Time: at, Actor: actor,
-		Data: domain.SessionRevoked{UserID: userID, SessionID: session, Reason: reason}}
+	return ports.Event{Type: userevents.TypeSessionRevoked, Subject: userID, Time: at, Actor: actor,
+		Data: userevents.SessionRevoked{UserID: userID, SessionID: session, Reason: reason}}
 }
 
 // Logout ends the session the caller's token belongs to: its access and refresh tokens stop
 // working at once.
 func (s *Service) Logout(ctx context.Context, c ports.Credential) error {
-	return s.revokeSession(ctx, c.UserID, c.SessionID, domain.RevokedLogout)
+	return s.revokeSession(ctx, c.UserID, c.SessionID, userevents.RevokedLogout)
 }
 
 // ListSessions returns the caller's live sessions, newest first.
@@ -145,7 +146,7 @@ func (s *Service) ListSessions(ctx context.Context, caller uuid.UUID) ([]domain.
 // RevokeSession ends one of the caller's sessions; another's, or one that has ended, is
 // ErrSessionNotFound.
 func (s *Service) RevokeSession(ctx context.Context, caller, session uuid.UUID) error {
-	return s.revokeSession(ctx, caller, session, domain.RevokedByUser)
+	return s.revokeSession(ctx, caller, session, userevents.RevokedByUser)
 }
 
 func (s *Service) revokeSession(ctx context.Context, userID, session uuid.UUID, reason string) error {
@@ -165,7 +166,7 @@ func (s *Service) revokeSession(ctx context.Context, userID, session uuid.UUID, 
 // everywhere else").
 func (s *Service) RevokeOtherSessions(ctx context.Context, c ports.Credential) error {
 	return s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
-		return revokeAll(ctx, r, c.UserID, c.SessionID, domain.RevokedByUser, c.UserID.String(), s.Clock.Now())
+		return revokeAll(ctx, r, c.UserID, c.SessionID, userevents.RevokedByUser, c.UserID.String(), s.Clock.Now())
 	})
 }
 
@@ -179,7 +180,7 @@ func (s *Service) RevokeUserSessions(ctx context.Context, actor domain.Actor, id
 		if _, err := r.Users.Get(ctx, id); err != nil {
 			return err
 		}
-		return revokeAll(ctx, r, id, uuid.Nil, domain.RevokedByAdmin, actor.ID.String(), s.Clock.Now())
+		return revokeAll(ctx, r, id, uuid.Nil, userevents.RevokedByAdmin, actor.ID.String(), s.Clock.Now())
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/acme/userservice/modules/audit/internal/domain"
 	"github.com/acme/userservice/modules/audit/internal/ports"
+	userevents "github.com/acme/userservice/modules/users/events"
 )
 
 // Factory returns a repository over a fresh, empty, migrated database owned by the test (the
@@ -75,7 +76,7 @@ func same(t *testing.T, got, want domain.Entry) {
 }
 
 func testRoundTrip(t *testing.T, r ports.EntryRepository) {
-	e := entry(t, "userservice.user.updated.v1", "self", uuid.New(), "username", "email")
+	e := entry(t, userevents.TypeUpdated, "self", uuid.New(), "username", "email")
 	if err := r.Record(ctx, "audit.test", e); err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +85,7 @@ func testRoundTrip(t *testing.T, r ports.EntryRepository) {
 		t.Fatalf("%d entries", len(got))
 	}
 	same(t, got[0], e)
-	deleted := entry(t, "userservice.user.deleted.v1", "system", uuid.New())
+	deleted := entry(t, userevents.TypeDeleted, "system", uuid.New())
 	if err := r.Record(ctx, "audit.test", deleted); err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ func testRoundTrip(t *testing.T, r ports.EntryRepository) {
 }
 
 func testOnce(t *testing.T, r ports.EntryRepository) {
-	e := entry(t, "userservice.user.registered.v1", "self", uuid.New())
+	e := entry(t, userevents.TypeRegistered, "self", uuid.New())
 	for range 3 {
 		if err := r.Record(ctx, "audit.test", e); err != nil {
 			t.Fatal(err)
@@ -109,11 +110,11 @@ func testList(t *testing.T, r ports.EntryRepository) {
 	alice, bob, admin := uuid.New(), uuid.New(), uuid.New()
 	var all []domain.Entry
 	for _, e := range []domain.Entry{
-		entry(t, "userservice.user.registered.v1", "self", alice),
-		entry(t, "userservice.user.registered.v1", "self", bob),
-		entry(t, "userservice.user.deactivated.v1", admin.String(), alice),
-		entry(t, "userservice.user.updated.v1", bob.String(), bob, "email"),
-		entry(t, "userservice.user.deleted.v1", admin.String(), alice),
+		entry(t, userevents.TypeRegistered, "self", alice),
+		entry(t, userevents.TypeRegistered, "self", bob),
+		entry(t, userevents.TypeDeactivated, admin.String(), alice),
+		entry(t, userevents.TypeUpdated, bob.String(), bob, "email"),
+		entry(t, userevents.TypeDeleted, admin.String(), alice),
 	} {
 		if err := r.Record(ctx, "audit.test", e); err != nil {
 			t.Fatal(err)
@@ -150,7 +151,7 @@ func testList(t *testing.T, r ports.EntryRepository) {
 	}{
 		{"about alice", ports.Query{Target: &alice}, []domain.Entry{all[0], all[2], all[4]}},
 		{"by the admin", ports.Query{Actor: admin.String()}, []domain.Entry{all[0], all[2]}},
-		{"registrations", ports.Query{Type: "userservice.user.registered.v1"}, []domain.Entry{all[3], all[4]}},
+		{"registrations", ports.Query{Type: userevents.TypeRegistered}, []domain.Entry{all[3], all[4]}},
 		{"bob by himself", ports.Query{Target: &bob, Actor: bob.String()}, []domain.Entry{all[1]}},
 	}
 	for _, tc := range tests {
@@ -161,8 +162,8 @@ func testList(t *testing.T, r ports.EntryRepository) {
 }
 
 func testRecordAll(t *testing.T, r ports.EntryRepository) {
-	a := entry(t, "userservice.user.registered.v1", "self", uuid.New())
-	b := entry(t, "userservice.user.deleted.v1", "system", a.Target)
+	a := entry(t, userevents.TypeRegistered, "self", uuid.New())
+	b := entry(t, userevents.TypeDeleted, "system", a.Target)
 	if err := r.Record(ctx, "audit.test", a); err != nil {
 		t.Fatal(err)
 	}

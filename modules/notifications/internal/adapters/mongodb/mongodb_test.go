@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/acme/userservice/modules/notifications"
+	notifevents "github.com/acme/userservice/modules/notifications/events"
 	"github.com/acme/userservice/modules/notifications/internal/adapters/mongodb"
 	"github.com/acme/userservice/modules/notifications/internal/domain"
 	"github.com/acme/userservice/modules/notifications/internal/ports"
@@ -47,7 +48,7 @@ func TestAnEndedJobStillAnswersForItsEvent(t *testing.T) {
 	if err := s.AddTokens(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Sent(ctx, ports.SentJob{Job: jobs[0], Token: tok, Event: ports.Event{Type: domain.EventVerificationSent,
+	if err := s.Sent(ctx, ports.SentJob{Job: jobs[0], Token: tok, Event: ports.Event{Type: notifevents.TypeVerificationSent,
 		Subject: jobs[0].UserID, Time: now, Actor: "system"}}); err != nil {
 		t.Fatal(err)
 	}
