@@ -173,7 +173,7 @@ func TestScaffoldedModuleWorks(t *testing.T) {
 	// A query added by hand without make generate leaves pgstore stale: check-generated fails.
 	queries := filepath.Join(dir, "queries", name, "postgres/queries.sql")
 	appendFile(t, queries, "\n-- name: CountItems :one\nSELECT count(*) FROM "+name+"_items;\n")
-	if out, err := command(dir, "make", "check-generated").CombinedOutput(); err == nil || !strings.Contains(string(out), "modules/"+name+"/adapters/postgres/pgstore") {
+	if out, err := command(dir, "make", "check-generated").CombinedOutput(); err == nil || !strings.Contains(string(out), "modules/"+name+"/internal/adapters/postgres/pgstore") {
 		t.Errorf("check-generated passed with a stale pgstore: %v\n%s", err, out)
 	}
 	run(t, dir, "git", "checkout", "--", ".")
