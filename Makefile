@@ -43,7 +43,7 @@ module: ## scaffold a working module: make module NAME=<m>, then make generate &
 
 test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server answers), the deployment files' too
 	@mkdir -p bin
-	@set -o pipefail; { $(GO) test -count=1 -v ./... && (cd deploy && $(GO) test -count=1 -v ./...); } 2>&1 | tee bin/test.log \
+	@set -o pipefail; { $(GO) test -count=1 -timeout 30m -v ./... && (cd deploy && $(GO) test -count=1 -v ./...); } 2>&1 | tee bin/test.log \
 		| grep -E '^(ok|FAIL|---|panic:|\s+--- (FAIL|SKIP)|\s+\S+\.go:[0-9]+: )|SKIPPED' | grep -vE '^\s*--- PASS'; \
 	status=$$?; skipped=$$(grep -c -- '--- SKIP' bin/test.log); \
 	if [ "$$skipped" -gt 0 ]; then echo "WARNING: $$skipped tests SKIPPED (listed above; full log in bin/test.log)"; fi; \
