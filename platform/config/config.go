@@ -18,7 +18,11 @@ import (
 	"github.com/acme/userservice/platform/database/dburl"
 )
 
-// Config is every setting of the service. The README's configuration table documents each.
+// Config is every setting of the service, one environment variable each. make generate writes
+// docs/configuration.md from the fields' doc comments and tags, so each comment is written for
+// an operator (what the variable takes and does), and every field needs an env tag and a
+// comment: its own, or that of the field on the line before it, which they share (as the HTTP
+// timeouts do).
 type Config struct {
 	// HTTPAddr is the address the HTTP server listens on (host:port).
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
