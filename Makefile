@@ -60,10 +60,11 @@ generate: ## bundle the modules' parts (openapi.yaml, sqlc.yaml, the HTTP compos
 	$(OGEN) --loglevel error --config tools/ogen.yml --target platform/oas --package oas --clean openapi.yaml
 	$(SQLC) generate
 
-# A generated file says so on its first line (Go's convention, and ours for the YAML bundles).
+# A generated file says so on its first line (Go's convention, and ours for the YAML bundles
+# and, as an HTML comment, for the Markdown pages).
 # Every file carrying the mark, in the last commit (a deleted one counts) or in the work tree (a
 # new one counts), is checked: no list of generated directories to keep up to date.
-GENERATED_MARK := ^(//|\#) Code generated .* DO NOT EDIT\.$$
+GENERATED_MARK := ^((//|\#) Code generated .* DO NOT EDIT\.|<!-- Code generated .* DO NOT EDIT\. -->)$$
 GENERATED_FILES = { git grep -lE '$(GENERATED_MARK)' HEAD -- . 2>/dev/null | sed 's/^HEAD://'; \
 	git ls-files -z -co --exclude-standard | xargs -0 grep -lE '$(GENERATED_MARK)' 2>/dev/null; } | sort -u
 

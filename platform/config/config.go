@@ -18,16 +18,25 @@ import (
 	"github.com/acme/userservice/platform/database/dburl"
 )
 
-// Config is every setting of the service. The README's configuration table documents each.
+// Config is every setting of the service, one environment variable each. make generate writes
+// docs/configuration.md from the fields' doc comments and tags, so each comment is written for
+// an operator (what the variable takes and does), and every field needs an env tag and a
+// comment: its own, or that of the field on the line before it, which they share (as the HTTP
+// timeouts do).
 type Config struct {
-	// HTTPAddr is the address the HTTP server listens on.
+	// HTTPAddr is the address the HTTP server listens on (host:port).
 	HTTPAddr string `env:"HTTP_ADDR" envDefault:":8080"`
-	// DatabaseURL selects the database: postgres://…, postgresql://… or sqlite://PATH.
+	// DatabaseURL selects the database: postgres://… or postgresql://… (PostgreSQL),
+	// mongodb://… or mongodb+srv://… (MongoDB; the path names the database, userservice when
+	// it is empty), or sqlite://PATH (the embedded SQLite; everything after sqlite:// is the
+	// path, as in sqlite://./u.db, sqlite:///var/lib/u.db or sqlite://:memory:).
 	DatabaseURL string `env:"DATABASE_URL" envDefault:"sqlite://./userservice.db"`
-	// DBMaxConns caps the PostgreSQL pool; 0 means database.DefaultMaxConns (8 per CPU, 8..64).
+	// DBMaxConns caps the PostgreSQL pool of each instance; 0 means 8 per CPU, between 8 and 64
+	// (database.DefaultMaxConns).
 	DBMaxConns int32 `env:"DB_MAX_CONNS" envDefault:"0"`
-	// DBConnectTimeout is how long start-up waits for an unreachable PostgreSQL server; 0 tries
-	// once.
+	// DBConnectTimeout is how long start-up waits, retrying, for an unreachable PostgreSQL
+	// server; 0 tries once. A server that answers with an error (a wrong password, a missing
+	// database) fails start-up at once.
 	DBConnectTimeout time.Duration `env:"DB_CONNECT_TIMEOUT" envDefault:"10s"`
 	// LogLevel is the least severe level logged: debug, info, warn or error.
 	LogLevel zapcore.Level `env:"LOG_LEVEL" envDefault:"info"`
@@ -35,12 +44,15 @@ type Config struct {
 	LogFormat string `env:"LOG_FORMAT" envDefault:"json"`
 	// MigrateOnStart applies pending migrations when the service starts.
 	MigrateOnStart bool `env:"MIGRATE_ON_START" envDefault:"true"`
-	// ShutdownTimeout bounds how long in-flight requests may take to finish on shutdown.
+	// ShutdownTimeout bounds how long in-flight requests may take to finish on shutdown
+	// (SIGINT or SIGTERM).
 	ShutdownTimeout time.Duration `env:"SHUTDOWN_TIMEOUT" envDefault:"15s"`
 	// RequestTimeout is the deadline of every request's work (database calls included); past
 	// it the request gets a 503.
 	RequestTimeout time.Duration `env:"REQUEST_TIMEOUT" envDefault:"10s"`
-	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout cut slow or idle clients.
+	// ReadHeaderTimeout, ReadTimeout, WriteTimeout and IdleTimeout cut slow or idle clients:
+	// they bound, in this order, reading a request's headers, reading the whole request,
+	// writing the response, and a kept-alive connection's wait for the next request.
 	ReadHeaderTimeout time.Duration `env:"HTTP_READ_HEADER_TIMEOUT" envDefault:"5s"`
 	ReadTimeout       time.Duration `env:"HTTP_READ_TIMEOUT" envDefault:"15s"`
 	WriteTimeout      time.Duration `env:"HTTP_WRITE_TIMEOUT" envDefault:"30s"`
@@ -49,21 +61,22 @@ type Config struct {
 	// (CORS), such as https://app.example.com, or "*" for any; none (the default) allows none.
 	CORSAllowedOrigins []string `env:"CORS_ALLOWED_ORIGINS" envSeparator:","`
 	// DocsEnabled serves the contract (GET /openapi.yaml, /openapi.json) and the interactive
-	// documentation (GET /docs).
+	// documentation (GET /docs); false answers all three 404.
 	DocsEnabled bool `env:"DOCS_ENABLED" envDefault:"true"`
-	// DebugAddr, when set, serves net/http/pprof on its own listener (keep it private).
+	// DebugAddr, when set (host:port, such as 127.0.0.1:6060), serves net/http/pprof on its own
+	// listener: keep it private.
 	DebugAddr string `env:"DEBUG_ADDR"`
-	// JWTSecret signs access tokens (HS256); at least 32 bytes. Required to serve on
-	// PostgreSQL and MongoDB (ForServing); on the embedded SQLite default a random one is generated when it
-	// is unset.
+	// JWTSecret signs access tokens (HS256); at least 32 bytes. Serving on PostgreSQL or
+	// MongoDB requires it (migrate and admin sign nothing); on the embedded SQLite default,
+	// unset, a random one is generated and tokens die with the process.
 	JWTSecret string `env:"JWT_SECRET"`
 	// JWTTTL is how long an access token is valid.
 	JWTTTL time.Duration `env:"JWT_TTL" envDefault:"15m"`
 	// SessionTTL is how long a session (a login and its refresh tokens) lives, however often
 	// it is refreshed; then its user logs in again.
 	SessionTTL time.Duration `env:"SESSION_TTL" envDefault:"720h"`
-	// RequireVerifiedEmail refuses logins of accounts whose email is not verified (after a
-	// right password, with 403).
+	// RequireVerifiedEmail refuses logins of accounts whose email is not verified (with 403,
+	// once the password is right).
 	RequireVerifiedEmail bool `env:"REQUIRE_VERIFIED_EMAIL" envDefault:"false"`
 	// LoginMaxFailures is how many failed logins of one account block it for LoginLockout.
 	LoginMaxFailures int `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
@@ -71,28 +84,29 @@ type Config struct {
 	LoginMaxFailuresPerAddr int `env:"LOGIN_MAX_FAILURES_PER_ADDR" envDefault:"20"`
 	// LoginLockout is the window failures are counted in, and how long a block lasts.
 	LoginLockout time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
-	// EventRetention is how long published events stay in the changes feed (GET /events)
-	// before they are pruned.
+	// EventRetention is how long published events stay in the changes feed (GET /events), and
+	// in the JetStream stream with NATSURL, before they are pruned.
 	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"168h"`
-	// NATSURL, when set (nats://host:4222), publishes events through NATS JetStream instead of
-	// the embedded in-process broker.
+	// NATSURL, when set (nats://host:4222 or tls://host:4222), publishes events through NATS
+	// JetStream instead of the embedded in-process broker.
 	NATSURL string `env:"NATS_URL"`
 	// CacheTTL is how long the users cache (in Redis, with REDIS_URL) keeps an entry; 0 turns
 	// the cache off.
 	CacheTTL time.Duration `env:"CACHE_TTL" envDefault:"30s"`
 	// SMTPURL, when set (smtp://user:pass@host:587, smtps://host:465), sends mail through that
-	// server; unset, mail goes to the log (recipient and subject only) and to MailDir.
+	// server; unset, mail goes to the log (recipient and subject only) and, with MailDir, to
+	// files.
 	SMTPURL string `env:"SMTP_URL"`
 	// MailFrom is the From of every mail.
 	MailFrom string `env:"MAIL_FROM" envDefault:"userservice <no-reply@localhost>"`
 	// MailDir, when set and SMTP_URL is not, keeps each mail as an .eml file there (for
 	// development: the files carry working links).
 	MailDir string `env:"MAIL_DIR"`
-	// PublicBaseURL is where the application's pages are, under which mailed links point
+	// PublicBaseURL is where the application's pages are: mailed links point under it
 	// (/verify-email?token=…, /reset-password?token=…).
 	PublicBaseURL string `env:"PUBLIC_BASE_URL" envDefault:"http://localhost:8080"`
 	// RedisURL, when set (redis://host:6379/0 or rediss://…), keeps what several instances must
-	// share in Redis: the login throttle's counts.
+	// share in Redis: the login throttle's counts, and the users cache (CacheTTL).
 	RedisURL string `env:"REDIS_URL"`
 }
 
@@ -193,8 +207,6 @@ func (c Config) validate() error {
 	return nil
 }
 
-// describe rewrites the library's error, which names Go struct fields, into one line naming
-// the environment variable.
 // Variables returns the names of the environment variables Config reads, in its order.
 func Variables() []string {
 	t := reflect.TypeFor[Config]()
@@ -207,6 +219,8 @@ func Variables() []string {
 	return names
 }
 
+// describe rewrites the library's error, which names Go struct fields, into one line naming
+// the environment variable.
 func describe(err error) error {
 	var perr env.ParseError
 	if errors.As(err, &perr) {
