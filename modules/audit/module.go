@@ -43,17 +43,21 @@ var Module = fx.Module("audit",
 )
 
 // NewService returns the audit service on the platform's database.
-func NewService(db *database.DB) *service.Service { return service.New(NewRepository(db)) }
+func NewService(db *database.DB) (*service.Service, error) {
+	repo, err := NewRepository(db)
+	if err != nil {
+		return nil, err
+	}
+	return service.New(repo), nil
+}
 
 // NewRepository returns the repository of the adapter for the open database's engine.
-func NewRepository(db *database.DB) ports.EntryRepository {
-	switch db.Engine {
-	case database.Postgres:
-		return postgres.NewRepository(db.Pool)
-	case database.MongoDB:
-		return mongodb.NewRepository(db.Mongo)
-	}
-	return sqlite.NewRepository(db.SQL)
+func NewRepository(db *database.DB) (ports.EntryRepository, error) {
+	return database.Adapters[ports.EntryRepository]{
+		database.Postgres: func(db *database.DB) ports.EntryRepository { return postgres.NewRepository(db.Pool) },
+		database.SQLite:   func(db *database.DB) ports.EntryRepository { return sqlite.NewRepository(db.SQL) },
+		database.MongoDB:  func(db *database.DB) ports.EntryRepository { return mongodb.NewRepository(db.Mongo) },
+	}.For("audit", db)
 }
 
 // NewSubscription subscribes the trail to the user events it records.

@@ -75,14 +75,12 @@ const ResetFloor = 150 * time.Millisecond
 
 // NewStore returns the store of the adapter for the open database's engine; sig learns of
 // its events.
-func NewStore(db *database.DB, sig *events.Signal) ports.Store {
-	switch db.Engine {
-	case database.Postgres:
-		return postgres.New(db.Pool, sig.Appended)
-	case database.MongoDB:
-		return mongodb.New(db.Mongo, sig.Appended)
-	}
-	return sqlite.New(db.SQL, sig.Appended)
+func NewStore(db *database.DB, sig *events.Signal) (ports.Store, error) {
+	return database.Adapters[ports.Store]{
+		database.Postgres: func(db *database.DB) ports.Store { return postgres.New(db.Pool, sig.Appended) },
+		database.SQLite:   func(db *database.DB) ports.Store { return sqlite.New(db.SQL, sig.Appended) },
+		database.MongoDB:  func(db *database.DB) ports.Store { return mongodb.New(db.Mongo, sig.Appended) },
+	}.For("notifications", db)
 }
 
 // NewMailer returns the SMTP mailer of SMTP_URL or, without one, the development mailer.

@@ -86,7 +86,7 @@ func NewCache(lc fx.Lifecycle, cfg config.Config, log *zap.Logger, reg prometheu
 
 // NewService returns the users service on the platform's database, password hasher, token
 // signer and login throttle, with the login limits from the configuration.
-func NewService(p ServiceParams) *service.Service {
+func NewService(p ServiceParams) (*service.Service, error) {
 	hooks := make([]ports.DeletionHook, len(p.UserDeleted))
 	for i, h := range p.UserDeleted {
 		hooks[i] = func(ctx context.Context, id uuid.UUID) error {
@@ -96,7 +96,11 @@ func NewService(p ServiceParams) *service.Service {
 			return nil
 		}
 	}
-	users, sessions, uow := NewRepository(p.DB, p.Signal), NewSessions(p.DB), NewUnitOfWork(p.DB, p.Signal)
+	st, err := NewStorage(p.DB, p.Signal)
+	if err != nil {
+		return nil, err
+	}
+	users, sessions, uow := st.Users, st.Sessions, st.UoW
 	if p.Cache != nil {
 		users, sessions, uow = p.Cache.Repository(users), p.Cache.Sessions(sessions), p.Cache.UnitOfWork(uow)
 	}
@@ -117,43 +121,32 @@ func NewService(p ServiceParams) *service.Service {
 			Lockout:              p.Config.LoginLockout,
 		},
 		BeforeDelete: hooks,
-	})
+	}), nil
 }
 
-// NewRepository returns the repository of the adapter for the open database's engine, running
-// each call as its own statement; sig (nil in tests without a relay) learns of its events.
-func NewRepository(db *database.DB, sig *events.Signal) ports.UserRepository {
-	switch db.Engine {
-	case database.Postgres:
-		return postgres.NewRepository(db.Pool, sig.Appended)
-	case database.MongoDB:
-		return mongodb.New(db.Mongo, sig.Appended).Repository()
-	}
-	return sqlite.NewRepository(db.SQL, sig.Appended)
+// Storage is the users module's storage on one engine: its repositories, each call its own
+// statement, and its unit of work.
+type Storage struct {
+	Users    ports.UserRepository
+	Sessions ports.SessionRepository
+	UoW      ports.UnitOfWork
 }
 
-// NewSessions returns the sessions repository of the adapter for the open database's engine,
-// running each call as its own statement.
-func NewSessions(db *database.DB) ports.SessionRepository {
-	switch db.Engine {
-	case database.Postgres:
-		return postgres.NewSessions(db.Pool)
-	case database.MongoDB:
-		return mongodb.New(db.Mongo, nil).Sessions()
-	}
-	return sqlite.NewSessions(db.SQL)
-}
-
-// NewUnitOfWork returns the unit of work of the adapter for the open database's engine; sig
-// learns of the events it commits.
-func NewUnitOfWork(db *database.DB, sig *events.Signal) ports.UnitOfWork {
-	switch db.Engine {
-	case database.Postgres:
-		return postgres.NewUnitOfWork(db.Pool, sig.Appended)
-	case database.MongoDB:
-		return mongodb.New(db.Mongo, sig.Appended).UnitOfWork()
-	}
-	return sqlite.NewUnitOfWork(db.SQL, sig.Appended)
+// NewStorage returns the adapters for the open database's engine; sig (nil in tests without a
+// relay) learns of the events they commit.
+func NewStorage(db *database.DB, sig *events.Signal) (Storage, error) {
+	return database.Adapters[Storage]{
+		database.Postgres: func(db *database.DB) Storage {
+			return Storage{postgres.NewRepository(db.Pool, sig.Appended), postgres.NewSessions(db.Pool), postgres.NewUnitOfWork(db.Pool, sig.Appended)}
+		},
+		database.SQLite: func(db *database.DB) Storage {
+			return Storage{sqlite.NewRepository(db.SQL, sig.Appended), sqlite.NewSessions(db.SQL), sqlite.NewUnitOfWork(db.SQL, sig.Appended)}
+		},
+		database.MongoDB: func(db *database.DB) Storage {
+			m := mongodb.New(db.Mongo, sig.Appended)
+			return Storage{m.Repository(), m.Sessions(), m.UnitOfWork()}
+		},
+	}.For("users", db)
 }
 
 // Migrations returns the module's schema migrations for every engine; on MongoDB, its

@@ -161,7 +161,11 @@ type harness struct {
 func newHarness(t *testing.T, engine database.Engine) *harness {
 	t.Helper()
 	db := dbtest.Open(t, engine, eventsql.Migrations())
-	return &harness{db: db, store: newStore(storeParams{DB: db})}
+	s, err := newStore(storeParams{DB: db})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &harness{db: db, store: s}
 }
 
 func (h *harness) handle(_ context.Context, e Event) error {

@@ -76,7 +76,7 @@ func NewRelay(db *database.DB, s store, b Broker, sig *Signal, cfg config.Config
 		// No notifications either, and a look costs a query per outbox collection.
 		opts.Poll = 200 * time.Millisecond
 		opts.Batch = 100
-	default:
+	case database.SQLite:
 		// Without notifications, a short poll: one look past the mark in the primary key.
 		opts.Poll = 100 * time.Millisecond
 		opts.Batch = 100

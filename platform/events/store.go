@@ -57,14 +57,12 @@ type storeParams struct {
 	Outboxes []OutboxCollection `group:"mongo_outboxes"`
 }
 
-func newStore(p storeParams) store {
-	switch p.DB.Engine {
-	case database.Postgres:
-		return &pgStore{pool: p.DB.Pool}
-	case database.MongoDB:
-		return newMongoStore(p.DB.Mongo, p.Outboxes)
-	}
-	return &liteStore{db: p.DB.SQL}
+func newStore(p storeParams) (store, error) {
+	return database.Adapters[store]{
+		database.Postgres: func(db *database.DB) store { return &pgStore{pool: db.Pool} },
+		database.SQLite:   func(db *database.DB) store { return &liteStore{db: db.SQL} },
+		database.MongoDB:  func(db *database.DB) store { return newMongoStore(db.Mongo, p.Outboxes) },
+	}.For("events", p.DB)
 }
 
 func decode(envelope string) (Event, error) {

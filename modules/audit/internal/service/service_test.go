@@ -23,7 +23,10 @@ func TestTrailIsForAdminsPagedNewestFirst(t *testing.T) {
 	for _, engine := range dbtest.Engines() {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Parallel()
-			svc := service.New(audit.NewRepository(dbtest.Open(t, engine, audit.Migrations(), eventsql.Migrations())))
+			svc, err := audit.NewService(dbtest.Open(t, engine, audit.Migrations(), eventsql.Migrations()))
+			if err != nil {
+				t.Fatal(err)
+			}
 			user := uuid.New()
 			var ids []uuid.UUID
 			for _, typ := range []string{userevents.TypeRegistered, userevents.TypeDeactivated, userevents.TypeActivated} {

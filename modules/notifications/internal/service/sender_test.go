@@ -25,7 +25,10 @@ func TestARecordedSendVoidsOnlyOlderLinks(t *testing.T) {
 		t.Run(string(engine), func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()
-			store := notifications.NewStore(dbtest.Open(t, engine, notifications.Migrations(), eventsql.Migrations()), nil)
+			store, err := notifications.NewStore(dbtest.Open(t, engine, notifications.Migrations(), eventsql.Migrations()), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
 			user, now := uuid.New(), time.Now()
 			var tokens [2]string
 			var sent [2]ports.SentJob

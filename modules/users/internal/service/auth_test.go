@@ -308,7 +308,8 @@ func TestCreateAdminAndRehashOnLogin(t *testing.T) {
 	strong := weak
 	strong.Iterations = 3
 	newSvc := func(p password.Params) *service.Service {
-		return service.New(service.Deps{Users: users.NewRepository(db, nil), Sessions: users.NewSessions(db), UoW: users.NewUnitOfWork(db, nil),
+		st := storage(t, db)
+		return service.New(service.Deps{Users: st.Users, Sessions: st.Sessions, UoW: st.UoW,
 			Clock: clock, Hasher: password.New(p), Tokens: signer, Opaque: tokens.Opaque{}, Throttle: throttle.New(clock.Now), Policy: loginPolicy})
 	}
 	old := newSvc(weak)
@@ -359,7 +360,8 @@ func TestEveryLoginCostsOneVerification(t *testing.T) {
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	signer, _ := tokens.New([]byte("0123456789abcdef0123456789abcdef"), time.Minute, clock.Now)
 	h := &countingHasher{PasswordHasher: password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32})}
-	svc := service.New(service.Deps{Users: users.NewRepository(db, nil), UoW: users.NewUnitOfWork(db, nil), Clock: clock, Hasher: h, Tokens: signer,
+	st := storage(t, db)
+	svc := service.New(service.Deps{Users: st.Users, UoW: st.UoW, Clock: clock, Hasher: h, Tokens: signer,
 		Throttle: throttle.New(clock.Now), Policy: service.LoginPolicy{MaxFailures: 100, MaxFailuresPerAddr: 100, Lockout: time.Minute}})
 	_, _ = svc.Register(ctx, service.RegisterInput{Username: "alice", Email: "alice@example.com", Password: pw})
 	_, _ = svc.Register(ctx, service.RegisterInput{Username: "nopass", Email: "nopass@example.com"})

@@ -98,10 +98,11 @@ func newServiceWithClock(t *testing.T, engine database.Engine) (*service.Service
 	if err != nil {
 		t.Fatal(err)
 	}
+	st := storage(t, db)
 	return service.New(service.Deps{
-		Users:    users.NewRepository(db, nil),
-		Sessions: users.NewSessions(db),
-		UoW:      users.NewUnitOfWork(db, nil),
+		Users:    st.Users,
+		Sessions: st.Sessions,
+		UoW:      st.UoW,
 		Clock:    clock,
 		Hasher:   password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}),
 		Tokens:   signer,
@@ -339,4 +340,14 @@ func TestDeleteRunsTheOtherModulesHooksFirst(t *testing.T) {
 			t.Fatalf("after the retry: %v", err)
 		}
 	})
+}
+
+// storage returns the users module's adapters for db's engine, without a relay to signal.
+func storage(t testing.TB, db *database.DB) users.Storage {
+	t.Helper()
+	st, err := users.NewStorage(db, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
