@@ -117,8 +117,9 @@ func listPackages(t *testing.T) []pkg {
 
 // layer describes a package of ours: its module ("" outside modules/) and its role there: the
 // module's root package is its "wiring", modules/<m>/events its published "events", and a
-// package under modules/<m>/internal/ is named by its first folder there (domain, ports,
-// service, adapters, httpapi).
+// package under modules/<m>/internal/ is named by its first folder there: domain, ports,
+// service, the adapters it is driven through (adapters), and what drives it (httpapi, the
+// subscriber of other modules' events, the worker of its background loops).
 func layer(path string) (module, role string, ours bool) {
 	rel, ok := strings.CutPrefix(path, modulePath+"/")
 	if !ok {
@@ -187,8 +188,8 @@ func violations(pkgs []pkg) []string {
 				}
 			}
 		}
-		if module != "" && !slices.Contains([]string{"wiring", "events", "domain", "ports", "service", "adapters", "httpapi"}, role) {
-			report(p.ImportPath, "is outside the module's shape: its root, events/ and internal/{domain,ports,service,adapters,httpapi}")
+		if module != "" && !slices.Contains([]string{"wiring", "events", "domain", "ports", "service", "adapters", "httpapi", "subscriber", "worker"}, role) {
+			report(p.ImportPath, "is outside the module's shape: its root, events/ and internal/{domain,ports,service,adapters,httpapi,subscriber,worker}")
 		}
 		for _, imp := range p.Imports {
 			if stdlib(imp) {

@@ -5,10 +5,6 @@
 package audit
 
 import (
-	"context"
-	"fmt"
-
-	"github.com/google/uuid"
 	"go.uber.org/fx"
 
 	auditsql "github.com/acme/userservice/queries/audit"
@@ -16,10 +12,10 @@ import (
 	"github.com/acme/userservice/modules/audit/internal/adapters/mongodb"
 	"github.com/acme/userservice/modules/audit/internal/adapters/postgres"
 	"github.com/acme/userservice/modules/audit/internal/adapters/sqlite"
-	"github.com/acme/userservice/modules/audit/internal/domain"
 	"github.com/acme/userservice/modules/audit/internal/httpapi"
 	"github.com/acme/userservice/modules/audit/internal/ports"
 	"github.com/acme/userservice/modules/audit/internal/service"
+	"github.com/acme/userservice/modules/audit/internal/subscriber"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events"
 	"github.com/acme/userservice/platform/oas"
@@ -38,7 +34,7 @@ var Module = fx.Module("audit",
 		func(h *httpapi.Handler) oas.AuditHandler { return h },
 		fx.Annotate(func() problem.Mapper { return httpapi.Problem }, fx.ResultTags(`group:"problem_mappers"`)),
 		fx.Annotate(Migrations, fx.ResultTags(`group:"migrations"`)),
-		events.AsSubscription(NewSubscription),
+		events.AsSubscription(subscriber.New),
 	),
 )
 
@@ -58,48 +54,6 @@ func NewRepository(db *database.DB) (ports.EntryRepository, error) {
 		database.SQLite:   func(db *database.DB) ports.EntryRepository { return sqlite.NewRepository(db.SQL) },
 		database.MongoDB:  func(db *database.DB) ports.EntryRepository { return mongodb.NewRepository(db.Mongo) },
 	}.For("audit", db)
-}
-
-// NewSubscription subscribes the trail to the user events it records.
-func NewSubscription(svc *service.Service) events.Subscription {
-	return events.Subscription{
-		Handler: service.Handler,
-		Types:   domain.Types(),
-		Handle: func(ctx context.Context, e events.Event) error {
-			entry, err := entryOf(e)
-			if err != nil {
-				return err
-			}
-			return svc.Record(ctx, entry)
-		},
-		// A relay's batch in one transaction: the trail keeps up with registrations.
-		HandleBatch: func(ctx context.Context, evs []events.Event) error {
-			entries := make([]domain.Entry, len(evs))
-			for i, e := range evs {
-				var err error
-				if entries[i], err = entryOf(e); err != nil {
-					return err
-				}
-			}
-			return svc.RecordAll(ctx, entries)
-		},
-	}
-}
-
-// entryOf reads the trail's entry from a user event: its envelope, and from its payload
-// (documented in the README's event catalogue) only the names of the fields an update changed.
-func entryOf(e events.Event) (domain.Entry, error) {
-	target, err := uuid.Parse(e.Subject)
-	if err != nil {
-		return domain.Entry{}, fmt.Errorf("audit: event %s: subject %q is not a user id", e.ID, e.Subject)
-	}
-	var payload struct {
-		Changed []string `json:"changed"`
-	}
-	if err := e.Decode(&payload); err != nil {
-		return domain.Entry{}, fmt.Errorf("audit: event %s: %w", e.ID, err)
-	}
-	return domain.NewEntry(e.ID, e.Type, e.Actor, target, e.RequestID, payload.Changed, e.Time)
 }
 
 // Migrations returns the module's schema migrations for every engine; on MongoDB, its

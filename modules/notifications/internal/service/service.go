@@ -48,6 +48,12 @@ func (e *ThrottledError) RetryAfterSeconds() int {
 	return max(int((e.RetryAfter+time.Second-1)/time.Second), 1)
 }
 
+// SystemClock is the real clock.
+type SystemClock struct{}
+
+// Now implements ports.Clock.
+func (SystemClock) Now() time.Time { return time.Now() }
+
 // Deps are the ports the service runs on.
 type Deps struct {
 	Store    ports.Store
@@ -212,7 +218,7 @@ func (s *Service) VerifyEmail(ctx context.Context, token string) error {
 	})
 }
 
-// ConfirmPasswordReset takes back a reset token and sets the new password (the accounts module
+// ConfirmPasswordReset takes back a reset token and sets the new password (the users module
 // also verifies the address and ends every session).
 func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password string) error {
 	return s.useToken(ctx, token, domain.PurposeResetPassword, func(id uuid.UUID, email string) error {
@@ -221,7 +227,7 @@ func (s *Service) ConfirmPasswordReset(ctx context.Context, token, password stri
 }
 
 // useToken consumes token for purpose p and does what it proves. The token is consumed first,
-// so that of two concurrent uses one does it; the accounts module does it in a transaction of
+// so that of two concurrent uses one does it; the users module does it in a transaction of
 // its own, so when that fails (the database, the request's time, the new password), the token
 // is given back and its link works again: a failure of ours must not cost the user a mail.
 // A failure whose commit is in doubt (the connection lost while committing) gives it back too,
