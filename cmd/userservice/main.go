@@ -66,7 +66,7 @@ Usage:
   userservice version                 print the version
   userservice <command> --help        help for a command
 
-Configuration comes from environment variables (see README.md):
+Configuration comes from environment variables (see docs/configuration.md):
 ` + wrap(strings.Join(config.Variables(), ", ")+", and OpenTelemetry's OTEL_* (tracing).", 92, "  ") + "\n"
 }
 
@@ -347,7 +347,7 @@ func admin(args []string, stdin io.Reader, stdout, stderr io.Writer) error {
 }
 
 // createAdmin migrates the configured database and creates an admin in it, through the
-// accounts module's identity.Admins.
+// users module's identity.Admins.
 func createAdmin(ctx context.Context, cfg config.Config, username, email, password string) (string, error) {
 	var (
 		m      *database.Migrator

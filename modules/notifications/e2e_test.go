@@ -523,7 +523,7 @@ func TestLinksOfADeactivatedAccountDoNothing(t *testing.T) {
 	})
 }
 
-// TestAFailedUseGivesTheTokenBack: when the accounts module fails to do what a token proves
+// TestAFailedUseGivesTheTokenBack: when the users module fails to do what a token proves
 // (here its table refuses every update), the token is given back: its link works once the
 // failure is over, where it would otherwise be spent on nothing.
 func TestAFailedUseGivesTheTokenBack(t *testing.T) {

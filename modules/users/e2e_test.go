@@ -111,7 +111,7 @@ func TestTutorialSession(t *testing.T) {
 		if res, err := john.GetUser(ctx, oas.GetUserParams{UserID: u.UserID}); err != nil || !isStatus(res, http.StatusUnauthorized) {
 			t.Fatalf("a deactivated user reads: %T %v", res, err)
 		}
-		// The account is checked after the request is validated (README, Authentication).
+		// The account is checked after the request is validated (docs/api.md, Authentication).
 		if status, _, body := a.Raw(t, "GET", "/users/not-a-uuid", johnToken, ""); status != http.StatusBadRequest {
 			t.Fatalf("a deactivated user's malformed request: %d %s", status, body)
 		}

@@ -229,7 +229,7 @@ func (a *App) NewUser(t testing.TB) User {
 	return a.logIn(t, u)
 }
 
-// NewAdmin creates an admin with the accounts module's identity.Admins (as the admin command
+// NewAdmin creates an admin with the users module's identity.Admins (as the admin command
 // does: the API cannot make admins) and logs them in.
 func (a *App) NewAdmin(t testing.TB) User {
 	t.Helper()

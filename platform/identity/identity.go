@@ -1,11 +1,11 @@
 // Package identity is what every module may know about who calls, without importing the module
 // that owns accounts. The platform verifies the bearer token of a protected operation and keeps
-// its subject in the request's context; the accounts module implements Accounts, which says at
+// its subject in the request's context; the users module implements Accounts, which says at
 // every request whether that subject may still act, and with which rights. A module's handler
 // asks Resolver.Caller: a deactivated or deleted account is refused at its next request, in
 // every module.
 //
-// The package also carries the other seams between the accounts module and the rest: Admins
+// The package also carries the other seams between the users module and the rest: Admins
 // (creating admins for trusted operators) and the "user_deleted" hook group.
 package identity
 
@@ -110,7 +110,7 @@ type Admins interface {
 
 // UserDeleted is a module's reaction to the deletion of a user: it removes or scrubs what the
 // module holds about them. Modules add theirs to the "user_deleted" fx group (see
-// AsUserDeleted); the accounts module runs every one before it deletes the account, so a
+// AsUserDeleted); the users module runs every one before it deletes the account, so a
 // failing hook fails the deletion and a retry runs them all again: they must be idempotent.
 type UserDeleted struct {
 	// Module names the module, for errors and logs.
@@ -163,7 +163,7 @@ type ResolverParams struct {
 	Accounts Accounts `optional:"true"`
 }
 
-// NewResolver returns a resolver over the accounts module's Accounts.
+// NewResolver returns a resolver over the users module's Accounts.
 func NewResolver(p ResolverParams) *Resolver { return &Resolver{accounts: p.Accounts} }
 
 // Caller returns the authenticated caller of the request in ctx, reading their account now.

@@ -280,7 +280,7 @@ type CloudEvent struct {
 	Subject         OptString                 `json:"subject"`
 	Time            time.Time                 `json:"time"`
 	Datacontenttype CloudEventDatacontenttype `json:"datacontenttype"`
-	// The payload its type documents (README, Events); never a secret.
+	// The payload its type documents (docs/events.md); never a secret.
 	Data CloudEventData `json:"data"`
 	// Who made the change, a user id, `self` (self-registration) or `system` (an operator's command).
 	Actor OptString `json:"actor"`
@@ -388,7 +388,7 @@ func (s *CloudEvent) SetRequestid(val OptString) {
 	s.Requestid = val
 }
 
-// The payload its type documents (README, Events); never a secret.
+// The payload its type documents (docs/events.md); never a secret.
 type CloudEventData map[string]jx.Raw
 
 func (s *CloudEventData) init() CloudEventData {

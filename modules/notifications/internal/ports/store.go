@@ -71,7 +71,7 @@ type Store interface {
 	Backlog(ctx context.Context) (int, error)
 }
 
-// Account is what the module reads of an account (the accounts module owns it).
+// Account is what the module reads of an account (the users module owns it).
 type Account struct {
 	ID              uuid.UUID
 	Username        string
@@ -89,7 +89,7 @@ var ErrEmailChanged = errors.New("the account's email changed since")
 // ErrDeactivated means the account a token was sent to is deactivated: the token does nothing.
 var ErrDeactivated = errors.New("the account is deactivated")
 
-// PasswordError says why a new password breaks the accounts module's rules.
+// PasswordError says why a new password breaks the users module's rules.
 type PasswordError struct{ Message string }
 
 // Error implements error.

@@ -137,7 +137,7 @@ func (h *Handler) RefreshToken(ctx context.Context, req *oas.RefreshRequest) (oa
 
 // Logout handles POST /auth/logout.
 func (h *Handler) Logout(ctx context.Context) (oas.LogoutRes, error) {
-	c, err := h.session(ctx)
+	c, err := h.checkedCredential(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -147,8 +147,8 @@ func (h *Handler) Logout(ctx context.Context) (oas.LogoutRes, error) {
 	return &oas.LogoutNoContent{}, nil
 }
 
-// session authenticates the request (as caller does) and returns its credential.
-func (h *Handler) session(ctx context.Context) (ports.Credential, error) {
+// checkedCredential authenticates the request (as caller does) and returns its credential.
+func (h *Handler) checkedCredential(ctx context.Context) (ports.Credential, error) {
 	c, err := credential(ctx)
 	if err != nil {
 		return ports.Credential{}, err
@@ -161,7 +161,7 @@ func (h *Handler) session(ctx context.Context) (ports.Credential, error) {
 
 // ListMySessions handles GET /users/me/sessions.
 func (h *Handler) ListMySessions(ctx context.Context) (oas.ListMySessionsRes, error) {
-	c, err := h.session(ctx)
+	c, err := h.checkedCredential(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (h *Handler) ListMySessions(ctx context.Context) (oas.ListMySessionsRes, er
 
 // RevokeMySession handles DELETE /users/me/sessions/{session_id}.
 func (h *Handler) RevokeMySession(ctx context.Context, params oas.RevokeMySessionParams) (oas.RevokeMySessionRes, error) {
-	c, err := h.session(ctx)
+	c, err := h.checkedCredential(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -198,7 +198,7 @@ func (h *Handler) RevokeMySession(ctx context.Context, params oas.RevokeMySessio
 
 // RevokeMyOtherSessions handles DELETE /users/me/sessions.
 func (h *Handler) RevokeMyOtherSessions(ctx context.Context) (oas.RevokeMyOtherSessionsRes, error) {
-	c, err := h.session(ctx)
+	c, err := h.checkedCredential(ctx)
 	if err != nil {
 		return nil, err
 	}
