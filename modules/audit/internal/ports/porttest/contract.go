@@ -1,5 +1,5 @@
 // Package porttest is the contract every audit storage adapter must pass: one suite, run
-// against PostgreSQL and SQLite alike.
+// against PostgreSQL, SQLite and MongoDB alike.
 package porttest
 
 import (
