@@ -43,11 +43,11 @@ module: ## scaffold a working module: make module NAME=<m>, then make generate &
 
 test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server answers), the deployment files' too
 	@mkdir -p bin
-	@set -o pipefail; { $(GO) test -count=1 -timeout 30m -v ./... && (cd deploy && $(GO) test -count=1 -v ./...); } 2>&1 | tee bin/test.log \
-		| grep -E '^(ok|FAIL|---|panic:|\s+--- (FAIL|SKIP)|\s+\S+\.go:[0-9]+: )|SKIPPED' | grep -vE '^\s*--- PASS'; \
-	status=$$?; skipped=$$(grep -c -- '--- SKIP' bin/test.log); \
-	if [ "$$skipped" -gt 0 ]; then echo "WARNING: $$skipped tests SKIPPED (listed above; full log in bin/test.log)"; fi; \
-	exit $$status
+	@$(GO) build -o bin/testreport ./cmd/testreport
+	@# go test -json into testreport: failures in full, a line per skip with its reason, the logs
+	@# of passing tests only in bin/test.log, and a closing "N passed, N failed, N skipped".
+	@set -o pipefail; { $(GO) test -json -count=1 -timeout 30m ./...; main=$$?; \
+		(cd deploy && $(GO) test -json -count=1 ./...); deploy=$$?; exit $$((main | deploy)); } 2>&1 | bin/testreport -log bin/test.log
 
 test-all: ## the test suite including the slow tests (database outage, shutdown under load, two instances); CI runs this
 	SLOW_TESTS=1 $(MAKE) test
