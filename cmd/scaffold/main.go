@@ -1,8 +1,9 @@
 // Command scaffold writes a new, working module (`make module NAME=<m>` runs it): a small CRUD
 // resource owned by the caller, at every layer (domain with one rule, ports, service, the
-// PostgreSQL and SQLite adapters with migrations and queries, httpapi, module.go, its part of
-// the contract and its sqlc configuration), with tests at every layer, and adds the module's
-// line to features() in cmd/userservice/main.go. Then `make generate && make test` pass.
+// PostgreSQL, SQLite and MongoDB adapters with migrations, queries and indexes, httpapi,
+// module.go, its part of the contract and its sqlc configuration), with tests at every layer,
+// and adds the module's line to features() in cmd/userservice/main.go. Then `make generate &&
+// make test` pass.
 //
 // The files come from skeleton/, a module named "skeleton": every "skeleton" and "Skeleton" in
 // their paths and contents becomes the new name, and the module path becomes go.mod's. The

@@ -144,8 +144,8 @@ func TestScaffoldWritesTheModuleAndItsLine(t *testing.T) {
 
 // TestScaffoldedModuleWorks is the promise of the scaffolder, kept on a copy of this
 // repository: make module, then make generate; only the module's places and one line of
-// main.go are new hand-written code; the module builds, passes its tests on both engines and
-// the architecture rules; make check-generated notices a stale generated file of the new
+// main.go are new hand-written code; the module builds, passes its tests on every engine and
+// the architecture rules, and the binary with it serves on MongoDB; make check-generated notices a stale generated file of the new
 // module; and without its line in features() the service builds and answers its routes 404.
 func TestScaffoldedModuleWorks(t *testing.T) {
 	if os.Getenv("SLOW_TESTS") == "" {
@@ -166,6 +166,9 @@ func TestScaffoldedModuleWorks(t *testing.T) {
 	run(t, dir, "go", "vet", "./...")
 	run(t, dir, "go", "test", "-count=1", "./modules/"+name+"/...", ".")
 	run(t, dir, "go", "test", "-count=1", "-run", "TestCompositionsValidate", "./cmd/userservice")
+	// The binary with every module, the new one too, migrates, creates an admin and serves on
+	// MongoDB, as make test checks it.
+	run(t, dir, "go", "test", "-count=1", "-run", "TestBinary/on_MongoDB", "./cmd/userservice")
 	run(t, dir, "git", "add", "-A")
 	run(t, dir, "git", "commit", "-qm", name)
 	run(t, dir, "make", "check-generated")
