@@ -88,7 +88,7 @@ var ctx = context.Background()
 // register registers a user without a password through the generated client.
 func (a *api) register(t *testing.T, username, email string) *oas.User {
 	t.Helper()
-	res, err := a.Client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: oas.Username(username), Email: oas.Email(email)})
+	res, err := a.Client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: username, Email: email})
 	if err != nil {
 		t.Fatalf("register %s: %v", username, err)
 	}

@@ -71,14 +71,14 @@ func acceptanceTrail(t *testing.T, a *apptest.App) {
 	t.Helper()
 	admin := a.NewAdmin(t)
 	u := a.NewUser(t) // registered (self)
-	if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail("renamed@example.com")}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
+	if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptString("renamed@example.com")}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := admin.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Role: oas.NewOptRole(oas.RoleAdmin)}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
 		t.Fatal(err)
 	}
 	newPassword := "a brand new password"
-	if res, err := u.Client.ChangePassword(ctx, &oas.ChangePasswordRequest{CurrentPassword: u.Password, NewPassword: oas.Password(newPassword)}); err != nil {
+	if res, err := u.Client.ChangePassword(ctx, &oas.ChangePasswordRequest{CurrentPassword: u.Password, NewPassword: newPassword}); err != nil {
 		t.Fatal(err)
 	} else if _, ok := res.(*oas.ChangePasswordNoContent); !ok {
 		t.Fatalf("change password: %T", res)

@@ -148,7 +148,7 @@ func TestEmailVerification(t *testing.T) {
 
 		// A new address is unverified and gets its own mail; the link expires.
 		moved := "moved_" + u.Email
-		if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail(oas.Email(moved))}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
+		if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptString(moved)}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
 			t.Fatal(err)
 		}
 		tok = mailTo(t, srv, 2, moved, "Verify your email address", "/verify-email")
@@ -463,7 +463,7 @@ func TestNoMailToAnAddressLeft(t *testing.T) {
 	u := a.NewUser(t)
 	a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
 	moved := "moved_" + u.Email
-	if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail(oas.Email(moved))}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
+	if _, err := u.Client.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptString(moved)}, oas.UpdateUserParams{UserID: u.ID}); err != nil {
 		t.Fatal(err)
 	}
 	srv.Restart()

@@ -55,9 +55,9 @@ func (a *api) register(t *testing.T, username, email string) *oas.User {
 
 func (a *api) registerWithPassword(t *testing.T, username, email, password string) *oas.User {
 	t.Helper()
-	req := &oas.RegisterUserRequest{Username: oas.Username(username), Email: oas.Email(email)}
+	req := &oas.RegisterUserRequest{Username: username, Email: email}
 	if password != "" {
-		req.Password = oas.NewOptPassword(oas.Password(password))
+		req.Password = oas.NewOptString(password)
 	}
 	res, err := a.Client.RegisterUser(ctx, req)
 	if err != nil {
@@ -208,7 +208,7 @@ func TestUpdateAndDelete(t *testing.T) {
 		alice := a.register(t, "alice", "alice@example.com")
 		bob := a.register(t, "bob", "bob@example.com")
 
-		res, err := admin.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptEmail("bobby@example.com")},
+		res, err := admin.UpdateUser(ctx, &oas.UpdateUserRequest{Email: oas.NewOptString("bobby@example.com")},
 			oas.UpdateUserParams{UserID: bob.UserID})
 		if err != nil {
 			t.Fatal(err)
@@ -220,7 +220,7 @@ func TestUpdateAndDelete(t *testing.T) {
 		if err != nil || res.(*oas.User).Email != "bobby@example.com" {
 			t.Fatalf("empty update: %+v %v", res, err)
 		}
-		res, err = admin.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptUsername("ALICE")},
+		res, err = admin.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptString("ALICE")},
 			oas.UpdateUserParams{UserID: bob.UserID})
 		if err != nil {
 			t.Fatal(err)
@@ -228,7 +228,7 @@ func TestUpdateAndDelete(t *testing.T) {
 		if c, ok := res.(*oas.UpdateUserConflict); !ok || c.Detail != "User with username ALICE already exists" {
 			t.Fatalf("taken username: %T %+v", res, res)
 		}
-		res, err = admin.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptUsername("nobody")},
+		res, err = admin.UpdateUser(ctx, &oas.UpdateUserRequest{Username: oas.NewOptString("nobody")},
 			oas.UpdateUserParams{UserID: uuid.New()})
 		if err != nil {
 			t.Fatal(err)

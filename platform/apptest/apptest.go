@@ -216,7 +216,7 @@ func (a *App) NewUser(t testing.TB) User {
 	t.Helper()
 	u := newCredentials("user")
 	res, err := a.Client.RegisterUser(context.Background(), &oas.RegisterUserRequest{
-		Username: oas.Username(u.Username), Email: oas.Email(u.Email), Password: oas.NewOptPassword(oas.Password(u.Password)),
+		Username: u.Username, Email: u.Email, Password: oas.NewOptString(u.Password),
 	})
 	if err != nil {
 		t.Fatal(err)

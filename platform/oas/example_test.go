@@ -46,7 +46,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	jane := &oas.RegisterUserRequest{Username: "jane_doe", Email: "jane@example.com", Password: oas.NewOptPassword("correct horse battery")}
+	jane := &oas.RegisterUserRequest{Username: "jane_doe", Email: "jane@example.com", Password: oas.NewOptString("correct horse battery")}
 	res, err := public.RegisterUser(ctx, jane)
 	if err != nil {
 		log.Fatal(err)

@@ -719,7 +719,7 @@ func (s *ChangePasswordRequest) encodeFields(e *jx.Encoder) {
 	}
 	{
 		e.FieldStart("new_password")
-		s.NewPassword.Encode(e)
+		e.Str(s.NewPassword)
 	}
 }
 
@@ -752,7 +752,9 @@ func (s *ChangePasswordRequest) Decode(d *jx.Decoder) error {
 		case "new_password":
 			requiredBitSet[0] |= 1 << 1
 			if err := func() error {
-				if err := s.NewPassword.Decode(d); err != nil {
+				v, err := d.Str()
+				s.NewPassword = string(v)
+				if err != nil {
 					return err
 				}
 				return nil
@@ -2369,46 +2371,6 @@ func (s *DeleteUserServiceUnavailable) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
-// Encode encodes Email as json.
-func (s Email) Encode(e *jx.Encoder) {
-	unwrapped := string(s)
-
-	e.Str(unwrapped)
-}
-
-// Decode decodes Email from json.
-func (s *Email) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode Email to nil")
-	}
-	var unwrapped string
-	if err := func() error {
-		v, err := d.Str()
-		unwrapped = string(v)
-		if err != nil {
-			return err
-		}
-		return nil
-	}(); err != nil {
-		return errors.Wrap(err, "alias")
-	}
-	*s = Email(unwrapped)
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s Email) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *Email) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
 // Encode implements json.Marshaler.
 func (s *EventPage) Encode(e *jx.Encoder) {
 	e.ObjStart()
@@ -3623,39 +3585,6 @@ func (s *NilString) UnmarshalJSON(data []byte) error {
 	return s.Decode(d)
 }
 
-// Encode encodes Email as json.
-func (o OptEmail) Encode(e *jx.Encoder) {
-	if !o.Set {
-		return
-	}
-	o.Value.Encode(e)
-}
-
-// Decode decodes Email from json.
-func (o *OptEmail) Decode(d *jx.Decoder) error {
-	if o == nil {
-		return errors.New("invalid: unable to decode OptEmail to nil")
-	}
-	o.Set = true
-	if err := o.Value.Decode(d); err != nil {
-		return err
-	}
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s OptEmail) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *OptEmail) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
 // Encode encodes time.Time as json.
 func (o OptNilDateTime) Encode(e *jx.Encoder, format func(*jx.Encoder, time.Time)) {
 	if !o.Set {
@@ -3705,39 +3634,6 @@ func (s OptNilDateTime) MarshalJSON() ([]byte, error) {
 func (s *OptNilDateTime) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d, json.DecodeDateTime)
-}
-
-// Encode encodes Password as json.
-func (o OptPassword) Encode(e *jx.Encoder) {
-	if !o.Set {
-		return
-	}
-	o.Value.Encode(e)
-}
-
-// Decode decodes Password from json.
-func (o *OptPassword) Decode(d *jx.Decoder) error {
-	if o == nil {
-		return errors.New("invalid: unable to decode OptPassword to nil")
-	}
-	o.Set = true
-	if err := o.Value.Decode(d); err != nil {
-		return err
-	}
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s OptPassword) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *OptPassword) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
 }
 
 // Encode encodes Role as json.
@@ -3804,79 +3700,6 @@ func (s OptString) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *OptString) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode encodes Username as json.
-func (o OptUsername) Encode(e *jx.Encoder) {
-	if !o.Set {
-		return
-	}
-	o.Value.Encode(e)
-}
-
-// Decode decodes Username from json.
-func (o *OptUsername) Decode(d *jx.Decoder) error {
-	if o == nil {
-		return errors.New("invalid: unable to decode OptUsername to nil")
-	}
-	o.Set = true
-	if err := o.Value.Decode(d); err != nil {
-		return err
-	}
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s OptUsername) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *OptUsername) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode encodes Password as json.
-func (s Password) Encode(e *jx.Encoder) {
-	unwrapped := string(s)
-
-	e.Str(unwrapped)
-}
-
-// Decode decodes Password from json.
-func (s *Password) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode Password to nil")
-	}
-	var unwrapped string
-	if err := func() error {
-		v, err := d.Str()
-		unwrapped = string(v)
-		if err != nil {
-			return err
-		}
-		return nil
-	}(); err != nil {
-		return errors.Wrap(err, "alias")
-	}
-	*s = Password(unwrapped)
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s Password) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *Password) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }
@@ -4483,11 +4306,11 @@ func (s *RegisterUserRequest) Encode(e *jx.Encoder) {
 func (s *RegisterUserRequest) encodeFields(e *jx.Encoder) {
 	{
 		e.FieldStart("username")
-		s.Username.Encode(e)
+		e.Str(s.Username)
 	}
 	{
 		e.FieldStart("email")
-		s.Email.Encode(e)
+		e.Str(s.Email)
 	}
 	{
 		if s.Password.Set {
@@ -4515,7 +4338,9 @@ func (s *RegisterUserRequest) Decode(d *jx.Decoder) error {
 		case "username":
 			requiredBitSet[0] |= 1 << 0
 			if err := func() error {
-				if err := s.Username.Decode(d); err != nil {
+				v, err := d.Str()
+				s.Username = string(v)
+				if err != nil {
 					return err
 				}
 				return nil
@@ -4525,7 +4350,9 @@ func (s *RegisterUserRequest) Decode(d *jx.Decoder) error {
 		case "email":
 			requiredBitSet[0] |= 1 << 1
 			if err := func() error {
-				if err := s.Email.Decode(d); err != nil {
+				v, err := d.Str()
+				s.Email = string(v)
+				if err != nil {
 					return err
 				}
 				return nil
@@ -6508,11 +6335,11 @@ func (s *User) encodeFields(e *jx.Encoder) {
 	}
 	{
 		e.FieldStart("username")
-		s.Username.Encode(e)
+		e.Str(s.Username)
 	}
 	{
 		e.FieldStart("email")
-		s.Email.Encode(e)
+		e.Str(s.Email)
 	}
 	{
 		e.FieldStart("is_active")
@@ -6573,7 +6400,9 @@ func (s *User) Decode(d *jx.Decoder) error {
 		case "username":
 			requiredBitSet[0] |= 1 << 1
 			if err := func() error {
-				if err := s.Username.Decode(d); err != nil {
+				v, err := d.Str()
+				s.Username = string(v)
+				if err != nil {
 					return err
 				}
 				return nil
@@ -6583,7 +6412,9 @@ func (s *User) Decode(d *jx.Decoder) error {
 		case "email":
 			requiredBitSet[0] |= 1 << 2
 			if err := func() error {
-				if err := s.Email.Decode(d); err != nil {
+				v, err := d.Str()
+				s.Email = string(v)
+				if err != nil {
 					return err
 				}
 				return nil
@@ -6819,46 +6650,6 @@ func (s *UserPage) MarshalJSON() ([]byte, error) {
 
 // UnmarshalJSON implements stdjson.Unmarshaler.
 func (s *UserPage) UnmarshalJSON(data []byte) error {
-	d := jx.DecodeBytes(data)
-	return s.Decode(d)
-}
-
-// Encode encodes Username as json.
-func (s Username) Encode(e *jx.Encoder) {
-	unwrapped := string(s)
-
-	e.Str(unwrapped)
-}
-
-// Decode decodes Username from json.
-func (s *Username) Decode(d *jx.Decoder) error {
-	if s == nil {
-		return errors.New("invalid: unable to decode Username to nil")
-	}
-	var unwrapped string
-	if err := func() error {
-		v, err := d.Str()
-		unwrapped = string(v)
-		if err != nil {
-			return err
-		}
-		return nil
-	}(); err != nil {
-		return errors.Wrap(err, "alias")
-	}
-	*s = Username(unwrapped)
-	return nil
-}
-
-// MarshalJSON implements stdjson.Marshaler.
-func (s Username) MarshalJSON() ([]byte, error) {
-	e := jx.Encoder{}
-	s.Encode(&e)
-	return e.Bytes(), nil
-}
-
-// UnmarshalJSON implements stdjson.Unmarshaler.
-func (s *Username) UnmarshalJSON(data []byte) error {
 	d := jx.DecodeBytes(data)
 	return s.Decode(d)
 }

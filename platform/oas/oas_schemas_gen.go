@@ -237,8 +237,9 @@ func (*ChangePasswordNoContent) changePasswordRes() {}
 
 // Ref: #/components/schemas/ChangePasswordRequest
 type ChangePasswordRequest struct {
-	CurrentPassword string   `json:"current_password"`
-	NewPassword     Password `json:"new_password"`
+	CurrentPassword string `json:"current_password"`
+	// 8 to 128 characters; longer ones are rejected, never truncated.
+	NewPassword string `json:"new_password"`
 }
 
 // GetCurrentPassword returns the value of CurrentPassword.
@@ -247,7 +248,7 @@ func (s *ChangePasswordRequest) GetCurrentPassword() string {
 }
 
 // GetNewPassword returns the value of NewPassword.
-func (s *ChangePasswordRequest) GetNewPassword() Password {
+func (s *ChangePasswordRequest) GetNewPassword() string {
 	return s.NewPassword
 }
 
@@ -257,7 +258,7 @@ func (s *ChangePasswordRequest) SetCurrentPassword(val string) {
 }
 
 // SetNewPassword sets the value of NewPassword.
-func (s *ChangePasswordRequest) SetNewPassword(val Password) {
+func (s *ChangePasswordRequest) SetNewPassword(val string) {
 	s.NewPassword = val
 }
 
@@ -673,8 +674,6 @@ type DeleteUserServiceUnavailable Problem
 
 func (*DeleteUserServiceUnavailable) deleteUserRes() {}
 
-type Email string
-
 // ErrorStatusCode wraps Problem with StatusCode.
 type ErrorStatusCode struct {
 	StatusCode int
@@ -983,52 +982,6 @@ func (o OptBool) Or(d bool) bool {
 	return d
 }
 
-// NewOptEmail returns new OptEmail with value set to v.
-func NewOptEmail(v Email) OptEmail {
-	return OptEmail{
-		Value: v,
-		Set:   true,
-	}
-}
-
-// OptEmail is optional Email.
-type OptEmail struct {
-	Value Email
-	Set   bool
-}
-
-// IsSet returns true if OptEmail was set.
-func (o OptEmail) IsSet() bool { return o.Set }
-
-// Reset unsets value.
-func (o *OptEmail) Reset() {
-	var v Email
-	o.Value = v
-	o.Set = false
-}
-
-// SetTo sets value to v.
-func (o *OptEmail) SetTo(v Email) {
-	o.Set = true
-	o.Value = v
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o OptEmail) Get() (v Email, ok bool) {
-	if !o.Set {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o OptEmail) Or(d Email) Email {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
 // NewOptInt returns new OptInt with value set to v.
 func NewOptInt(v int) OptInt {
 	return OptInt{
@@ -1137,52 +1090,6 @@ func (o OptNilDateTime) Get() (v time.Time, ok bool) {
 
 // Or returns value if set, or given parameter if does not.
 func (o OptNilDateTime) Or(d time.Time) time.Time {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
-// NewOptPassword returns new OptPassword with value set to v.
-func NewOptPassword(v Password) OptPassword {
-	return OptPassword{
-		Value: v,
-		Set:   true,
-	}
-}
-
-// OptPassword is optional Password.
-type OptPassword struct {
-	Value Password
-	Set   bool
-}
-
-// IsSet returns true if OptPassword was set.
-func (o OptPassword) IsSet() bool { return o.Set }
-
-// Reset unsets value.
-func (o *OptPassword) Reset() {
-	var v Password
-	o.Value = v
-	o.Set = false
-}
-
-// SetTo sets value to v.
-func (o *OptPassword) SetTo(v Password) {
-	o.Set = true
-	o.Value = v
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o OptPassword) Get() (v Password, ok bool) {
-	if !o.Set {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o OptPassword) Or(d Password) Password {
 	if v, ok := o.Get(); ok {
 		return v
 	}
@@ -1326,54 +1233,6 @@ func (o OptUUID) Or(d uuid.UUID) uuid.UUID {
 	}
 	return d
 }
-
-// NewOptUsername returns new OptUsername with value set to v.
-func NewOptUsername(v Username) OptUsername {
-	return OptUsername{
-		Value: v,
-		Set:   true,
-	}
-}
-
-// OptUsername is optional Username.
-type OptUsername struct {
-	Value Username
-	Set   bool
-}
-
-// IsSet returns true if OptUsername was set.
-func (o OptUsername) IsSet() bool { return o.Set }
-
-// Reset unsets value.
-func (o *OptUsername) Reset() {
-	var v Username
-	o.Value = v
-	o.Set = false
-}
-
-// SetTo sets value to v.
-func (o *OptUsername) SetTo(v Username) {
-	o.Set = true
-	o.Value = v
-}
-
-// Get returns value and boolean that denotes whether value was set.
-func (o OptUsername) Get() (v Username, ok bool) {
-	if !o.Set {
-		return v, false
-	}
-	return o.Value, true
-}
-
-// Or returns value if set, or given parameter if does not.
-func (o OptUsername) Or(d Username) Username {
-	if v, ok := o.Get(); ok {
-		return v
-	}
-	return d
-}
-
-type Password string
 
 // Ref: #/components/schemas/PasswordResetRequest
 type PasswordResetRequest struct {
@@ -1524,38 +1383,41 @@ func (*RegisterUserConflict) registerUserRes() {}
 
 // Ref: #/components/schemas/RegisterUserRequest
 type RegisterUserRequest struct {
-	Username Username    `json:"username"`
-	Email    Email       `json:"email"`
-	Password OptPassword `json:"password"`
+	// Letters, digits and underscores.
+	Username string `json:"username"`
+	// An email address.
+	Email string `json:"email"`
+	// 8 to 128 characters; longer ones are rejected, never truncated.
+	Password OptString `json:"password"`
 }
 
 // GetUsername returns the value of Username.
-func (s *RegisterUserRequest) GetUsername() Username {
+func (s *RegisterUserRequest) GetUsername() string {
 	return s.Username
 }
 
 // GetEmail returns the value of Email.
-func (s *RegisterUserRequest) GetEmail() Email {
+func (s *RegisterUserRequest) GetEmail() string {
 	return s.Email
 }
 
 // GetPassword returns the value of Password.
-func (s *RegisterUserRequest) GetPassword() OptPassword {
+func (s *RegisterUserRequest) GetPassword() OptString {
 	return s.Password
 }
 
 // SetUsername sets the value of Username.
-func (s *RegisterUserRequest) SetUsername(val Username) {
+func (s *RegisterUserRequest) SetUsername(val string) {
 	s.Username = val
 }
 
 // SetEmail sets the value of Email.
-func (s *RegisterUserRequest) SetEmail(val Email) {
+func (s *RegisterUserRequest) SetEmail(val string) {
 	s.Email = val
 }
 
 // SetPassword sets the value of Password.
-func (s *RegisterUserRequest) SetPassword(val OptPassword) {
+func (s *RegisterUserRequest) SetPassword(val OptString) {
 	s.Password = val
 }
 
@@ -2074,18 +1936,20 @@ func (*UpdateUserNotFound) updateUserRes() {}
 
 // Ref: #/components/schemas/UpdateUserRequest
 type UpdateUserRequest struct {
-	Username OptUsername `json:"username"`
-	Email    OptEmail    `json:"email"`
-	Role     OptRole     `json:"role"`
+	// Letters, digits and underscores.
+	Username OptString `json:"username"`
+	// An email address.
+	Email OptString `json:"email"`
+	Role  OptRole   `json:"role"`
 }
 
 // GetUsername returns the value of Username.
-func (s *UpdateUserRequest) GetUsername() OptUsername {
+func (s *UpdateUserRequest) GetUsername() OptString {
 	return s.Username
 }
 
 // GetEmail returns the value of Email.
-func (s *UpdateUserRequest) GetEmail() OptEmail {
+func (s *UpdateUserRequest) GetEmail() OptString {
 	return s.Email
 }
 
@@ -2095,12 +1959,12 @@ func (s *UpdateUserRequest) GetRole() OptRole {
 }
 
 // SetUsername sets the value of Username.
-func (s *UpdateUserRequest) SetUsername(val OptUsername) {
+func (s *UpdateUserRequest) SetUsername(val OptString) {
 	s.Username = val
 }
 
 // SetEmail sets the value of Email.
-func (s *UpdateUserRequest) SetEmail(val OptEmail) {
+func (s *UpdateUserRequest) SetEmail(val OptString) {
 	s.Email = val
 }
 
@@ -2123,11 +1987,13 @@ func (*UpdateUserUnprocessableEntity) updateUserRes() {}
 
 // Ref: #/components/schemas/User
 type User struct {
-	UserID   uuid.UUID `json:"user_id"`
-	Username Username  `json:"username"`
-	Email    Email     `json:"email"`
-	IsActive bool      `json:"is_active"`
-	Role     Role      `json:"role"`
+	UserID uuid.UUID `json:"user_id"`
+	// Letters, digits and underscores.
+	Username string `json:"username"`
+	// An email address.
+	Email    string `json:"email"`
+	IsActive bool   `json:"is_active"`
+	Role     Role   `json:"role"`
 	// Whether the user proved they receive mail at `email`. A new address is unverified until its
 	// verification mail's link is used.
 	EmailVerified bool `json:"email_verified"`
@@ -2142,12 +2008,12 @@ func (s *User) GetUserID() uuid.UUID {
 }
 
 // GetUsername returns the value of Username.
-func (s *User) GetUsername() Username {
+func (s *User) GetUsername() string {
 	return s.Username
 }
 
 // GetEmail returns the value of Email.
-func (s *User) GetEmail() Email {
+func (s *User) GetEmail() string {
 	return s.Email
 }
 
@@ -2182,12 +2048,12 @@ func (s *User) SetUserID(val uuid.UUID) {
 }
 
 // SetUsername sets the value of Username.
-func (s *User) SetUsername(val Username) {
+func (s *User) SetUsername(val string) {
 	s.Username = val
 }
 
 // SetEmail sets the value of Email.
-func (s *User) SetEmail(val Email) {
+func (s *User) SetEmail(val string) {
 	s.Email = val
 }
 
@@ -2279,8 +2145,6 @@ func (s *UserPage) SetNextCursor(val NilString) {
 }
 
 func (*UserPage) listUsersRes() {}
-
-type Username string
 
 type VerifyEmailBadRequest Problem
 

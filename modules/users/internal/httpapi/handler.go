@@ -88,9 +88,9 @@ func (h *Handler) actor(ctx context.Context) (domain.Actor, error) {
 // RegisterUser handles POST /users.
 func (h *Handler) RegisterUser(ctx context.Context, req *oas.RegisterUserRequest) (oas.RegisterUserRes, error) {
 	u, err := h.svc.Register(ctx, service.RegisterInput{
-		Username: string(req.Username),
-		Email:    string(req.Email),
-		Password: string(req.Password.Or("")),
+		Username: req.Username,
+		Email:    req.Email,
+		Password: req.Password.Or(""),
 	})
 	if err != nil {
 		return nil, err
@@ -241,7 +241,7 @@ func (h *Handler) ChangePassword(ctx context.Context, req *oas.ChangePasswordReq
 	if err != nil {
 		return nil, err
 	}
-	if err := h.svc.ChangePassword(ctx, a, req.CurrentPassword, string(req.NewPassword), httpserver.ClientAddr(ctx)); err != nil {
+	if err := h.svc.ChangePassword(ctx, a, req.CurrentPassword, req.NewPassword, httpserver.ClientAddr(ctx)); err != nil {
 		return nil, err
 	}
 	return &oas.ChangePasswordNoContent{}, nil
@@ -291,12 +291,10 @@ func (h *Handler) ListUsers(ctx context.Context, params oas.ListUsersParams) (oa
 func (h *Handler) UpdateUser(ctx context.Context, req *oas.UpdateUserRequest, params oas.UpdateUserParams) (oas.UpdateUserRes, error) {
 	var c domain.Changes
 	if v, ok := req.Username.Get(); ok {
-		s := string(v)
-		c.Username = &s
+		c.Username = &v
 	}
 	if v, ok := req.Email.Get(); ok {
-		s := string(v)
-		c.Email = &s
+		c.Email = &v
 	}
 	if v, ok := req.Role.Get(); ok {
 		r := domain.Role(v)
@@ -344,8 +342,8 @@ func (h *Handler) one(ctx context.Context, run func(domain.Actor) (*domain.User,
 func toAPI(u *domain.User) oas.User {
 	out := oas.User{
 		UserID:        u.ID(),
-		Username:      oas.Username(u.Username()),
-		Email:         oas.Email(u.Email()),
+		Username:      u.Username(),
+		Email:         u.Email(),
 		IsActive:      u.IsActive(),
 		Role:          oas.Role(u.Role()),
 		EmailVerified: u.EmailVerified(),
