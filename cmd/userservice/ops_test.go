@@ -666,3 +666,18 @@ func TestCacheAcrossInstances(t *testing.T) {
 		}
 	}
 }
+
+// TestMetricsOnTheirOwnListener: with METRICS_ADDR, /metrics is served there and the API's
+// listener answers it as an unknown path, so an ingress in front of the API has none to filter.
+func TestMetricsOnTheirOwnListener(t *testing.T) {
+	t.Parallel()
+	addr := freeAddr(t)
+	a := startAPI(t, database.SQLite, apptest.Env("METRICS_ADDR", addr))
+	if code, _, _ := get(t, a.Base+"/metrics"); code != http.StatusNotFound {
+		t.Errorf("GET /metrics on the API's listener: %d, want 404", code)
+	}
+	code, _, body := get(t, "http://"+addr+"/metrics")
+	if code != http.StatusOK || !strings.Contains(body, "http_requests_total") {
+		t.Errorf("GET /metrics on METRICS_ADDR: %d %.200s", code, body)
+	}
+}

@@ -64,8 +64,16 @@ type Config struct {
 	// documentation (GET /docs); false answers all three 404.
 	DocsEnabled bool `env:"DOCS_ENABLED" envDefault:"true"`
 	// DebugAddr, when set (host:port, such as 127.0.0.1:6060), serves net/http/pprof on its own
-	// listener: keep it private.
+	// listener. Its host must be a loopback address or localhost (a wildcard such as :6060 would
+	// serve the profiler, and the program's command line, on every interface) unless
+	// DebugAddrPublic is set.
 	DebugAddr string `env:"DEBUG_ADDR"`
+	// DebugAddrPublic lets DebugAddr listen on an address that is not a loopback one, for a
+	// profiler reached through a port-forward of a container's own network.
+	DebugAddrPublic bool `env:"DEBUG_ADDR_PUBLIC" envDefault:"false"`
+	// MetricsAddr, when set (host:port, such as :9090), serves GET /metrics on its own listener
+	// instead of the API's, so that an ingress in front of the API has no path to filter.
+	MetricsAddr string `env:"METRICS_ADDR"`
 	// JWTSecret signs access tokens (HS256); at least 32 bytes. Serving on PostgreSQL or
 	// MongoDB requires it (migrate and admin sign nothing); on the embedded SQLite default,
 	// unset, a random one is generated and tokens die with the process.
@@ -149,6 +157,23 @@ func (c Config) ForServing() error {
 // serverNames are the database servers' names, as errors say them.
 var serverNames = map[dburl.Engine]string{dburl.Postgres: "PostgreSQL", dburl.MongoDB: "MongoDB"}
 
+// loopback reports whether host names only this machine's loopback interface.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// describeHost names where a listener on host would be reached.
+func describeHost(host string) string {
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		return "every interface"
+	}
+	return host
+}
+
 func (c Config) validate() error {
 	if _, _, err := net.SplitHostPort(c.HTTPAddr); err != nil {
 		return fmt.Errorf("config: HTTP_ADDR=%q: must be host:port, e.g. :8080", c.HTTPAddr)
@@ -163,8 +188,20 @@ func (c Config) validate() error {
 		return errors.New("config: LOGIN_MAX_FAILURES and LOGIN_MAX_FAILURES_PER_ADDR: must be at least 1")
 	}
 	if c.DebugAddr != "" {
-		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {
+		host, _, err := net.SplitHostPort(c.DebugAddr)
+		if err != nil {
 			return fmt.Errorf("config: DEBUG_ADDR=%q: must be host:port, e.g. 127.0.0.1:6060", c.DebugAddr)
+		}
+		if !c.DebugAddrPublic && !loopback(host) {
+			return fmt.Errorf("config: DEBUG_ADDR=%q: the profiler listens on loopback only (127.0.0.1, ::1 or localhost); set DEBUG_ADDR_PUBLIC=true to serve it on %s", c.DebugAddr, describeHost(host))
+		}
+	}
+	if c.MetricsAddr != "" {
+		if _, _, err := net.SplitHostPort(c.MetricsAddr); err != nil {
+			return fmt.Errorf("config: METRICS_ADDR=%q: must be host:port, e.g. :9090", c.MetricsAddr)
+		}
+		if c.MetricsAddr == c.HTTPAddr || (c.DebugAddr != "" && c.MetricsAddr == c.DebugAddr) {
+			return fmt.Errorf("config: METRICS_ADDR=%q: must differ from HTTP_ADDR and DEBUG_ADDR", c.MetricsAddr)
 		}
 	}
 	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {

@@ -74,6 +74,12 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"EVENT_RETENTION", "0s"},
 		{"EVENT_RETENTION", "a week"},
 		{"NATS_URL", "localhost:4222"},
+		{"DEBUG_ADDR", ":6060"},
+		{"DEBUG_ADDR", "0.0.0.0:6060"},
+		{"DEBUG_ADDR", "10.0.0.5:6060"},
+		{"DEBUG_ADDR", "6060"},
+		{"METRICS_ADDR", "9090"},
+		{"METRICS_ADDR", ":8080"},
 	}
 	for _, tc := range tests {
 		_, err := config.Parse(map[string]string{tc.name: tc.value})
@@ -101,5 +107,31 @@ func TestJWTSecretIsRequiredToServeWithADatabaseServer(t *testing.T) {
 	// The embedded default serves without one (the token module then generates a random one).
 	if cfg, err := config.Parse(map[string]string{"DATABASE_URL": "sqlite://x.db"}); err != nil || cfg.ForServing() != nil {
 		t.Fatal(err, cfg.ForServing())
+	}
+}
+
+// TestTheProfilerStaysOnLoopback: DEBUG_ADDR takes a loopback host, or any host with
+// DEBUG_ADDR_PUBLIC=true, so that a wildcard never serves pprof to the network by accident.
+func TestTheProfilerStaysOnLoopback(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		env map[string]string
+		ok  bool
+	}{
+		{map[string]string{"DEBUG_ADDR": "127.0.0.1:6060"}, true},
+		{map[string]string{"DEBUG_ADDR": "[::1]:6060"}, true},
+		{map[string]string{"DEBUG_ADDR": "localhost:6060"}, true},
+		{map[string]string{"DEBUG_ADDR": ":6060"}, false},
+		{map[string]string{"DEBUG_ADDR": ":6060", "DEBUG_ADDR_PUBLIC": "true"}, true},
+		{map[string]string{"DEBUG_ADDR": "10.0.0.5:6060", "DEBUG_ADDR_PUBLIC": "true"}, true},
+		{map[string]string{"METRICS_ADDR": ":9090"}, true},
+	} {
+		_, err := config.Parse(tc.env)
+		if (err == nil) != tc.ok {
+			t.Errorf("%v: err %v, want ok=%v", tc.env, err, tc.ok)
+		}
+		if err != nil && !strings.Contains(err.Error(), "DEBUG_ADDR_PUBLIC=true") {
+			t.Errorf("%v: %q does not say how to allow it", tc.env, err)
+		}
 	}
 }

@@ -119,7 +119,7 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 	// Not an http.ServeMux: it would "clean" odd paths with HTML redirects, where the API
 	// answers every unknown path with a problem.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" && r.Method == http.MethodGet {
+		if r.URL.Path == "/metrics" && r.Method == http.MethodGet && p.Config.MetricsAddr == "" {
 			metricsHandler.ServeHTTP(w, r)
 			return
 		}

@@ -1,13 +1,21 @@
-// Package metrics owns the service's Prometheus registry, served at GET /metrics: Go runtime
+// Package metrics owns the service's Prometheus registry, served at GET /metrics (on the API's
+// listener, or on METRICS_ADDR's alone when that is set): Go runtime
 // and process metrics, HTTP RED metrics (recorded by the HTTP server), and whatever modules and
 // platform parts register (pool statistics, domain counters). The registry is the
 // application's own, not the global default, so tests can build several side by side.
 package metrics
 
 import (
+	"net/http"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"go.uber.org/fx"
+	"go.uber.org/zap"
+
+	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/sidelisten"
 )
 
 // Module provides the registry as prometheus.Registerer and prometheus.Gatherer, and the HTTP
@@ -19,7 +27,19 @@ var Module = fx.Module("metrics",
 		func(r *prometheus.Registry) prometheus.Gatherer { return r },
 		NewHTTP,
 	),
+	fx.Invoke(ServeAside),
 )
+
+// ServeAside serves GET /metrics on METRICS_ADDR, when it is set; the API's listener then
+// answers that path 404 like any other unknown one.
+func ServeAside(lc fx.Lifecycle, cfg config.Config, g prometheus.Gatherer, log *zap.Logger) {
+	if cfg.MetricsAddr == "" {
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	sidelisten.Serve(lc, log, "metrics", cfg.MetricsAddr, mux, cfg.ReadHeaderTimeout, nil)
+}
 
 // NewRegistry returns a registry with the Go runtime and process collectors.
 func NewRegistry() *prometheus.Registry {

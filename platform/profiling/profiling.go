@@ -1,12 +1,10 @@
 // Package profiling serves Go's profiler (net/http/pprof) on a listener of its own, off by
 // default: set DEBUG_ADDR (e.g. 127.0.0.1:6060) to profile CPU, allocations, mutex and block
-// contention under load. It never shares the API's listener, so it cannot leak to clients.
+// contention under load. It never shares the API's listener, and its address must be a
+// loopback one unless DEBUG_ADDR_PUBLIC says otherwise: pprof is not for the network.
 package profiling
 
 import (
-	"context"
-	"errors"
-	"net"
 	"net/http"
 	"net/http/pprof"
 	"runtime"
@@ -15,6 +13,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/sidelisten"
 )
 
 // Module starts the profiler listener when DEBUG_ADDR is set.
@@ -31,24 +30,9 @@ func Register(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) {
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Addr: cfg.DebugAddr, Handler: mux, ReadHeaderTimeout: cfg.ReadHeaderTimeout}
-	lc.Append(fx.Hook{
-		OnStart: func(ctx context.Context) error {
-			ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", cfg.DebugAddr)
-			if err != nil {
-				return err
-			}
-			// Sample contention too: a fraction of events, cheap enough while profiling.
-			runtime.SetMutexProfileFraction(100)
-			runtime.SetBlockProfileRate(100_000)
-			log.Warn("profiler listening: keep DEBUG_ADDR private", zap.String("addr", ln.Addr().String()))
-			go func() {
-				if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-					log.Error("profiler stopped", zap.Error(err))
-				}
-			}()
-			return nil
-		},
-		OnStop: srv.Shutdown,
+	sidelisten.Serve(lc, log, "profiler", cfg.DebugAddr, mux, cfg.ReadHeaderTimeout, func() {
+		// Sample contention too: a fraction of events, cheap enough while profiling.
+		runtime.SetMutexProfileFraction(100)
+		runtime.SetBlockProfileRate(100_000)
 	})
 }
