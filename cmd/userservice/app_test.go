@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 
 	"go.uber.org/fx"
 	"go.uber.org/zap"
 
+	"github.com/acme/userservice/cmd/userservice/modules"
 	"github.com/acme/userservice/platform/app"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/config"
@@ -60,6 +62,41 @@ func TestServiceWithoutModules(t *testing.T) {
 		if status != http.StatusNotFound || h.Get("Content-Type") != "application/problem+json" {
 			t.Errorf("%s %s without the users module: %d %s %s", tc.method, tc.path, status, h.Get("Content-Type"), body)
 		}
+	}
+}
+
+// TestServedContractHasOnlyTheModulesServed: the contract served at /openapi.json (and so the
+// /docs page, which reads it) holds the operations of the modules in the service and no other.
+func TestServedContractHasOnlyTheModulesServed(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name       string
+		features   fx.Option
+		has, lacks []string
+	}{
+		{"every module", features(), []string{"/users", "/audit-events", "/auth/password-reset", "/health", "/events"}, nil},
+		{"users alone", modules.Users(), []string{"/users", "/users/me", "/health"}, []string{"/audit-events", "/auth/password-reset"}},
+		{"no module", fx.Options(), []string{"/health", "/events"}, []string{"/users", "/users/{user_id}", "/audit-events"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			a := apptest.Start(t, database.SQLite, tc.features)
+			status, _, body := get(t, a.Base+"/openapi.json")
+			var doc struct{ Paths map[string]any }
+			if err := json.Unmarshal([]byte(body), &doc); status != http.StatusOK || err != nil {
+				t.Fatalf("GET /openapi.json: %d %v", status, err)
+			}
+			for _, p := range tc.has {
+				if _, ok := doc.Paths[p]; !ok {
+					t.Errorf("%s is not in the served contract", p)
+				}
+			}
+			for _, p := range tc.lacks {
+				if _, ok := doc.Paths[p]; ok {
+					t.Errorf("%s is in the served contract without its module", p)
+				}
+			}
+		})
 	}
 }
 

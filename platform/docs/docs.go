@@ -39,10 +39,12 @@ type Handler struct {
 	pageCSP    string
 }
 
-// New returns the documentation of contract, an OpenAPI document in YAML. The documents it
-// serves name the instance itself as their server (a relative "/"), so that "Try it out" on
+// New returns the documentation of contract, an OpenAPI document in YAML, without the
+// operations of the groups (x-ogen-operation-group) that absent names: a module taken out of
+// the service takes its routes out of the documents too, as out of the router. The documents
+// it serves name the instance itself as their server (a relative "/"), so that "Try it out" on
 // the page calls the instance that served it, whatever its address.
-func New(contract []byte) (*Handler, error) {
+func New(contract []byte, absent map[string]bool) (*Handler, error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(contract, &root); err != nil || root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
 		return nil, fmt.Errorf("docs: the contract is not one YAML document: %v", err)
@@ -52,6 +54,9 @@ func New(contract []byte) (*Handler, error) {
 		{Kind: yaml.ScalarNode, Value: "description"}, {Kind: yaml.ScalarNode, Value: "this instance"},
 	}}}}
 	doc := root.Content[0]
+	if paths := value(doc, "paths"); paths != nil {
+		dropGroups(paths, absent)
+	}
 	replaced := false
 	for i := 0; i+1 < len(doc.Content); i += 2 {
 		if doc.Content[i].Value == "servers" {
@@ -82,6 +87,47 @@ func New(contract []byte) (*Handler, error) {
 		return nil, err
 	}
 	return &Handler{yaml: asYAML, json: asJSON, page: page, pageCSP: csp}, nil
+}
+
+// value returns the value of key in the mapping m, or nil.
+func value(m *yaml.Node, key string) *yaml.Node {
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i+1]
+		}
+	}
+	return nil
+}
+
+// operationKeys are the keys of a path item that hold an operation.
+var operationKeys = map[string]bool{"get": true, "put": true, "post": true, "delete": true, "options": true, "head": true, "patch": true, "trace": true}
+
+// dropGroups removes from paths the operations of absent groups, and the paths left with none.
+func dropGroups(paths *yaml.Node, absent map[string]bool) {
+	var keptPaths []*yaml.Node
+	for i := 0; i+1 < len(paths.Content); i += 2 {
+		item := paths.Content[i+1]
+		var kept []*yaml.Node
+		operations := 0
+		for j := 0; j+1 < len(item.Content); j += 2 {
+			key, op := item.Content[j], item.Content[j+1]
+			if operationKeys[key.Value] {
+				if g := value(op, "x-ogen-operation-group"); g != nil && absent[g.Value] {
+					continue
+				}
+				operations++
+			}
+			kept = append(kept, key, op)
+		}
+		item.Content = kept
+		if operations > 0 {
+			keptPaths = append(keptPaths, paths.Content[i], item)
+		}
+	}
+	paths.Content = keptPaths
 }
 
 var (

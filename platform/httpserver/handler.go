@@ -111,7 +111,7 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 	metricsHandler := promhttp.HandlerFor(p.Gatherer, promhttp.HandlerOpts{})
 	var docsHandler http.Handler
 	if p.Config.DocsEnabled {
-		if docsHandler, err = docs.New(userservice.OpenAPI); err != nil {
+		if docsHandler, err = docs.New(userservice.OpenAPI, p.Handler.absent); err != nil {
 			return nil, err
 		}
 	}
