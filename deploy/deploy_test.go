@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -126,6 +127,23 @@ func TestKubernetesManifests(t *testing.T) {
 	probe("startup", c.StartupProbe, "/livez")
 	if !slices.ContainsFunc(c.Env, func(e corev1.EnvVar) bool { return e.Name == "MIGRATE_ON_START" && e.Value == "false" }) {
 		t.Error("the serving container migrates too: MIGRATE_ON_START=false, the init container does it")
+	}
+	// The limits agree: hashing's memory budget fits the memory limit with room for the rest,
+	// the pods' connections fit PostgreSQL's default max_connections, and the throttles are
+	// shared through Redis.
+	env := map[string]string{}
+	for _, e := range c.Env {
+		env[e.Name] = e.Value
+	}
+	mib, err := strconv.ParseInt(strings.TrimSuffix(env["PASSWORD_HASH_MEMORY_BUDGET"], "MiB"), 10, 64)
+	if limit := c.Resources.Limits.Memory(); err != nil || mib <= 0 || mib<<20*2 > limit.Value() {
+		t.Errorf("PASSWORD_HASH_MEMORY_BUDGET=%q (in MiB) must be set, at most half the memory limit %v", env["PASSWORD_HASH_MEMORY_BUDGET"], limit)
+	}
+	if conns, err := strconv.Atoi(env["DB_MAX_CONNS"]); err != nil || conns < 2 || int(m.hpa.Spec.MaxReplicas)*conns > 100 {
+		t.Errorf("DB_MAX_CONNS=%q x %d replicas must fit PostgreSQL's default 100 connections", env["DB_MAX_CONNS"], m.hpa.Spec.MaxReplicas)
+	}
+	if !strings.HasPrefix(m.secret.StringData["REDIS_URL"], "redis") {
+		t.Error("the Secret has no REDIS_URL: each pod would throttle logins on its own")
 	}
 	if g := m.deployment.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g <= 15 {
 		t.Errorf("terminationGracePeriodSeconds %v must exceed SHUTDOWN_TIMEOUT (15s)", g)

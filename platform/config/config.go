@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"strconv"
 	"strings"
 	"time"
 
@@ -63,6 +64,12 @@ type Config struct {
 	// DocsEnabled serves the contract (GET /openapi.yaml, /openapi.json) and the interactive
 	// documentation (GET /docs); false answers all three 404.
 	DocsEnabled bool `env:"DOCS_ENABLED" envDefault:"true"`
+	// PasswordHashMemoryBudget bounds the memory password hashing holds at once (argon2id's
+	// 19 MiB per hash): as bytes or with a unit (128MiB, 1GiB). 0 takes half the container's
+	// memory limit when one is set, and otherwise bounds hashing by the CPUs alone. Hashes past
+	// the budget wait in a short queue; past it, a login or registration answers 503 with
+	// Retry-After.
+	PasswordHashMemoryBudget ByteSize `env:"PASSWORD_HASH_MEMORY_BUDGET" envDefault:"0"`
 	// DebugAddr, when set (host:port, such as 127.0.0.1:6060), serves net/http/pprof on its own
 	// listener. Its host must be a loopback address or localhost (a wildcard such as :6060 would
 	// serve the profiler, and the program's command line, on every interface) unless
@@ -268,4 +275,29 @@ func describe(err error) error {
 		return fmt.Errorf("config: %s: %v", name, perr.Err)
 	}
 	return fmt.Errorf("config: %w", err)
+}
+
+// ByteSize is an amount of memory in bytes, read from a number of bytes or one with a unit:
+// KiB, MiB, GiB (powers of 1024).
+type ByteSize int64
+
+// UnmarshalText implements encoding.TextUnmarshaler.
+func (b *ByteSize) UnmarshalText(text []byte) error {
+	s := strings.TrimSpace(string(text))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"KiB", 1 << 10}, {"MiB", 1 << 20}, {"GiB", 1 << 30}} {
+		if n, ok := strings.CutSuffix(s, u.suffix); ok {
+			s, mult = strings.TrimSpace(n), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || n < 0 || n > (1<<62)/mult {
+		return fmt.Errorf("%q is not an amount of memory: want bytes or a number with KiB, MiB or GiB, such as 128MiB", text)
+	}
+	*b = ByteSize(n * mult)
+	return nil
 }

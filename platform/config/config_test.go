@@ -74,6 +74,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"EVENT_RETENTION", "0s"},
 		{"EVENT_RETENTION", "a week"},
 		{"NATS_URL", "localhost:4222"},
+		{"PASSWORD_HASH_MEMORY_BUDGET", "lots"},
+		{"PASSWORD_HASH_MEMORY_BUDGET", "-1MiB"},
 		{"DEBUG_ADDR", ":6060"},
 		{"DEBUG_ADDR", "0.0.0.0:6060"},
 		{"DEBUG_ADDR", "10.0.0.5:6060"},
@@ -132,6 +134,16 @@ func TestTheProfilerStaysOnLoopback(t *testing.T) {
 		}
 		if err != nil && !strings.Contains(err.Error(), "DEBUG_ADDR_PUBLIC=true") {
 			t.Errorf("%v: %q does not say how to allow it", tc.env, err)
+		}
+	}
+}
+
+func TestPasswordHashMemoryBudgetTakesUnits(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]config.ByteSize{"0": 0, "1048576": 1 << 20, "128MiB": 128 << 20, "1 GiB": 1 << 30, "512KiB": 512 << 10} {
+		c, err := config.Parse(map[string]string{"PASSWORD_HASH_MEMORY_BUDGET": in})
+		if err != nil || c.PasswordHashMemoryBudget != want {
+			t.Errorf("%q: %d %v, want %d", in, c.PasswordHashMemoryBudget, err, want)
 		}
 	}
 }

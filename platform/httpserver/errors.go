@@ -17,6 +17,7 @@ import (
 
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/identity"
+	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/problem"
 	"github.com/acme/userservice/platform/reqctx"
 )
@@ -74,6 +75,12 @@ func (p *Problems) fromError(err error) *problem.Problem {
 		// Only an absent module's operation is unimplemented, and those are answered 404
 		// before they get here (beforeServer); this keeps the answer the same.
 		return problem.New(http.StatusNotFound, "No such operation in this service.")
+	}
+	if errors.Is(err, password.ErrBusy) {
+		// Load shed before the hashes' memory outgrew the budget: the client retries soon.
+		prob := problem.New(http.StatusServiceUnavailable, "Too many password checks at once; try again in a moment.")
+		prob.Headers = map[string]string{"Retry-After": "1"}
+		return prob
 	}
 	if errors.Is(err, database.ErrUnavailable) {
 		p.log.Warn("database unavailable", zap.Error(err))

@@ -19,6 +19,7 @@ import (
 
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/metrics"
+	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/problem"
 )
 
@@ -43,6 +44,7 @@ func TestFromError(t *testing.T) {
 		{"module mapper", errors.New("module error"), http.StatusTeapot},
 		{"database down", fmt.Errorf("get: %w", database.ErrUnavailable), http.StatusServiceUnavailable},
 		{"deadline", context.DeadlineExceeded, http.StatusServiceUnavailable},
+		{"password hashing shed", fmt.Errorf("login: %w", password.ErrBusy), http.StatusServiceUnavailable},
 		{"body too large", &http.MaxBytesError{Limit: 1}, http.StatusRequestEntityTooLarge},
 		{"anything else is a bug", errors.New("nil pointer somewhere"), http.StatusInternalServerError},
 	}
@@ -51,6 +53,9 @@ func TestFromError(t *testing.T) {
 		if got.Status != tc.status || got.Title != http.StatusText(tc.status) || got.Detail == "" {
 			t.Errorf("%s: got %+v, want status %d", tc.name, got, tc.status)
 		}
+	}
+	if got := p.FromError(context.Background(), password.ErrBusy); got.Headers["Retry-After"] == "" {
+		t.Errorf("shed password hashing: no Retry-After in %+v", got)
 	}
 	if got := p.FromError(context.Background(), errors.New("secret: password=hunter2")); strings.Contains(got.Detail, "hunter2") {
 		t.Errorf("a 500 must not leak the error: %q", got.Detail)

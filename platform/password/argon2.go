@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 
 	"go.uber.org/fx"
 	"golang.org/x/crypto/argon2"
@@ -33,27 +34,75 @@ func DefaultParams() Params {
 	return Params{Memory: 19 * 1024, Iterations: 2, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 }
 
-// Module provides the argon2id Hasher with DefaultParams; tests fx.Decorate the Params to
-// cheaper ones.
-var Module = fx.Module("password", fx.Provide(DefaultParams, New))
+// Module provides the argon2id Hasher with DefaultParams, bounded by the configured memory
+// budget; tests fx.Decorate the Params to cheaper ones.
+var Module = fx.Module("password", fx.Provide(DefaultParams, NewFromConfig))
 
 // Hasher hashes and verifies passwords with argon2id.
 type Hasher struct {
 	p Params
-	// slots bounds concurrent hashes to the CPUs: argon2 is CPU-bound, so more at once only
-	// multiplies memory (Params.Memory each: 32 concurrent logins would hold 600 MiB).
+	// slots bounds concurrent hashes: argon2 is CPU-bound, so more at once than CPUs only
+	// multiplies memory (Params.Memory each: 32 concurrent logins would hold 600 MiB), and the
+	// memory budget may allow fewer still.
 	slots chan struct{}
+	// waiting counts the hashes queued for a slot; past queue more are shed with ErrBusy,
+	// so a burst costs some clients a quick 503 instead of the process its memory.
+	waiting atomic.Int64
+	queue   int64
+	// peak is the most hashes seen running at once, for tests and the metric.
+	running, peak atomic.Int64
 }
 
-// New returns a Hasher that hashes with p.
-func New(p Params) *Hasher {
-	return &Hasher{p: p, slots: make(chan struct{}, runtime.GOMAXPROCS(0))}
+// ErrBusy is returned by Hash and Verify when as many hashes as the budget allows are running
+// and the queue behind them is full: the caller should answer 503 and ask the client to retry.
+var ErrBusy = errors.New("password: too many password hashes at once; try again shortly")
+
+// Limits bound the Hasher's concurrency.
+type Limits struct {
+	// MemoryBudget is how many bytes hashing may hold at once; 0 sets no bound but the CPUs.
+	MemoryBudget int64
+	// Queue is how many hashes may wait for a slot, per slot; 0 means DefaultQueuePerSlot.
+	Queue int
 }
 
-func (h *Hasher) key(password string, salt []byte, p Params, keyLen uint32) []byte {
-	h.slots <- struct{}{}
+// DefaultQueuePerSlot is how many hashes wait behind each running one before more are shed:
+// a short queue absorbs a burst without letting a flood pile up memory and latency.
+const DefaultQueuePerSlot = 4
+
+// New returns a Hasher that hashes with p, as many at once as the CPUs and the limits allow.
+func New(p Params, l Limits) *Hasher {
+	slots := runtime.GOMAXPROCS(0)
+	if l.MemoryBudget > 0 {
+		perHash := int64(p.Memory) * 1024
+		slots = min(slots, max(1, int(l.MemoryBudget/perHash)))
+	}
+	perSlot := l.Queue
+	if perSlot <= 0 {
+		perSlot = DefaultQueuePerSlot
+	}
+	return &Hasher{p: p, slots: make(chan struct{}, slots), queue: int64(slots * perSlot)}
+}
+
+// Slots returns how many hashes the Hasher runs at once.
+func (h *Hasher) Slots() int { return cap(h.slots) }
+
+func (h *Hasher) key(password string, salt []byte, p Params, keyLen uint32) ([]byte, error) {
+	select {
+	case h.slots <- struct{}{}:
+	default:
+		if h.waiting.Add(1) > h.queue {
+			h.waiting.Add(-1)
+			return nil, ErrBusy
+		}
+		h.slots <- struct{}{}
+		h.waiting.Add(-1)
+	}
 	defer func() { <-h.slots }()
-	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, keyLen)
+	n := h.running.Add(1)
+	for p := h.peak.Load(); n > p && !h.peak.CompareAndSwap(p, n); p = h.peak.Load() {
+	}
+	defer h.running.Add(-1)
+	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, keyLen), nil
 }
 
 // ErrMalformed is returned by Verify for a stored hash it cannot parse.
@@ -65,7 +114,11 @@ func (h *Hasher) Hash(password string) (string, error) {
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("password: salt: %w", err)
 	}
-	return encode(h.p, salt, h.key(password, salt, h.p, h.p.KeyLen)), nil
+	key, err := h.key(password, salt, h.p, h.p.KeyLen)
+	if err != nil {
+		return "", err
+	}
+	return encode(h.p, salt, key), nil
 }
 
 // Verify reports whether password matches encoded (comparing in constant time) and whether
@@ -75,7 +128,10 @@ func (h *Hasher) Verify(password, encoded string) (match, rehash bool, err error
 	if err != nil {
 		return false, false, err
 	}
-	got := h.key(password, salt, p, uint32(len(key)))
+	got, err := h.key(password, salt, p, uint32(len(key)))
+	if err != nil {
+		return false, false, err
+	}
 	match = subtle.ConstantTimeCompare(got, key) == 1
 	rehash = p.Memory != h.p.Memory || p.Iterations != h.p.Iterations || p.Parallelism != h.p.Parallelism ||
 		uint32(len(salt)) != h.p.SaltLen || uint32(len(key)) != h.p.KeyLen

@@ -14,7 +14,7 @@ func cheap() password.Params {
 
 func TestHashAndVerify(t *testing.T) {
 	t.Parallel()
-	h := password.New(cheap())
+	h := password.New(cheap(), password.Limits{})
 	enc, err := h.Hash("correct horse battery staple")
 	if err != nil {
 		t.Fatal(err)
@@ -45,10 +45,10 @@ func TestHashAndVerify(t *testing.T) {
 
 func TestRehashWhenParametersChange(t *testing.T) {
 	t.Parallel()
-	old, _ := password.New(cheap()).Hash("s3cret-password")
+	old, _ := password.New(cheap(), password.Limits{}).Hash("s3cret-password")
 	stronger := cheap()
 	stronger.Iterations = 2
-	match, rehash, err := password.New(stronger).Verify("s3cret-password", old)
+	match, rehash, err := password.New(stronger, password.Limits{}).Verify("s3cret-password", old)
 	if err != nil || !match || !rehash {
 		t.Fatalf("old hash under new params: match=%v rehash=%v err=%v", match, rehash, err)
 	}
@@ -64,7 +64,7 @@ func TestDefaultsMeetOWASPMinimum(t *testing.T) {
 
 func TestMalformed(t *testing.T) {
 	t.Parallel()
-	h := password.New(cheap())
+	h := password.New(cheap(), password.Limits{})
 	for _, enc := range []string{"", "plain", "$argon2i$v=19$m=64,t=1,p=1$c2FsdA$a2V5", "$argon2id$v=18$m=64,t=1,p=1$c2FsdA$a2V5",
 		"$argon2id$v=19$m=x,t=1,p=1$c2FsdA$a2V5", "$argon2id$v=19$m=64,t=1,p=1$$a2V5", "$argon2id$v=19$m=0,t=1,p=1$c2FsdA$a2V5"} {
 		if _, _, err := h.Verify("pw", enc); !errors.Is(err, password.ErrMalformed) {

@@ -310,7 +310,7 @@ func TestCreateAdminAndRehashOnLogin(t *testing.T) {
 	newSvc := func(p password.Params) *service.Service {
 		st := storage(t, db)
 		return service.New(service.Deps{Users: st.Users, Sessions: st.Sessions, UoW: st.UoW,
-			Clock: clock, Hasher: password.New(p), Tokens: signer, Opaque: tokens.Opaque{}, Throttle: throttle.New(clock.Now), Policy: loginPolicy})
+			Clock: clock, Hasher: password.New(p, password.Limits{}), Tokens: signer, Opaque: tokens.Opaque{}, Throttle: throttle.New(clock.Now), Policy: loginPolicy})
 	}
 	old := newSvc(weak)
 	if _, err := old.CreateAdmin(ctx, service.RegisterInput{Username: "root", Email: "root@example.com"}); err == nil {
@@ -359,7 +359,7 @@ func TestEveryLoginCostsOneVerification(t *testing.T) {
 	db := dbtest.SQLite(t, users.Migrations(), eventsql.Migrations())
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
 	signer, _ := tokens.New([]byte("0123456789abcdef0123456789abcdef"), time.Minute, clock.Now)
-	h := &countingHasher{PasswordHasher: password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32})}
+	h := &countingHasher{PasswordHasher: password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, password.Limits{})}
 	st := storage(t, db)
 	svc := service.New(service.Deps{Users: st.Users, UoW: st.UoW, Clock: clock, Hasher: h, Tokens: signer,
 		Throttle: throttle.New(clock.Now), Policy: service.LoginPolicy{MaxFailures: 100, MaxFailuresPerAddr: 100, Lockout: time.Minute}})

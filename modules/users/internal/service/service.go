@@ -61,17 +61,28 @@ type Deps struct {
 // Service runs the users use cases.
 type Service struct {
 	Deps
-	// dummyHash is verified against when a login names no usable account, so that such a
-	// login costs what a wrong password costs and timing does not reveal which accounts exist.
-	dummyHash func() (string, error)
+	// dummy is verified against when a login names no usable account, so that such a login
+	// costs what a wrong password costs and timing does not reveal which accounts exist. It is
+	// made at the first such login, and again after a failure (a hasher shedding load).
+	dummyMu sync.Mutex
+	dummy   string
 }
 
 // New returns a Service on deps.
-func New(deps Deps) *Service {
-	return &Service{
-		Deps:      deps,
-		dummyHash: sync.OnceValues(func() (string, error) { return deps.Hasher.Hash("no such account, no such password") }),
+func New(deps Deps) *Service { return &Service{Deps: deps} }
+
+// dummyHash returns the hash a login without an account is verified against.
+func (s *Service) dummyHash() (string, error) {
+	s.dummyMu.Lock()
+	defer s.dummyMu.Unlock()
+	if s.dummy == "" {
+		h, err := s.Hasher.Hash("no such account, no such password")
+		if err != nil {
+			return "", err
+		}
+		s.dummy = h
 	}
+	return s.dummy, nil
 }
 
 // RegisterInput is what a new user gives.

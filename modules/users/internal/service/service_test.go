@@ -104,7 +104,7 @@ func newServiceWithClock(t *testing.T, engine database.Engine) (*service.Service
 		Sessions: st.Sessions,
 		UoW:      st.UoW,
 		Clock:    clock,
-		Hasher:   password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}),
+		Hasher:   password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}, password.Limits{}),
 		Tokens:   signer,
 		Opaque:   token.Opaque{},
 		Throttle: throttle.New(clock.Now),
