@@ -108,6 +108,21 @@ func (r *report) packageDone(e event, lines []string) {
 	case "skip": // no test files
 	case "fail":
 		r.broken = true
+		// Tests that never ended: a timeout or a panic in a goroutine ends the package, and
+		// go test -json files the panic and the stack under the test that was running.
+		prefix := e.Package + " "
+		for key, out := range r.output {
+			if test, ok := strings.CutPrefix(key, prefix); ok && test != "" {
+				r.failed++
+				fmt.Fprintf(r.out, "--- FAIL: %s %s (did not finish)\n", e.Package, test)
+				for _, l := range out {
+					if !framing(l) {
+						fmt.Fprint(r.out, l)
+					}
+				}
+				delete(r.output, key)
+			}
+		}
 		// The package's own output: a panic, a timeout, TestMain's failure, the FAIL line.
 		for _, l := range lines {
 			fmt.Fprint(r.out, l)

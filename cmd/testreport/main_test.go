@@ -64,6 +64,18 @@ func TestReport(t *testing.T) {
 			want: []string{"panic: test timed out after 10m0s", "0 passed, 0 failed, 0 skipped"},
 		},
 		{
+			name: "a test cut short by a timeout fails with what it printed",
+			in: []string{
+				`{"Action":"run",` + p + `,"Test":"TestD"}`,
+				`{"Action":"output",` + p + `,"Test":"TestD","Output":"=== RUN   TestD\n"}`,
+				`{"Action":"output",` + p + `,"Test":"TestD","Output":"panic: test timed out after 3s\n"}`,
+				`{"Action":"output",` + p + `,"Test":"TestD","Output":"\trunning tests:\n"}`,
+				`{"Action":"output",` + p + `,"Output":"FAIL\texample.com/p\t3.012s\n"}`,
+				`{"Action":"fail",` + p + `,"Elapsed":3.012}`,
+			},
+			want: []string{"--- FAIL: example.com/p TestD (did not finish)", "panic: test timed out after 3s", "\trunning tests:", "FAIL\texample.com/p\t3.012s", "0 passed, 1 failed, 0 skipped"},
+		},
+		{
 			name: "a build failure is printed and fails the run",
 			in: []string{
 				`{"ImportPath":"example.com/p [example.com/p.test]","Action":"build-output","Output":"p_test.go:1:1: undefined: x\n"}`,
