@@ -141,12 +141,15 @@ func runSession(t *testing.T, bin string, steps []step) {
 	for i, s := range steps {
 		cmd := strings.ReplaceAll(s.command, "localhost:8080", addr)
 		cmd = strings.ReplaceAll(cmd, "go run ./cmd/userservice", bin)
-		// A newline first: curl prints a body without one.
-		fmt.Fprintf(&script, "printf '\\n%s%d\\n'\n%s\n", marker, i, cmd)
+		// A newline first: curl prints a body without one. $? is the previous step's status.
+		fmt.Fprintf(&script, "printf '\\n%s%d %%d\\n' $?\n%s\n", marker, i, cmd)
 	}
+	fmt.Fprintf(&script, "printf '\\n%s%d %%d\\n' $?\n", marker, len(steps))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	sh := exec.CommandContext(ctx, "bash", "-c", script.String())
+	// A curl still running when bash is killed would hold the output open: give up on it.
+	sh.WaitDelay = 5 * time.Second
 	sh.Dir = dir
 	sh.Env = append(os.Environ(), "DATABASE_URL=sqlite://"+filepath.Join(dir, "userservice.db"), "LOG_LEVEL=warn")
 	out, err := sh.CombinedOutput()
@@ -154,12 +157,20 @@ func runSession(t *testing.T, bin string, steps []step) {
 		t.Fatalf("the session failed: %v\n%s", err, out)
 	}
 	printed := make([][]string, len(steps))
+	status := make([]int, len(steps))
+	for i := range status {
+		status[i] = -1 // never reached
+	}
 	cur := -1
 	sc := bufio.NewScanner(strings.NewReader(string(out)))
 	for sc.Scan() {
 		line := strings.TrimRight(sc.Text(), "\r")
 		if n, ok := strings.CutPrefix(line, marker); ok {
-			_, _ = fmt.Sscan(n, &cur)
+			var prev int
+			_, _ = fmt.Sscan(n, &cur, &prev)
+			if cur > 0 {
+				status[cur-1] = prev
+			}
 			continue
 		}
 		if cur >= 0 && strings.TrimSpace(line) != "" {
@@ -167,6 +178,10 @@ func runSession(t *testing.T, bin string, steps []step) {
 		}
 	}
 	for i, s := range steps {
+		if status[i] != 0 {
+			t.Errorf("%s\nexited %d (printed %q)", s.command, status[i], printed[i])
+			continue
+		}
 		checkStep(t, s, printed[i])
 	}
 }
