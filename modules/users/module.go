@@ -13,6 +13,7 @@ import (
 
 	usersql "github.com/acme/userservice/queries/users"
 
+	"github.com/acme/userservice/modules/users/internal/adapters/hashing"
 	"github.com/acme/userservice/modules/users/internal/adapters/mongodb"
 	"github.com/acme/userservice/modules/users/internal/adapters/postgres"
 	"github.com/acme/userservice/modules/users/internal/adapters/rediscache"
@@ -109,7 +110,7 @@ func NewService(p ServiceParams) (*service.Service, error) {
 		Sessions: sessions,
 		UoW:      uow,
 		Clock:    service.SystemClock{},
-		Hasher:   p.Hasher,
+		Hasher:   hashing.New(p.Hasher),
 		Tokens:   p.Tokens,
 		Opaque:   token.Opaque{},
 		Throttle: p.Throttle,

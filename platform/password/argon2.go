@@ -49,7 +49,7 @@ type Hasher struct {
 	// so a burst costs some clients a quick 503 instead of the process its memory.
 	waiting atomic.Int64
 	queue   int64
-	// peak is the most hashes seen running at once, for tests and the metric.
+	// peak is the most hashes seen running at once, which the tests hold to the slots.
 	running, peak atomic.Int64
 }
 

@@ -18,6 +18,7 @@ func NewFromConfig(p Params, cfg config.Config, log *zap.Logger) *Hasher {
 	budget := int64(cfg.PasswordHashMemoryBudget)
 	from := "PASSWORD_HASH_MEMORY_BUDGET"
 	if budget == 0 {
+		from = "no budget: the CPUs alone"
 		if limit, ok := cgroupMemoryLimit(); ok {
 			budget, from = limit/2, "half the cgroup memory limit"
 		}
@@ -27,7 +28,9 @@ func NewFromConfig(p Params, cfg config.Config, log *zap.Logger) *Hasher {
 	return h
 }
 
-// cgroupMemoryLimit reads the memory limit of the process's cgroup, if one is set.
+// cgroupMemoryLimit reads the memory limit of the process's cgroup, if one is set, as a
+// container sees it (its cgroup namespace's root); a process sharing the host's cgroup
+// namespace sets PASSWORD_HASH_MEMORY_BUDGET instead.
 func cgroupMemoryLimit() (int64, bool) {
 	for _, path := range []string{"/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"} {
 		b, err := os.ReadFile(path)

@@ -31,6 +31,9 @@ func Register(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) {
 	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	sidelisten.Serve(lc, log, "profiler", cfg.DebugAddr, mux, cfg.ReadHeaderTimeout, func() {
+		if cfg.DebugAddrPublic {
+			log.Warn("the profiler listens beyond loopback (DEBUG_ADDR_PUBLIC=true): keep the address private", zap.String("addr", cfg.DebugAddr))
+		}
 		// Sample contention too: a fraction of events, cheap enough while profiling.
 		runtime.SetMutexProfileFraction(100)
 		runtime.SetBlockProfileRate(100_000)

@@ -164,12 +164,17 @@ type DeletionHook func(ctx context.Context, userID uuid.UUID) error
 // PasswordHasher hashes passwords and checks them against stored hashes. Hashes are encoded
 // with their algorithm and parameters, so parameters can be raised later.
 type PasswordHasher interface {
-	// Hash returns the encoded hash of password with a fresh salt.
+	// Hash returns the encoded hash of password with a fresh salt. Hash and Verify fail with
+	// an error matching ErrHasherBusy when they shed load.
 	Hash(password string) (string, error)
 	// Verify reports whether password matches encoded, and whether encoded was made with
 	// parameters other than the current ones and should be replaced by a new Hash.
 	Verify(password, encoded string) (match, rehash bool, err error)
 }
+
+// ErrHasherBusy says that the hasher ran as many hashes as its memory allows and its queue was
+// full: the request may be retried shortly.
+var ErrHasherBusy = errors.New("password hashing is busy")
 
 // TokenIssuer issues and checks access tokens.
 type TokenIssuer interface {

@@ -100,8 +100,9 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
 	}
 	if rehash {
 		// The parameters were raised since this hash was made: store a stronger one. The
-		// password is the same, so no event says it changed.
-		if err := s.setPassword(ctx, u.ID(), in.Password, nil); err != nil {
+		// password is the same, so no event says it changed. A hasher shedding load leaves it
+		// for the next login rather than refusing this one.
+		if err := s.setPassword(ctx, u.ID(), in.Password, nil); err != nil && !errors.Is(err, ports.ErrHasherBusy) {
 			return Token{}, err
 		}
 	}

@@ -71,15 +71,23 @@ type Service struct {
 // New returns a Service on deps.
 func New(deps Deps) *Service { return &Service{Deps: deps} }
 
-// dummyHash returns the hash a login without an account is verified against.
+// dummyHash returns the hash a login without an account is verified against. It hashes
+// outside the lock, so that concurrent first logins wait in the hasher's bounded queue (and are
+// shed there) rather than behind the lock; one of their hashes is kept.
 func (s *Service) dummyHash() (string, error) {
+	s.dummyMu.Lock()
+	d := s.dummy
+	s.dummyMu.Unlock()
+	if d != "" {
+		return d, nil
+	}
+	h, err := s.Hasher.Hash("no such account, no such password")
+	if err != nil {
+		return "", err
+	}
 	s.dummyMu.Lock()
 	defer s.dummyMu.Unlock()
 	if s.dummy == "" {
-		h, err := s.Hasher.Hash("no such account, no such password")
-		if err != nil {
-			return "", err
-		}
 		s.dummy = h
 	}
 	return s.dummy, nil
