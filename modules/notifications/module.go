@@ -126,4 +126,3 @@ func NewService(p ServiceParams) (*service.Service, error) {
 func Migrations() database.Migrations {
 	return notificationsql.Migrations().WithMongo(mongodb.Indexes)
 }
-

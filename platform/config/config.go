@@ -67,8 +67,8 @@ type Config struct {
 	// PasswordHashMemoryBudget bounds the memory password hashing holds at once (argon2id's
 	// 19 MiB per hash): as bytes or with a unit (128MiB, 1GiB). 0 takes half the container's
 	// memory limit when one is set, and otherwise bounds hashing by the CPUs alone. Hashes past
-	// the budget wait in a short queue; past it, a login or registration answers 503 with
-	// Retry-After.
+	// the budget wait in a short queue; past it, a login, registration, password change or
+	// reset answers 503 with Retry-After.
 	PasswordHashMemoryBudget ByteSize `env:"PASSWORD_HASH_MEMORY_BUDGET" envDefault:"0"`
 	// DebugAddr, when set (host:port, such as 127.0.0.1:6060), serves net/http/pprof on its own
 	// listener. Its host must be a loopback address or localhost (a wildcard such as :6060 would

@@ -1,6 +1,6 @@
 // Package domain is the audit module's model: an entry of the audit trail, and the rule of
 // what it records of each user event (the names of the fields that changed, never a value).
-// It imports only the standard library and uuid.
+// It imports only the standard library, uuid and the event types other modules publish.
 package domain
 
 import (

@@ -74,4 +74,3 @@ func portError(err error) error {
 	}
 	return err
 }
-
