@@ -66,7 +66,7 @@ func decode(method, url, token, body string, out any) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode >= 300 {
 		b, _ := io.ReadAll(resp.Body)
 		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)

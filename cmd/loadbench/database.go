@@ -47,14 +47,14 @@ func newDatabase(ctx context.Context, o options, engine string) (*database, erro
 	}
 	name := fmt.Sprintf("loadbench_%d", time.Now().UnixNano())
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
+		_ = admin.Close(ctx)
 		return nil, err
 	}
 	u, _ := url.Parse(o.adminURL)
 	u.Path = "/" + name
 	return &database{engine: engine, url: u.String(), drop: func() {
 		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(context.Background())
+		_ = admin.Close(context.Background())
 	}}, nil
 }
 

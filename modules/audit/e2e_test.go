@@ -201,7 +201,7 @@ func dump(t *testing.T, db *database.DB, table string) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	cols, _ := rows.Columns()
 	for rows.Next() {
 		vals := make([]sql.NullString, len(cols))

@@ -34,7 +34,7 @@ func TestMigrator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer db.Close()
+			defer func() { _ = db.Close() }()
 			m, err := database.NewMigrator(db, []database.Migrations{migrations()})
 			if err != nil {
 				t.Fatal(err)
@@ -96,7 +96,7 @@ func TestConcurrentMigrationsTakeTurns(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer db.Close()
+			defer func() { _ = db.Close() }()
 			errs <- database.MigrateUp(ctx, db, []database.Migrations{migrations()})
 		}()
 	}
