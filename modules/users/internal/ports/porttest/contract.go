@@ -380,7 +380,7 @@ func testLookups(t *testing.T, s Store) {
 		}
 		var nf *domain.NotFoundError
 		if _, err := r.GetByEmail(ctx, "nobody@example.com"); !errors.As(err, &nf) {
-			return fmt.Errorf("missing email: got %v, want NotFoundError", err)
+			return fmt.Errorf("missing email: got %w, want NotFoundError", err)
 		}
 		return nil
 	}))
