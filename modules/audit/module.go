@@ -52,8 +52,9 @@ func NewRepository(db *database.DB) ports.EntryRepository {
 		return postgres.NewRepository(db.Pool)
 	case database.MongoDB:
 		return mongodb.NewRepository(db.Mongo)
+	default: // SQLite
+		return sqlite.NewRepository(db.SQL)
 	}
-	return sqlite.NewRepository(db.SQL)
 }
 
 // NewSubscription subscribes the trail to the user events it records.

@@ -81,8 +81,9 @@ func NewStore(db *database.DB, sig *events.Signal) ports.Store {
 		return postgres.New(db.Pool, sig.Appended)
 	case database.MongoDB:
 		return mongodb.New(db.Mongo, sig.Appended)
+	default: // SQLite
+		return sqlite.New(db.SQL, sig.Appended)
 	}
-	return sqlite.New(db.SQL, sig.Appended)
 }
 
 // NewMailer returns the SMTP mailer of SMTP_URL or, without one, the development mailer.

@@ -128,8 +128,9 @@ func NewRepository(db *database.DB, sig *events.Signal) ports.UserRepository {
 		return postgres.NewRepository(db.Pool, sig.Appended)
 	case database.MongoDB:
 		return mongodb.New(db.Mongo, sig.Appended).Repository()
+	default: // SQLite
+		return sqlite.NewRepository(db.SQL, sig.Appended)
 	}
-	return sqlite.NewRepository(db.SQL, sig.Appended)
 }
 
 // NewSessions returns the sessions repository of the adapter for the open database's engine,
@@ -140,8 +141,9 @@ func NewSessions(db *database.DB) ports.SessionRepository {
 		return postgres.NewSessions(db.Pool)
 	case database.MongoDB:
 		return mongodb.New(db.Mongo, nil).Sessions()
+	default: // SQLite
+		return sqlite.NewSessions(db.SQL)
 	}
-	return sqlite.NewSessions(db.SQL)
 }
 
 // NewUnitOfWork returns the unit of work of the adapter for the open database's engine; sig
@@ -152,8 +154,9 @@ func NewUnitOfWork(db *database.DB, sig *events.Signal) ports.UnitOfWork {
 		return postgres.NewUnitOfWork(db.Pool, sig.Appended)
 	case database.MongoDB:
 		return mongodb.New(db.Mongo, sig.Appended).UnitOfWork()
+	default: // SQLite
+		return sqlite.NewUnitOfWork(db.SQL, sig.Appended)
 	}
-	return sqlite.NewUnitOfWork(db.SQL, sig.Appended)
 }
 
 // Migrations returns the module's schema migrations for every engine; on MongoDB, its

@@ -63,8 +63,9 @@ func newStore(p storeParams) store {
 		return &pgStore{pool: p.DB.Pool}
 	case database.MongoDB:
 		return newMongoStore(p.DB.Mongo, p.Outboxes)
+	default: // SQLite
+		return &liteStore{db: p.DB.SQL}
 	}
-	return &liteStore{db: p.DB.SQL}
 }
 
 func decode(envelope string) (Event, error) {
