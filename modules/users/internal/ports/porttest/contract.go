@@ -37,9 +37,9 @@ type Store struct {
 type Atomicity int
 
 const (
-	// AnyUsers: a unit of work is one transaction whatever it writes (the SQL engines).
+	// AnyUsers means that a unit of work is one transaction whatever it writes (the SQL engines).
 	AnyUsers Atomicity = iota
-	// OneUser: a unit of work is atomic for one user, and one that would write two fails
+	// OneUser means that a unit of work is atomic for one user, and one that would write two fails
 	// without writing either (MongoDB, whose atomic write is a single document's).
 	OneUser
 )
