@@ -454,7 +454,8 @@ func TestChangesFeed(t *testing.T) {
 func TestCORS(t *testing.T) {
 	t.Parallel()
 	const app = "https://app.example.com"
-	preflight := func(a *api, origin string) *http.Response {
+	// The helpers close the body they do not need and give back what the checks read.
+	preflight := func(a *api, origin string) (int, http.Header) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodOptions, a.Base+"/users", nil)
 		req.Header.Set("Origin", origin)
@@ -465,17 +466,17 @@ func TestCORS(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Header
 	}
 	on := startAPI(t, database.SQLite, apptest.Env("CORS_ALLOWED_ORIGINS", app+",https://admin.example.com"))
-	resp := preflight(on, app)
-	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != app ||
-		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") ||
-		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") {
-		t.Fatalf("preflight from %s: %d %v", app, resp.StatusCode, resp.Header)
+	status, header := preflight(on, app)
+	if status != http.StatusNoContent || header.Get("Access-Control-Allow-Origin") != app ||
+		!strings.Contains(header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(strings.ToLower(header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Fatalf("preflight from %s: %d %v", app, status, header)
 	}
-	if resp := preflight(on, "https://evil.example.com"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatalf("preflight from another origin allowed: %v", resp.Header)
+	if _, header := preflight(on, "https://evil.example.com"); header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin allowed: %v", header)
 	}
 	req, _ := http.NewRequest(http.MethodPost, on.Base+"/users", strings.NewReader(`{"username":"browser","email":"browser@example.com"}`))
 	req.Header.Set("Origin", app)
@@ -490,8 +491,8 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("request from %s: %d %v", app, res.StatusCode, res.Header)
 	}
 	off := startAPI(t, database.SQLite)
-	if resp := preflight(off, app); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatalf("CORS off: preflight %d %v", resp.StatusCode, resp.Header)
+	if status, header := preflight(off, app); status != http.StatusMethodNotAllowed || header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("CORS off: preflight %d %v", status, header)
 	}
 }
 
@@ -537,26 +538,27 @@ func TestLoginThrottleAcrossInstances(t *testing.T) {
 			"REDIS_URL": rds.URL(), "LOGIN_MAX_FAILURES": "3"})
 		bases = append(bases, "http://"+addr)
 	}
-	post := func(base, path, body string) *http.Response {
+	// post closes the body, which no check reads, and gives back the status and the headers.
+	post := func(base, path, body string) (int, http.Header) {
 		t.Helper()
 		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Header
 	}
-	if resp := post(bases[0], "/users", `{"username":"shared","email":"shared@example.com","password":"the right password"}`); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("register: %d", resp.StatusCode)
+	if status, _ := post(bases[0], "/users", `{"username":"shared","email":"shared@example.com","password":"the right password"}`); status != http.StatusCreated {
+		t.Fatalf("register: %d", status)
 	}
 	for range 3 {
-		if resp := post(bases[0], "/auth/token", `{"email":"shared@example.com","password":"a wrong password"}`); resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("failed login: %d", resp.StatusCode)
+		if status, _ := post(bases[0], "/auth/token", `{"email":"shared@example.com","password":"a wrong password"}`); status != http.StatusUnauthorized {
+			t.Fatalf("failed login: %d", status)
 		}
 	}
-	resp := post(bases[1], "/auth/token", `{"email":"shared@example.com","password":"the right password"}`)
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("the other instance answers %d (Retry-After %q); want 429: the lockout is shared", resp.StatusCode, resp.Header.Get("Retry-After"))
+	status, header := post(bases[1], "/auth/token", `{"email":"shared@example.com","password":"the right password"}`)
+	if status != http.StatusTooManyRequests || header.Get("Retry-After") == "" {
+		t.Fatalf("the other instance answers %d (Retry-After %q); want 429: the lockout is shared", status, header.Get("Retry-After"))
 	}
 }
 
