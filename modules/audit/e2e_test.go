@@ -195,6 +195,9 @@ func dump(t *testing.T, db *database.DB, table string) []string {
 			}
 			out = append(out, fmt.Sprint(vals...))
 		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
 		return out
 	}
 	rows, err := db.SQL.QueryContext(ctx, q)
@@ -217,6 +220,9 @@ func dump(t *testing.T, db *database.DB, table string) []string {
 			parts = append(parts, v.String)
 		}
 		out = append(out, strings.Join(parts, " | "))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }
