@@ -68,7 +68,7 @@ func TestOperationalEndpoints(t *testing.T) {
 		u := a.register(t, "john_doe", "john@example.com")
 		a.Raw(t, "GET", "/users/"+u.UserID.String(), "", "")
 
-		req, _ := http.NewRequest("GET", a.Base+"/health", nil)
+		req, _ := http.NewRequest(http.MethodGet, a.Base+"/health", nil)
 		req.Header.Set("X-Request-ID", "my-request-42")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -122,7 +122,7 @@ func TestDatabaseOutage(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	for i := range 5 {
 		start := time.Now()
-		req, _ := http.NewRequest("POST", a.Base+"/users", strings.NewReader(fmt.Sprintf(`{"username":"during_%d","email":"during%d@example.com"}`, i, i)))
+		req, _ := http.NewRequest(http.MethodPost, a.Base+"/users", strings.NewReader(fmt.Sprintf(`{"username":"during_%d","email":"during%d@example.com"}`, i, i)))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
@@ -327,7 +327,7 @@ func TestTracing(t *testing.T) {
 		withLogger(zap.New(core)),
 	)
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest("POST", a.Base+"/users", strings.NewReader(`{"username":"traced","email":"traced@example.com"}`))
+	req, _ := http.NewRequest(http.MethodPost, a.Base+"/users", strings.NewReader(`{"username":"traced","email":"traced@example.com"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	resp, err := http.DefaultClient.Do(req)
