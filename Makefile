@@ -1,6 +1,6 @@
 # userservice: `make run` serves on the embedded SQLite default; `make test` runs every test.
-# Code generators and linters are pinned in tools/go.mod and run with `go tool`, so a fresh
-# machine needs nothing but Go.
+# Code generators are pinned in tools/go.mod, golangci-lint in tools/lint/go.mod, both run with
+# `go tool`, so a fresh machine needs nothing but Go.
 
 SHELL     := /bin/bash
 GO        ?= go
@@ -9,6 +9,10 @@ BIN       := bin/userservice
 # sqlc's parser works without cgo (it then uses a wasm parser; output is identical).
 SQLC      := CGO_ENABLED=0 $(TOOL) sqlc
 OGEN      := $(TOOL) ogen
+# A module of its own: golangci-lint would otherwise move a dozen dependencies that sqlc and
+# ogen share (x/tools, grpc, protobuf), and every lint upgrade would rebuild the generators.
+# An absolute path, so that it also works from deploy/.
+LINT      := $(GO) tool -modfile=$(CURDIR)/tools/lint/go.mod golangci-lint
 # The version `userservice version` prints: the commit, -dirty with uncommitted changes.
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -X main.version=$(VERSION)
@@ -78,9 +82,12 @@ vet: ## go vet
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./...
 
-lint: vet ## go vet, gofmt and staticcheck (the import rule runs as a test: architecture_test.go)
+# golangci-lint runs staticcheck's checks among its linters; which linters, and why each is
+# there: .golangci.yml. deploy/ is a module of its own, linted with the same configuration.
+lint: vet ## go vet, gofmt and golangci-lint (staticcheck and the rest of .golangci.yml) on the service and deploy/ (the import rule runs as a test: architecture_test.go)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "not gofmt-ed: $$unformatted"; exit 1; }
-	$(TOOL) staticcheck ./...
+	$(LINT) run ./...
+	cd deploy && $(LINT) run -c ../.golangci.yml ./...
 
 # Budgets are execution counts, not durations: a -fuzztime duration races the deadline inside
 # Go's fuzz coordinator, and on a loaded machine a run that found nothing then fails with
