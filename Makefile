@@ -78,13 +78,15 @@ check-generated: generate ## fail when committed generated code differs from a f
 	if [ -n "$$changed" ]; then echo "$$changed"; git --no-pager diff --stat -- $$files; \
 		echo "generated code is stale or not committed: run make generate and commit"; exit 1; fi
 
-vet: ## go vet
+vet: ## go vet alone, a quick check (make lint runs the same analyzers)
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./...
 
-# golangci-lint runs staticcheck's checks among its linters; which linters, and why each is
-# there: .golangci.yml. deploy/ is a module of its own, linted with the same configuration.
-lint: vet ## go vet, gofmt and golangci-lint (staticcheck and the rest of .golangci.yml) on the service and deploy/ (the import rule runs as a test: architecture_test.go)
+# golangci-lint's govet runs go vet's own analyzers (its default set is go vet's), and its
+# staticcheck the standalone tool's checks: lint does not depend on vet, so CI, which runs
+# lint, vets once. The linters and why each is there: .golangci.yml. deploy/ is a module of
+# its own, linted with the same configuration.
+lint: ## gofmt, then golangci-lint (govet, staticcheck and the rest of .golangci.yml) on the service and deploy/ (the import rule runs as a test: architecture_test.go)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "not gofmt-ed: $$unformatted"; exit 1; }
 	$(LINT) run ./...
 	cd deploy && $(LINT) run -c ../.golangci.yml ./...
