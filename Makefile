@@ -1,6 +1,6 @@
 # userservice: `make run` serves on the embedded SQLite default; `make test` runs every test.
-# Code generators and linters are pinned in tools/go.mod and run with `go tool`, so a fresh
-# machine needs nothing but Go.
+# Code generators are pinned in tools/go.mod, golangci-lint in tools/lint/go.mod and govulncheck
+# in tools/vuln/go.mod, all run with `go tool`, so a fresh machine needs nothing but Go.
 
 SHELL     := /bin/bash
 GO        ?= go
@@ -9,11 +9,21 @@ BIN       := bin/userservice
 # sqlc's parser works without cgo (it then uses a wasm parser; output is identical).
 SQLC      := CGO_ENABLED=0 $(TOOL) sqlc
 OGEN      := $(TOOL) ogen
+# A module of its own: golangci-lint would otherwise move a dozen dependencies that sqlc and
+# ogen share (x/tools, grpc, protobuf), and every lint upgrade would rebuild the generators.
+# An absolute path, so that it also works from deploy/.
+LINT      := $(GO) tool -modfile=$(CURDIR)/tools/lint/go.mod golangci-lint
+VULN      := $(GO) tool -modfile=$(CURDIR)/tools/vuln/go.mod
+# The version of golang.org/x/vulndb whose reports make vuln checks against: the newest, as a
+# vulnerability check wants; a pseudo-version replays an older run.
+VULNDB    ?= latest
+# What a vulnerable standard library does to make vuln: warn, or fail.
+VULN_STDLIB ?= warn
 # The version `userservice version` prints: the commit, -dirty with uncommitted changes.
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo devel)
 LDFLAGS   := -X main.version=$(VERSION)
 
-.PHONY: module run build bench bench-scale bench-micro test test-all test-race generate check-generated lint vet fuzz clean help
+.PHONY: module run build bench bench-scale bench-micro test test-all test-race generate check-generated lint vet vuln fuzz clean help
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -52,8 +62,12 @@ test: ## run the whole test suite (PostgreSQL tests skip, loudly, when no server
 test-all: ## the test suite including the slow tests (database outage, shutdown under load, two instances); CI runs this
 	SLOW_TESTS=1 $(MAKE) test
 
-test-race: ## the test suite under the race detector
-	$(GO) test -count=1 -race ./...
+# -shuffle=on runs each package's tests in a random order (the seed is printed, replay with
+# -shuffle=<seed>): a test that passes only after another has run is a bug the fixed order hides.
+# deploy/ is left out: its tests read YAML files in one goroutine, the race detector has
+# nothing to watch there.
+test-race: ## the test suite under the race detector, in a shuffled order
+	$(GO) test -count=1 -timeout 30m -race -shuffle=on ./...
 
 generate: ## bundle the modules' parts (openapi.yaml, sqlc.yaml, the HTTP composition), then run ogen and sqlc on the bundles
 	$(GO) run ./cmd/bundle
@@ -74,13 +88,41 @@ check-generated: generate ## fail when committed generated code differs from a f
 	if [ -n "$$changed" ]; then echo "$$changed"; git --no-pager diff --stat -- $$files; \
 		echo "generated code is stale or not committed: run make generate and commit"; exit 1; fi
 
-vet: ## go vet
+vet: ## go vet alone, a quick check (make lint runs the same analyzers)
 	$(GO) vet ./...
 	cd deploy && $(GO) vet ./...
 
-lint: vet ## go vet, gofmt and staticcheck (the import rule runs as a test: architecture_test.go)
+# golangci-lint's govet runs go vet's own analyzers (its default set is go vet's), and its
+# staticcheck the standalone tool's checks: lint does not depend on vet, so CI, which runs
+# lint, vets once. The linters and why each is there: .golangci.yml. deploy/ is a module of
+# its own, linted with the same configuration.
+lint: ## gofmt, then golangci-lint (govet, staticcheck and the rest of .golangci.yml) on the service and deploy/ (the import rule runs as a test: architecture_test.go)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$unformatted" || { echo "not gofmt-ed: $$unformatted"; exit 1; }
-	$(TOOL) staticcheck ./...
+	$(LINT) run ./...
+	cd deploy && $(LINT) run -c ../.golangci.yml ./...
+
+# govulncheck's own database is a web service this machine cannot reach, but the same reports
+# are published as a Go module, golang.org/x/vulndb, which the module proxy serves: its data/osv
+# holds every report as OSV JSON, and its cmd/indexdb (pinned in tools/vuln/go.mod) writes them
+# in the layout that govulncheck reads with -db file://. Only reports of code the service
+# calls count. One in a module fails: upgrading it is in our hands. One in the standard library
+# warns (VULN_STDLIB=fail makes it fail): its fix is a newer Go on the machine.
+vuln: ## govulncheck on the service and deploy/, offline: the reports come from the module proxy (golang.org/x/vulndb)
+	@mkdir -p bin
+	@dir=$$($(GO) mod download -json golang.org/x/vulndb@$(VULNDB) | sed -n 's/^\t"Dir": "\(.*\)",$$/\1/p'); \
+	test -n "$$dir" || { echo "vuln: golang.org/x/vulndb@$(VULNDB) could not be downloaded"; exit 1; }; \
+	echo "vuln: reports of $$(basename "$$dir")"; \
+	rm -rf bin/vulndb && $(VULN) indexdb -vulns "$$dir/data/osv" -out bin/vulndb
+	@: > bin/vuln.log; for m in . deploy; do \
+		echo "vuln: govulncheck in $$m" | tee -a bin/vuln.log; \
+		(cd $$m && $(VULN) govulncheck -db file://$(CURDIR)/bin/vulndb ./...) 2>&1 | tee -a bin/vuln.log; \
+		s=$${PIPESTATUS[0]}; [ $$s -eq 0 ] || [ $$s -eq 3 ] || exit $$s; \
+	done; \
+	if grep -q '^  Module: ' bin/vuln.log; then echo "vuln: a module the code calls is vulnerable (above): upgrade it"; exit 1; fi; \
+	if grep -q '^  Standard library' bin/vuln.log; then \
+		echo "vuln: WARNING: the standard library of $$($(GO) env GOVERSION) is vulnerable (above): the fix is a newer Go"; \
+		test "$(VULN_STDLIB)" != fail || exit 1; \
+	fi
 
 # Budgets are execution counts, not durations: a -fuzztime duration races the deadline inside
 # Go's fuzz coordinator, and on a loaded machine a run that found nothing then fails with

@@ -43,7 +43,7 @@ func executable(name string) bool {
 	if err != nil {
 		return false
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	head := make([]byte, 4)
 	if n, _ := f.Read(head); n < 4 {
 		return false

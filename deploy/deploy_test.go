@@ -87,8 +87,8 @@ func TestKubernetesManifests(t *testing.T) {
 	if ref := m.hpa.Spec.ScaleTargetRef; ref.Kind != "Deployment" || ref.Name != m.deployment.Name {
 		t.Errorf("the autoscaler scales %s %s", ref.Kind, ref.Name)
 	}
-	if min := m.hpa.Spec.MinReplicas; min == nil || int(*min) <= m.pdb.Spec.MinAvailable.IntValue() {
-		t.Errorf("the autoscaler may go down to %v replicas, no more than the disruption budget keeps", min)
+	if floor := m.hpa.Spec.MinReplicas; floor == nil || int(*floor) <= m.pdb.Spec.MinAvailable.IntValue() {
+		t.Errorf("the autoscaler may go down to %v replicas, no more than the disruption budget keeps", floor)
 	}
 	if _, ok := m.secret.StringData["JWT_SECRET"]; !ok {
 		t.Error("the Secret has no JWT_SECRET")

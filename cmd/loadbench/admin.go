@@ -66,7 +66,7 @@ func decode(method, url, token, body string, out any) error {
 	if err != nil {
 		return err
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	if resp.StatusCode >= 300 {
 		b, _ := io.ReadAll(resp.Body)
 		return fmt.Errorf("%s %s: %d %s", method, url, resp.StatusCode, b)
@@ -80,7 +80,7 @@ func adminToken(bin, dbURL, base string) (string, error) {
 	cmd.Env = append(os.Environ(), "DATABASE_URL="+dbURL, "JWT_SECRET="+jwtSecret)
 	cmd.Stdin = strings.NewReader("bench admin password\n")
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("admin create: %v %s", err, out)
+		return "", fmt.Errorf("admin create: %w %s", err, out)
 	}
 	var tok struct {
 		AccessToken string `json:"access_token"`

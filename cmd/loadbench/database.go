@@ -47,14 +47,14 @@ func newDatabase(ctx context.Context, o options, engine string) (*database, erro
 	}
 	name := fmt.Sprintf("loadbench_%d", time.Now().UnixNano())
 	if _, err := admin.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		admin.Close(ctx)
+		_ = admin.Close(ctx)
 		return nil, err
 	}
 	u, _ := url.Parse(o.adminURL)
 	u.Path = "/" + name
 	return &database{engine: engine, url: u.String(), drop: func() {
 		_, _ = admin.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-		admin.Close(context.Background())
+		_ = admin.Close(context.Background())
 	}}, nil
 }
 
@@ -119,8 +119,10 @@ func (d *database) seed(ctx context.Context, n int) ([]uuid.UUID, []time.Time, e
 	}
 	stmt, err := tx.PrepareContext(ctx, "INSERT INTO users ("+strings.Join(cols, ",")+") VALUES (?,?,?,?,?,?,?)")
 	if err != nil {
+		_ = tx.Rollback() // SQLite has one connection: a transaction left open would hold it
 		return nil, nil, err
 	}
+	defer func() { _ = stmt.Close() }()
 	for _, r := range rows {
 		r[0] = r[0].(uuid.UUID).String()
 		if _, err := stmt.ExecContext(ctx, r...); err != nil {
@@ -149,9 +151,9 @@ func (d *database) run(ctx context.Context, name string, args ...any) error {
 	if err != nil {
 		return err
 	}
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 	}
-	_ = rows.Close()
 	return rows.Err()
 }
 

@@ -85,7 +85,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(filepath.Dir(bin))
+	defer func() { _ = os.RemoveAll(filepath.Dir(bin)) }()
 	if len(o.scale) > 0 {
 		return runScale(o, bin)
 	}

@@ -133,8 +133,11 @@ func TestScaffoldWritesTheModuleAndItsLine(t *testing.T) {
 	if strings.Count(newMain, "\n") != strings.Count(oldMain, "\n")+1 || strings.Count(newMain, line) != strings.Count(oldMain, line)+1 {
 		t.Errorf("main.go did not gain exactly the line %q:\n%s", line, newMain)
 	}
-	features := newMain[strings.Index(newMain, "func features()"):]
-	if end := strings.Index(features, "\n}\n"); !strings.Contains(features[:end], line) {
+	_, features, ok := strings.Cut(newMain, "func features()")
+	if !ok {
+		t.Fatalf("main.go has no features():\n%s", newMain)
+	}
+	if body, _, _ := strings.Cut(features, "\n}\n"); !strings.Contains(body, line) {
 		t.Errorf("the line is not in features():\n%s", newMain)
 	}
 	if err := scaffold(dir, "notes"); err == nil || !strings.Contains(err.Error(), "already exists") {

@@ -301,7 +301,7 @@ func testGracefulShutdown(t *testing.T, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	half := len(body) / 2
 	fmt.Fprintf(conn, "POST /users HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s", addr, len(body), body[:half])
 	time.Sleep(200 * time.Millisecond) // the server is now reading the body
@@ -342,7 +342,7 @@ func testGracefulShutdown(t *testing.T, bin string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	var n int
 	if err := db.SQL.QueryRow("SELECT count(*) FROM users WHERE username = 'in_flight'").Scan(&n); err != nil || n != 1 {
 		t.Fatalf("the 201 user is not stored: n=%d err=%v", n, err)
@@ -368,7 +368,7 @@ func freeAddr(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().String()
 }
 

@@ -49,7 +49,7 @@ func get(t *testing.T, url string) (int, http.Header, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, resp.Header, string(b)
 }
@@ -68,7 +68,7 @@ func TestOperationalEndpoints(t *testing.T) {
 		u := a.register(t, "john_doe", "john@example.com")
 		a.Raw(t, "GET", "/users/"+u.UserID.String(), "", "")
 
-		req, _ := http.NewRequest("GET", a.Base+"/health", nil)
+		req, _ := http.NewRequest(http.MethodGet, a.Base+"/health", nil)
 		req.Header.Set("X-Request-ID", "my-request-42")
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -122,7 +122,7 @@ func TestDatabaseOutage(t *testing.T) {
 	client := &http.Client{Timeout: 10 * time.Second}
 	for i := range 5 {
 		start := time.Now()
-		req, _ := http.NewRequest("POST", a.Base+"/users", strings.NewReader(fmt.Sprintf(`{"username":"during_%d","email":"during%d@example.com"}`, i, i)))
+		req, _ := http.NewRequest(http.MethodPost, a.Base+"/users", strings.NewReader(fmt.Sprintf(`{"username":"during_%d","email":"during%d@example.com"}`, i, i)))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := client.Do(req)
 		if err != nil {
@@ -230,7 +230,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	var stored int
 	if err := db.Pool.QueryRow(context.Background(), "SELECT count(*) FROM users WHERE email = ANY($1)", created).Scan(&stored); err != nil {
 		t.Fatal(err)
@@ -327,7 +327,7 @@ func TestTracing(t *testing.T) {
 		withLogger(zap.New(core)),
 	)
 	const traceID = "4bf92f3577b34da6a3ce929d0e0e4736"
-	req, _ := http.NewRequest("POST", a.Base+"/users", strings.NewReader(`{"username":"traced","email":"traced@example.com"}`))
+	req, _ := http.NewRequest(http.MethodPost, a.Base+"/users", strings.NewReader(`{"username":"traced","email":"traced@example.com"}`))
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", "00-"+traceID+"-00f067aa0ba902b7-01")
 	resp, err := http.DefaultClient.Do(req)
@@ -378,7 +378,7 @@ func TestSlowClientsAreCut(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Close()
+	defer func() { _ = conn.Close() }()
 	if _, err := conn.Write([]byte("GET /health HTTP/1.1\r\nHost: x\r\n")); err != nil {
 		t.Fatal(err)
 	}
@@ -454,7 +454,8 @@ func TestChangesFeed(t *testing.T) {
 func TestCORS(t *testing.T) {
 	t.Parallel()
 	const app = "https://app.example.com"
-	preflight := func(a *api, origin string) *http.Response {
+	// The helpers close the body they do not need and give back what the checks read.
+	preflight := func(a *api, origin string) (int, http.Header) {
 		t.Helper()
 		req, _ := http.NewRequest(http.MethodOptions, a.Base+"/users", nil)
 		req.Header.Set("Origin", origin)
@@ -465,17 +466,17 @@ func TestCORS(t *testing.T) {
 			t.Fatal(err)
 		}
 		_ = resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Header
 	}
 	on := startAPI(t, database.SQLite, apptest.Env("CORS_ALLOWED_ORIGINS", app+",https://admin.example.com"))
-	resp := preflight(on, app)
-	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != app ||
-		!strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") ||
-		!strings.Contains(strings.ToLower(resp.Header.Get("Access-Control-Allow-Headers")), "authorization") {
-		t.Fatalf("preflight from %s: %d %v", app, resp.StatusCode, resp.Header)
+	status, header := preflight(on, app)
+	if status != http.StatusNoContent || header.Get("Access-Control-Allow-Origin") != app ||
+		!strings.Contains(header.Get("Access-Control-Allow-Methods"), "POST") ||
+		!strings.Contains(strings.ToLower(header.Get("Access-Control-Allow-Headers")), "authorization") {
+		t.Fatalf("preflight from %s: %d %v", app, status, header)
 	}
-	if resp := preflight(on, "https://evil.example.com"); resp.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatalf("preflight from another origin allowed: %v", resp.Header)
+	if _, header := preflight(on, "https://evil.example.com"); header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("preflight from another origin allowed: %v", header)
 	}
 	req, _ := http.NewRequest(http.MethodPost, on.Base+"/users", strings.NewReader(`{"username":"browser","email":"browser@example.com"}`))
 	req.Header.Set("Origin", app)
@@ -490,8 +491,8 @@ func TestCORS(t *testing.T) {
 		t.Fatalf("request from %s: %d %v", app, res.StatusCode, res.Header)
 	}
 	off := startAPI(t, database.SQLite)
-	if resp := preflight(off, app); resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Access-Control-Allow-Origin") != "" {
-		t.Fatalf("CORS off: preflight %d %v", resp.StatusCode, resp.Header)
+	if status, header := preflight(off, app); status != http.StatusMethodNotAllowed || header.Get("Access-Control-Allow-Origin") != "" {
+		t.Fatalf("CORS off: preflight %d %v", status, header)
 	}
 }
 
@@ -537,26 +538,27 @@ func TestLoginThrottleAcrossInstances(t *testing.T) {
 			"REDIS_URL": rds.URL(), "LOGIN_MAX_FAILURES": "3"})
 		bases = append(bases, "http://"+addr)
 	}
-	post := func(base, path, body string) *http.Response {
+	// post closes the body, which no check reads, and gives back the status and the headers.
+	post := func(base, path, body string) (int, http.Header) {
 		t.Helper()
 		resp, err := http.Post(base+path, "application/json", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
 		}
 		_ = resp.Body.Close()
-		return resp
+		return resp.StatusCode, resp.Header
 	}
-	if resp := post(bases[0], "/users", `{"username":"shared","email":"shared@example.com","password":"the right password"}`); resp.StatusCode != http.StatusCreated {
-		t.Fatalf("register: %d", resp.StatusCode)
+	if status, _ := post(bases[0], "/users", `{"username":"shared","email":"shared@example.com","password":"the right password"}`); status != http.StatusCreated {
+		t.Fatalf("register: %d", status)
 	}
 	for range 3 {
-		if resp := post(bases[0], "/auth/token", `{"email":"shared@example.com","password":"a wrong password"}`); resp.StatusCode != http.StatusUnauthorized {
-			t.Fatalf("failed login: %d", resp.StatusCode)
+		if status, _ := post(bases[0], "/auth/token", `{"email":"shared@example.com","password":"a wrong password"}`); status != http.StatusUnauthorized {
+			t.Fatalf("failed login: %d", status)
 		}
 	}
-	resp := post(bases[1], "/auth/token", `{"email":"shared@example.com","password":"the right password"}`)
-	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("the other instance answers %d (Retry-After %q); want 429: the lockout is shared", resp.StatusCode, resp.Header.Get("Retry-After"))
+	status, header := post(bases[1], "/auth/token", `{"email":"shared@example.com","password":"the right password"}`)
+	if status != http.StatusTooManyRequests || header.Get("Retry-After") == "" {
+		t.Fatalf("the other instance answers %d (Retry-After %q); want 429: the lockout is shared", status, header.Get("Retry-After"))
 	}
 }
 
@@ -595,7 +597,7 @@ func TestCacheAcrossInstances(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		defer resp.Body.Close()
+		defer func() { _ = resp.Body.Close() }()
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}

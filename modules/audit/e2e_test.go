@@ -195,13 +195,16 @@ func dump(t *testing.T, db *database.DB, table string) []string {
 			}
 			out = append(out, fmt.Sprint(vals...))
 		}
+		if err := rows.Err(); err != nil {
+			t.Fatal(err)
+		}
 		return out
 	}
 	rows, err := db.SQL.QueryContext(ctx, q)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	cols, _ := rows.Columns()
 	for rows.Next() {
 		vals := make([]sql.NullString, len(cols))
@@ -217,6 +220,9 @@ func dump(t *testing.T, db *database.DB, table string) []string {
 			parts = append(parts, v.String)
 		}
 		out = append(out, strings.Join(parts, " | "))
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
 	}
 	return out
 }

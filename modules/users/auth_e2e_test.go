@@ -217,7 +217,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	defer func() { _ = db.Close() }()
 	if err := db.SQL.QueryRow("SELECT password_hash FROM users WHERE email = 'alice@example.com'").Scan(&hash); err != nil {
 		t.Fatal(err)
 	}

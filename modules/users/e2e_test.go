@@ -428,7 +428,7 @@ func TestConcurrentRegistrationHasOneWinner(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				body := fmt.Sprintf(`{"username":"racer_%d","email":"Race@Example.com"}`, i)
-				req, _ := http.NewRequest("POST", a.Base+"/users", strings.NewReader(body))
+				req, _ := http.NewRequest(http.MethodPost, a.Base+"/users", strings.NewReader(body))
 				req.Header.Set("Content-Type", "application/json")
 				<-start
 				resp, err := a.Validator.Client().Do(req)

@@ -282,7 +282,7 @@ func (a *App) Raw(t testing.TB, method, path, token, body string) (int, http.Hea
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)

@@ -186,7 +186,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("config: HTTP_ADDR=%q: must be host:port, e.g. :8080", c.HTTPAddr)
 	}
 	if _, _, err := dburl.Parse(c.DatabaseURL); err != nil {
-		return fmt.Errorf("config: DATABASE_URL: %v", err)
+		return fmt.Errorf("config: DATABASE_URL: %w", err)
 	}
 	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
 		return fmt.Errorf("config: JWT_SECRET: is %d bytes; must be at least 32", len(c.JWTSecret))
@@ -272,7 +272,7 @@ func describe(err error) error {
 		if f, ok := reflect.TypeFor[Config]().FieldByName(perr.Name); ok {
 			name = f.Tag.Get("env")
 		}
-		return fmt.Errorf("config: %s: %v", name, perr.Err)
+		return fmt.Errorf("config: %s: %w", name, perr.Err)
 	}
 	return fmt.Errorf("config: %w", err)
 }

@@ -288,8 +288,9 @@ func (db *DB) Ping(ctx context.Context) error {
 		return ClassifyPostgres(db.Pool.Ping(ctx))
 	case MongoDB:
 		return ClassifyMongo(db.Mongo.Client().Ping(ctx, nil))
+	default: // SQLite
+		return ClassifySQLite(db.SQL.PingContext(ctx))
 	}
-	return ClassifySQLite(db.SQL.PingContext(ctx))
 }
 
 // Close releases the database.
@@ -300,6 +301,7 @@ func (db *DB) Close() error {
 		return nil
 	case MongoDB:
 		return db.Mongo.Client().Disconnect(context.Background())
+	default: // SQLite
+		return db.SQL.Close()
 	}
-	return db.SQL.Close()
 }

@@ -34,7 +34,7 @@ func TestMigrator(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			defer db.Close()
+			defer func() { _ = db.Close() }()
 			m, err := database.NewMigrator(db, []database.Migrations{migrations()})
 			if err != nil {
 				t.Fatal(err)
@@ -96,7 +96,7 @@ func TestConcurrentMigrationsTakeTurns(t *testing.T) {
 				errs <- err
 				return
 			}
-			defer db.Close()
+			defer func() { _ = db.Close() }()
 			errs <- database.MigrateUp(ctx, db, []database.Migrations{migrations()})
 		}()
 	}
@@ -131,7 +131,7 @@ func TestUnreachablePostgresIsUnavailable(t *testing.T) {
 		t.Fatal("Open succeeded against a closed port")
 	}
 	other := errors.New("syntax error")
-	if database.ClassifyPostgres(other) != other {
+	if database.ClassifyPostgres(other) != other { //nolint:errorlint // the very error, not one wrapping it: identity is what is asserted
 		t.Fatal("other errors must pass through unchanged")
 	}
 }

@@ -165,7 +165,7 @@ func (m *Migrator) each(ctx context.Context, reverse bool, fn func(ctx context.C
 	sqlDB := m.sqlDB()
 	if m.db.Engine == Postgres {
 		// The *sql.DB borrows connections from the pool; closing it leaves the pool open.
-		defer sqlDB.Close()
+		defer func() { _ = sqlDB.Close() }()
 	}
 	order := make([]int, len(m.sets))
 	for i := range order {

@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -46,8 +47,11 @@ type Handler struct {
 // the page calls the instance that served it, whatever its address.
 func New(contract []byte, absent map[string]bool) (*Handler, error) {
 	var root yaml.Node
-	if err := yaml.Unmarshal(contract, &root); err != nil || root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
-		return nil, fmt.Errorf("docs: the contract is not one YAML document: %v", err)
+	if err := yaml.Unmarshal(contract, &root); err != nil {
+		return nil, fmt.Errorf("docs: the contract is not one YAML document: %w", err)
+	}
+	if root.Kind != yaml.DocumentNode || len(root.Content) != 1 {
+		return nil, errors.New("docs: the contract is not one YAML document")
 	}
 	servers := &yaml.Node{Kind: yaml.SequenceNode, Content: []*yaml.Node{{Kind: yaml.MappingNode, Content: []*yaml.Node{
 		{Kind: yaml.ScalarNode, Value: "url"}, {Kind: yaml.ScalarNode, Value: "/"},

@@ -67,7 +67,7 @@ func TestPanicsBecome500Problems(t *testing.T) {
 	core, logs := observer.New(zap.ErrorLevel)
 	h := testObserver(t, zap.New(core), "/x").chain(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { panic("boom") }))
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("GET", "/x", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/x", nil))
 	if rec.Code != http.StatusInternalServerError || rec.Header().Get("Content-Type") != problem.ContentType {
 		t.Fatalf("got %d %s", rec.Code, rec.Header().Get("Content-Type"))
 	}
@@ -84,7 +84,7 @@ func TestRequestLogLine(t *testing.T) {
 		_, _ = w.Write([]byte("hello"))
 	}))
 	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest("POST", "/users/123", nil))
+	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/users/123", nil))
 	entries := logs.FilterMessage("request").All()
 	if len(entries) != 1 {
 		t.Fatalf("want one request line, got %v", logs.All())
@@ -136,7 +136,7 @@ func TestRequestIDAndTraceID(t *testing.T) {
 		{"spaces", "a b", false},
 	}
 	for _, tc := range tests {
-		req := httptest.NewRequest("GET", "/health", nil)
+		req := httptest.NewRequest(http.MethodGet, "/health", nil)
 		if tc.in != "" {
 			req.Header.Set("X-Request-ID", tc.in)
 		}

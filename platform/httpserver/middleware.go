@@ -195,7 +195,7 @@ func recoverPanics(log *zap.Logger, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if v := recover(); v != nil {
-				if v == http.ErrAbortHandler {
+				if v == http.ErrAbortHandler { //nolint:errorlint // as net/http itself tells the sentinel: by identity, a wrapped one is any other panic
 					panic(v)
 				}
 				log.Error("panic in handler", zap.Any("panic", v), zap.String("request_id", RequestID(r.Context())),

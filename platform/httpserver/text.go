@@ -185,7 +185,7 @@ func notText(s string) (string, bool) {
 
 // isASCII reports whether s has only ASCII bytes.
 func isASCII(s string) bool {
-	for i := 0; i < len(s); i++ {
+	for i := range len(s) {
 		if s[i] >= utf8.RuneSelf {
 			return false
 		}

@@ -78,6 +78,10 @@ type ActivateUserNotFound Problem
 
 func (*ActivateUserNotFound) activateUserRes() {}
 
+type ActivateUserServiceUnavailable Problem
+
+func (*ActivateUserServiceUnavailable) activateUserRes() {}
+
 // Ref: #/components/schemas/AuditEvent
 type AuditEvent struct {
 	// The id of the domain event (see GET /events).
@@ -261,6 +265,10 @@ func (s *ChangePasswordRequest) SetNewPassword(val string) {
 type ChangePasswordRequestEntityTooLarge Problem
 
 func (*ChangePasswordRequestEntityTooLarge) changePasswordRes() {}
+
+type ChangePasswordServiceUnavailable Problem
+
+func (*ChangePasswordServiceUnavailable) changePasswordRes() {}
 
 // A domain event in the CloudEvents 1.0 JSON format, with the extensions `actor` and `requestid`.
 // Ref: #/components/schemas/CloudEvent
@@ -501,6 +509,10 @@ type ConfirmPasswordResetRequestEntityTooLarge Problem
 
 func (*ConfirmPasswordResetRequestEntityTooLarge) confirmPasswordResetRes() {}
 
+type ConfirmPasswordResetServiceUnavailable Problem
+
+func (*ConfirmPasswordResetServiceUnavailable) confirmPasswordResetRes() {}
+
 type ConfirmPasswordResetUnprocessableEntity Problem
 
 func (*ConfirmPasswordResetUnprocessableEntity) confirmPasswordResetRes() {}
@@ -517,6 +529,10 @@ type CreateTokenRequestEntityTooLarge Problem
 
 func (*CreateTokenRequestEntityTooLarge) createTokenRes() {}
 
+type CreateTokenServiceUnavailable Problem
+
+func (*CreateTokenServiceUnavailable) createTokenRes() {}
+
 type DeactivateUserBadRequest Problem
 
 func (*DeactivateUserBadRequest) deactivateUserRes() {}
@@ -528,6 +544,10 @@ func (*DeactivateUserForbidden) deactivateUserRes() {}
 type DeactivateUserNotFound Problem
 
 func (*DeactivateUserNotFound) deactivateUserRes() {}
+
+type DeactivateUserServiceUnavailable Problem
+
+func (*DeactivateUserServiceUnavailable) deactivateUserRes() {}
 
 // Ref: #/components/schemas/DeadLetter
 type DeadLetter struct {
@@ -650,6 +670,10 @@ type DeleteUserNotFound Problem
 
 func (*DeleteUserNotFound) deleteUserRes() {}
 
+type DeleteUserServiceUnavailable Problem
+
+func (*DeleteUserServiceUnavailable) deleteUserRes() {}
+
 // ErrorStatusCode wraps Problem with StatusCode.
 type ErrorStatusCode struct {
 	StatusCode int
@@ -743,6 +767,10 @@ type GetUserNotFound Problem
 
 func (*GetUserNotFound) getUserRes() {}
 
+type GetUserServiceUnavailable Problem
+
+func (*GetUserServiceUnavailable) getUserRes() {}
+
 // Ref: #/components/schemas/Health
 type Health struct {
 	Status HealthStatus `json:"status"`
@@ -800,6 +828,10 @@ type ListAuditEventsForbidden Problem
 
 func (*ListAuditEventsForbidden) listAuditEventsRes() {}
 
+type ListAuditEventsServiceUnavailable Problem
+
+func (*ListAuditEventsServiceUnavailable) listAuditEventsRes() {}
+
 type ListDeadLettersBadRequest Problem
 
 func (*ListDeadLettersBadRequest) listDeadLettersRes() {}
@@ -807,6 +839,10 @@ func (*ListDeadLettersBadRequest) listDeadLettersRes() {}
 type ListDeadLettersForbidden Problem
 
 func (*ListDeadLettersForbidden) listDeadLettersRes() {}
+
+type ListDeadLettersServiceUnavailable Problem
+
+func (*ListDeadLettersServiceUnavailable) listDeadLettersRes() {}
 
 type ListEventsBadRequest Problem
 
@@ -816,6 +852,10 @@ type ListEventsForbidden Problem
 
 func (*ListEventsForbidden) listEventsRes() {}
 
+type ListEventsServiceUnavailable Problem
+
+func (*ListEventsServiceUnavailable) listEventsRes() {}
+
 type ListUsersBadRequest Problem
 
 func (*ListUsersBadRequest) listUsersRes() {}
@@ -823,6 +863,10 @@ func (*ListUsersBadRequest) listUsersRes() {}
 type ListUsersForbidden Problem
 
 func (*ListUsersForbidden) listUsersRes() {}
+
+type ListUsersServiceUnavailable Problem
+
+func (*ListUsersServiceUnavailable) listUsersRes() {}
 
 // LogoutNoContent is response for Logout operation.
 type LogoutNoContent struct{}
@@ -842,6 +886,10 @@ func (*MarkEmailVerifiedForbidden) markEmailVerifiedRes() {}
 type MarkEmailVerifiedNotFound Problem
 
 func (*MarkEmailVerifiedNotFound) markEmailVerifiedRes() {}
+
+type MarkEmailVerifiedServiceUnavailable Problem
+
+func (*MarkEmailVerifiedServiceUnavailable) markEmailVerifiedRes() {}
 
 // NewNilString returns new NilString with value set to v.
 func NewNilString(v string) NilString {
@@ -1291,7 +1339,11 @@ func (s *Problem) SetErrors(val []FieldError) {
 	s.Errors = val
 }
 
-func (*Problem) sendVerificationEmailRes() {}
+func (*Problem) getMeRes()                 {}
+func (*Problem) getReadinessRes()          {}
+func (*Problem) listMySessionsRes()        {}
+func (*Problem) logoutRes()                {}
+func (*Problem) revokeMyOtherSessionsRes() {}
 
 // Ref: #/components/schemas/RefreshRequest
 type RefreshRequest struct {
@@ -1316,6 +1368,10 @@ func (*RefreshTokenBadRequest) refreshTokenRes() {}
 type RefreshTokenRequestEntityTooLarge Problem
 
 func (*RefreshTokenRequestEntityTooLarge) refreshTokenRes() {}
+
+type RefreshTokenServiceUnavailable Problem
+
+func (*RefreshTokenServiceUnavailable) refreshTokenRes() {}
 
 type RegisterUserBadRequest Problem
 
@@ -1369,6 +1425,10 @@ type RegisterUserRequestEntityTooLarge Problem
 
 func (*RegisterUserRequestEntityTooLarge) registerUserRes() {}
 
+type RegisterUserServiceUnavailable Problem
+
+func (*RegisterUserServiceUnavailable) registerUserRes() {}
+
 type RegisterUserUnprocessableEntity Problem
 
 func (*RegisterUserUnprocessableEntity) registerUserRes() {}
@@ -1394,6 +1454,10 @@ type ReplayDeadLetterNotFound Problem
 
 func (*ReplayDeadLetterNotFound) replayDeadLetterRes() {}
 
+type ReplayDeadLetterServiceUnavailable Problem
+
+func (*ReplayDeadLetterServiceUnavailable) replayDeadLetterRes() {}
+
 type RequestPasswordResetBadRequest Problem
 
 func (*RequestPasswordResetBadRequest) requestPasswordResetRes() {}
@@ -1401,6 +1465,10 @@ func (*RequestPasswordResetBadRequest) requestPasswordResetRes() {}
 type RequestPasswordResetRequestEntityTooLarge Problem
 
 func (*RequestPasswordResetRequestEntityTooLarge) requestPasswordResetRes() {}
+
+type RequestPasswordResetServiceUnavailable Problem
+
+func (*RequestPasswordResetServiceUnavailable) requestPasswordResetRes() {}
 
 // RevokeMyOtherSessionsNoContent is response for RevokeMyOtherSessions operation.
 type RevokeMyOtherSessionsNoContent struct{}
@@ -1420,6 +1488,10 @@ type RevokeMySessionNotFound Problem
 
 func (*RevokeMySessionNotFound) revokeMySessionRes() {}
 
+type RevokeMySessionServiceUnavailable Problem
+
+func (*RevokeMySessionServiceUnavailable) revokeMySessionRes() {}
+
 type RevokeUserSessionsBadRequest Problem
 
 func (*RevokeUserSessionsBadRequest) revokeUserSessionsRes() {}
@@ -1436,6 +1508,10 @@ func (*RevokeUserSessionsNoContent) revokeUserSessionsRes() {}
 type RevokeUserSessionsNotFound Problem
 
 func (*RevokeUserSessionsNotFound) revokeUserSessionsRes() {}
+
+type RevokeUserSessionsServiceUnavailable Problem
+
+func (*RevokeUserSessionsServiceUnavailable) revokeUserSessionsRes() {}
 
 // What the user may do.
 // Ref: #/components/schemas/Role
@@ -1485,58 +1561,13 @@ type SendVerificationEmailAccepted struct{}
 
 func (*SendVerificationEmailAccepted) sendVerificationEmailRes() {}
 
-// ServiceUnavailableHeaders wraps Problem with response headers.
-type ServiceUnavailableHeaders struct {
-	RetryAfter OptInt
-	Response   Problem
-}
+type SendVerificationEmailConflict Problem
 
-// GetRetryAfter returns the value of RetryAfter.
-func (s *ServiceUnavailableHeaders) GetRetryAfter() OptInt {
-	return s.RetryAfter
-}
+func (*SendVerificationEmailConflict) sendVerificationEmailRes() {}
 
-// GetResponse returns the value of Response.
-func (s *ServiceUnavailableHeaders) GetResponse() Problem {
-	return s.Response
-}
+type SendVerificationEmailServiceUnavailable Problem
 
-// SetRetryAfter sets the value of RetryAfter.
-func (s *ServiceUnavailableHeaders) SetRetryAfter(val OptInt) {
-	s.RetryAfter = val
-}
-
-// SetResponse sets the value of Response.
-func (s *ServiceUnavailableHeaders) SetResponse(val Problem) {
-	s.Response = val
-}
-
-func (*ServiceUnavailableHeaders) activateUserRes()          {}
-func (*ServiceUnavailableHeaders) changePasswordRes()        {}
-func (*ServiceUnavailableHeaders) confirmPasswordResetRes()  {}
-func (*ServiceUnavailableHeaders) createTokenRes()           {}
-func (*ServiceUnavailableHeaders) deactivateUserRes()        {}
-func (*ServiceUnavailableHeaders) deleteUserRes()            {}
-func (*ServiceUnavailableHeaders) getMeRes()                 {}
-func (*ServiceUnavailableHeaders) getReadinessRes()          {}
-func (*ServiceUnavailableHeaders) getUserRes()               {}
-func (*ServiceUnavailableHeaders) listAuditEventsRes()       {}
-func (*ServiceUnavailableHeaders) listDeadLettersRes()       {}
-func (*ServiceUnavailableHeaders) listEventsRes()            {}
-func (*ServiceUnavailableHeaders) listMySessionsRes()        {}
-func (*ServiceUnavailableHeaders) listUsersRes()             {}
-func (*ServiceUnavailableHeaders) logoutRes()                {}
-func (*ServiceUnavailableHeaders) markEmailVerifiedRes()     {}
-func (*ServiceUnavailableHeaders) refreshTokenRes()          {}
-func (*ServiceUnavailableHeaders) registerUserRes()          {}
-func (*ServiceUnavailableHeaders) replayDeadLetterRes()      {}
-func (*ServiceUnavailableHeaders) requestPasswordResetRes()  {}
-func (*ServiceUnavailableHeaders) revokeMyOtherSessionsRes() {}
-func (*ServiceUnavailableHeaders) revokeMySessionRes()       {}
-func (*ServiceUnavailableHeaders) revokeUserSessionsRes()    {}
-func (*ServiceUnavailableHeaders) sendVerificationEmailRes() {}
-func (*ServiceUnavailableHeaders) updateUserRes()            {}
-func (*ServiceUnavailableHeaders) verifyEmailRes()           {}
+func (*SendVerificationEmailServiceUnavailable) sendVerificationEmailRes() {}
 
 // Ref: #/components/schemas/Session
 type Session struct {
@@ -1946,6 +1977,10 @@ type UpdateUserRequestEntityTooLarge Problem
 
 func (*UpdateUserRequestEntityTooLarge) updateUserRes() {}
 
+type UpdateUserServiceUnavailable Problem
+
+func (*UpdateUserServiceUnavailable) updateUserRes() {}
+
 type UpdateUserUnprocessableEntity Problem
 
 func (*UpdateUserUnprocessableEntity) updateUserRes() {}
@@ -2138,3 +2173,7 @@ func (s *VerifyEmailRequest) SetToken(val MailToken) {
 type VerifyEmailRequestEntityTooLarge Problem
 
 func (*VerifyEmailRequestEntityTooLarge) verifyEmailRes() {}
+
+type VerifyEmailServiceUnavailable Problem
+
+func (*VerifyEmailServiceUnavailable) verifyEmailRes() {}

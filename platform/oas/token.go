@@ -1,3 +1,5 @@
+// Package oas is the service's HTTP contract in Go, server and client: ogen generates it from
+// openapi.yaml (make generate), all but this file.
 package oas
 
 import (

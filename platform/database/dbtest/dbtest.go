@@ -93,7 +93,7 @@ func postgresSchemaURL(t testing.TB) string {
 		}
 		t.Skipf("SKIPPED: PostgreSQL unreachable at %s (%v); set TEST_DATABASE_URL or start it. CI=true makes this a failure.", base, err)
 	}
-	defer conn.Close(context.Background())
+	defer func() { _ = conn.Close(context.Background()) }()
 	schema := "t_" + strings.ReplaceAll(uuid.NewString(), "-", "")
 	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema: %v", err)
@@ -106,7 +106,7 @@ func postgresSchemaURL(t testing.TB) string {
 			t.Errorf("drop schema %s: %v", schema, err)
 			return
 		}
-		defer conn.Close(ctx)
+		defer func() { _ = conn.Close(ctx) }()
 		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
 			t.Errorf("drop schema %s: %v", schema, err)
 		}

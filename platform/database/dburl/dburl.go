@@ -44,13 +44,13 @@ func Parse(raw string) (Engine, string, error) {
 	return "", "", errors.New("must start with postgres://, postgresql://, mongodb://, mongodb+srv:// or sqlite://")
 }
 
+// TimeLayout is how times are stored on SQLite.
+const TimeLayout = "2006-01-02 15:04:05.999999999-07:00"
+
 // sqliteDSN turns a path into a DSN of the SQLite driver (ncruces/go-sqlite3): WAL for
 // concurrent readers, a busy timeout instead of instant "database is locked" errors, foreign
 // keys on, and times written as SQLite text with nanoseconds and an offset, which sorts as the
 // times do and is what files of earlier versions hold, read back as time.Time.
-// TimeLayout is how times are stored on SQLite.
-const TimeLayout = "2006-01-02 15:04:05.999999999-07:00"
-
 func sqliteDSN(path string) string {
 	q := url.Values{}
 	q.Add("_pragma", "busy_timeout(5000)")

@@ -68,6 +68,7 @@ func Authorize(actor Actor, action Action, target uuid.UUID) error {
 		if target != uuid.Nil && target == actor.ID {
 			return nil
 		}
+	default: // every other action is for admins only, even on oneself
 	}
 	return &ForbiddenError{Action: action}
 }

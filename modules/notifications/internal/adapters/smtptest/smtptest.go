@@ -209,6 +209,7 @@ func (s *Server) serve(ln net.Listener) {
 	s.log = &testLog{t: s.t}
 	srv.ErrorLog = s.log
 	switch s.tlsMode {
+	case noTLS: // plain SMTP: nothing to add
 	case startTLS:
 		srv.TLSConfig = s.tlsConfig // the server offers STARTTLS when it has a TLS configuration
 	case implicitTLS:

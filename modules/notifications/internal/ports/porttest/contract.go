@@ -14,7 +14,7 @@ import (
 	"github.com/acme/userservice/modules/notifications/internal/ports"
 )
 
-// AddJobsOnceAsksOncePerEvent: an event delivered again (in a later batch, or twice in one)
+// AddJobsOnceAsksOncePerEvent checks that an event delivered again (in a later batch, or twice in one)
 // asks for no second mail, and another handler's events are its own.
 func AddJobsOnceAsksOncePerEvent(t *testing.T, s ports.Store) {
 	t.Helper()
@@ -56,7 +56,7 @@ func AddJobsOnceAsksOncePerEvent(t *testing.T, s ports.Store) {
 	}
 }
 
-// TokensWorkOnceUnlessGivenBack: a token works once, for its purpose, before it expires, and
+// TokensWorkOnceUnlessGivenBack checks that a token works once, for its purpose, before it expires, and
 // of concurrent uses one wins; a use given back (ReleaseToken, at the time of that use) makes
 // it work again, and a release at another time changes nothing.
 func TokensWorkOnceUnlessGivenBack(t *testing.T, s ports.Store) {

@@ -102,7 +102,7 @@ func (s *Store) run(ctx context.Context, fn func(w *work) error) error {
 			select {
 			case <-ctx.Done():
 				return ctx.Err()
-			case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))):
+			case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))): //nolint:gosec // G404: jitter, not a secret
 			}
 		}
 		w := &work{s: s, entries: map[uuid.UUID]*entry{}}

@@ -3,6 +3,9 @@ package mongodb_test
 import (
 	"context"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/acme/userservice/modules/users/internal/adapters/mongodb"
 	"github.com/acme/userservice/modules/users/internal/ports/porttest"
@@ -35,4 +38,22 @@ func TestContract(t *testing.T) {
 			},
 		}
 	})
+}
+
+// TestSessionsReportDatabaseFailures: a read of the user that fails (here, on a cancelled
+// context) is an error, not a user without sessions: an empty list or a revocation that
+// deleted nothing must not pass for success.
+func TestSessionsReportDatabaseFailures(t *testing.T) {
+	t.Parallel()
+	db, _ := mongotest.Database(t)
+	sessions := mongodb.New(db, nil).Sessions()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	user := uuid.Must(uuid.NewV7())
+	if list, err := sessions.List(ctx, user, time.Now()); err == nil {
+		t.Errorf("List on a failing database: %v and no error", list)
+	}
+	if ids, err := sessions.DeleteAll(ctx, user, uuid.Nil); err == nil {
+		t.Errorf("DeleteAll on a failing database: %v and no error", ids)
+	}
 }

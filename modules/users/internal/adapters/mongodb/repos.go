@@ -330,8 +330,12 @@ func (r *sessions) List(ctx context.Context, userID uuid.UUID, now time.Time) ([
 	var out []domain.Session
 	err := r.in(ctx, func(w *work) error {
 		e, err := w.live(ctx, userID)
-		if err != nil {
+		var nf *domain.NotFoundError
+		if errors.As(err, &nf) {
 			return nil // no user, no sessions
+		}
+		if err != nil {
+			return err // the database failed, which is not having no sessions
 		}
 		for _, sd := range e.doc.Sessions {
 			if s := sd.domain(userID); s.Live(now) {
@@ -372,8 +376,12 @@ func (r *sessions) remove(ctx context.Context, userID uuid.UUID, match func(sess
 	err := r.in(ctx, func(w *work) error {
 		ids = nil
 		e, err := w.live(ctx, userID)
-		if err != nil {
+		var nf *domain.NotFoundError
+		if errors.As(err, &nf) {
 			return nil // no user, no sessions
+		}
+		if err != nil {
+			return err // the database failed, which is not having no sessions
 		}
 		kept := e.doc.Sessions[:0:0]
 		for _, sd := range e.doc.Sessions {

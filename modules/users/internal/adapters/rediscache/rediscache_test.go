@@ -235,7 +235,7 @@ func outbox(t *testing.T, db *database.DB) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	for rows.Next() {
 		var typ string
 		if err := rows.Scan(&typ); err != nil {

@@ -22,7 +22,7 @@ func TestAFillAfterAnInvalidationDoesNotRestoreTheOldValue(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	c, err := New(rdb, time.Minute, zaptest.NewLogger(t), prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)

@@ -23,7 +23,7 @@ func TestContract(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				defer rows.Close()
+				defer func() { _ = rows.Close() }()
 				var types []string
 				for rows.Next() {
 					var typ string

@@ -37,9 +37,9 @@ type Store struct {
 type Atomicity int
 
 const (
-	// AnyUsers: a unit of work is one transaction whatever it writes (the SQL engines).
+	// AnyUsers means that a unit of work is one transaction whatever it writes (the SQL engines).
 	AnyUsers Atomicity = iota
-	// OneUser: a unit of work is atomic for one user, and one that would write two fails
+	// OneUser means that a unit of work is atomic for one user, and one that would write two fails
 	// without writing either (MongoDB, whose atomic write is a single document's).
 	OneUser
 )
@@ -380,7 +380,7 @@ func testLookups(t *testing.T, s Store) {
 		}
 		var nf *domain.NotFoundError
 		if _, err := r.GetByEmail(ctx, "nobody@example.com"); !errors.As(err, &nf) {
-			return fmt.Errorf("missing email: got %v, want NotFoundError", err)
+			return fmt.Errorf("missing email: got %w, want NotFoundError", err)
 		}
 		return nil
 	}))
