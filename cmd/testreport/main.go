@@ -17,26 +17,33 @@ import (
 )
 
 func main() {
+	os.Exit(run())
+}
+
+// run reads the run from standard input and returns the exit code: 1 when a test or package
+// failed, 2 when the report itself could not be made.
+func run() int {
 	logPath := flag.String("log", "", "write the full plain-text output of the run to this file")
 	flag.Parse()
-	var log io.Writer = io.Discard
+	log := io.Discard
 	if *logPath != "" {
 		f, err := os.Create(*logPath)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "testreport:", err)
-			os.Exit(2)
+			return 2
 		}
-		defer f.Close()
+		defer func() { _ = f.Close() }()
 		log = f
 	}
 	r := newReport(os.Stdout, log)
 	if err := r.read(os.Stdin); err != nil {
 		fmt.Fprintln(os.Stderr, "testreport:", err)
-		os.Exit(2)
+		return 2
 	}
 	if !r.close() {
-		os.Exit(1)
+		return 1
 	}
+	return 0
 }
 
 // event is one line of `go test -json` (see `go doc test2json`).

@@ -99,7 +99,10 @@ func (h *Hasher) key(password string, salt []byte, p Params, keyLen uint32) ([]b
 	}
 	defer func() { <-h.slots }()
 	n := h.running.Add(1)
-	for p := h.peak.Load(); n > p && !h.peak.CompareAndSwap(p, n); p = h.peak.Load() {
+	for p := h.peak.Load(); n > p; p = h.peak.Load() {
+		if h.peak.CompareAndSwap(p, n) {
+			break
+		}
 	}
 	defer h.running.Add(-1)
 	return argon2.IDKey([]byte(password), salt, p.Iterations, p.Memory, p.Parallelism, keyLen), nil
