@@ -18,7 +18,6 @@ import (
 	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
-	"github.com/acme/userservice/platform/database/mongotest"
 	"github.com/acme/userservice/platform/oas"
 )
 
@@ -57,12 +56,6 @@ func TestTrailOfTheAcceptanceScenario(t *testing.T) {
 	t.Parallel()
 	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		acceptanceTrail(t, apptest.Start(t, engine, fx.Options(users.Module, audit.Module)))
-	})
-	// On MongoDB the events travel from the users' documents through the relay to the trail.
-	t.Run(string(database.MongoDB), func(t *testing.T) {
-		t.Parallel()
-		_, url := mongotest.Database(t)
-		acceptanceTrail(t, apptest.Start(t, database.MongoDB, fx.Options(users.Module, audit.Module), apptest.Env("DATABASE_URL", url)))
 	})
 }
 

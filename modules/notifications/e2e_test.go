@@ -3,11 +3,13 @@ package notifications_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +28,7 @@ import (
 	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
-	"github.com/acme/userservice/platform/database/mongotest"
+	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/oas"
 )
 
@@ -43,21 +45,7 @@ func start(t *testing.T, engine database.Engine, srv *smtptest.Server, opts ...a
 		apptest.Env("SMTP_URL", srv.URL()),
 		apptest.Env("PUBLIC_BASE_URL", "https://app.example.com"),
 	}, opts...)
-	if engine == database.MongoDB {
-		_, url := mongotest.Database(t)
-		opts = append(opts, apptest.Env("DATABASE_URL", url))
-	}
 	return apptest.Start(t, engine, fx.Options(users.Module, audit.Module, notifications.Module), opts...)
-}
-
-// forEngines runs fn on every engine, in parallel: the SQL engines, and MongoDB.
-func forEngines(t *testing.T, fn func(t *testing.T, engine database.Engine)) {
-	t.Helper()
-	apptest.ForEngines(t, fn)
-	t.Run(string(database.MongoDB), func(t *testing.T) {
-		t.Parallel()
-		fn(t, database.MongoDB)
-	})
 }
 
 // mailTo waits for the n-th mail the server received in all and returns it parsed, with the
@@ -119,7 +107,7 @@ func me(t *testing.T, c *oas.Client) *oas.User {
 // used, expired or other-purpose token gets the same 400.
 func TestEmailVerification(t *testing.T) {
 	t.Parallel()
-	forEngines(t, func(t *testing.T, engine database.Engine) {
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
 		u := a.NewUser(t)
@@ -277,7 +265,7 @@ func expire(t *testing.T, a *apptest.App) {
 // mail, whose token sets the password once and ends every session.
 func TestPasswordReset(t *testing.T) {
 	t.Parallel()
-	forEngines(t, func(t *testing.T, engine database.Engine) {
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
 		u := a.NewUser(t)
@@ -371,7 +359,7 @@ func TestPasswordReset(t *testing.T) {
 // go out when it is back.
 func TestMailSurvivesAnSMTPOutage(t *testing.T) {
 	t.Parallel()
-	forEngines(t, outage)
+	apptest.ForEngines(t, outage)
 }
 
 func outage(t *testing.T, engine database.Engine) {
@@ -492,7 +480,7 @@ func withLinks(t *testing.T, a *apptest.App, srv *smtptest.Server) (u apptest.Us
 // the password that a reactivation would revive; it is spent like any void token.
 func TestLinksOfADeactivatedAccountDoNothing(t *testing.T) {
 	t.Parallel()
-	forEngines(t, func(t *testing.T, engine database.Engine) {
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
 		u, verify, reset := withLinks(t, a, srv)
@@ -524,34 +512,20 @@ func TestLinksOfADeactivatedAccountDoNothing(t *testing.T) {
 }
 
 // TestAFailedUseGivesTheTokenBack: when the accounts module fails to do what a token proves
-// (here its table refuses every update), the token is given back: its link works once the
+// (here its storage refuses every update), the token is given back: its link works once the
 // failure is over, where it would otherwise be spent on nothing.
 func TestAFailedUseGivesTheTokenBack(t *testing.T) {
 	t.Parallel()
 	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
-		a := start(t, engine, srv)
+		var refusing atomic.Bool // set only on MongoDB: see refuseAccountUpdates
+		a := start(t, engine, srv, apptest.With(fx.Decorate(func(d identity.Directory) identity.Directory {
+			return refusingWrites{Directory: d, refusing: &refusing}
+		})))
 		u, verify, reset := withLinks(t, a, srv)
 
-		refuse, allow := "CREATE TRIGGER refuse_updates BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-			"DROP TRIGGER refuse_updates"
-		exec := func(q string) {
-			var err error
-			if engine == database.Postgres {
-				_, err = a.DB.Pool.Exec(ctx, q)
-			} else {
-				_, err = a.DB.SQL.Exec(q)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if engine == database.Postgres {
-			exec(`CREATE FUNCTION refuse_updates() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`)
-			refuse, allow = "CREATE TRIGGER refuse_updates BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse_updates()",
-				"DROP TRIGGER refuse_updates ON users"
-		}
-		exec(refuse)
+		refuse, allow := refuseAccountUpdates(t, a, &refusing)
+		refuse()
 		calls := []struct{ path, body string }{
 			{"/auth/verify-email", `{"token":"` + verify + `"}`},
 			{"/auth/password-reset/confirm", `{"token":"` + reset + `","new_password":"a password after all"}`},
@@ -561,7 +535,7 @@ func TestAFailedUseGivesTheTokenBack(t *testing.T) {
 				t.Fatalf("POST %s while the accounts fail: %d %s", c.path, status, body)
 			}
 		}
-		exec(allow)
+		allow()
 		for _, c := range calls {
 			if status, _, body := a.Raw(t, "POST", c.path, "", c.body); status != http.StatusNoContent {
 				t.Fatalf("POST %s once the failure is over: %d %s", c.path, status, body)
@@ -572,12 +546,65 @@ func TestAFailedUseGivesTheTokenBack(t *testing.T) {
 	})
 }
 
+// refuseAccountUpdates returns how to make the accounts module's storage refuse every update of
+// an account, and how to end that. On the SQL engines a trigger on the users table refuses
+// them, so that the failure comes from the database inside the accounts module's transaction.
+// MongoDB has no triggers: there refusing makes the Directory (refusingWrites) fail its
+// writes, as the database would.
+func refuseAccountUpdates(t *testing.T, a *apptest.App, refusing *atomic.Bool) (refuse, allow func()) {
+	t.Helper()
+	exec := func(q string) {
+		var err error
+		if a.DB.Engine == database.Postgres {
+			_, err = a.DB.Pool.Exec(ctx, q)
+		} else {
+			_, err = a.DB.SQL.Exec(q)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	statement := func(q string) func() { return func() { exec(q) } }
+	switch a.DB.Engine {
+	case database.MongoDB:
+		return func() { refusing.Store(true) }, func() { refusing.Store(false) }
+	case database.Postgres:
+		exec(`CREATE FUNCTION refuse_updates() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`)
+		return statement("CREATE TRIGGER refuse_updates BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse_updates()"),
+			statement("DROP TRIGGER refuse_updates ON users")
+	}
+	return statement("CREATE TRIGGER refuse_updates BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
+		statement("DROP TRIGGER refuse_updates")
+}
+
+// refusingWrites is the accounts module's Directory, whose writes fail while refusing is set.
+type refusingWrites struct {
+	identity.Directory
+	refusing *atomic.Bool
+}
+
+var errRefused = errors.New("refused by the test")
+
+func (d refusingWrites) VerifyEmail(ctx context.Context, id uuid.UUID, email string) error {
+	if d.refusing.Load() {
+		return errRefused
+	}
+	return d.Directory.VerifyEmail(ctx, id, email)
+}
+
+func (d refusingWrites) ResetPassword(ctx context.Context, id uuid.UUID, email, password string) error {
+	if d.refusing.Load() {
+		return errRefused
+	}
+	return d.Directory.ResetPassword(ctx, id, email, password)
+}
+
 // TestNoTokensInLogs runs verification, reset (through an SMTP outage) and refresh with every
 // log line captured at debug level and fails if a token, a link or a password appears in any
 // of them.
 func TestNoTokensInLogs(t *testing.T) {
 	t.Parallel()
-	forEngines(t, noTokensInLogs)
+	apptest.ForEngines(t, noTokensInLogs)
 }
 
 func noTokensInLogs(t *testing.T, engine database.Engine) {
