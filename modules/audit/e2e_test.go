@@ -17,6 +17,7 @@ import (
 	"github.com/acme/userservice/modules/users"
 	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/oas"
 )
@@ -31,7 +32,7 @@ var ctx = context.Background()
 func trail(t *testing.T, admin *oas.Client, params oas.ListAuditEventsParams, n int) []oas.AuditEvent {
 	t.Helper()
 	var items []oas.AuditEvent
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	wait.For(t, 10*time.Second, fmt.Sprintf("%d entries in the trail", n), func() error {
 		res, err := admin.ListAuditEvents(ctx, params)
 		if err != nil {
 			t.Fatal(err)
@@ -40,10 +41,11 @@ func trail(t *testing.T, admin *oas.Client, params oas.ListAuditEventsParams, n 
 		if !ok {
 			t.Fatalf("list: %T %+v", res, res)
 		}
-		if items = page.Items; len(items) >= n || time.Now().After(deadline) {
-			break
+		if items = page.Items; len(items) < n {
+			return fmt.Errorf("%d entries: %+v", len(items), items)
 		}
-	}
+		return nil
+	})
 	if len(items) != n {
 		t.Fatalf("the trail has %d entries, want %d: %+v", len(items), n, items)
 	}

@@ -27,6 +27,7 @@ import (
 	"github.com/acme/userservice/modules/users"
 	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/oas"
@@ -166,22 +167,20 @@ func TestEmailVerification(t *testing.T) {
 // trail waits until the audit trail about the user holds every one of types.
 func trail(t *testing.T, admin *oas.Client, user uuid.UUID, types ...string) {
 	t.Helper()
-	var seen map[string]bool
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	wait.For(t, 10*time.Second, fmt.Sprintf("every one of %v in the trail", types), func() error {
 		res, err := admin.ListAuditEvents(ctx, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(user), Limit: oas.NewOptInt(100)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen = map[string]bool{}
+		seen := map[string]bool{}
 		for _, e := range res.(*oas.AuditEventPage).Items {
 			seen[e.Type] = true
 		}
-		missing := slices.DeleteFunc(slices.Clone(types), func(typ string) bool { return seen[typ] })
-		if len(missing) == 0 {
-			return
+		if missing := slices.DeleteFunc(slices.Clone(types), func(typ string) bool { return seen[typ] }); len(missing) > 0 {
+			return fmt.Errorf("the trail has %v, without %v", seen, missing)
 		}
-	}
-	t.Fatalf("the trail has %v, want every one of %v", seen, types)
+		return nil
+	})
 }
 
 // TestResendIsThrottled: a user may ask for the verification mail again, a few times.
@@ -420,6 +419,17 @@ func count(t *testing.T, a *apptest.App, table string) int {
 	return n
 }
 
+// noJobs waits until no mail job is waiting: each was sent, dropped or ended.
+func noJobs(t *testing.T, a *apptest.App, what string) {
+	t.Helper()
+	wait.For(t, 30*time.Second, what, func() error {
+		if n := count(t, a, "mail_jobs"); n > 0 {
+			return fmt.Errorf("%d jobs waiting", n)
+		}
+		return nil
+	})
+}
+
 // TestARefusedMailboxIsNotRetried: a recipient the mail server refuses for good ends its job at
 // once, while the other mails go out.
 func TestARefusedMailboxIsNotRetried(t *testing.T) {
@@ -431,11 +441,8 @@ func TestARefusedMailboxIsNotRetried(t *testing.T) {
 	}
 	u := a.NewUser(t)
 	mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
-	for deadline := time.Now().Add(30 * time.Second); count(t, a, "mail_jobs") > 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the refused mailbox's job is still there: it is being retried")
-		}
-	}
+	// Still there after the wait, the refused mailbox's job would be being retried.
+	noJobs(t, a, "the refused mailbox's job to end rather than be retried")
 	if n := count(t, a, "mail_tokens"); n != 1 {
 		t.Fatalf("%d tokens stored, want only the sent mail's", n)
 	}
@@ -456,11 +463,7 @@ func TestNoMailToAnAddressLeft(t *testing.T) {
 	}
 	srv.Restart()
 	mailTo(t, srv, 1, moved, "Verify your email address", "/verify-email")
-	for deadline := time.Now().Add(30 * time.Second); count(t, a, "mail_jobs") > 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the jobs for the old address are still there")
-		}
-	}
+	noJobs(t, a, "the jobs for the old address to end")
 	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("%d mails, want only the one to the new address", n)
 	}
@@ -618,11 +621,7 @@ func noTokensInLogs(t *testing.T, engine database.Engine) {
 	// The reset's mail fails first, so that the sender's retries are logged too.
 	srv.Stop()
 	a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
-	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessage("mail").Len() == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no retry of the reset mail was logged")
-		}
-	}
+	wait.Until(t, 10*time.Second, "a retry of the reset mail, logged", func() bool { return logs.FilterMessage("mail").Len() > 0 })
 	srv.Restart()
 	reset := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
 	const newPassword = "the reset password"

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events/natstest"
 )
@@ -52,7 +53,7 @@ func TestNATSDeliversThroughAnOutage(t *testing.T) {
 	for n := range 10 {
 		h.append(t, event(t, fmt.Sprintf("s%d", n%2), n))
 	}
-	eventually(t, "10 deliveries", func() bool { return len(h.recorded()) >= 10 })
+	wait.Until(t, patience, "10 deliveries", func() bool { return len(h.recorded()) >= 10 })
 	// A handler records before its acknowledgement is sent, and JetStream redelivers what it
 	// has no acknowledgement of: give the last ones time to land before the broker stops.
 	time.Sleep(200 * time.Millisecond)
@@ -66,7 +67,7 @@ func TestNATSDeliversThroughAnOutage(t *testing.T) {
 		t.Fatalf("with the broker down the outbox holds %d events (%v); want them kept", pending, err)
 	}
 	srv.Restart()
-	eventually(t, "the outage's events", func() bool { return len(h.recorded()) >= 20 })
+	wait.Until(t, patience, "the outage's events", func() bool { return len(h.recorded()) >= 20 })
 
 	// The relay publishes an event again (as after a crash between publish and commit).
 	again := h.recorded()[:3]
@@ -92,7 +93,7 @@ func TestNATSTwoInstancesHandleEachEventOnce(t *testing.T) {
 	for n := range 40 {
 		h.append(t, event(t, fmt.Sprintf("s%d", n%4), n))
 	}
-	eventually(t, "40 deliveries", func() bool { return len(h.recorded()) >= 40 })
+	wait.Until(t, patience, "40 deliveries", func() bool { return len(h.recorded()) >= 40 })
 	time.Sleep(300 * time.Millisecond)
 	seen := h.recorded()
 	once(t, seen, 40)
