@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -450,6 +451,30 @@ func walkFeed(t *testing.T, s store, want int) {
 	}, wait.Every(2*time.Millisecond))
 }
 
+// countingStore is a store that watches the relay's passes over the outbox (its deliver
+// calls), each once it has returned: what it published handled, what it had to commit
+// committed.
+type countingStore struct {
+	store
+	// delivers counts the passes.
+	delivers atomic.Int64
+	// failedBatch is how many events the last failed pass offered the broker.
+	failedBatch atomic.Int64
+}
+
+func (s *countingStore) deliver(ctx context.Context, limit int, publish func(context.Context, []Event) (int, error)) (int, error) {
+	var offered int
+	n, err := s.store.deliver(ctx, limit, func(ctx context.Context, evs []Event) (int, error) {
+		offered = len(evs)
+		return publish(ctx, evs)
+	})
+	if err != nil {
+		s.failedBatch.Store(int64(offered))
+	}
+	s.delivers.Add(1)
+	return n, err
+}
+
 // isAfter reports whether p comes after q in the feed's order.
 func isAfter(p, q Position) bool {
 	if p.Tx != q.Tx {
@@ -477,8 +502,11 @@ func TestTheFeedWaitsForEarlierTransactions(t *testing.T) {
 	if entries, err := h.store.feed(ctx, Position{}, "", 10); err != nil || len(entries) != 0 {
 		t.Fatalf("the feed showed %d events while an earlier writer was open (%v)", len(entries), err)
 	}
+	// The relay had its chances: it went over the outbox, the late event committed, twice.
+	passes := &countingStore{store: h.store}
+	h.store = passes
 	h.relay(t)
-	time.Sleep(100 * time.Millisecond) // the relay's poll is 20 ms: it had its chances
+	wait.Until(t, patience, "two passes of the relay", func() bool { return passes.delivers.Load() >= 2 })
 	if seen := h.recorded(); len(seen) != 0 {
 		t.Fatalf("the relay published %d events while an earlier writer was open", len(seen))
 	}
