@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"net"
 	"net/http"
@@ -14,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/acme/userservice/platform/apptest/wait"
 )
 
 // repoRoot is the repository this test runs in.
@@ -291,12 +294,13 @@ func serve(t *testing.T, bin string) string {
 	}
 	t.Cleanup(func() { cancel(); _ = cmd.Wait() })
 	base := "http://" + addr
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if resp, err := http.Get(base + "/livez"); err == nil {
-			_ = resp.Body.Close()
-			return base
+	wait.For(t, 20*time.Second, "the service to start", func() error {
+		resp, err := http.Get(base + "/livez")
+		if err != nil {
+			return fmt.Errorf("%w; its stderr: %s", err, stderr.String())
 		}
-	}
-	t.Fatalf("the service did not start: %s", stderr.String())
-	return ""
+		_ = resp.Body.Close()
+		return nil
+	})
+	return base
 }

@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
 	"github.com/acme/userservice/platform/database/mongotest"
@@ -309,19 +310,14 @@ func testGracefulShutdown(t *testing.T, bin string) {
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	refused := false
-	for range 50 {
+	wait.For(t, 5*time.Second, "new connections to be refused after SIGTERM", func() error {
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err != nil {
-			refused = true
-			break
+			return nil
 		}
 		_ = c.Close()
-		time.Sleep(20 * time.Millisecond)
-	}
-	if !refused {
-		t.Error("new connections were still accepted after SIGTERM")
-	}
+		return errors.New("a new connection was accepted")
+	})
 
 	fmt.Fprint(conn, body[half:])
 	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
@@ -391,13 +387,12 @@ func startServe(t *testing.T, bin string, env map[string]string) (*exec.Cmd, *by
 // test with its stderr after 20 s.
 func waitReady(t *testing.T, base string, stderr *bytes.Buffer) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !ready(base) {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s did not become ready:\n%s", base, stderr.String())
+	wait.For(t, 20*time.Second, base+" to be ready", func() error {
+		if ready(base) {
+			return nil
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return fmt.Errorf("not ready; its stderr:\n%s", stderr.String())
+	})
 }
 
 // ready reports whether the instance at base answers GET /readyz with 200.

@@ -17,6 +17,7 @@ import (
 
 	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
 	"github.com/acme/userservice/platform/events"
@@ -49,15 +50,12 @@ func checkEventsOnce(t *testing.T, dbURL string, emails []string) {
 		return n
 	}
 	users := count("SELECT count(*) FROM users")
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if count("SELECT count(*) FROM audit_events WHERE type = 'userservice.user.registered.v1'") >= users {
-			break
+	wait.For(t, 30*time.Second, "the trail to catch up with the users", func() error {
+		if entries := count("SELECT count(*) FROM audit_events WHERE type = 'userservice.user.registered.v1'"); entries < users {
+			return fmt.Errorf("%d users, %d registrations in the trail, %d events pending", users, entries, count(pendingSQL))
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the trail did not catch up: %d users, %d entries, %d events pending", users,
-				count("SELECT count(*) FROM audit_events"), count(pendingSQL))
-		}
-	}
+		return nil
+	})
 	for _, email := range emails {
 		if n := count(`SELECT count(*) FROM event_outbox e JOIN users u ON e.envelope::json->>'subject' = u.user_id::text
 			WHERE u.email = $1 AND e.type = 'userservice.user.registered.v1'`, email); n != 1 {
@@ -209,15 +207,14 @@ func TestDeadLettersListedAndReplayed(t *testing.T) {
 			t.Fatal(err)
 		}
 		var dead *oas.DeadLetterList
-		for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		wait.Until(t, 15*time.Second, "a dead letter", func() bool {
 			res, err := admin.Client.ListDeadLetters(ctx, oas.ListDeadLettersParams{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if dead = res.(*oas.DeadLetterList); len(dead.Items) > 0 || time.Now().After(deadline) {
-				break
-			}
-		}
+			dead = res.(*oas.DeadLetterList)
+			return len(dead.Items) > 0
+		})
 		if len(dead.Items) != 1 {
 			t.Fatalf("dead letters: %+v", dead.Items)
 		}
@@ -272,15 +269,14 @@ func TestEventsWithTheSmallestPool(t *testing.T) {
 		a.register(t, fmt.Sprintf("small_%d", i), fmt.Sprintf("small_%d@example.com", i))
 	}
 	params := oas.ListAuditEventsParams{Type: oas.NewOptString(userevents.TypeRegistered)}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+	wait.For(t, 10*time.Second, "6 registrations in the trail (the five and the admin)", func() error {
 		res, err := admin.Client.ListAuditEvents(ctx, params)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if n := len(res.(*oas.AuditEventPage).Items); n == 6 { // the five and the admin
-			return
-		} else if time.Now().After(deadline) {
-			t.Fatalf("the trail has %d of 6 registrations", n)
+		if n := len(res.(*oas.AuditEventPage).Items); n != 6 {
+			return fmt.Errorf("the trail has %d", n)
 		}
-	}
+		return nil
+	})
 }

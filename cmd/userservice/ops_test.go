@@ -28,6 +28,7 @@ import (
 
 	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
 	"github.com/acme/userservice/platform/oas"
@@ -142,17 +143,12 @@ func TestDatabaseOutage(t *testing.T) {
 	}
 
 	cluster.Start(t)
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		status, _, _ := get(t, a.Base+"/readyz")
-		if status == http.StatusOK {
-			break
+	wait.For(t, 30*time.Second, "the service to recover", func() error {
+		if status, _, body := get(t, a.Base+"/readyz"); status != http.StatusOK {
+			return fmt.Errorf("readyz: %d %s", status, body)
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the service did not recover")
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
+		return nil
+	})
 	a.register(t, "after", "after@example.com")
 	// The user registered before the outage is still there.
 	res, err := a.Client.RegisterUser(ctx, &oas.RegisterUserRequest{Username: "again", Email: "before@example.com"})
@@ -407,30 +403,31 @@ func TestChangesFeed(t *testing.T) {
 			}
 			// Catch up: page until the feed has every registration so far (the relay is
 			// asynchronous), keeping the cursor for the next round.
-			for deadline := time.Now().Add(10 * time.Second); len(seen) < len(registered)+1; {
-				if time.Now().After(deadline) {
-					t.Fatalf("the feed shows %d of %d registrations", len(seen), len(registered)+1)
-				}
-				res, err := admin.Client.ListEvents(ctx, params)
-				if err != nil {
-					t.Fatal(err)
-				}
-				page := res.(*oas.EventPage)
-				for _, e := range page.Items {
-					subject := e.Subject.Or("")
-					if seen[subject] {
-						t.Fatalf("event about %s fed twice", subject)
+			want := len(registered) + 1 // and the admin
+			wait.For(t, 10*time.Second, fmt.Sprintf("%d registrations in the feed", want), func() error {
+				for len(seen) < want { // page on while there are pages; wait once caught up
+					res, err := admin.Client.ListEvents(ctx, params)
+					if err != nil {
+						t.Fatal(err)
 					}
-					seen[subject] = true
-					if e.Specversion != "1.0" || e.Source != "userservice/users" || e.Type != userevents.TypeRegistered {
-						t.Fatalf("event %+v", e)
+					page := res.(*oas.EventPage)
+					for _, e := range page.Items {
+						subject := e.Subject.Or("")
+						if seen[subject] {
+							t.Fatalf("event about %s fed twice", subject)
+						}
+						seen[subject] = true
+						if e.Specversion != "1.0" || e.Source != "userservice/users" || e.Type != userevents.TypeRegistered {
+							t.Fatalf("event %+v", e)
+						}
+					}
+					params.After = oas.NewOptString(page.NextCursor)
+					if len(page.Items) == 0 {
+						return fmt.Errorf("the feed shows %d", len(seen))
 					}
 				}
-				params.After = oas.NewOptString(page.NextCursor)
-				if len(page.Items) == 0 {
-					time.Sleep(10 * time.Millisecond)
-				}
-			}
+				return nil
+			})
 		}
 		for _, id := range registered {
 			if !seen[id] {

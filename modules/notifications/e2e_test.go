@@ -3,11 +3,13 @@ package notifications_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,8 +27,9 @@ import (
 	"github.com/acme/userservice/modules/users"
 	userevents "github.com/acme/userservice/modules/users/events"
 	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
-	"github.com/acme/userservice/platform/database/mongotest"
+	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/oas"
 )
 
@@ -43,21 +46,7 @@ func start(t *testing.T, engine database.Engine, srv *smtptest.Server, opts ...a
 		apptest.Env("SMTP_URL", srv.URL()),
 		apptest.Env("PUBLIC_BASE_URL", "https://app.example.com"),
 	}, opts...)
-	if engine == database.MongoDB {
-		_, url := mongotest.Database(t)
-		opts = append(opts, apptest.Env("DATABASE_URL", url))
-	}
 	return apptest.Start(t, engine, fx.Options(users.Module, audit.Module, notifications.Module), opts...)
-}
-
-// forEngines runs fn on every engine, in parallel: the SQL engines, and MongoDB.
-func forEngines(t *testing.T, fn func(t *testing.T, engine database.Engine)) {
-	t.Helper()
-	apptest.ForEngines(t, fn)
-	t.Run(string(database.MongoDB), func(t *testing.T) {
-		t.Parallel()
-		fn(t, database.MongoDB)
-	})
 }
 
 // mailTo waits for the n-th mail the server received in all and returns it parsed, with the
@@ -119,7 +108,7 @@ func me(t *testing.T, c *oas.Client) *oas.User {
 // used, expired or other-purpose token gets the same 400.
 func TestEmailVerification(t *testing.T) {
 	t.Parallel()
-	forEngines(t, func(t *testing.T, engine database.Engine) {
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
 		u := a.NewUser(t)
@@ -178,22 +167,20 @@ func TestEmailVerification(t *testing.T) {
 // trail waits until the audit trail about the user holds every one of types.
 func trail(t *testing.T, admin *oas.Client, user uuid.UUID, types ...string) {
 	t.Helper()
-	var seen map[string]bool
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+	wait.For(t, 10*time.Second, fmt.Sprintf("every one of %v in the trail", types), func() error {
 		res, err := admin.ListAuditEvents(ctx, oas.ListAuditEventsParams{UserID: oas.NewOptUUID(user), Limit: oas.NewOptInt(100)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		seen = map[string]bool{}
+		seen := map[string]bool{}
 		for _, e := range res.(*oas.AuditEventPage).Items {
 			seen[e.Type] = true
 		}
-		missing := slices.DeleteFunc(slices.Clone(types), func(typ string) bool { return seen[typ] })
-		if len(missing) == 0 {
-			return
+		if missing := slices.DeleteFunc(slices.Clone(types), func(typ string) bool { return seen[typ] }); len(missing) > 0 {
+			return fmt.Errorf("the trail has %v, without %v", seen, missing)
 		}
-	}
-	t.Fatalf("the trail has %v, want every one of %v", seen, types)
+		return nil
+	})
 }
 
 // TestResendIsThrottled: a user may ask for the verification mail again, a few times.
@@ -277,7 +264,7 @@ func expire(t *testing.T, a *apptest.App) {
 // mail, whose token sets the password once and ends every session.
 func TestPasswordReset(t *testing.T) {
 	t.Parallel()
-	forEngines(t, func(t *testing.T, engine database.Engine) {
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
 		u := a.NewUser(t)
@@ -345,8 +332,11 @@ func TestPasswordReset(t *testing.T) {
 			"userservice.notifications.password_reset_sent.v1", userevents.TypePasswordReset, userevents.TypeEmailVerified,
 			userevents.TypeSessionRevoked)
 
-		// No mail went to the unknown address, and none is on its way.
-		time.Sleep(300 * time.Millisecond)
+		// No mail went to the unknown address, and none is on its way: once the sender has dealt
+		// with every job (the reset request stored its own, if any, before it was answered; the
+		// admin's verification is dropped, their address being verified), only the known
+		// address's two mails went out.
+		noJobs(t, a, "the sender to deal with every job")
 		if n := len(srv.Messages()); n != 2 {
 			t.Fatalf("%d mails, want 2", n)
 		}
@@ -371,18 +361,23 @@ func TestPasswordReset(t *testing.T) {
 // go out when it is back.
 func TestMailSurvivesAnSMTPOutage(t *testing.T) {
 	t.Parallel()
-	forEngines(t, outage)
+	apptest.ForEngines(t, outage)
 }
 
 func outage(t *testing.T, engine database.Engine) {
 	srv := smtptest.Start(t)
-	a := start(t, engine, srv)
+	core, logs := observer.New(zapcore.WarnLevel)
+	a := start(t, engine, srv, apptest.With(fx.Decorate(func(*zap.Logger) *zap.Logger { return zap.New(core) })))
 	srv.Stop()
 	u := a.NewUser(t)
 	if status, _, _ := a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`); status != http.StatusAccepted {
 		t.Fatalf("reset with the mail server down: %d", status)
 	}
-	time.Sleep(1500 * time.Millisecond) // a few failed attempts
+	// Each mail fails twice (the sender logs every failed attempt), so that what an attempt
+	// leaves behind, and a retry after a failed one, are both put to the test.
+	wait.For(t, 30*time.Second, "two failed attempts of each mail", func() error {
+		return failedAttempts(logs, 2, "verify_email", "reset_password")
+	})
 	if n := len(srv.Messages()); n != 0 {
 		t.Fatalf("%d mails while the server was down", n)
 	}
@@ -403,6 +398,25 @@ func outage(t *testing.T, engine database.Engine) {
 	if n := count(t, a, "mail_tokens"); n != 2 {
 		t.Fatalf("%d tokens stored for 2 mails", n)
 	}
+}
+
+// failedAttempts returns nil once the sender has logged the attempt-th failed attempt of a mail
+// of each purpose, or what it has not logged yet.
+func failedAttempts(logs *observer.ObservedLogs, attempt int, purposes ...string) error {
+	var missing []string
+	for _, p := range purposes {
+		want := fmt.Sprintf("(%s), attempt %d,", p, attempt)
+		if logs.Filter(func(e observer.LoggedEntry) bool {
+			cause, _ := e.ContextMap()["error"].(string)
+			return e.Message == "mail" && strings.Contains(cause, want)
+		}).Len() == 0 {
+			missing = append(missing, want)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("no log of %v", missing)
+	}
+	return nil
 }
 
 // count returns how many rows table has (on MongoDB, live documents its collection has).
@@ -432,6 +446,17 @@ func count(t *testing.T, a *apptest.App, table string) int {
 	return n
 }
 
+// noJobs waits until no mail job is waiting: each was sent, dropped or ended.
+func noJobs(t *testing.T, a *apptest.App, what string) {
+	t.Helper()
+	wait.For(t, 30*time.Second, what, func() error {
+		if n := count(t, a, "mail_jobs"); n > 0 {
+			return fmt.Errorf("%d jobs waiting", n)
+		}
+		return nil
+	})
+}
+
 // TestARefusedMailboxIsNotRetried: a recipient the mail server refuses for good ends its job at
 // once, while the other mails go out.
 func TestARefusedMailboxIsNotRetried(t *testing.T) {
@@ -443,11 +468,8 @@ func TestARefusedMailboxIsNotRetried(t *testing.T) {
 	}
 	u := a.NewUser(t)
 	mailTo(t, srv, 1, u.Email, "Verify your email address", "/verify-email")
-	for deadline := time.Now().Add(30 * time.Second); count(t, a, "mail_jobs") > 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the refused mailbox's job is still there: it is being retried")
-		}
-	}
+	// Still there after the wait, the refused mailbox's job would be being retried.
+	noJobs(t, a, "the refused mailbox's job to end rather than be retried")
 	if n := count(t, a, "mail_tokens"); n != 1 {
 		t.Fatalf("%d tokens stored, want only the sent mail's", n)
 	}
@@ -468,11 +490,7 @@ func TestNoMailToAnAddressLeft(t *testing.T) {
 	}
 	srv.Restart()
 	mailTo(t, srv, 1, moved, "Verify your email address", "/verify-email")
-	for deadline := time.Now().Add(30 * time.Second); count(t, a, "mail_jobs") > 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the jobs for the old address are still there")
-		}
-	}
+	noJobs(t, a, "the jobs for the old address to end")
 	if n := len(srv.Messages()); n != 1 {
 		t.Fatalf("%d mails, want only the one to the new address", n)
 	}
@@ -492,7 +510,7 @@ func withLinks(t *testing.T, a *apptest.App, srv *smtptest.Server) (u apptest.Us
 // the password that a reactivation would revive; it is spent like any void token.
 func TestLinksOfADeactivatedAccountDoNothing(t *testing.T) {
 	t.Parallel()
-	forEngines(t, func(t *testing.T, engine database.Engine) {
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
 		a := start(t, engine, srv)
 		u, verify, reset := withLinks(t, a, srv)
@@ -524,34 +542,20 @@ func TestLinksOfADeactivatedAccountDoNothing(t *testing.T) {
 }
 
 // TestAFailedUseGivesTheTokenBack: when the users module fails to do what a token proves
-// (here its table refuses every update), the token is given back: its link works once the
+// (here its storage refuses every update), the token is given back: its link works once the
 // failure is over, where it would otherwise be spent on nothing.
 func TestAFailedUseGivesTheTokenBack(t *testing.T) {
 	t.Parallel()
 	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) {
 		srv := smtptest.Start(t)
-		a := start(t, engine, srv)
+		var refusing atomic.Bool // set only on MongoDB: see refuseAccountUpdates
+		a := start(t, engine, srv, apptest.With(fx.Decorate(func(d identity.Directory) identity.Directory {
+			return refusingWrites{Directory: d, refusing: &refusing}
+		})))
 		u, verify, reset := withLinks(t, a, srv)
 
-		refuse, allow := "CREATE TRIGGER refuse_updates BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'refused by the test'); END",
-			"DROP TRIGGER refuse_updates"
-		exec := func(q string) {
-			var err error
-			if engine == database.Postgres {
-				_, err = a.DB.Pool.Exec(ctx, q)
-			} else {
-				_, err = a.DB.SQL.Exec(q)
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-		}
-		if engine == database.Postgres {
-			exec(`CREATE FUNCTION refuse_updates() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`)
-			refuse, allow = "CREATE TRIGGER refuse_updates BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse_updates()",
-				"DROP TRIGGER refuse_updates ON users"
-		}
-		exec(refuse)
+		refuse, allow := refuseAccountUpdates(t, a, &refusing)
+		refuse()
 		calls := []struct{ path, body string }{
 			{"/auth/verify-email", `{"token":"` + verify + `"}`},
 			{"/auth/password-reset/confirm", `{"token":"` + reset + `","new_password":"a password after all"}`},
@@ -561,7 +565,7 @@ func TestAFailedUseGivesTheTokenBack(t *testing.T) {
 				t.Fatalf("POST %s while the accounts fail: %d %s", c.path, status, body)
 			}
 		}
-		exec(allow)
+		allow()
 		for _, c := range calls {
 			if status, _, body := a.Raw(t, "POST", c.path, "", c.body); status != http.StatusNoContent {
 				t.Fatalf("POST %s once the failure is over: %d %s", c.path, status, body)
@@ -572,12 +576,65 @@ func TestAFailedUseGivesTheTokenBack(t *testing.T) {
 	})
 }
 
+// refuseAccountUpdates returns how to make the accounts module's storage refuse every update of
+// an account, and how to end that. On the SQL engines a trigger on the users table refuses
+// them, so that the failure comes from the database inside the accounts module's transaction.
+// MongoDB has no triggers: there refusing makes the Directory (refusingWrites) fail its
+// writes, as the database would.
+func refuseAccountUpdates(t *testing.T, a *apptest.App, refusing *atomic.Bool) (refuse, allow func()) {
+	t.Helper()
+	exec := func(q string) {
+		var err error
+		if a.DB.Engine == database.Postgres {
+			_, err = a.DB.Pool.Exec(ctx, q)
+		} else {
+			_, err = a.DB.SQL.Exec(q)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	statement := func(q string) func() { return func() { exec(q) } }
+	switch a.DB.Engine {
+	case database.MongoDB:
+		return func() { refusing.Store(true) }, func() { refusing.Store(false) }
+	case database.Postgres:
+		exec(`CREATE FUNCTION refuse_updates() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`)
+		return statement("CREATE TRIGGER refuse_updates BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse_updates()"),
+			statement("DROP TRIGGER refuse_updates ON users")
+	}
+	return statement("CREATE TRIGGER refuse_updates BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
+		statement("DROP TRIGGER refuse_updates")
+}
+
+// refusingWrites is the accounts module's Directory, whose writes fail while refusing is set.
+type refusingWrites struct {
+	identity.Directory
+	refusing *atomic.Bool
+}
+
+var errRefused = errors.New("refused by the test")
+
+func (d refusingWrites) VerifyEmail(ctx context.Context, id uuid.UUID, email string) error {
+	if d.refusing.Load() {
+		return errRefused
+	}
+	return d.Directory.VerifyEmail(ctx, id, email)
+}
+
+func (d refusingWrites) ResetPassword(ctx context.Context, id uuid.UUID, email, password string) error {
+	if d.refusing.Load() {
+		return errRefused
+	}
+	return d.Directory.ResetPassword(ctx, id, email, password)
+}
+
 // TestNoTokensInLogs runs verification, reset (through an SMTP outage) and refresh with every
 // log line captured at debug level and fails if a token, a link or a password appears in any
 // of them.
 func TestNoTokensInLogs(t *testing.T) {
 	t.Parallel()
-	forEngines(t, noTokensInLogs)
+	apptest.ForEngines(t, noTokensInLogs)
 }
 
 func noTokensInLogs(t *testing.T, engine database.Engine) {
@@ -591,11 +648,7 @@ func noTokensInLogs(t *testing.T, engine database.Engine) {
 	// The reset's mail fails first, so that the sender's retries are logged too.
 	srv.Stop()
 	a.Raw(t, "POST", "/auth/password-reset", "", `{"email":"`+u.Email+`"}`)
-	for deadline := time.Now().Add(10 * time.Second); logs.FilterMessage("mail").Len() == 0; time.Sleep(20 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("no retry of the reset mail was logged")
-		}
-	}
+	wait.Until(t, 10*time.Second, "a retry of the reset mail, logged", func() bool { return logs.FilterMessage("mail").Len() > 0 })
 	srv.Restart()
 	reset := mailTo(t, srv, 2, u.Email, "Reset your password", "/reset-password")
 	const newPassword = "the reset password"

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,8 +16,10 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/acme/userservice/platform/apptest"
+	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/oas"
+	"github.com/acme/userservice/platform/token"
 )
 
 // forged returns token with its payload replaced, keeping the header and signature.
@@ -74,19 +77,54 @@ func TestAuthentication(t *testing.T) {
 	})
 }
 
+// TestExpiredToken: an access token works for its whole lifetime (JWT_TTL) and not after. The
+// tokens are signed and verified on a clock the test moves, rather than waiting for the real
+// one.
 func TestExpiredToken(t *testing.T) {
 	t.Parallel()
-	a := startAPI(t, database.SQLite, apptest.Env("JWT_TTL", "1s"))
+	clock := &manualClock{now: time.Now()}
+	a := startAPI(t, database.SQLite, apptest.With(fx.Decorate(func(_ *token.Signer, cfg config.Config) (*token.Signer, error) {
+		return token.New([]byte(cfg.JWTSecret), cfg.JWTTTL, clock.Now)
+	})))
 	a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
 	tok := a.Login(t, "alice@example.com", "alice's password")
-	if status, _, _ := a.Raw(t, "GET", "/users/me", tok, ""); status != http.StatusOK {
-		t.Fatalf("fresh token: %d", status)
+	// JWT times have one-second resolution: a second either side of the expiry is past any
+	// rounding.
+	steps := []struct {
+		name    string
+		advance time.Duration
+		want    int
+	}{
+		{"fresh", 0, http.StatusOK},
+		{"a second before its expiry", a.Config.JWTTTL - time.Second, http.StatusOK},
+		{"a second after its expiry", 2 * time.Second, http.StatusUnauthorized},
 	}
-	// JWT times have one-second resolution: two seconds is past any rounding.
-	time.Sleep(2100 * time.Millisecond)
-	if status, h, _ := a.Raw(t, "GET", "/users/me", tok, ""); status != http.StatusUnauthorized || h.Get("WWW-Authenticate") != "Bearer" {
-		t.Fatalf("expired token: %d", status)
+	for _, s := range steps {
+		clock.advance(s.advance)
+		status, h, _ := a.Raw(t, "GET", "/users/me", tok, "")
+		if status != s.want || (status == http.StatusUnauthorized && h.Get("WWW-Authenticate") != "Bearer") {
+			t.Fatalf("a token %s: %d %q; want %d", s.name, status, h.Get("WWW-Authenticate"), s.want)
+		}
 	}
+}
+
+// manualClock tells the time it is set to.
+type manualClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// Now returns the clock's time.
+func (c *manualClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *manualClock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
 }
 
 func TestLoginFailuresAreIndistinguishable(t *testing.T) {

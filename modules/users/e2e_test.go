@@ -17,7 +17,6 @@ import (
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
-	"github.com/acme/userservice/platform/database/mongotest"
 	"github.com/acme/userservice/platform/oas"
 )
 
@@ -34,16 +33,10 @@ func startAPI(t *testing.T, engine database.Engine, opts ...apptest.Option) *api
 	return &api{apptest.Start(t, engine, users.Module, opts...)}
 }
 
-// forEngine runs fn on every engine, in parallel: the SQL engines, and MongoDB, which the
-// users module (alone of the modules) has an adapter for.
+// forEngine runs fn on the application started on every engine, in parallel.
 func forEngine(t *testing.T, fn func(t *testing.T, a *api)) {
 	t.Helper()
 	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) { fn(t, startAPI(t, engine)) })
-	t.Run(string(database.MongoDB), func(t *testing.T) {
-		t.Parallel()
-		_, url := mongotest.Database(t)
-		fn(t, startAPI(t, database.MongoDB, apptest.Env("DATABASE_URL", url)))
-	})
 }
 
 var ctx = context.Background()

@@ -1,5 +1,5 @@
 // Package apptest is the test kit of modules: it starts the whole application in-process, as
-// `userservice serve` does, on a fresh database of either engine and a free port, and gives
+// `userservice serve` does, on a fresh database of any engine and a free port, and gives
 // generated clients (platform/oas) whose every request and response is checked against
 // openapi.yaml by an independent validator, logged in as a new user or a new admin.
 //
@@ -11,6 +11,11 @@
 //		alice := a.NewUser(t)
 //		res, err := alice.Client.CreateNote(ctx, ...)
 //	})
+//
+// ForEngines runs it on SQLite, PostgreSQL and MongoDB. A test that cannot run on one says so,
+// and the run shows it skipped with the reason:
+//
+//	apptest.ForEngines(t, fn, apptest.SkipEngine(database.MongoDB, "the module has no MongoDB adapter"))
 package apptest
 
 import (
@@ -31,6 +36,7 @@ import (
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
+	"github.com/acme/userservice/platform/database/mongotest"
 	"github.com/acme/userservice/platform/httpserver"
 	"github.com/acme/userservice/platform/identity"
 	"github.com/acme/userservice/platform/oas"
@@ -71,11 +77,33 @@ func Env(name, value string) Option { return func(o *options) { o.env[name] = va
 // With adds fx options to the application, such as fx.Decorate to replace a logger.
 func With(opt fx.Option) Option { return func(o *options) { o.opts = append(o.opts, opt) } }
 
-// ForEngines runs fn as a parallel subtest on every storage engine.
-func ForEngines(t *testing.T, fn func(t *testing.T, engine database.Engine)) {
+// Engines are the storage engines the service runs on, every one of which ForEngines tests:
+// the SQL engines of dbtest, and MongoDB.
+func Engines() []database.Engine { return append(dbtest.Engines(), database.MongoDB) }
+
+// EngineOption changes how ForEngines runs a test.
+type EngineOption func(skips map[database.Engine]string)
+
+// SkipEngine makes ForEngines skip the engine, saying why: for a test of what the engine does
+// not have, such as a module without an adapter for it. The engine's subtest is still there,
+// skipped with the reason, so that the gap shows in every run rather than by omission.
+func SkipEngine(engine database.Engine, reason string) EngineOption {
+	return func(skips map[database.Engine]string) { skips[engine] = reason }
+}
+
+// ForEngines runs fn as a parallel subtest on every storage engine (Engines), except those
+// skipped with SkipEngine.
+func ForEngines(t *testing.T, fn func(t *testing.T, engine database.Engine), opts ...EngineOption) {
 	t.Helper()
-	for _, engine := range dbtest.Engines() {
+	skips := map[database.Engine]string{}
+	for _, opt := range opts {
+		opt(skips)
+	}
+	for _, engine := range Engines() {
 		t.Run(string(engine), func(t *testing.T) {
+			if reason, ok := skips[engine]; ok {
+				t.Skipf("SKIPPED: not on %s: %s", engine, reason)
+			}
 			t.Parallel()
 			fn(t, engine)
 		})
@@ -105,7 +133,7 @@ func Start(t testing.TB, engine database.Engine, features fx.Option, opts ...Opt
 		opt(&o)
 	}
 	if o.env["DATABASE_URL"] == "" {
-		o.env["DATABASE_URL"] = dbtest.URL(t, engine)
+		o.env["DATABASE_URL"] = databaseURL(t, engine)
 	}
 	cfg, err := config.Parse(o.env)
 	if err != nil {
@@ -136,6 +164,17 @@ func Start(t testing.TB, engine database.Engine, features fx.Option, opts ...Opt
 	a := &App{Base: base, Config: cfg, Validator: NewValidator(t, LoadSpec(t, SpecPath(t), base)), DB: db, admins: admins}
 	a.Client = a.As(t, "")
 	return a
+}
+
+// databaseURL returns the DATABASE_URL of a fresh database of the engine, dropped when the test
+// ends.
+func databaseURL(t testing.TB, engine database.Engine) string {
+	t.Helper()
+	if engine == database.MongoDB {
+		_, url := mongotest.Database(t)
+		return url
+	}
+	return dbtest.URL(t, engine)
 }
 
 // Launch starts the service outside a test, for a TestMain or an Example: on a fresh SQLite

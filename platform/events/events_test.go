@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
 	"github.com/acme/userservice/platform/events/pgstore"
@@ -259,16 +261,10 @@ func event(t *testing.T, subject string, n int) Event {
 	return e
 }
 
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	// Generous: the whole suite shares two CPUs, and an event waits for every older transaction
-	// on the server, other tests' too.
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
-}
+// patience is how long a test waits for what the relay or a broker does in the background.
+// Generous: the whole suite shares two CPUs, and an event waits for every older transaction on
+// the server, other tests' too.
+const patience = 30 * time.Second
 
 // inOrderPerSubject checks that each subject's events arrived in the order of their n.
 func inOrderPerSubject(t *testing.T, seen []Event) {
@@ -301,7 +297,7 @@ func TestRelayDeliversEachEventOnceInOrderAndFeedsIt(t *testing.T) {
 			h.relay(t)
 			// A part's mark moves when its transaction commits, just after the deliveries.
 			var entries []FeedEntry
-			eventually(t, "25 deliveries, fed, behind the marks", func() bool {
+			wait.Until(t, patience, "25 deliveries, fed, behind the marks", func() bool {
 				var err error
 				if entries, err = h.store.feed(ctx, Position{}, "", 100); err != nil {
 					t.Fatal(err)
@@ -370,7 +366,7 @@ func TestFailingHandlerIsRetriedThenDeadLettered(t *testing.T) {
 					return nil
 				}},
 			)
-			eventually(t, "the outage to pass", func() bool { return len(h.recorded()) == 2 })
+			wait.Until(t, patience, "the outage to pass", func() bool { return len(h.recorded()) == 2 })
 			// Subjects a and b may be in different parts: only each one's order is kept.
 			got := []uuid.UUID{h.recorded()[0].ID, h.recorded()[1].ID}
 			if !slices.Contains(got, outage.ID) || !slices.Contains(got, after.ID) {
@@ -381,7 +377,7 @@ func TestFailingHandlerIsRetriedThenDeadLettered(t *testing.T) {
 				t.Errorf("poison tried %d times, want 3", attempts[poison.ID])
 			}
 			mu.Unlock()
-			eventually(t, "the other handler", func() bool { otherMu.Lock(); defer otherMu.Unlock(); return len(other) == 3 })
+			wait.Until(t, patience, "the other handler", func() bool { otherMu.Lock(); defer otherMu.Unlock(); return len(other) == 3 })
 			var handler, env, cause string
 			var n int
 			row := queryRow(h.db, "SELECT handler, envelope, error, attempts FROM event_dead_letters")
@@ -424,7 +420,7 @@ func TestTwoRelaysShareTheOutboxAndTheFeedMissesNothing(t *testing.T) {
 	go func() { wg.Wait(); close(done) }()
 	walkFeed(t, h.store, writers*perWriter)
 	<-done
-	eventually(t, "every delivery", func() bool { return len(h.recorded()) >= writers*perWriter })
+	wait.Until(t, patience, "every delivery", func() bool { return len(h.recorded()) >= writers*perWriter })
 	delivered := h.recorded()
 	if len(delivered) != writers*perWriter {
 		t.Fatalf("%d deliveries of %d events", len(delivered), writers*perWriter)
@@ -438,24 +434,49 @@ func walkFeed(t *testing.T, s store, want int) {
 	t.Helper()
 	var after Position
 	fed := map[uuid.UUID]bool{}
-	for deadline := time.Now().Add(30 * time.Second); len(fed) < want; {
-		if time.Now().After(deadline) {
-			t.Fatalf("the feed showed %d of %d events", len(fed), want)
-		}
-		page, err := s.feed(ctx, after, "", 7)
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, e := range page {
-			if !isAfter(e.Position, after) || fed[e.Event.ID] {
-				t.Fatalf("event %s at %v, after %v, or fed twice", e.Event.ID, e.Position, after)
+	// Polled often: the reader is the test's workload, which must keep up with the writers.
+	wait.For(t, patience, fmt.Sprintf("the feed to show %d events", want), func() error {
+		for len(fed) < want { // page on while there are pages; wait once caught up
+			page, err := s.feed(ctx, after, "", 7)
+			if err != nil {
+				t.Fatal(err)
 			}
-			after, fed[e.Event.ID] = e.Position, true
+			for _, e := range page {
+				if !isAfter(e.Position, after) || fed[e.Event.ID] {
+					t.Fatalf("event %s at %v, after %v, or fed twice", e.Event.ID, e.Position, after)
+				}
+				after, fed[e.Event.ID] = e.Position, true
+			}
+			if len(page) == 0 {
+				return fmt.Errorf("it showed %d", len(fed))
+			}
 		}
-		if len(page) == 0 {
-			time.Sleep(2 * time.Millisecond)
-		}
+		return nil
+	}, wait.Every(2*time.Millisecond))
+}
+
+// countingStore is a store that watches the relay's passes over the outbox (its deliver
+// calls), each once it has returned: what it published handled, what it had to commit
+// committed.
+type countingStore struct {
+	store
+	// delivers counts the passes.
+	delivers atomic.Int64
+	// failedBatch is how many events the last failed pass offered the broker.
+	failedBatch atomic.Int64
+}
+
+func (s *countingStore) deliver(ctx context.Context, limit int, publish func(context.Context, []Event) (int, error)) (int, error) {
+	var offered int
+	n, err := s.store.deliver(ctx, limit, func(ctx context.Context, evs []Event) (int, error) {
+		offered = len(evs)
+		return publish(ctx, evs)
+	})
+	if err != nil {
+		s.failedBatch.Store(int64(offered))
 	}
+	s.delivers.Add(1)
+	return n, err
 }
 
 // isAfter reports whether p comes after q in the feed's order.
@@ -485,15 +506,18 @@ func TestTheFeedWaitsForEarlierTransactions(t *testing.T) {
 	if entries, err := h.store.feed(ctx, Position{}, "", 10); err != nil || len(entries) != 0 {
 		t.Fatalf("the feed showed %d events while an earlier writer was open (%v)", len(entries), err)
 	}
+	// The relay had its chances: it went over the outbox, the late event committed, twice.
+	passes := &countingStore{store: h.store}
+	h.store = passes
 	h.relay(t)
-	time.Sleep(100 * time.Millisecond) // the relay's poll is 20 ms: it had its chances
+	wait.Until(t, patience, "two passes of the relay", func() bool { return passes.delivers.Load() >= 2 })
 	if seen := h.recorded(); len(seen) != 0 {
 		t.Fatalf("the relay published %d events while an earlier writer was open", len(seen))
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "both events, in order", func() bool { return len(h.recorded()) == 2 })
+	wait.Until(t, patience, "both events, in order", func() bool { return len(h.recorded()) == 2 })
 	if seen := h.recorded(); seen[0].ID != early.ID || seen[1].ID != late.ID {
 		t.Fatalf("published %s then %s; want the early writer's first", seen[0].ID, seen[1].ID)
 	}
@@ -521,7 +545,7 @@ func TestPartLocksAreTheSchemas(t *testing.T) {
 	e := event(t, "s", 1)
 	h.append(t, e)
 	h.relay(t)
-	eventually(t, "the delivery, while the other schema holds its parts", func() bool { return len(h.recorded()) == 1 })
+	wait.Until(t, patience, "the delivery, while the other schema holds its parts", func() bool { return len(h.recorded()) == 1 })
 	// In the same schema, a held part is held: another transaction there does not get it.
 	tx2, err := other.db.Pool.Begin(ctx)
 	if err != nil {
@@ -584,7 +608,7 @@ func TestABatchTakesTheFreePartsAndMovesTheirMarks(t *testing.T) {
 	}
 	// Until every transaction older than the appends has finished (other tests' on the same
 	// server too), not all are deliverable: wait, publishing nothing (no mark moves).
-	eventually(t, "three deliverable events", func() bool { return len(deliver(0)) == 3 })
+	wait.Until(t, patience, "three deliverable events", func() bool { return len(deliver(0)) == 3 })
 	ids := func(evs []Event) []uuid.UUID {
 		out := make([]uuid.UUID, len(evs))
 		for i, e := range evs {
@@ -603,7 +627,7 @@ func TestABatchTakesTheFreePartsAndMovesTheirMarks(t *testing.T) {
 	if err := held.Rollback(ctx); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "c1 deliverable", func() bool { return len(deliver(0)) == 1 })
+	wait.Until(t, patience, "c1 deliverable", func() bool { return len(deliver(0)) == 1 })
 	if got := ids(deliver(10)); !slices.Equal(got, ids([]Event{c1})) {
 		t.Fatalf("after c's part was let go: %v; want c1", got)
 	}
@@ -631,7 +655,7 @@ func TestPruneKeepsWhatIsPendingOrRecent(t *testing.T) {
 			for i := range 2 {
 				// Until every transaction older than the append's has finished (other tests' on
 				// the same server too), the event is not deliverable yet.
-				eventually(t, fmt.Sprintf("delivery %d", i), func() bool {
+				wait.Until(t, patience, fmt.Sprintf("delivery %d", i), func() bool {
 					n, err := h.store.deliver(ctx, 1, func(context.Context, []Event) (int, error) { return 1, nil })
 					if err != nil {
 						t.Fatal(err)
@@ -659,7 +683,7 @@ func TestPruneKeepsWhatIsPendingOrRecent(t *testing.T) {
 				t.Fatalf("%d processed ids left (%v)", processed, err)
 			}
 			var entries []FeedEntry
-			eventually(t, "the recent and the pending event in the feed", func() bool {
+			wait.Until(t, patience, "the recent and the pending event in the feed", func() bool {
 				var err error
 				if entries, err = h.store.feed(ctx, Position{}, "", 10); err != nil {
 					t.Fatal(err)
@@ -706,9 +730,9 @@ func TestBatchHandlersGetTheBatchAndFallBackToEvents(t *testing.T) {
 		h.append(t, event(t, "a", n))
 	}
 	h.relay(t, sub)
-	eventually(t, "the first batch", func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 })
+	wait.Until(t, patience, "the first batch", func() bool { mu.Lock(); defer mu.Unlock(); return len(batches) == 1 })
 	h.append(t, event(t, "a", 4), poison)
-	eventually(t, "the second batch, then its events one by one", func() bool { mu.Lock(); defer mu.Unlock(); return len(singles) == 1 })
+	wait.Until(t, patience, "the second batch, then its events one by one", func() bool { mu.Lock(); defer mu.Unlock(); return len(singles) == 1 })
 	mu.Lock()
 	sizes := make([]int, len(batches))
 	for i, b := range batches {
@@ -718,7 +742,7 @@ func TestBatchHandlersGetTheBatchAndFallBackToEvents(t *testing.T) {
 	if !slices.Equal(sizes, []int{3, 2}) {
 		t.Fatalf("batches of %v, want 3 then 2", sizes)
 	}
-	eventually(t, "the poison's dead letter", func() bool {
+	wait.Until(t, patience, "the poison's dead letter", func() bool {
 		var dead int
 		if err := queryRow(h.db, "SELECT count(*) FROM event_dead_letters").Scan(&dead); err != nil {
 			t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/mongotest"
 	eventsql "github.com/acme/userservice/queries/events"
@@ -93,7 +94,7 @@ func TestMongoRelayDeliversOnceInOrderFeedsAndEmptiesTheDocuments(t *testing.T) 
 		t.Fatalf("backlog before relaying: %d, %v, %v", n, oldest, err)
 	}
 	h.relay(t)
-	eventually(t, "26 deliveries and an empty backlog", func() bool {
+	wait.Until(t, patience, "26 deliveries and an empty backlog", func() bool {
 		n, _, err := h.store.backlog(ctx)
 		if err != nil {
 			t.Fatal(err)
@@ -167,7 +168,7 @@ func TestMongoRelaysTakeTurnsAndTheFeedMissesNothing(t *testing.T) {
 	}
 	walkFeed(t, h.store, writers*perWriter)
 	wg.Wait()
-	eventually(t, "every delivery", func() bool { return len(h.recorded()) >= writers*perWriter })
+	wait.Until(t, patience, "every delivery", func() bool { return len(h.recorded()) >= writers*perWriter })
 	delivered := h.recorded()
 	if len(delivered) != writers*perWriter {
 		t.Fatalf("%d deliveries of %d events", len(delivered), writers*perWriter)

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/google/uuid"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events/natstest"
 )
@@ -21,6 +23,37 @@ func (h *harness) natsBroker(t *testing.T, url string, subs ...Subscription) *NA
 	}
 	t.Cleanup(func() { _ = n.Stop(ctx) })
 	return n
+}
+
+// drained waits until every consumer of the stream has been delivered every message and the
+// server has every acknowledgement: nothing more is handled, or delivered again, until new
+// messages come.
+func drained(t *testing.T, n *NATS) {
+	t.Helper()
+	wait.For(t, patience, "every consumer of the stream to be drained", func() error {
+		stream, err := n.js.Stream(ctx, streamName)
+		if err != nil {
+			return err
+		}
+		consumers := stream.ListConsumers(ctx)
+		var busy []string
+		count := 0
+		for c := range consumers.Info() {
+			count++
+			if c.NumPending > 0 || c.NumAckPending > 0 {
+				busy = append(busy, fmt.Sprintf("%s (%d pending, %d unacknowledged)", c.Name, c.NumPending, c.NumAckPending))
+			}
+		}
+		switch {
+		case consumers.Err() != nil:
+			return consumers.Err()
+		case count == 0:
+			return errors.New("no consumer")
+		case len(busy) > 0:
+			return fmt.Errorf("busy: %v", busy)
+		}
+		return nil
+	})
 }
 
 // once checks that seen holds each of want exactly once.
@@ -46,34 +79,52 @@ func once(t *testing.T, seen []Event, want int) {
 func TestNATSDeliversThroughAnOutage(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, database.Postgres)
+	passes := &countingStore{store: h.store}
+	h.store = passes
 	srv := natstest.Start(t)
 	broker := h.natsBroker(t, srv.URL(), h.subscription())
 	h.relayWith(t, broker)
 	for n := range 10 {
 		h.append(t, event(t, fmt.Sprintf("s%d", n%2), n))
 	}
-	eventually(t, "10 deliveries", func() bool { return len(h.recorded()) >= 10 })
-	// A handler records before its acknowledgement is sent, and JetStream redelivers what it
-	// has no acknowledgement of: give the last ones time to land before the broker stops.
-	time.Sleep(200 * time.Millisecond)
+	wait.Until(t, patience, "10 deliveries", func() bool { return len(h.recorded()) >= 10 })
+	// Before the broker stops: JetStream redelivers what it has no acknowledgement of, and a
+	// handler records before its acknowledgement is sent, so the acknowledgements must have
+	// landed; and the relay learns of its publications' success after the handlers may have
+	// run, so its marks must have moved past the ten.
+	drained(t, broker)
+	wait.For(t, patience, "the relay to mark the ten published", func() error {
+		if pending, _, err := h.store.backlog(ctx); err != nil || pending != 0 {
+			return fmt.Errorf("%d pending (%v)", pending, err)
+		}
+		return nil
+	})
 
 	srv.Stop()
 	for n := 10; n < 20; n++ {
 		h.append(t, event(t, fmt.Sprintf("s%d", n%2), n))
 	}
-	time.Sleep(200 * time.Millisecond)
-	if pending, _, err := h.store.backlog(ctx); err != nil || pending == 0 {
-		t.Fatalf("with the broker down the outbox holds %d events (%v); want them kept", pending, err)
-	}
+	// Until the relay has tried them all (a batch holds ten) and failed, and meanwhile, all ten
+	// must wait in the outbox.
+	wait.For(t, patience, "the relay to fail to publish the outage's ten events", func() error {
+		if pending, _, err := h.store.backlog(ctx); err != nil || pending != 10 {
+			t.Fatalf("with the broker down the outbox holds %d events (%v); want the 10 kept", pending, err)
+		}
+		if n := passes.failedBatch.Load(); n != 10 {
+			return fmt.Errorf("the last failed pass offered %d", n)
+		}
+		return nil
+	})
 	srv.Restart()
-	eventually(t, "the outage's events", func() bool { return len(h.recorded()) >= 20 })
+	wait.Until(t, patience, "the outage's events", func() bool { return len(h.recorded()) >= 20 })
 
 	// The relay publishes an event again (as after a crash between publish and commit).
 	again := h.recorded()[:3]
 	if n, err := broker.Publish(ctx, again); err != nil || n != 3 {
 		t.Fatalf("republish: %d %v", n, err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	// Had JetStream taken the copies, they would have been handled by the time it is drained.
+	drained(t, broker)
 	seen := h.recorded()
 	once(t, seen, 20)
 	inOrderPerSubject(t, seen)
@@ -86,14 +137,19 @@ func TestNATSTwoInstancesHandleEachEventOnce(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, database.Postgres)
 	srv := natstest.Start(t)
+	var brokers []*NATS
 	for range 2 {
-		h.relayWith(t, h.natsBroker(t, srv.URL(), h.subscription()))
+		b := h.natsBroker(t, srv.URL(), h.subscription())
+		h.relayWith(t, b)
+		brokers = append(brokers, b)
 	}
 	for n := range 40 {
 		h.append(t, event(t, fmt.Sprintf("s%d", n%4), n))
 	}
-	eventually(t, "40 deliveries", func() bool { return len(h.recorded()) >= 40 })
-	time.Sleep(300 * time.Millisecond)
+	wait.Until(t, patience, "40 deliveries", func() bool { return len(h.recorded()) >= 40 })
+	// Every consumer of the stream drained, whichever instance it is of: a second delivery of
+	// an event, by a consumer per instance, would have been handled by then.
+	drained(t, brokers[0])
 	seen := h.recorded()
 	once(t, seen, 40)
 	inOrderPerSubject(t, seen)

@@ -1,12 +1,16 @@
 package throttle_test
 
 import (
+	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
 
 	"go.uber.org/zap/zaptest"
 
+	"github.com/acme/userservice/platform/apptest/wait"
+	"github.com/acme/userservice/platform/kv"
 	"github.com/acme/userservice/platform/throttle"
 	"github.com/acme/userservice/platform/throttle/redistest"
 )
@@ -43,9 +47,27 @@ func TestRedisSharesTheCounts(t *testing.T) {
 	if a.Blocked("alice") != 0 {
 		t.Fatal("a reset on one instance did not clear the other's view")
 	}
-	// The window: failures older than it are forgotten.
+	// The window: failures older than it are forgotten. Redis keeps the window (the count
+	// expires with it): the count must expire within the window, and once Redis has dropped it
+	// (awaited, rather than a time Redis might not yet have acted on) a new failure is the
+	// first again.
 	a.Fail("carol", 2, 100*time.Millisecond)
-	time.Sleep(250 * time.Millisecond)
+	rdb, err := kv.Open(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	const countKey = "test:fail:carol" // the throttle's prefix, then its own
+	if ttl, err := rdb.PTTL(context.Background(), countKey).Result(); err != nil || ttl <= 0 || ttl > 100*time.Millisecond {
+		t.Fatalf("the count of carol's failures expires in %v (%v); want within the window, 100ms", ttl, err)
+	}
+	wait.For(t, 10*time.Second, "Redis to drop the count of carol's failures", func() error {
+		n, err := rdb.Exists(context.Background(), countKey).Result()
+		if err == nil && n != 0 {
+			err = errors.New("the count is still there")
+		}
+		return err
+	})
 	a.Fail("carol", 2, 100*time.Millisecond)
 	if a.Blocked("carol") != 0 {
 		t.Fatal("a failure outside the window still counted")

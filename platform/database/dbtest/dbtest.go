@@ -40,6 +40,7 @@ func Open(t testing.TB, engine database.Engine, migrations ...database.Migration
 	if engine == database.Postgres {
 		return Postgres(t, migrations...)
 	}
+	sqlEngine(t, engine)
 	return SQLite(t, migrations...)
 }
 
@@ -50,7 +51,17 @@ func URL(t testing.TB, engine database.Engine) string {
 	if engine == database.Postgres {
 		return postgresSchemaURL(t)
 	}
+	sqlEngine(t, engine)
 	return "sqlite://" + t.TempDir() + "/test.db"
+}
+
+// sqlEngine fails the test unless engine is SQLite, the one engine left once PostgreSQL is
+// handled: a MongoDB test given an SQLite database would pass without testing MongoDB.
+func sqlEngine(t testing.TB, engine database.Engine) {
+	t.Helper()
+	if engine != database.SQLite {
+		t.Fatalf("dbtest: %q is not an SQL engine; mongotest gives MongoDB databases", engine)
+	}
 }
 
 // SQLite returns a migrated SQLite database in a temporary file.

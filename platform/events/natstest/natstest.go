@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/acme/userservice/platform/apptest/wait"
 )
 
 // Server is a nats-server process of a test.
@@ -79,13 +81,11 @@ func (s *Server) Restart() {
 	if err := s.cmd.Start(); err != nil {
 		s.t.Fatal(err)
 	}
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.port)); err == nil {
+	wait.For(s.t, 10*time.Second, fmt.Sprintf("nats-server to accept connections on port %d", s.port), func() error {
+		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.port))
+		if err == nil {
 			_ = c.Close()
-			return
 		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("nats-server did not start on port %d", s.port)
-		}
-	}
+		return err
+	})
 }

@@ -2,6 +2,7 @@ package rediscache_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/acme/userservice/modules/users/internal/domain"
 	"github.com/acme/userservice/modules/users/internal/ports"
 	"github.com/acme/userservice/modules/users/internal/ports/porttest"
+	"github.com/acme/userservice/platform/apptest/wait"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/database/dbtest"
 	"github.com/acme/userservice/platform/database/mongotest"
@@ -193,12 +195,13 @@ func TestRedisDownFallsBackToTheDatabase(t *testing.T) {
 	}
 	srv.Restart()
 	hits := count(t, reg, "hit")
-	for deadline := time.Now().Add(10 * time.Second); count(t, reg, "hit") < hits+2; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("the cache did not serve again after Redis came back")
-		}
+	wait.For(t, 10*time.Second, "the cache to serve again after Redis came back", func() error {
 		read()
-	}
+		if n := count(t, reg, "hit") - hits; n < 2 {
+			return fmt.Errorf("%v hits since", n)
+		}
+		return nil
+	})
 }
 
 // outbox returns the types of the events in the outbox, in the order they were written.
