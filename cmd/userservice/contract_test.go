@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"sort"
 	"strings"
@@ -108,4 +109,65 @@ func TestDuplicateKeysAreRefused(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no operation takes a JSON body")
 	}
+}
+
+// send sends a request with an admin's token through a plain client (HEAD has no body for a
+// validator to check) and returns the response with its body read.
+func send(t *testing.T, method, url, token string) (*http.Response, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, string(b)
+}
+
+// TestHeadAnswersAsGet: HEAD on every GET route of the served contract, and on the service's
+// other GET endpoints, answers what GET does without the content (RFC 9110, 9.3.2): the same
+// status and content headers, no body. The path parameters name the admin, so that a route of
+// a user answers 200, and its other routes 404; each answer is compared with GET's.
+func TestHeadAnswersAsGet(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		admin := a.NewAdmin(t)
+		paths := []string{"/metrics", "/openapi.json", "/openapi.yaml", "/docs/"}
+		for _, o := range servedOperations(t, a.App) {
+			if o.method == http.MethodGet {
+				paths = append(paths, o.target(admin.ID.String()))
+			}
+		}
+		for _, path := range paths {
+			get, getBody := send(t, http.MethodGet, a.Base+path, admin.Token)
+			head, headBody := send(t, http.MethodHead, a.Base+path, admin.Token)
+			if head.StatusCode != get.StatusCode || headBody != "" || getBody == "" {
+				t.Errorf("HEAD %s: %d with %d bytes; GET: %d with %d bytes", path, head.StatusCode, len(headBody), get.StatusCode, len(getBody))
+			}
+			for _, h := range []string{"Content-Type", "Cache-Control", "X-Content-Type-Options"} {
+				if head.Header.Get(h) != get.Header.Get(h) {
+					t.Errorf("HEAD %s: %s %q, GET's %q", path, h, head.Header.Get(h), get.Header.Get(h))
+				}
+			}
+		}
+		// A route without a GET still refuses HEAD, and says what it allows.
+		resp, body := send(t, http.MethodHead, a.Base+"/auth/token", "")
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" || body != "" {
+			t.Errorf("HEAD /auth/token: %d Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+		resp, _ = send(t, http.MethodPost, a.Base+"/users/me", admin.Token)
+		if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "GET,HEAD" {
+			t.Errorf("POST /users/me: %d Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	})
 }
