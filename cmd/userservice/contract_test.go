@@ -171,3 +171,34 @@ func TestHeadAnswersAsGet(t *testing.T) {
 		}
 	})
 }
+
+// TestEmptyCursorsAreRefused: every list of the served contract that takes a cursor (after or
+// cursor) answers one present but empty with a 400 naming it, one rule for all of them, and
+// its first page when it is absent.
+func TestEmptyCursorsAreRefused(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		admin := a.NewAdmin(t)
+		checked := 0
+		for _, o := range servedOperations(t, a.App) {
+			for _, p := range o.op.Parameters {
+				if p.Value.In != "query" || (p.Value.Name != "after" && p.Value.Name != "cursor") {
+					continue
+				}
+				path := o.target(admin.ID.String())
+				if status, _, body := a.Raw(t, o.method, path, admin.Token, ""); status != http.StatusOK {
+					t.Errorf("%s %s without %s: %d %s", o.method, path, p.Value.Name, status, body)
+				}
+				status, _, body := a.Raw(t, o.method, path+"?"+p.Value.Name+"=", admin.Token, "")
+				fields := problemFields(t, body)
+				if status != http.StatusBadRequest || len(fields) != 1 || fields[0].Field != p.Value.Name || fields[0].Message != "must not be empty" {
+					t.Errorf("%s %s?%s=: %d %s", o.method, o.path, p.Value.Name, status, body)
+				}
+				checked++
+			}
+		}
+		if checked < 3 { // GET /users, GET /events, GET /audit-events at least
+			t.Fatalf("%d lists take a cursor", checked)
+		}
+	})
+}
