@@ -12,10 +12,10 @@ var operationFields = map[string]map[string]fieldSpec{
 	},
 	"changePassword": {
 		"current_password": {In: "body", Type: "string", Format: "password"},
-		"new_password":     {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated."},
+		"new_password":     {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated. One of white space alone, or on the service's list of common passwords (compared without regard to case), is refused with 422 (NIST SP 800-63B)."},
 	},
 	"confirmPasswordReset": {
-		"new_password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters."},
+		"new_password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters, held to the accounts' rules for a password; one of white space alone or on the list of common passwords is refused with 422."},
 		"token":        {In: "body", Type: "string", Description: "The `token` of a mailed link."},
 	},
 	"createToken": {
@@ -59,7 +59,7 @@ var operationFields = map[string]map[string]fieldSpec{
 	},
 	"registerUser": {
 		"email":    {In: "body", Type: "string", Description: "An email address."},
-		"password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated."},
+		"password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated. One of white space alone, or on the service's list of common passwords (compared without regard to case), is refused with 422 (NIST SP 800-63B)."},
 		"username": {In: "body", Type: "string", Description: "Letters, digits and underscores."},
 	},
 	"replayDeadLetter": {

@@ -480,7 +480,8 @@ func (*ConfirmPasswordResetNoContent) confirmPasswordResetRes() {}
 // Ref: #/components/schemas/ConfirmPasswordResetRequest
 type ConfirmPasswordResetRequest struct {
 	Token MailToken `json:"token"`
-	// 8 to 128 characters.
+	// 8 to 128 characters, held to the accounts' rules for a password; one of white space alone or on the
+	// list of common passwords is refused with 422.
 	NewPassword string `json:"new_password"`
 }
 

@@ -65,22 +65,33 @@ func TestAuthorizeChanges(t *testing.T) {
 	}
 }
 
+// TestValidatePassword: the length rules, then NIST SP 800-63B's: no password of white space
+// alone, none on the list of common ones, whatever its case or the space around it.
 func TestValidatePassword(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		in    string
-		valid bool
+		in, msg string
 	}{
-		{"1234567", false},
-		{"12345678", true},
-		{string(make([]rune, 128)), true},
-		{string(make([]rune, 129)), false},
-		{"ééééééé", false},
-		{"éééééééé", true},
+		{"1234567", "must be at least 8 characters"},
+		{"12x45678", ""},
+		{string(make([]rune, 128)), ""},
+		{string(make([]rune, 129)), "must be at most 128 characters"},
+		{"ééééééé", "must be at least 8 characters"},
+		{"éééééééé", ""},
+		{"        ", domain.MsgPasswordWhitespace},
+		{" \t\n\r\v\f\u00a0\u2003", domain.MsgPasswordWhitespace},
+		{"    x    ", ""},
+		{"12345678", domain.MsgPasswordCommon},
+		{"password", domain.MsgPasswordCommon},
+		{"PassWord1", domain.MsgPasswordCommon},
+		{"  iloveyou ", domain.MsgPasswordCommon},
+		{"qwertyuiop", domain.MsgPasswordCommon},
+		{"correct horse battery staple", ""},
+		{"password of a test user", ""},
 	}
 	for _, tc := range tests {
-		if got := domain.ValidatePassword(tc.in); (got == "") != tc.valid {
-			t.Errorf("ValidatePassword(%d runes) = %q", len([]rune(tc.in)), got)
+		if got := domain.ValidatePassword(tc.in); got != tc.msg {
+			t.Errorf("ValidatePassword(%q) = %q, want %q", tc.in, got, tc.msg)
 		}
 	}
 }
