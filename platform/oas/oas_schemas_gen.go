@@ -537,6 +537,10 @@ type DeactivateUserBadRequest Problem
 
 func (*DeactivateUserBadRequest) deactivateUserRes() {}
 
+type DeactivateUserConflict Problem
+
+func (*DeactivateUserConflict) deactivateUserRes() {}
+
 type DeactivateUserForbidden Problem
 
 func (*DeactivateUserForbidden) deactivateUserRes() {}
@@ -656,6 +660,10 @@ func (s *DeadLetterRef) SetEventID(val uuid.UUID) {
 type DeleteUserBadRequest Problem
 
 func (*DeleteUserBadRequest) deleteUserRes() {}
+
+type DeleteUserConflict Problem
+
+func (*DeleteUserConflict) deleteUserRes() {}
 
 type DeleteUserForbidden Problem
 

@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -93,5 +94,47 @@ func TestValidatePassword(t *testing.T) {
 		if got := domain.ValidatePassword(tc.in); got != tc.msg {
 			t.Errorf("ValidatePassword(%q) = %q, want %q", tc.in, got, tc.msg)
 		}
+	}
+}
+
+// TestAdminLoss: only an active admin who stops being one, by role or deactivation, is a loss.
+func TestAdminLoss(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	admin := func(active bool) domain.Snapshot {
+		return domain.Snapshot{ID: uuid.New(), Username: "root", Email: "root@example.com", Active: active, Role: domain.RoleAdmin}
+	}
+	demote := func(s domain.Snapshot) *domain.User {
+		u := domain.Restore(s)
+		user := domain.RoleUser
+		if _, err := u.Apply(domain.Changes{Role: &user}, now); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	deactivate := func(s domain.Snapshot) *domain.User {
+		u := domain.Restore(s)
+		u.Deactivate(now)
+		return u
+	}
+	tests := []struct {
+		name   string
+		before domain.Snapshot
+		after  func(domain.Snapshot) *domain.User
+		want   domain.Action
+	}{
+		{"demoted", admin(true), demote, domain.ActionChangeRole},
+		{"deactivated", admin(true), deactivate, domain.ActionDeactivate},
+		{"renamed", admin(true), domain.Restore, ""},
+		{"an inactive admin demoted", admin(false), demote, ""},
+		{"a user deactivated", domain.Snapshot{ID: uuid.New(), Active: true, Role: domain.RoleUser}, deactivate, ""},
+	}
+	for _, tc := range tests {
+		if got := domain.AdminLoss(tc.before, tc.after(tc.before)); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if msg := (&domain.LastAdminError{Action: domain.ActionDelete}).Error(); msg != "The last active admin cannot be deleted: make another user an admin first" {
+		t.Errorf("%q", msg)
 	}
 }
