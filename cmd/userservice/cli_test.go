@@ -252,6 +252,8 @@ func TestBinary(t *testing.T) {
 		}{
 			{"email taken", "another password\n", []string{"--username", "root2", "--email", "ROOT@example.com", "--password-stdin"}, "User with email ROOT@example.com already exists"},
 			{"short password", "short\n", []string{"--username", "root3", "--email", "r3@example.com", "--password-stdin"}, "password must be at least 8 characters"},
+			{"common password", "Password123\n", []string{"--username", "root5", "--email", "r5@example.com", "--password-stdin"}, "password is a commonly used password"},
+			{"whitespace password", "          \n", []string{"--username", "root6", "--email", "r6@example.com", "--password-stdin"}, "password must not be only whitespace"},
 			{"no password flag", "", []string{"--username", "root4", "--email", "r4@example.com"}, "--password-stdin"},
 		}
 		for _, tc := range tests {

@@ -300,6 +300,16 @@ func TestPasswordReset(t *testing.T) {
 		if status, _, body := a.Raw(t, "POST", "/auth/password-reset/confirm", "", `{"token":"`+tok+`","new_password":"short"}`); status != http.StatusBadRequest || !strings.Contains(body, "new_password") {
 			t.Fatalf("a short password: %d %s", status, body)
 		}
+		// The accounts module's rules (NIST SP 800-63B) hold here too; the token is given back.
+		for _, weak := range []struct{ password, message string }{
+			{"         ", "must not be only whitespace"},
+			{"Password1", "is a commonly used password"},
+		} {
+			status, _, body := a.Raw(t, "POST", "/auth/password-reset/confirm", "", `{"token":"`+tok+`","new_password":"`+weak.password+`"}`)
+			if status != http.StatusUnprocessableEntity || !strings.Contains(body, `{"field":"new_password","message":"`+weak.message+`"}`) {
+				t.Fatalf("new password %q: %d %s", weak.password, status, body)
+			}
+		}
 		confirm, err := a.Client.ConfirmPasswordReset(ctx, &oas.ConfirmPasswordResetRequest{Token: oas.MailToken(tok), NewPassword: newPassword})
 		if err != nil {
 			t.Fatal(err)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -21,6 +22,41 @@ import (
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/token"
 )
+
+// TestWeakPasswordsAreRefused: wherever a password is set over HTTP (registration, a change),
+// one of white space alone or on the list of common passwords is refused with a 422 naming
+// the field and the rule (NIST SP 800-63B), on every engine; the account keeps its password.
+func TestWeakPasswordsAreRefused(t *testing.T) {
+	t.Parallel()
+	forEngine(t, func(t *testing.T, a *api) {
+		u := a.NewUser(t)
+		weak := []struct{ password, message string }{
+			{"        ", "must not be only whitespace"},
+			{"\t \u00a0 \u2003 \n \r ", "must not be only whitespace"},
+			{"password", "is a commonly used password"},
+			{"Sunshine1", "is a commonly used password"},
+			{" iloveyou ", "is a commonly used password"},
+		}
+		for i, w := range weak {
+			pw, _ := json.Marshal(w.password)
+			for _, c := range []struct{ path, token, body, field string }{
+				{"/users", "", fmt.Sprintf(`{"username":"weak_%d","email":"weak%d@example.com","password":%s}`, i, i, pw), "password"},
+				{"/users/me/password", u.Token, `{"current_password":"` + u.Password + `","new_password":` + string(pw) + `}`, "new_password"},
+			} {
+				status, _, body := a.Raw(t, "POST", c.path, c.token, c.body)
+				var p oas.Problem
+				_ = json.Unmarshal([]byte(body), &p)
+				if status != http.StatusUnprocessableEntity || len(p.Errors) != 1 || p.Errors[0].Field != c.field || p.Errors[0].Message != w.message {
+					t.Errorf("POST %s with %q: %d %s; want 422 %s %s", c.path, w.password, status, body, c.field, w.message)
+				}
+			}
+		}
+		a.Login(t, u.Email, u.Password) // unchanged, and no session was ended by a refused change
+		if res, err := u.Client.GetMe(ctx); err != nil || isStatus(res, http.StatusUnauthorized) {
+			t.Fatalf("the session after refused changes: %T %v", res, err)
+		}
+	})
+}
 
 // forged returns token with its payload replaced, keeping the header and signature.
 func forged(t *testing.T, token string, mutate func(map[string]any)) string {

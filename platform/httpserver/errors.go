@@ -201,6 +201,8 @@ func ruleMessage(op, name string, err error) string {
 	switch {
 	case errors.Is(err, validate.ErrFieldRequired):
 		return "is required"
+	case errors.As(err, &minLen) && minLen.MinLength == 1:
+		return "must not be empty"
 	case errors.As(err, &minLen):
 		return "must be at least " + strconv.Itoa(minLen.MinLength) + " characters long"
 	case errors.As(err, &maxLen):

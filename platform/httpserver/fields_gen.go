@@ -12,10 +12,10 @@ var operationFields = map[string]map[string]fieldSpec{
 	},
 	"changePassword": {
 		"current_password": {In: "body", Type: "string", Format: "password"},
-		"new_password":     {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated."},
+		"new_password":     {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated. One of white space alone, or on the service's list of common passwords (compared without regard to case), is refused with 422 (NIST SP 800-63B)."},
 	},
 	"confirmPasswordReset": {
-		"new_password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters."},
+		"new_password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters, held to the accounts' rules for a password; one of white space alone or on the list of common passwords is refused with 422."},
 		"token":        {In: "body", Type: "string", Description: "The `token` of a mailed link."},
 	},
 	"createToken": {
@@ -35,20 +35,20 @@ var operationFields = map[string]map[string]fieldSpec{
 		"user_id":  {In: "query", Type: "string", Format: "uuid", Description: "Only events about this user."},
 		"actor_id": {In: "query", Type: "string", Description: "Only events made by this actor, a user id, `self` or `system`."},
 		"type":     {In: "query", Type: "string", Description: "Only events of this type, such as `userservice.user.deleted.v1`."},
-		"after":    {In: "query", Type: "string", Description: "Opaque cursor from a previous page's `next_cursor`."},
+		"after":    {In: "query", Type: "string", Description: "Opaque cursor from a previous page's `next_cursor`; absent for the first page, never empty."},
 		"limit":    {In: "query", Type: "integer", Description: "Page size."},
 	},
 	"listDeadLetters": {
 		"limit": {In: "query", Type: "integer", Description: "Most dead letters listed."},
 	},
 	"listEvents": {
-		"after": {In: "query", Type: "string", Description: "Opaque cursor from a previous page's `next_cursor`; absent starts at the oldest retained event."},
+		"after": {In: "query", Type: "string", Description: "Opaque cursor from a previous page's `next_cursor`; absent starts at the oldest retained event; never empty."},
 		"type":  {In: "query", Type: "string", Description: "Only events of this type, such as `userservice.user.registered.v1`."},
 		"limit": {In: "query", Type: "integer", Description: "Page size."},
 	},
 	"listUsers": {
 		"limit":     {In: "query", Type: "integer", Description: "Page size."},
-		"cursor":    {In: "query", Type: "string", Description: "Opaque cursor from a previous page's `next_cursor`."},
+		"cursor":    {In: "query", Type: "string", Description: "Opaque cursor from a previous page's `next_cursor`; absent for the first page, never empty."},
 		"is_active": {In: "query", Type: "boolean", Description: "Only users whose `is_active` equals this."},
 	},
 	"markEmailVerified": {
@@ -59,7 +59,7 @@ var operationFields = map[string]map[string]fieldSpec{
 	},
 	"registerUser": {
 		"email":    {In: "body", Type: "string", Description: "An email address."},
-		"password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated."},
+		"password": {In: "body", Type: "string", Format: "password", Description: "8 to 128 characters; longer ones are rejected, never truncated. One of white space alone, or on the service's list of common passwords (compared without regard to case), is refused with 422 (NIST SP 800-63B)."},
 		"username": {In: "body", Type: "string", Description: "Letters, digits and underscores."},
 	},
 	"replayDeadLetter": {

@@ -90,6 +90,7 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 		oas.WithErrorHandler(p.Problems.ErrorHandler),
 		oas.WithNotFound(notFound),
 		oas.WithMethodNotAllowed(func(w http.ResponseWriter, r *http.Request, allowed string) {
+			allowed = withHead(allowed)
 			w.Header().Set("Allow", allowed)
 			problem.Write(w, r, problem.New(http.StatusMethodNotAllowed, "Method "+r.Method+" is not allowed on "+r.URL.Path+"; allowed: "+allowed+"."))
 		}),
@@ -119,7 +120,7 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 	// Not an http.ServeMux: it would "clean" odd paths with HTML redirects, where the API
 	// answers every unknown path with a problem.
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/metrics" && r.Method == http.MethodGet && p.Config.MetricsAddr == "" {
+		if r.URL.Path == "/metrics" && (r.Method == http.MethodGet || r.Method == http.MethodHead) && p.Config.MetricsAddr == "" {
 			metricsHandler.ServeHTTP(w, r)
 			return
 		}
@@ -135,11 +136,41 @@ func NewHTTPHandler(p HTTPHandlerParams) (http.Handler, error) {
 // keep the set of values small, raw paths would not.
 func routeOf(srv *oas.Server) func(*http.Request) string {
 	return func(r *http.Request) string {
-		if route, ok := srv.FindPath(r.Method, r.URL); ok {
+		if route, ok := srv.FindPath(methodOf(r), r.URL); ok {
 			return route.PathPattern()
 		}
 		return "unmatched"
 	}
+}
+
+// methodOf is the method whose operation answers r: GET's for HEAD. RFC 9110 (9.3.2) has a
+// server answer HEAD as it would GET, without the content; the contract, as is usual, lists
+// only the GET, and the generated router would answer HEAD 405.
+func methodOf(r *http.Request) string {
+	if r.Method == http.MethodHead {
+		return http.MethodGet
+	}
+	return r.Method
+}
+
+// asGet returns the GET request a HEAD request is answered as. net/http's ResponseWriter
+// still knows the request was HEAD, and sends the headers GET's response would have (its
+// Content-Length included) with no content.
+func asGet(r *http.Request) *http.Request {
+	get := *r
+	get.Method = http.MethodGet
+	return &get
+}
+
+// withHead adds HEAD to the methods of an Allow header that has GET.
+func withHead(allowed string) string {
+	methods := strings.Split(allowed, ",")
+	for _, m := range methods {
+		if strings.TrimSpace(m) == http.MethodGet {
+			return allowed + "," + http.MethodHead
+		}
+	}
+	return allowed
 }
 
 // notFound answers a path no operation of the application serves.
@@ -157,7 +188,7 @@ func withCORS(origins []string, next http.Handler) http.Handler {
 	}
 	c := cors.New(cors.Options{
 		AllowedOrigins: origins,
-		AllowedMethods: []string{http.MethodGet, http.MethodPost, http.MethodPatch, http.MethodDelete},
+		AllowedMethods: []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPatch, http.MethodDelete},
 		AllowedHeaders: []string{"Authorization", "Content-Type", requestIDHeader, "Traceparent"},
 		MaxAge:         600,
 	})
@@ -201,14 +232,18 @@ func (e *exposing) Unwrap() http.ResponseWriter { return e.ResponseWriter }
 // operations of the groups no module provides with 404, as if they were not in the contract
 // (an absent module's protected route would otherwise answer 401); and parameters that ogen's
 // decoders would take but openapi.yaml does not allow with 400 (strictParams), as well as
-// parameters and body strings that are not text (badText).
+// parameters and body strings that are not text (badText). A HEAD request of a GET route goes
+// on as that GET (asGet).
 func beforeServer(srv *oas.Server, absent map[string]bool) http.Handler {
 	strict := strictParams()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		route, ok := srv.FindPath(r.Method, r.URL)
+		route, ok := srv.FindPath(methodOf(r), r.URL)
 		if !ok {
 			srv.ServeHTTP(w, r)
 			return
+		}
+		if r.Method == http.MethodHead {
+			r = asGet(r)
 		}
 		if absent[route.OperationGroup()] {
 			notFound(w, r)

@@ -2,6 +2,7 @@ package httpserver
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -31,9 +32,51 @@ func TestBadString(t *testing.T) {
 		{strings.Repeat("[", 33) + `"\u0000"` + strings.Repeat("]", 33), "body", msgNUL},
 		{`{"` + strings.Repeat("k", 201) + `":"\u0000"}`, "body", msgNUL},
 	} {
-		field, msg, bad := badString(jx.DecodeStr(tc.body))
+		field, msg, bad := badBody(jx.DecodeStr(tc.body), true)
 		if field != tc.field || msg != tc.msg || bad != (tc.msg != "") {
 			t.Errorf("%s: %q %q %v; want %q %q", tc.body, field, msg, bad, tc.field, tc.msg)
+		}
+	}
+}
+
+// TestDuplicateKey: a key twice in one object is refused at any depth, named by its way, its
+// escapes decoded first (the decoder would read "\u0065mail" as email); the same key in two
+// objects is no duplicate. The walk finds it whether or not the strings need checking.
+func TestDuplicateKey(t *testing.T) {
+	t.Parallel()
+	many := func(n int, last string) string {
+		var b strings.Builder
+		b.WriteString("{")
+		for i := range n {
+			fmt.Fprintf(&b, `"k%d":%d,`, i, i)
+		}
+		b.WriteString(`"` + last + `":0}`)
+		return b.String()
+	}
+	for _, tc := range []struct{ body, field string }{
+		{`{"email":"a@b.cc","password":"x","email":"c@d.ee"}`, "email"},
+		{`{"email":"a@b.cc","\u0065mail":"c@d.ee"}`, "email"},
+		{`{"a":{"b":1,"c":{"d":[1,{"e":1,"e":2}]}}}`, "a.c.d[1].e"},
+		{`[{"a":1},{"a":1,"a":1}]`, "[1].a"},
+		{`{"a":{"x":1},"b":{"x":1},"x":1}`, ""},
+		{`{"a":{"x":1,"y":2},"a":{}}`, "a"},
+		{`{"":1,"":2}`, "body"},
+		{`{"Email":1,"email":2}`, ""},
+		{many(smallObject, "k3"), "k3"},
+		{many(5*smallObject, "k70"), "k70"},
+		{many(5*smallObject, "new"), ""},
+		{many(3000, "k2999"), "k2999"},
+		{many(3000, "k0"), "k0"},
+		{many(3000, "new"), ""},
+		{`{"a":1,"a"`, ""},
+		{`not json`, ""},
+	} {
+		for _, checkStrings := range []bool{false, true} {
+			field, msg, bad := badBody(jx.DecodeStr(tc.body), checkStrings)
+			want := tc.field != ""
+			if bad != want || field != tc.field || (want && msg != msgDuplicate) {
+				t.Errorf("%.60s (strings %v): %q %q %v; want %q", tc.body, checkStrings, field, msg, bad, tc.field)
+			}
 		}
 	}
 }
@@ -47,7 +90,7 @@ func TestBadStringOfADeepBody(t *testing.T) {
 	body := strings.Repeat(`{"`+key+`":`, depth) + `"\u0000"` + strings.Repeat("}", depth)
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
-	field, msg, bad := badString(jx.DecodeStr(body))
+	field, msg, bad := badBody(jx.DecodeStr(body), true)
 	runtime.ReadMemStats(&after)
 	if !bad || field != bodyField || msg != msgNUL {
 		t.Fatalf("%q %q %v", field, msg, bad)
@@ -75,6 +118,8 @@ func TestBadTextOfParameters(t *testing.T) {
 		{"GET", "/users?cursor=caf%C3%A9", "", "", ""},
 		{"POST", "/auth/token", "application/json; charset=utf-8", `{"email":"\u0000"}`, "email"},
 		{"POST", "/auth/token", "text/plain", `{"email":"\u0000"}`, ""},
+		{"POST", "/auth/token", "application/json", `{"email":"a@b.cc","password":"x","email":"c@d.ee"}`, "email"},
+		{"POST", "/auth/token", "application/json", `{"email":"a@b.cc","password":"x"}`, ""},
 	} {
 		u, _ := url.Parse(tc.target)
 		route, ok := srv.FindPath(tc.method, u)
@@ -144,4 +189,47 @@ func BenchmarkBadText(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkBodyWalk is the walk alone (duplicate keys, strings skipped), on a registration's
+// body, on one of 40 keys nested three deep and on an object of 1 MiB of keys, against the
+// floor of jx validating the body.
+func BenchmarkBodyWalk(b *testing.B) {
+	var nested strings.Builder
+	nested.WriteString(`{"a":{"b":{`)
+	for i := range 40 {
+		fmt.Fprintf(&nested, `"key%d":"value %d",`, i, i)
+	}
+	nested.WriteString(`"end":1}}}`)
+	var large strings.Builder
+	large.WriteString("{")
+	for i := 0; large.Len() < MaxBodyBytes-20; i++ {
+		fmt.Fprintf(&large, `"k%d":1,`, i)
+	}
+	large.WriteString(`"end":1}`)
+	for _, tc := range []struct{ name, body string }{
+		{"registration", `{"username":"john_doe","email":"john@example.com","password":"correct horse battery"}`},
+		{"40 keys", nested.String()},
+		{"1 MiB of keys", large.String()},
+	} {
+		body := []byte(tc.body)
+		b.Run(tc.name+", baseline: jx.Valid", func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if !jx.Valid(body) {
+					b.Fatal("not JSON")
+				}
+			}
+		})
+		b.Run(tc.name+", walk", func(b *testing.B) {
+			b.ReportAllocs()
+			d := jx.GetDecoder()
+			for b.Loop() {
+				d.ResetBytes(body)
+				if _, _, bad := badBody(d, false); bad {
+					b.Fatal("refused")
+				}
+			}
+		})
+	}
 }

@@ -168,13 +168,13 @@ type UsersInvoker interface {
 	// DeactivateUser invokes deactivateUser operation.
 	//
 	// The user themself or an admin. Idempotent; a deactivated user can no longer receive email nor use
-	// their tokens.
+	// their tokens. The last active admin cannot be deactivated (409).
 	//
 	// POST /users/{user_id}/deactivate
 	DeactivateUser(ctx context.Context, params DeactivateUserParams) (DeactivateUserRes, error)
 	// DeleteUser invokes deleteUser operation.
 	//
-	// Admins only.
+	// Admins only. The last active admin cannot be deleted (409): make another user an admin first.
 	//
 	// DELETE /users/{user_id}
 	DeleteUser(ctx context.Context, params DeleteUserParams) (DeleteUserRes, error)
@@ -256,7 +256,8 @@ type UsersInvoker interface {
 	// UpdateUser invokes updateUser operation.
 	//
 	// The user themself or an admin; only admins may change `role`. Fields that are absent stay as they
-	// are; an empty object changes nothing.
+	// are; an empty object changes nothing. A taken username or email is a 409, and so is the demotion of
+	// the last active admin.
 	//
 	// PATCH /users/{user_id}
 	UpdateUser(ctx context.Context, request *UpdateUserRequest, params UpdateUserParams) (UpdateUserRes, error)
@@ -578,7 +579,7 @@ func (c *Client) sendCreateToken(ctx context.Context, request *TokenRequest) (re
 // DeactivateUser invokes deactivateUser operation.
 //
 // The user themself or an admin. Idempotent; a deactivated user can no longer receive email nor use
-// their tokens.
+// their tokens. The last active admin cannot be deactivated (409).
 //
 // POST /users/{user_id}/deactivate
 func (c *Client) DeactivateUser(ctx context.Context, params DeactivateUserParams) (DeactivateUserRes, error) {
@@ -673,7 +674,7 @@ func (c *Client) sendDeactivateUser(ctx context.Context, params DeactivateUserPa
 
 // DeleteUser invokes deleteUser operation.
 //
-// Admins only.
+// Admins only. The last active admin cannot be deleted (409): make another user an admin first.
 //
 // DELETE /users/{user_id}
 func (c *Client) DeleteUser(ctx context.Context, params DeleteUserParams) (DeleteUserRes, error) {
@@ -2417,7 +2418,8 @@ func (c *Client) sendSendVerificationEmail(ctx context.Context) (res SendVerific
 // UpdateUser invokes updateUser operation.
 //
 // The user themself or an admin; only admins may change `role`. Fields that are absent stay as they
-// are; an empty object changes nothing.
+// are; an empty object changes nothing. A taken username or email is a 409, and so is the demotion of
+// the last active admin.
 //
 // PATCH /users/{user_id}
 func (c *Client) UpdateUser(ctx context.Context, request *UpdateUserRequest, params UpdateUserParams) (UpdateUserRes, error) {

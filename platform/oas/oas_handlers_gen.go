@@ -509,7 +509,7 @@ func (s *Server) handleCreateTokenRequest(args [0]string, argsEscaped bool, w ht
 // handleDeactivateUserRequest handles deactivateUser operation.
 //
 // The user themself or an admin. Idempotent; a deactivated user can no longer receive email nor use
-// their tokens.
+// their tokens. The last active admin cannot be deactivated (409).
 //
 // POST /users/{user_id}/deactivate
 func (s *Server) handleDeactivateUserRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -650,7 +650,7 @@ func (s *Server) handleDeactivateUserRequest(args [1]string, argsEscaped bool, w
 
 // handleDeleteUserRequest handles deleteUser operation.
 //
-// Admins only.
+// Admins only. The last active admin cannot be deleted (409): make another user an admin first.
 //
 // DELETE /users/{user_id}
 func (s *Server) handleDeleteUserRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {
@@ -3261,7 +3261,8 @@ func (s *Server) handleSendVerificationEmailRequest(args [0]string, argsEscaped 
 // handleUpdateUserRequest handles updateUser operation.
 //
 // The user themself or an admin; only admins may change `role`. Fields that are absent stay as they
-// are; an empty object changes nothing.
+// are; an empty object changes nothing. A taken username or email is a 409, and so is the demotion of
+// the last active admin.
 //
 // PATCH /users/{user_id}
 func (s *Server) handleUpdateUserRequest(args [1]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {

@@ -287,7 +287,7 @@ type ListAuditEventsParams struct {
 	ActorID OptString `json:",omitempty,omitzero"`
 	// Only events of this type, such as `userservice.user.deleted.v1`.
 	Type OptString `json:",omitempty,omitzero"`
-	// Opaque cursor from a previous page's `next_cursor`.
+	// Opaque cursor from a previous page's `next_cursor`; absent for the first page, never empty.
 	After OptString `json:",omitempty,omitzero"`
 	// Page size.
 	Limit OptInt `json:",omitempty,omitzero"`
@@ -557,8 +557,8 @@ func decodeListAuditEventsParams(args [0]string, argsEscaped bool, r *http.Reque
 				if value, ok := params.After.Get(); ok {
 					if err := func() error {
 						if err := (validate.String{
-							MinLength:     0,
-							MinLengthSet:  false,
+							MinLength:     1,
+							MinLengthSet:  true,
 							MaxLength:     100,
 							MaxLengthSet:  true,
 							Email:         false,
@@ -760,7 +760,8 @@ func decodeListDeadLettersParams(args [0]string, argsEscaped bool, r *http.Reque
 
 // ListEventsParams is parameters of listEvents operation.
 type ListEventsParams struct {
-	// Opaque cursor from a previous page's `next_cursor`; absent starts at the oldest retained event.
+	// Opaque cursor from a previous page's `next_cursor`; absent starts at the oldest retained event;
+	// never empty.
 	After OptString `json:",omitempty,omitzero"`
 	// Only events of this type, such as `userservice.user.registered.v1`.
 	Type OptString `json:",omitempty,omitzero"`
@@ -837,8 +838,8 @@ func decodeListEventsParams(args [0]string, argsEscaped bool, r *http.Request) (
 				if value, ok := params.After.Get(); ok {
 					if err := func() error {
 						if err := (validate.String{
-							MinLength:     0,
-							MinLengthSet:  false,
+							MinLength:     1,
+							MinLengthSet:  true,
 							MaxLength:     100,
 							MaxLengthSet:  true,
 							Email:         false,
@@ -1015,7 +1016,7 @@ func decodeListEventsParams(args [0]string, argsEscaped bool, r *http.Request) (
 type ListUsersParams struct {
 	// Page size.
 	Limit OptInt `json:",omitempty,omitzero"`
-	// Opaque cursor from a previous page's `next_cursor`.
+	// Opaque cursor from a previous page's `next_cursor`; absent for the first page, never empty.
 	Cursor OptString `json:",omitempty,omitzero"`
 	// Only users whose `is_active` equals this.
 	IsActive OptBool `json:",omitempty,omitzero"`
@@ -1161,8 +1162,8 @@ func decodeListUsersParams(args [0]string, argsEscaped bool, r *http.Request) (p
 				if value, ok := params.Cursor.Get(); ok {
 					if err := func() error {
 						if err := (validate.String{
-							MinLength:     0,
-							MinLengthSet:  false,
+							MinLength:     1,
+							MinLengthSet:  true,
 							MaxLength:     200,
 							MaxLengthSet:  true,
 							Email:         false,

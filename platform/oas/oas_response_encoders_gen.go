@@ -508,6 +508,18 @@ func encodeDeactivateUserResponse(response DeactivateUserRes, w http.ResponseWri
 
 		return nil
 
+	case *DeactivateUserConflict:
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(409)
+
+		e := new(jx.Encoder)
+		response.Encode(e)
+		if _, err := e.WriteTo(w); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
 	case *DeactivateUserServiceUnavailable:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(503)
@@ -591,6 +603,18 @@ func encodeDeleteUserResponse(response DeleteUserRes, w http.ResponseWriter) err
 	case *DeleteUserNotFound:
 		w.Header().Set("Content-Type", "application/problem+json")
 		w.WriteHeader(404)
+
+		e := new(jx.Encoder)
+		response.Encode(e)
+		if _, err := e.WriteTo(w); err != nil {
+			return errors.Wrap(err, "write")
+		}
+
+		return nil
+
+	case *DeleteUserConflict:
+		w.Header().Set("Content-Type", "application/problem+json")
+		w.WriteHeader(409)
 
 		e := new(jx.Encoder)
 		response.Encode(e)

@@ -238,7 +238,9 @@ func (*ChangePasswordNoContent) changePasswordRes() {}
 // Ref: #/components/schemas/ChangePasswordRequest
 type ChangePasswordRequest struct {
 	CurrentPassword string `json:"current_password"`
-	// 8 to 128 characters; longer ones are rejected, never truncated.
+	// 8 to 128 characters; longer ones are rejected, never truncated. One of white space alone, or on the
+	// service's list of common passwords (compared without regard to case), is refused with 422 (NIST SP
+	// 800-63B).
 	NewPassword string `json:"new_password"`
 }
 
@@ -481,7 +483,8 @@ func (*ConfirmPasswordResetNoContent) confirmPasswordResetRes() {}
 // Ref: #/components/schemas/ConfirmPasswordResetRequest
 type ConfirmPasswordResetRequest struct {
 	Token MailToken `json:"token"`
-	// 8 to 128 characters.
+	// 8 to 128 characters, held to the accounts' rules for a password; one of white space alone or on the
+	// list of common passwords is refused with 422.
 	NewPassword string `json:"new_password"`
 }
 
@@ -536,6 +539,10 @@ func (*CreateTokenServiceUnavailable) createTokenRes() {}
 type DeactivateUserBadRequest Problem
 
 func (*DeactivateUserBadRequest) deactivateUserRes() {}
+
+type DeactivateUserConflict Problem
+
+func (*DeactivateUserConflict) deactivateUserRes() {}
 
 type DeactivateUserForbidden Problem
 
@@ -656,6 +663,10 @@ func (s *DeadLetterRef) SetEventID(val uuid.UUID) {
 type DeleteUserBadRequest Problem
 
 func (*DeleteUserBadRequest) deleteUserRes() {}
+
+type DeleteUserConflict Problem
+
+func (*DeleteUserConflict) deleteUserRes() {}
 
 type DeleteUserForbidden Problem
 
@@ -1387,7 +1398,9 @@ type RegisterUserRequest struct {
 	Username string `json:"username"`
 	// An email address.
 	Email string `json:"email"`
-	// 8 to 128 characters; longer ones are rejected, never truncated.
+	// 8 to 128 characters; longer ones are rejected, never truncated. One of white space alone, or on the
+	// service's list of common passwords (compared without regard to case), is refused with 422 (NIST SP
+	// 800-63B).
 	Password OptString `json:"password"`
 }
 

@@ -158,13 +158,13 @@ type UsersHandler interface {
 	// DeactivateUser implements deactivateUser operation.
 	//
 	// The user themself or an admin. Idempotent; a deactivated user can no longer receive email nor use
-	// their tokens.
+	// their tokens. The last active admin cannot be deactivated (409).
 	//
 	// POST /users/{user_id}/deactivate
 	DeactivateUser(ctx context.Context, params DeactivateUserParams) (DeactivateUserRes, error)
 	// DeleteUser implements deleteUser operation.
 	//
-	// Admins only.
+	// Admins only. The last active admin cannot be deleted (409): make another user an admin first.
 	//
 	// DELETE /users/{user_id}
 	DeleteUser(ctx context.Context, params DeleteUserParams) (DeleteUserRes, error)
@@ -246,7 +246,8 @@ type UsersHandler interface {
 	// UpdateUser implements updateUser operation.
 	//
 	// The user themself or an admin; only admins may change `role`. Fields that are absent stay as they
-	// are; an empty object changes nothing.
+	// are; an empty object changes nothing. A taken username or email is a 409, and so is the demotion of
+	// the last active admin.
 	//
 	// PATCH /users/{user_id}
 	UpdateUser(ctx context.Context, req *UpdateUserRequest, params UpdateUserParams) (UpdateUserRes, error)

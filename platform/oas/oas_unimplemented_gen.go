@@ -58,7 +58,7 @@ func (UnimplementedHandler) CreateToken(ctx context.Context, req *TokenRequest) 
 // DeactivateUser implements deactivateUser operation.
 //
 // The user themself or an admin. Idempotent; a deactivated user can no longer receive email nor use
-// their tokens.
+// their tokens. The last active admin cannot be deactivated (409).
 //
 // POST /users/{user_id}/deactivate
 func (UnimplementedHandler) DeactivateUser(ctx context.Context, params DeactivateUserParams) (r DeactivateUserRes, _ error) {
@@ -67,7 +67,7 @@ func (UnimplementedHandler) DeactivateUser(ctx context.Context, params Deactivat
 
 // DeleteUser implements deleteUser operation.
 //
-// Admins only.
+// Admins only. The last active admin cannot be deleted (409): make another user an admin first.
 //
 // DELETE /users/{user_id}
 func (UnimplementedHandler) DeleteUser(ctx context.Context, params DeleteUserParams) (r DeleteUserRes, _ error) {
@@ -282,7 +282,8 @@ func (UnimplementedHandler) SendVerificationEmail(ctx context.Context) (r SendVe
 // UpdateUser implements updateUser operation.
 //
 // The user themself or an admin; only admins may change `role`. Fields that are absent stay as they
-// are; an empty object changes nothing.
+// are; an empty object changes nothing. A taken username or email is a 409, and so is the demotion of
+// the last active admin.
 //
 // PATCH /users/{user_id}
 func (UnimplementedHandler) UpdateUser(ctx context.Context, req *UpdateUserRequest, params UpdateUserParams) (r UpdateUserRes, _ error) {

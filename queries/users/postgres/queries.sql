@@ -148,3 +148,17 @@ RETURNING session_id;
 -- name: DeleteExpiredSessions :exec
 DELETE FROM sessions
 WHERE user_id = sqlc.arg(user_id) AND expires_at <= sqlc.arg(now);
+
+-- name: LockAdmins :exec
+-- Taken, until the transaction ends, by every unit of work about to make an active admin stop
+-- being one, before it counts the others (OtherActiveAdminExists): such units of work then run
+-- one after the other, and the count of each sees what the one before committed. A lock, not
+-- a count alone: under READ COMMITTED two concurrent counts each see the other's admin, and
+-- both demotions would pass. The count is a statement of its own, whose snapshot is taken once
+-- the lock is held.
+SELECT pg_advisory_xact_lock(hashtextextended('userservice.users.admins', 0));
+
+-- name: OtherActiveAdminExists :one
+SELECT EXISTS (
+    SELECT 1 FROM users WHERE role = 'admin' AND is_active AND user_id <> sqlc.arg(user_id)
+)::boolean;

@@ -125,3 +125,10 @@ RETURNING session_id;
 -- name: DeleteExpiredSessions :exec
 DELETE FROM sessions
 WHERE user_id = sqlc.arg(user_id) AND expires_at <= sqlc.arg(now);
+
+-- name: OtherActiveAdminExists :one
+-- SQLite runs one transaction at a time (one connection), so a count in the unit of work sees
+-- every change committed before it and none can come between it and the commit.
+SELECT EXISTS (
+    SELECT 1 FROM users WHERE role = 'admin' AND is_active AND user_id <> sqlc.arg(user_id)
+);

@@ -84,3 +84,37 @@ func AuthorizeChanges(actor Actor, target uuid.UUID, c Changes) error {
 	}
 	return nil
 }
+
+// IsActiveAdmin reports whether the user administers the service now: an admin, active.
+func (u *User) IsActiveAdmin() bool { return u.active && u.role == RoleAdmin }
+
+// AdminLoss says how a change took an active admin away: ActionDeactivate when before was an
+// active admin and after is inactive, ActionChangeRole when after is active but no longer an
+// admin; "" when before was no active admin or after still is one.
+func AdminLoss(before Snapshot, after *User) Action {
+	switch {
+	case !before.Active || before.Role != RoleAdmin || after.IsActiveAdmin():
+		return ""
+	case !after.IsActive():
+		return ActionDeactivate
+	default:
+		return ActionChangeRole
+	}
+}
+
+// LastAdminError says a change would leave the service with no active admin: then nobody
+// could administer it but an operator with the command line and the database. The rule holds
+// for an admin's change of themself (the usual case) as of anyone else.
+type LastAdminError struct {
+	// Action is what was refused: ActionChangeRole, ActionDeactivate or ActionDelete.
+	Action Action
+}
+
+// Error implements error: the reason, and what to do instead.
+func (e *LastAdminError) Error() string {
+	verb := map[Action]string{ActionChangeRole: "demoted", ActionDeactivate: "deactivated", ActionDelete: "deleted"}[e.Action]
+	if verb == "" {
+		verb = "removed"
+	}
+	return "The last active admin cannot be " + verb + ": make another user an admin first"
+}

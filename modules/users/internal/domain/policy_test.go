@@ -3,6 +3,7 @@ package domain_test
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -65,22 +66,75 @@ func TestAuthorizeChanges(t *testing.T) {
 	}
 }
 
+// TestValidatePassword: the length rules, then NIST SP 800-63B's: no password of white space
+// alone, none on the list of common ones, whatever its case or the space around it.
 func TestValidatePassword(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		in    string
-		valid bool
+		in, msg string
 	}{
-		{"1234567", false},
-		{"12345678", true},
-		{string(make([]rune, 128)), true},
-		{string(make([]rune, 129)), false},
-		{"ééééééé", false},
-		{"éééééééé", true},
+		{"1234567", "must be at least 8 characters"},
+		{"12x45678", ""},
+		{string(make([]rune, 128)), ""},
+		{string(make([]rune, 129)), "must be at most 128 characters"},
+		{"ééééééé", "must be at least 8 characters"},
+		{"éééééééé", ""},
+		{"        ", domain.MsgPasswordWhitespace},
+		{" \t\n\r\v\f\u00a0\u2003", domain.MsgPasswordWhitespace},
+		{"    x    ", ""},
+		{"12345678", domain.MsgPasswordCommon},
+		{"password", domain.MsgPasswordCommon},
+		{"PassWord1", domain.MsgPasswordCommon},
+		{"  iloveyou ", domain.MsgPasswordCommon},
+		{"qwertyuiop", domain.MsgPasswordCommon},
+		{"correct horse battery staple", ""},
+		{"password of a test user", ""},
 	}
 	for _, tc := range tests {
-		if got := domain.ValidatePassword(tc.in); (got == "") != tc.valid {
-			t.Errorf("ValidatePassword(%d runes) = %q", len([]rune(tc.in)), got)
+		if got := domain.ValidatePassword(tc.in); got != tc.msg {
+			t.Errorf("ValidatePassword(%q) = %q, want %q", tc.in, got, tc.msg)
 		}
+	}
+}
+
+// TestAdminLoss: only an active admin who stops being one, by role or deactivation, is a loss.
+func TestAdminLoss(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	admin := func(active bool) domain.Snapshot {
+		return domain.Snapshot{ID: uuid.New(), Username: "root", Email: "root@example.com", Active: active, Role: domain.RoleAdmin}
+	}
+	demote := func(s domain.Snapshot) *domain.User {
+		u := domain.Restore(s)
+		user := domain.RoleUser
+		if _, err := u.Apply(domain.Changes{Role: &user}, now); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	deactivate := func(s domain.Snapshot) *domain.User {
+		u := domain.Restore(s)
+		u.Deactivate(now)
+		return u
+	}
+	tests := []struct {
+		name   string
+		before domain.Snapshot
+		after  func(domain.Snapshot) *domain.User
+		want   domain.Action
+	}{
+		{"demoted", admin(true), demote, domain.ActionChangeRole},
+		{"deactivated", admin(true), deactivate, domain.ActionDeactivate},
+		{"renamed", admin(true), domain.Restore, ""},
+		{"an inactive admin demoted", admin(false), demote, ""},
+		{"a user deactivated", domain.Snapshot{ID: uuid.New(), Active: true, Role: domain.RoleUser}, deactivate, ""},
+	}
+	for _, tc := range tests {
+		if got := domain.AdminLoss(tc.before, tc.after(tc.before)); got != tc.want {
+			t.Errorf("%s: %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	if msg := (&domain.LastAdminError{Action: domain.ActionDelete}).Error(); msg != "The last active admin cannot be deleted: make another user an admin first" {
+		t.Errorf("%q", msg)
 	}
 }

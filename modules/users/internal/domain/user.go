@@ -274,13 +274,26 @@ const (
 	PasswordMaxLen = 128
 )
 
-// ValidatePassword returns why s is not an acceptable password, or "" when it is.
+// The rules a password's content breaks, as ValidatePassword says them.
+const (
+	MsgPasswordWhitespace = "must not be only whitespace"
+	MsgPasswordCommon     = "is a commonly used password"
+)
+
+// ValidatePassword returns why s is not an acceptable password, or "" when it is. Beside its
+// length, NIST SP 800-63B (5.1.1.2) asks that a password be compared with passwords known to
+// be common and refused if it is one; one of white space alone is refused as well, since it
+// looks like a password to the length rule and is none.
 func ValidatePassword(s string) string {
 	switch n := utf8.RuneCountInString(s); {
 	case n < PasswordMinLen:
 		return "must be at least 8 characters"
 	case n > PasswordMaxLen:
 		return "must be at most 128 characters"
+	case onlyWhitespace(s):
+		return MsgPasswordWhitespace
+	case IsCommonPassword(s):
+		return MsgPasswordCommon
 	}
 	return ""
 }

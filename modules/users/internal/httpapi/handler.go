@@ -365,6 +365,7 @@ func Problem(err error) (*problem.Problem, bool) {
 		notFound  *domain.NotFoundError
 		exists    *domain.AlreadyExistsError
 		forbidden *domain.ForbiddenError
+		lastAdmin *domain.LastAdminError
 		throttled *service.ThrottledError
 	)
 	switch {
@@ -379,6 +380,8 @@ func Problem(err error) (*problem.Problem, bool) {
 	case errors.As(err, &exists):
 		return problem.New(http.StatusConflict, exists.Error(),
 			problem.FieldError{Field: string(exists.Field), Message: "is already taken"}), true
+	case errors.As(err, &lastAdmin):
+		return problem.New(http.StatusConflict, lastAdmin.Error()+"."), true
 	case errors.Is(err, service.ErrInvalidCursor):
 		return problem.New(http.StatusBadRequest, "Parameter cursor is invalid: use the next_cursor of a previous page.",
 			problem.FieldError{Field: "cursor", Message: "is not a cursor this service issued"}), true

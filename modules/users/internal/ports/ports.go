@@ -126,6 +126,24 @@ type Repos struct {
 	Sessions SessionRepository
 	// Events records events in the transaction: committed with the change, or not at all.
 	Events EventLog
+	// Admins keeps the service with an active admin.
+	Admins AdminGuard
+}
+
+// AdminGuard answers whether an admin would remain, in a way that stays true until the unit
+// of work commits: a unit of work about to make an active admin stop being one (demoted,
+// deactivated, deleted) asks it first, and goes on only on a yes.
+//
+// Of concurrent units of work that ask, each is answered as if they ran one after the other:
+// two admins demoting each other at once cannot both be told yes on the strength of the
+// other. A count in the transaction is not enough for that on PostgreSQL (under READ
+// COMMITTED both counts see the other admin); each adapter says what gives the guarantee.
+type AdminGuard interface {
+	// OtherActiveAdmin reports whether an active admin other than id exists. The caller then
+	// makes id stop being an active admin in the same unit of work, or fails it: an adapter
+	// may note in id's own storage that id is leaving, which the change (or the end of the
+	// unit of work) takes back.
+	OtherActiveAdmin(ctx context.Context, id uuid.UUID) (bool, error)
 }
 
 // Event is a domain event the module emits (domain.Event* types), recorded with the change it

@@ -244,7 +244,9 @@ func TestPasswordRules(t *testing.T) {
 		ok             bool
 	}{
 		{"none", "", true},
-		{"8 characters", "12345678", true},
+		{"8 characters", "12x45678", true},
+		{"only whitespace", "         ", false},
+		{"a common password", "Sunshine1", false},
 		{"7 characters", "1234567", false},
 		{"128 characters", strings.Repeat("p", 128), true},
 		{"129 characters is refused, not truncated", strings.Repeat("p", 129), false},

@@ -385,11 +385,30 @@ func emailVerified(u *domain.User, at time.Time, actor string) ports.Event {
 		Data: userevents.EmailVerified{UserID: u.ID(), Email: u.Email()}}
 }
 
-// Delete removes the user (admins only), or returns a *domain.NotFoundError. The other
-// modules' hooks run first, so that a failing one fails the deletion and the retry runs them
-// all again; the account goes last, and nothing of the user is left behind it.
+// Delete removes the user (admins only), or returns a *domain.NotFoundError; the last active
+// admin is a *domain.LastAdminError. The other modules' hooks run first, so that a failing one
+// fails the deletion and the retry runs them all again; the account goes last, and nothing of
+// the user is left behind it.
+//
+// Whether the user may go is asked before the hooks, so that the last admin keeps what the
+// other modules hold, and again, with the guarantee, in the unit of work that deletes. Only
+// when the other admins went between the two (two admins deleting each other at once) do the
+// hooks run for an account that then stays, with a 409.
 func (s *Service) Delete(ctx context.Context, actor domain.Actor, id uuid.UUID) error {
 	if err := domain.Authorize(actor, domain.ActionDelete, id); err != nil {
+		return err
+	}
+	mayGo := func(ctx context.Context, r ports.Repos) error {
+		u, err := r.Users.GetForUpdate(ctx, id)
+		if err != nil {
+			return err
+		}
+		if u.IsActiveAdmin() {
+			return keepAnAdmin(ctx, r, id, domain.ActionDelete)
+		}
+		return nil
+	}
+	if err := s.UoW.Do(ctx, mayGo); err != nil {
 		return err
 	}
 	for _, hook := range s.BeforeDelete {
@@ -398,11 +417,28 @@ func (s *Service) Delete(ctx context.Context, actor domain.Actor, id uuid.UUID) 
 		}
 	}
 	return s.UoW.Do(ctx, func(ctx context.Context, r ports.Repos) error {
+		if err := mayGo(ctx, r); err != nil {
+			return err
+		}
 		if err := r.Users.Delete(ctx, id); err != nil {
 			return err
 		}
 		return r.Events.Record(ctx, userEvent(userevents.TypeDeleted, id, s.Clock.Now(), actor))
 	})
+}
+
+// keepAnAdmin refuses, with a *domain.LastAdminError for action, to let the active admin id
+// stop being one when no other active admin remains. The guard's answer holds until the unit
+// of work r belongs to ends, so that two admins demoting each other at once cannot both go.
+func keepAnAdmin(ctx context.Context, r ports.Repos, id uuid.UUID, action domain.Action) error {
+	ok, err := r.Admins.OtherActiveAdmin(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return &domain.LastAdminError{Action: action}
+	}
+	return nil
 }
 
 // change reads the user for update, lets fn change it and, when fn reports a change, saves the
@@ -427,10 +463,16 @@ func (s *Service) changeRevoking(ctx context.Context, id uuid.UUID, rev *revocat
 		if u, err = r.Users.GetForUpdate(ctx, id); err != nil {
 			return err
 		}
+		before := u.Snapshot()
 		now := s.Clock.Now()
 		changed, evs, err := fn(u, now)
 		if err != nil || !changed {
 			return err
+		}
+		if loss := domain.AdminLoss(before, u); loss != "" {
+			if err := keepAnAdmin(ctx, r, id, loss); err != nil {
+				return err
+			}
 		}
 		if err := r.Users.Update(ctx, u); err != nil {
 			return err

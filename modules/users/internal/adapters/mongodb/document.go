@@ -37,6 +37,10 @@ type userDoc struct {
 
 	Sessions []sessionDoc `bson:"sessions"`
 
+	// LeavingAdmin marks an admin a unit of work is about to demote, deactivate or delete,
+	// from before it counts the other admins until its change (see admins).
+	LeavingAdmin bool `bson:"leaving_admin"`
+
 	// The outbox (see events.MongoOutbox): written by this module, emptied by the relay.
 	Outbox    []events.MongoPending `bson:"outbox"`
 	OutboxSeq int64                 `bson:"outbox_seq"`

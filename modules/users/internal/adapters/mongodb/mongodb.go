@@ -63,7 +63,7 @@ func New(db *mongo.Database, appended func()) *Store {
 
 // Indexes creates the users collection's indexes, if missing: the unique keys of email and
 // username (lower-cased, as the SQL engines compare them), the keyset order of listing, the
-// refresh tokens' digests, and the relay's pending documents.
+// refresh tokens' digests, the relay's pending documents, and the admins the guard counts.
 func Indexes(ctx context.Context, db *mongo.Database) error {
 	return database.EnsureMongoIndexes(ctx, db.Collection(Collection), []mongo.IndexModel{
 		{Keys: bson.D{{Key: "email_key", Value: 1}}, Options: options.Index().SetName("email_key").SetUnique(true)},
@@ -71,6 +71,7 @@ func Indexes(ctx context.Context, db *mongo.Database) error {
 		{Keys: bson.D{{Key: "created_at", Value: 1}, {Key: "_id", Value: 1}}, Options: options.Index().SetName("created_at_id")},
 		{Keys: bson.D{{Key: "sessions.tokens.digest", Value: 1}}, Options: options.Index().SetName("refresh_token_digest")},
 		{Keys: bson.D{{Key: events.MongoPendingField, Value: 1}}, Options: options.Index().SetName("pending")},
+		{Keys: bson.D{{Key: "role", Value: 1}, {Key: "is_active", Value: 1}}, Options: options.Index().SetName("role_active")},
 	})
 }
 
@@ -89,13 +90,23 @@ type unitOfWork Store
 // committed now.
 func (u *unitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r ports.Repos) error) error {
 	return (*Store)(u).run(ctx, func(w *work) error {
-		return fn(ctx, ports.Repos{Users: &users{unit{w: w}}, Sessions: &sessions{unit{w: w}}, Events: &eventLog{w: w}})
+		return fn(ctx, ports.Repos{Users: &users{unit{w: w}}, Sessions: &sessions{unit{w: w}}, Events: &eventLog{w: w}, Admins: &admins{w: w}})
 	})
 }
 
-// run runs fn on a new work and commits it, again while the commit conflicts.
-func (s *Store) run(ctx context.Context, fn func(w *work) error) error {
-	var err error
+// run runs fn on a new work and commits it, again while the commit conflicts (or fn meets a
+// conflict, as the admin guard does). The users it marked leaving and did not write in the end
+// are unmarked.
+func (s *Store) run(ctx context.Context, fn func(w *work) error) (err error) {
+	marked := map[uuid.UUID]bool{}
+	var wrote uuid.UUID
+	defer func() {
+		for id := range marked {
+			if err != nil || id != wrote {
+				s.unmark(ctx, id)
+			}
+		}
+	}()
 	for attempt := range MaxAttempts {
 		if attempt > 0 {
 			// A little random wait spreads the losers of a race over the next rounds.
@@ -105,11 +116,11 @@ func (s *Store) run(ctx context.Context, fn func(w *work) error) error {
 			case <-time.After(time.Duration(rand.Int64N(int64(attempt) * int64(time.Millisecond)))): //nolint:gosec // G404: jitter, not a secret
 			}
 		}
-		w := &work{s: s, entries: map[uuid.UUID]*entry{}}
-		if err = fn(w); err != nil {
-			return err
+		w := &work{s: s, entries: map[uuid.UUID]*entry{}, marked: marked}
+		if err = fn(w); err == nil {
+			wrote, err = w.commit(ctx)
 		}
-		if err = w.commit(ctx); !errors.Is(err, errConflict) {
+		if !errors.Is(err, errConflict) {
 			return err
 		}
 	}
@@ -121,6 +132,8 @@ func (s *Store) run(ctx context.Context, fn func(w *work) error) error {
 type work struct {
 	s       *Store
 	entries map[uuid.UUID]*entry
+	// marked are the users the admin guard marked leaving, in this run's every attempt.
+	marked map[uuid.UUID]bool
 }
 
 // entry is a user's document in a work.
@@ -168,8 +181,8 @@ func (w *work) load(ctx context.Context, id uuid.UUID) (*entry, error) {
 	return e, nil
 }
 
-// commit writes the one user the work changed, if any.
-func (w *work) commit(ctx context.Context) error {
+// commit writes the one user the work changed, if any, and returns its id.
+func (w *work) commit(ctx context.Context) (uuid.UUID, error) {
 	var (
 		id      uuid.UUID
 		e       *entry
@@ -182,13 +195,13 @@ func (w *work) commit(ctx context.Context) error {
 	}
 	switch {
 	case writing == 0:
-		return nil
+		return uuid.Nil, nil
 	case writing > 1:
-		return ErrSeveralUsers
+		return uuid.Nil, ErrSeveralUsers
 	}
 	envs, err := outbox.Envelopes(ctx, e.events)
 	if err != nil {
-		return err
+		return uuid.Nil, err
 	}
 	switch {
 	case e.added:
@@ -201,7 +214,7 @@ func (w *work) commit(ctx context.Context) error {
 	if err == nil && len(envs) > 0 && w.s.appended != nil {
 		w.s.appended()
 	}
-	return err
+	return id, err
 }
 
 func (w *work) insert(ctx context.Context, e *entry, envs []events.Event) error {
@@ -230,6 +243,9 @@ func (w *work) update(ctx context.Context, id uuid.UUID, e *entry, envs []events
 		{Key: "password_hash", Value: d.PasswordHash}, {Key: "email_verified_at", Value: d.EmailVerifiedAt},
 		{Key: "updated_at", Value: d.UpdatedAt},
 		{Key: "sessions", Value: d.Sessions},
+		// A change of the user takes back the admin guard's mark: the one it was for, or one
+		// a crash left behind (see admins).
+		{Key: leavingField, Value: false},
 	}
 	return w.write(ctx, id, e, set, envs)
 }

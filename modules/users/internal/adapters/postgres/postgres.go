@@ -301,7 +301,8 @@ func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r port
 		}
 	}()
 	log := &eventLog{tx: tx}
-	if err := fn(ctx, ports.Repos{Users: NewRepository(tx, nil), Sessions: NewSessions(tx), Events: log}); err != nil {
+	repos := ports.Repos{Users: NewRepository(tx, nil), Sessions: NewSessions(tx), Events: log, Admins: adminGuard{pgstore.New(tx)}}
+	if err := fn(ctx, repos); err != nil {
 		_ = tx.Rollback(context.WithoutCancel(ctx))
 		return err
 	}
@@ -312,6 +313,22 @@ func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r port
 		w.appended()
 	}
 	return nil
+}
+
+// adminGuard is the AdminGuard of a unit of work's transaction.
+type adminGuard struct{ q *pgstore.Queries }
+
+// OtherActiveAdmin takes the admins' lock (a transaction-scoped advisory lock, released at
+// the commit or rollback), then asks, in a statement of its own, whose snapshot is taken with
+// the lock held: every unit of work that may take an admin away runs this, so they run one
+// after the other, each counting what the one before committed. The unit of work has already
+// locked its own user's row, and the lock's holder locks no other row: no deadlock.
+func (g adminGuard) OtherActiveAdmin(ctx context.Context, id uuid.UUID) (bool, error) {
+	if err := g.q.LockAdmins(ctx); err != nil {
+		return false, mapError(err)
+	}
+	ok, err := g.q.OtherActiveAdminExists(ctx, database.PgID(id))
+	return ok, mapError(err)
 }
 
 // eventLog writes events to the outbox in a unit of work's transaction.

@@ -78,7 +78,7 @@ func TestContractThroughTheCache(t *testing.T) {
 					atomicity = porttest.OneUser
 				}
 				return porttest.Store{Users: c.Repository(u), Sessions: c.Sessions(s), UoW: c.UnitOfWork(w),
-					Outbox: func(t *testing.T) []string { return outbox(t, db) }, Atomicity: atomicity}
+					Outbox: func(t *testing.T) []string { return outbox(t, db) }, Atomicity: atomicity, Serial: engine == database.SQLite}
 			})
 		})
 	}

@@ -302,7 +302,7 @@ func (w *UnitOfWork) Do(ctx context.Context, fn func(ctx context.Context, r port
 	log := &eventLog{tx: nil}
 	err := w.inTx(ctx, func(tx *sql.Tx) error {
 		log.tx = tx
-		return fn(ctx, ports.Repos{Users: NewRepository(tx, nil), Sessions: NewSessions(tx), Events: log})
+		return fn(ctx, ports.Repos{Users: NewRepository(tx, nil), Sessions: NewSessions(tx), Events: log, Admins: adminGuard{litestore.New(tx)}})
 	})
 	if err == nil && log.recorded && w.appended != nil {
 		w.appended()
@@ -327,6 +327,16 @@ func (w *UnitOfWork) inTx(ctx context.Context, fn func(tx *sql.Tx) error) error 
 		return err
 	}
 	return mapError(tx.Commit())
+}
+
+// adminGuard is the AdminGuard of a unit of work's transaction.
+type adminGuard struct{ q *litestore.Queries }
+
+// OtherActiveAdmin counts in the transaction: SQLite's one connection runs the units of work
+// one at a time, so no other can commit between the count and this one's commit.
+func (g adminGuard) OtherActiveAdmin(ctx context.Context, id uuid.UUID) (bool, error) {
+	ok, err := g.q.OtherActiveAdminExists(ctx, id)
+	return ok, mapError(err)
 }
 
 // eventLog writes events to the outbox in a unit of work's transaction.

@@ -18,6 +18,7 @@ func TestContract(t *testing.T) {
 			Users:    sqlite.NewRepository(db.SQL, nil),
 			Sessions: sqlite.NewSessions(db.SQL),
 			UoW:      sqlite.NewUnitOfWork(db.SQL, nil),
+			Serial:   true,
 			Outbox: func(t *testing.T) []string {
 				rows, err := db.SQL.Query("SELECT type FROM event_outbox ORDER BY seq")
 				if err != nil {

@@ -24,6 +24,9 @@ type Store struct {
 	Outbox func(t *testing.T) []string
 	// Atomicity is what the adapter's unit of work promises when it writes several users.
 	Atomicity Atomicity
+	// Serial says the adapter runs one unit of work at a time (SQLite's one connection): a
+	// test must not make one wait, inside it, for another.
+	Serial bool
 }
 
 // Atomicity is what a unit of work guarantees when it writes more than one user. Every use
@@ -72,6 +75,8 @@ func Run(t *testing.T, newStore Factory) {
 		{"ConcurrentChangesOfAUserAreAllKept", testConcurrentChanges},
 		{"UnitOfWorkOverSeveralUsersKeepsItsPromise", testSeveralUsers},
 		{"GetManyReadsTheUsersThatExist", testGetMany},
+		{"AdminGuardCountsTheOtherActiveAdmins", testAdminGuard},
+		{"AdminsDemotingEachOtherLeaveOne", testAdminsDemotingEachOther},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -584,6 +584,34 @@ func (q *Queries) ListUsersFirst(ctx context.Context, arg ListUsersFirstParams) 
 	return items, nil
 }
 
+const lockAdmins = `-- name: LockAdmins :exec
+SELECT pg_advisory_xact_lock(hashtextextended('userservice.users.admins', 0))
+`
+
+// Taken, until the transaction ends, by every unit of work about to make an active admin stop
+// being one, before it counts the others (OtherActiveAdminExists): such units of work then run
+// one after the other, and the count of each sees what the one before committed. A lock, not
+// a count alone: under READ COMMITTED two concurrent counts each see the other's admin, and
+// both demotions would pass. The count is a statement of its own, whose snapshot is taken once
+// the lock is held.
+func (q *Queries) LockAdmins(ctx context.Context) error {
+	_, err := q.db.Exec(ctx, lockAdmins)
+	return err
+}
+
+const otherActiveAdminExists = `-- name: OtherActiveAdminExists :one
+SELECT EXISTS (
+    SELECT 1 FROM users WHERE role = 'admin' AND is_active AND user_id <> $1
+)::boolean
+`
+
+func (q *Queries) OtherActiveAdminExists(ctx context.Context, userID pgtype.UUID) (bool, error) {
+	row := q.db.QueryRow(ctx, otherActiveAdminExists, userID)
+	var column_1 bool
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const refreshTokenSession = `-- name: RefreshTokenSession :one
 SELECT session_id FROM refresh_tokens WHERE token_hash = $1
 `

@@ -536,6 +536,21 @@ func (q *Queries) ListUsersFirst(ctx context.Context, arg ListUsersFirstParams) 
 	return items, nil
 }
 
+const otherActiveAdminExists = `-- name: OtherActiveAdminExists :one
+SELECT EXISTS (
+    SELECT 1 FROM users WHERE role = 'admin' AND is_active AND user_id <> ?1
+)
+`
+
+// SQLite runs one transaction at a time (one connection), so a count in the unit of work sees
+// every change committed before it and none can come between it and the commit.
+func (q *Queries) OtherActiveAdminExists(ctx context.Context, userID uuid.UUID) (bool, error) {
+	row := q.db.QueryRowContext(ctx, otherActiveAdminExists, userID)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const refreshTokenSession = `-- name: RefreshTokenSession :one
 SELECT session_id FROM refresh_tokens WHERE token_hash = ?1
 `
