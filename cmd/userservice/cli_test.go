@@ -315,7 +315,7 @@ func testGracefulShutdown(t *testing.T, bin string) {
 	wait.For(t, 5*time.Second, "new connections to be refused after SIGTERM", func() error {
 		c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond)
 		if err != nil {
-			return nil
+			return nil //nolint:nilerr // a refused connection is what is awaited
 		}
 		_ = c.Close()
 		return errors.New("a new connection was accepted")

@@ -113,7 +113,7 @@ func TestDuplicateKeysAreRefused(t *testing.T) {
 
 // send sends a request with an admin's token through a plain client (HEAD has no body for a
 // validator to check) and returns the response with its body read.
-func send(t *testing.T, method, url, token string) (*http.Response, string) {
+func send(t *testing.T, method, url, token string) (answer, string) {
 	t.Helper()
 	req, err := http.NewRequest(method, url, nil)
 	if err != nil {
@@ -126,12 +126,18 @@ func send(t *testing.T, method, url, token string) (*http.Response, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp, string(b)
+	return answer{StatusCode: resp.StatusCode, Header: resp.Header}, string(b)
+}
+
+// answer is the status and headers of a response whose body send has read and closed.
+type answer struct {
+	StatusCode int
+	Header     http.Header
 }
 
 // TestHeadAnswersAsGet: HEAD on every GET route of the served contract, and on the service's

@@ -612,6 +612,7 @@ func refuseAccountUpdates(t *testing.T, a *apptest.App, refusing *atomic.Bool) (
 		exec(`CREATE FUNCTION refuse_updates() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'refused by the test'; END $$`)
 		return statement("CREATE TRIGGER refuse_updates BEFORE UPDATE ON users FOR EACH ROW EXECUTE FUNCTION refuse_updates()"),
 			statement("DROP TRIGGER refuse_updates ON users")
+	case database.SQLite:
 	}
 	return statement("CREATE TRIGGER refuse_updates BEFORE UPDATE ON users BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"),
 		statement("DROP TRIGGER refuse_updates")

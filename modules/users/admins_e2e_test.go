@@ -66,7 +66,7 @@ func TestTheLastAdminStays(t *testing.T) {
 // patchRole demotes the user id with the token and returns the status: a.Raw's work, from a
 // goroutine of the test's (where a transport error is an Error, not a Fatal).
 func patchRole(t *testing.T, a *api, token, id string) int {
-	req, err := http.NewRequest("PATCH", a.Base+"/users/"+id, strings.NewReader(`{"role":"user"}`))
+	req, err := http.NewRequest(http.MethodPatch, a.Base+"/users/"+id, strings.NewReader(`{"role":"user"}`))
 	if err != nil {
 		t.Error(err)
 		return 0

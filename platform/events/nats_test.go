@@ -95,7 +95,7 @@ func TestNATSDeliversThroughAnOutage(t *testing.T) {
 	drained(t, broker)
 	wait.For(t, patience, "the relay to mark the ten published", func() error {
 		if pending, _, err := h.store.backlog(ctx); err != nil || pending != 0 {
-			return fmt.Errorf("%d pending (%v)", pending, err)
+			return fmt.Errorf("%d pending (%w)", pending, err)
 		}
 		return nil
 	})

@@ -56,7 +56,7 @@ func TestRedisSharesTheCounts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer rdb.Close()
+	defer func() { _ = rdb.Close() }()
 	const countKey = "test:fail:carol" // the throttle's prefix, then its own
 	if ttl, err := rdb.PTTL(context.Background(), countKey).Result(); err != nil || ttl <= 0 || ttl > 100*time.Millisecond {
 		t.Fatalf("the count of carol's failures expires in %v (%v); want within the window, 100ms", ttl, err)
