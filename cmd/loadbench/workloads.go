@@ -44,7 +44,7 @@ func (e *engineRun) workloads() []workload {
 		// GET /users/{id} reads its caller in the same statement as the user.
 		{"get", func(w int) error { return conns[w].do("GET", "/users/"+pick(), token, "", 200) },
 			func(int) error {
-				return db.run(ctx, "GetCallerAnd", session, userID, ids[rand.IntN(len(ids))])
+				return db.run(ctx, "GetCallerAndUser", session, userID, ids[rand.IntN(len(ids))])
 			},
 			e.onBaseline(func(w int) error { return base[w].do("GET", "/users/"+pick(), "", "", 200) }), nil},
 		{"get-cached", e.onCached(func(w int) error { return cconns[w].do("GET", "/users/"+pick(), token, "", 200) }), e.hitRead, nil, e.cached},

@@ -23,7 +23,7 @@ SELECT sqlc.embed(users),
 FROM users
 WHERE users.user_id = sqlc.arg(user_id);
 
--- name: GetCallerAnd :many
+-- name: GetCallerAndUser :many
 -- An authenticated read fetches its caller (is_caller, with its session as GetCaller checks
 -- it) and its subject in one round trip. Two primary-key lookups, not IN (...): a generic plan
 -- for IN over parameters is a bitmap scan, several times the cost of an index scan here. The

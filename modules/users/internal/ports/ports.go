@@ -29,10 +29,10 @@ type UserRepository interface {
 	GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, error)
 	// GetCaller reads the account of an authenticated request in one statement: the user c
 	// names (nil when there is none) and when c's session ends, if it is one of theirs.
-	GetCaller(ctx context.Context, c Credential) (CallerRead, error)
-	// GetCallerAnd is GetCaller and Get of id in one statement (an authenticated read fetches
+	GetCaller(ctx context.Context, c Credential) (CallerAccount, error)
+	// GetCallerAndUser is GetCaller and Get of id in one statement (an authenticated read fetches
 	// its caller with its subject); the user is nil when there is none.
-	GetCallerAnd(ctx context.Context, c Credential, id uuid.UUID) (CallerRead, *domain.User, error)
+	GetCallerAndUser(ctx context.Context, c Credential, id uuid.UUID) (CallerAccount, *domain.User, error)
 	// GetByEmail returns the user with the email, compared without regard to case.
 	GetByEmail(ctx context.Context, email string) (*domain.User, error)
 	// List returns up to q.Limit users in (CreatedAt, ID) order, after q.After when set.
@@ -56,8 +56,9 @@ type Credential struct {
 	SessionID uuid.UUID
 }
 
-// CallerRead is the account of an authenticated request, as read to authenticate it.
-type CallerRead struct {
+// CallerAccount is the account of an authenticated request and its session's end, as read to
+// authenticate it.
+type CallerAccount struct {
 	// User is nil when the account is gone.
 	User *domain.User
 	// SessionExpires is when the token's session ends, to the second (rounded down); zero when
@@ -66,7 +67,7 @@ type CallerRead struct {
 }
 
 // SessionLive reports whether the token's session may be used at now.
-func (r CallerRead) SessionLive(now time.Time) bool { return now.Before(r.SessionExpires) }
+func (r CallerAccount) SessionLive(now time.Time) bool { return now.Before(r.SessionExpires) }
 
 // SessionExpiry returns the time of a session expiry in whole seconds since 1970, as storage
 // reads it; 0 means no session.

@@ -155,7 +155,7 @@ func (s *Service) Caller(ctx context.Context, c ports.Credential) (*domain.User,
 
 // usable says whether the account read for c may act at now: it must exist and be active, and
 // the token's session must still be one of its live ones.
-func usable(read ports.CallerRead, c ports.Credential, now time.Time) error {
+func usable(read ports.CallerAccount, c ports.Credential, now time.Time) error {
 	switch {
 	case read.User == nil:
 		return fmt.Errorf("%w: user %s is gone", ErrUnauthenticated, c.UserID)

@@ -195,7 +195,7 @@ func (s *Service) newUser(in RegisterInput) (*domain.User, error) {
 // account, their session and the user are read in one statement, so the most frequent request
 // costs one round trip to the database, not two; the caller is checked as Caller checks it.
 func (s *Service) Get(ctx context.Context, c ports.Credential, id uuid.UUID) (*domain.User, error) {
-	caller, target, err := s.Users.GetCallerAnd(ctx, c, id)
+	caller, target, err := s.Users.GetCallerAndUser(ctx, c, id)
 	if err != nil {
 		return nil, err
 	}

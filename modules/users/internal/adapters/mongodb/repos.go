@@ -93,33 +93,33 @@ func (r *users) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.User, e
 }
 
 // GetCaller reads the caller's document, sessions included, in one query.
-func (r *users) GetCaller(ctx context.Context, c ports.Credential) (ports.CallerRead, error) {
+func (r *users) GetCaller(ctx context.Context, c ports.Credential) (ports.CallerAccount, error) {
 	var d userDoc
 	err := findOne(ctx, r.coll(), live(bson.E{Key: "_id", Value: database.MongoID(c.UserID)})).Decode(&d)
 	if errors.Is(err, mongo.ErrNoDocuments) {
-		return ports.CallerRead{}, nil
+		return ports.CallerAccount{}, nil
 	}
 	if err != nil {
-		return ports.CallerRead{}, mapError(err)
+		return ports.CallerAccount{}, mapError(err)
 	}
-	return ports.CallerRead{User: d.user(), SessionExpires: d.sessionExpiry(c.SessionID)}, nil
+	return ports.CallerAccount{User: d.user(), SessionExpires: d.sessionExpiry(c.SessionID)}, nil
 }
 
-// GetCallerAnd reads the caller's document and the user's in one query.
-func (r *users) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID) (ports.CallerRead, *domain.User, error) {
+// GetCallerAndUser reads the caller's document and the user's in one query.
+func (r *users) GetCallerAndUser(ctx context.Context, c ports.Credential, id uuid.UUID) (ports.CallerAccount, *domain.User, error) {
 	ids := bson.A{database.MongoID(c.UserID), database.MongoID(id)}
 	docs, err := r.find(ctx, live(bson.E{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}), options.Find())
 	if err != nil {
-		return ports.CallerRead{}, nil, err
+		return ports.CallerAccount{}, nil, err
 	}
 	var (
-		caller ports.CallerRead
+		caller ports.CallerAccount
 		user   *domain.User
 	)
 	for _, d := range docs {
 		switch fromBinary(d.ID) {
 		case c.UserID:
-			caller = ports.CallerRead{User: d.user(), SessionExpires: d.sessionExpiry(c.SessionID)}
+			caller = ports.CallerAccount{User: d.user(), SessionExpires: d.sessionExpiry(c.SessionID)}
 			if id == c.UserID {
 				user = d.user()
 			}

@@ -174,7 +174,7 @@ func userPair(u *domain.User) []string {
 
 // sessionValue is what the session's key holds after a read for c: the session's user and
 // expiry ("<user id> <unix seconds>"), or dead when it is not one of the user's.
-func sessionValue(c ports.Credential, read ports.CallerRead) string {
+func sessionValue(c ports.Credential, read ports.CallerAccount) string {
 	if read.SessionExpires.IsZero() {
 		return dead
 	}
@@ -255,10 +255,10 @@ func (r *repository) Get(ctx context.Context, id uuid.UUID) (*domain.User, error
 }
 
 // GetCaller reads the account and the session through the cache.
-func (r *repository) GetCaller(ctx context.Context, cr ports.Credential) (ports.CallerRead, error) {
+func (r *repository) GetCaller(ctx context.Context, cr ports.Credential) (ports.CallerAccount, error) {
 	if vals, ok := r.c.get(ctx, userKey(cr.UserID), sessionKey(cr.SessionID)); ok {
 		if u, err := decode(vals[0]); err == nil {
-			return ports.CallerRead{User: u, SessionExpires: sessionExpires(vals[1], cr)}, nil
+			return ports.CallerAccount{User: u, SessionExpires: sessionExpires(vals[1], cr)}, nil
 		}
 	}
 	v, err, _ := r.c.group.Do("caller "+cr.UserID.String()+" "+cr.SessionID.String(), func() (any, error) {
@@ -271,30 +271,30 @@ func (r *repository) GetCaller(ctx context.Context, cr ports.Credential) (ports.
 		return read, err
 	})
 	if err != nil {
-		return ports.CallerRead{}, err
+		return ports.CallerAccount{}, err
 	}
-	return v.(ports.CallerRead), nil
+	return v.(ports.CallerAccount), nil
 }
 
-// callerAnd is GetCallerAnd's result, for singleflight.
-type callerAnd struct {
-	read ports.CallerRead
+// callerAndUser is GetCallerAndUser's result, for singleflight.
+type callerAndUser struct {
+	read ports.CallerAccount
 	user *domain.User
 }
 
-// GetCallerAnd reads the caller, their session and the user through the cache.
-func (r *repository) GetCallerAnd(ctx context.Context, cr ports.Credential, id uuid.UUID) (ports.CallerRead, *domain.User, error) {
+// GetCallerAndUser reads the caller, their session and the user through the cache.
+func (r *repository) GetCallerAndUser(ctx context.Context, cr ports.Credential, id uuid.UUID) (ports.CallerAccount, *domain.User, error) {
 	if vals, ok := r.c.get(ctx, userKey(cr.UserID), sessionKey(cr.SessionID), userKey(id)); ok {
 		caller, err1 := decode(vals[0])
 		user, err2 := decode(vals[2])
 		if err1 == nil && err2 == nil {
-			return ports.CallerRead{User: caller, SessionExpires: sessionExpires(vals[1], cr)}, user, nil
+			return ports.CallerAccount{User: caller, SessionExpires: sessionExpires(vals[1], cr)}, user, nil
 		}
 	}
 	v, err, _ := r.c.group.Do("caller "+cr.UserID.String()+" "+cr.SessionID.String()+" and "+id.String(), func() (any, error) {
 		ctx, cancel := shared(ctx)
 		defer cancel()
-		read, user, err := r.UserRepository.GetCallerAnd(ctx, cr, id)
+		read, user, err := r.UserRepository.GetCallerAndUser(ctx, cr, id)
 		if err == nil && read.User != nil {
 			pairs := append(userPair(read.User), sessionKey(cr.SessionID), sessionValue(cr, read))
 			if id != cr.UserID {
@@ -302,12 +302,12 @@ func (r *repository) GetCallerAnd(ctx context.Context, cr ports.Credential, id u
 			}
 			r.c.fill(ctx, pairs...)
 		}
-		return callerAnd{read, user}, err
+		return callerAndUser{read, user}, err
 	})
 	if err != nil {
-		return ports.CallerRead{}, nil, err
+		return ports.CallerAccount{}, nil, err
 	}
-	res := v.(callerAnd)
+	res := v.(callerAndUser)
 	return res.read, res.user, nil
 }
 

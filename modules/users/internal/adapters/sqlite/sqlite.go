@@ -115,31 +115,31 @@ func (r *Repository) GetForUpdate(ctx context.Context, id uuid.UUID) (*domain.Us
 }
 
 // GetCaller reads an authenticated request's account and session in one statement.
-func (r *Repository) GetCaller(ctx context.Context, c ports.Credential) (ports.CallerRead, error) {
+func (r *Repository) GetCaller(ctx context.Context, c ports.Credential) (ports.CallerAccount, error) {
 	row, err := r.q.GetCaller(ctx, litestore.GetCallerParams{UserID: c.UserID, SessionID: c.SessionID})
 	if errors.Is(err, sql.ErrNoRows) {
-		return ports.CallerRead{}, nil
+		return ports.CallerAccount{}, nil
 	}
 	if err != nil {
-		return ports.CallerRead{}, mapError(err)
+		return ports.CallerAccount{}, mapError(err)
 	}
-	return ports.CallerRead{User: toDomain(row.User), SessionExpires: ports.SessionExpiry(unix(row.SessionExpires))}, nil
+	return ports.CallerAccount{User: toDomain(row.User), SessionExpires: ports.SessionExpiry(unix(row.SessionExpires))}, nil
 }
 
-// GetCallerAnd reads an authenticated request's account and session, and the user with id, in
+// GetCallerAndUser reads an authenticated request's account and session, and the user with id, in
 // one statement.
-func (r *Repository) GetCallerAnd(ctx context.Context, c ports.Credential, id uuid.UUID) (ports.CallerRead, *domain.User, error) {
-	rows, err := r.q.GetCallerAnd(ctx, litestore.GetCallerAndParams{CallerID: c.UserID, SessionID: c.SessionID, UserID: id})
+func (r *Repository) GetCallerAndUser(ctx context.Context, c ports.Credential, id uuid.UUID) (ports.CallerAccount, *domain.User, error) {
+	rows, err := r.q.GetCallerAndUser(ctx, litestore.GetCallerAndUserParams{CallerID: c.UserID, SessionID: c.SessionID, UserID: id})
 	if err != nil {
-		return ports.CallerRead{}, nil, mapError(err)
+		return ports.CallerAccount{}, nil, mapError(err)
 	}
 	var (
-		caller ports.CallerRead
+		caller ports.CallerAccount
 		user   *domain.User
 	)
 	for _, row := range rows {
 		if row.IsCaller != 0 {
-			caller = ports.CallerRead{User: toDomain(row.User), SessionExpires: ports.SessionExpiry(unix(row.SessionExpires))}
+			caller = ports.CallerAccount{User: toDomain(row.User), SessionExpires: ports.SessionExpiry(unix(row.SessionExpires))}
 		} else {
 			user = toDomain(row.User)
 		}

@@ -53,7 +53,7 @@ func Run(t *testing.T, newStore Factory) {
 		{"AddThenGetRoundTrips", testAddGet},
 		{"GetMissingIsNotFound", testGetMissing},
 		{"GetCallerChecksTheSession", testGetCaller},
-		{"GetCallerAndReadsBoth", testGetCallerAnd},
+		{"GetCallerAndReadsBoth", testGetCallerAndUser},
 		{"SessionsRoundTripNewestFirst", testSessions},
 		{"RefreshTokensWorkOnceThenAreReuse", testRefreshTokens},
 		{"ConcurrentUsesOfARefreshTokenHaveOneWinner", testConcurrentRefresh},

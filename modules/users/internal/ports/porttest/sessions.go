@@ -54,7 +54,7 @@ func testGetCaller(t *testing.T, s Store) {
 	}
 }
 
-func testGetCallerAnd(t *testing.T, s Store) {
+func testGetCallerAndUser(t *testing.T, s Store) {
 	ctx := context.Background()
 	a := newUser(t, "alice", "alice@example.com", base)
 	b := newUser(t, "bob", "bob@example.com", base.Add(time.Second))
@@ -80,7 +80,7 @@ func testGetCallerAnd(t *testing.T, s Store) {
 		return (x == nil) == (y == nil) && (x == nil || x.Snapshot() == y.Snapshot())
 	}
 	for _, tc := range tests {
-		caller, user, err := s.Users.GetCallerAnd(ctx, tc.c, tc.id)
+		caller, user, err := s.Users.GetCallerAndUser(ctx, tc.c, tc.id)
 		must(t, err)
 		if !same(caller.User, tc.wantCaller) || caller.SessionLive(base.Add(time.Minute)) != tc.wantLive || !same(user, tc.wantUser) {
 			t.Errorf("%s: got caller %+v, user %+v", tc.name, caller, user)

@@ -132,7 +132,7 @@ func (q *Queries) GetCaller(ctx context.Context, arg GetCallerParams) (GetCaller
 	return i, err
 }
 
-const getCallerAnd = `-- name: GetCallerAnd :many
+const getCallerAndUser = `-- name: GetCallerAndUser :many
 SELECT users.user_id, users.username, users.email, users.is_active, users.role, users.created_at, users.updated_at, users.password_hash, users.email_verified_at,
        TRUE AS is_caller,
        COALESCE((SELECT CAST(strftime('%s', sessions.expires_at) AS INTEGER) FROM sessions
@@ -145,13 +145,13 @@ FROM users
 WHERE users.user_id = ?3
 `
 
-type GetCallerAndParams struct {
+type GetCallerAndUserParams struct {
 	SessionID uuid.UUID
 	CallerID  uuid.UUID
 	UserID    uuid.UUID
 }
 
-type GetCallerAndRow struct {
+type GetCallerAndUserRow struct {
 	User           User
 	IsCaller       int64
 	SessionExpires interface{}
@@ -161,15 +161,15 @@ type GetCallerAndRow struct {
 // it) and its subject in one round trip. Two primary-key lookups, not IN (...): a generic plan
 // for IN over parameters is a bitmap scan, several times the cost of an index scan here. The
 // same id twice returns its row twice.
-func (q *Queries) GetCallerAnd(ctx context.Context, arg GetCallerAndParams) ([]GetCallerAndRow, error) {
-	rows, err := q.db.QueryContext(ctx, getCallerAnd, arg.SessionID, arg.CallerID, arg.UserID)
+func (q *Queries) GetCallerAndUser(ctx context.Context, arg GetCallerAndUserParams) ([]GetCallerAndUserRow, error) {
+	rows, err := q.db.QueryContext(ctx, getCallerAndUser, arg.SessionID, arg.CallerID, arg.UserID)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var items []GetCallerAndRow
+	var items []GetCallerAndUserRow
 	for rows.Next() {
-		var i GetCallerAndRow
+		var i GetCallerAndUserRow
 		if err := rows.Scan(
 			&i.User.UserID,
 			&i.User.Username,
