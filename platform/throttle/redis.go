@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"errors"
+	"math/rand/v2"
 	"strconv"
 	"time"
 
@@ -29,13 +30,17 @@ var (
 )
 
 // fail counts a failure and, at the limit, blocks the key: one round trip, atomically, so that
-// instances failing the same key at once count every failure. The count expires a window after
-// the first failure it holds (a fixed window, where Memory's slides).
+// instances failing the same key at once count every failure. The failures are a sliding log,
+// as Memory's, scored by the caller's clock (ARGV[3], in milliseconds); a block holds the
+// time it ends. Redis's own expiry only collects what the log no longer counts.
 var fail = redis.NewScript(`
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-if n >= tonumber(ARGV[1]) then
-	redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+local limit, window, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZADD', KEYS[1], now, ARGV[4])
+redis.call('PEXPIRE', KEYS[1], window)
+local n = redis.call('ZCARD', KEYS[1])
+if n >= limit then
+	redis.call('SET', KEYS[2], now + window, 'PX', window)
 	redis.call('DEL', KEYS[1])
 end
 return n`)
@@ -43,45 +48,62 @@ return n`)
 // Redis keeps the counts and blocks in Redis, so that the limits hold across instances. When
 // Redis does not answer, it falls back to its own in-memory throttle, with a warning, so that
 // a Redis outage never fails a login (the limits then hold per instance until it is back).
+//
+// Windows are measured by the instance's clock (now), not Redis's: the same clock Memory uses,
+// so a test drives both with one fake clock, and instances agree as far as their clocks do
+// (NTP keeps that to milliseconds; the windows are minutes).
 type Redis struct {
 	client *redis.Client
 	prefix string
+	now    func() time.Time
 	local  *Memory
 	log    *zap.Logger
 }
 
 // NewRedis returns a throttle on the Redis of url (redis:// or rediss://), its keys under
-// prefix.
+// prefix, its windows on the clock now.
 func NewRedis(url, prefix string, now func() time.Time, log *zap.Logger) (*Redis, error) {
 	client, err := kv.Open(url)
 	if err != nil {
 		return nil, err
 	}
-	return &Redis{client: client, prefix: prefix, local: New(now), log: log}, nil
+	return &Redis{client: client, prefix: prefix, now: now, local: New(now), log: log}, nil
 }
 
 // Close closes the connections to Redis.
 func (r *Redis) Close() error { return r.client.Close() }
 
+// keys are the Redis keys of key: its failures' log and its block's end. (Not the "fail:" and
+// "blocked:" of the counters they replaced, whose types differ: during a rolling upgrade the
+// two versions count apart rather than fail on each other's keys.)
 func (r *Redis) keys(key string) (failures, blocked string) {
-	return r.prefix + "fail:" + key, r.prefix + "blocked:" + key
+	return r.prefix + "log:" + key, r.prefix + "until:" + key
 }
 
 func (r *Redis) fallback(op string, err error) {
 	r.log.Warn("throttle: Redis unavailable; counting in this instance", zap.String("op", op), zap.Error(err))
 }
 
+// member names one entry of a sliding log: unique, so that two entries of one millisecond
+// count twice.
+func member() string { return strconv.FormatUint(rand.Uint64(), 36) }
+
+func millis(t time.Time) string { return strconv.FormatInt(t.UnixMilli(), 10) }
+
 // Blocked implements Throttle.
 func (r *Redis) Blocked(key string) time.Duration {
 	ctx, cancel := context.WithTimeout(context.Background(), kv.Timeout)
 	defer cancel()
 	_, blocked := r.keys(key)
-	ttl, err := r.client.PTTL(ctx, blocked).Result()
-	if err != nil {
+	var wait time.Duration
+	until, err := r.client.Get(ctx, blocked).Int64()
+	switch {
+	case err == nil:
+		wait = time.UnixMilli(until).Sub(r.now())
+	case !errors.Is(err, redis.Nil):
 		r.fallback("blocked", err)
-		return r.local.Blocked(key)
 	}
-	return max(ttl, r.local.Blocked(key), 0) // a block counted locally during an outage holds
+	return max(wait, r.local.Blocked(key), 0) // a block counted locally during an outage holds
 }
 
 // Fail implements Throttle.
@@ -89,7 +111,8 @@ func (r *Redis) Fail(key string, limit int, window time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), kv.Timeout)
 	defer cancel()
 	failures, blocked := r.keys(key)
-	err := fail.Run(ctx, r.client, []string{failures, blocked}, limit, strconv.FormatInt(window.Milliseconds(), 10)).Err()
+	err := fail.Run(ctx, r.client, []string{failures, blocked},
+		limit, window.Milliseconds(), millis(r.now()), member()).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {
 		r.fallback("fail", err)
 		r.local.Fail(key, limit, window)

@@ -2,6 +2,7 @@ package throttle_test
 
 import (
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -11,9 +12,35 @@ import (
 	"github.com/acme/userservice/platform/throttle/redistest"
 )
 
+// clock is a fake clock that moves only when told to.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newClock() *clock { return &clock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
 func redisThrottle(t *testing.T, url string) *throttle.Redis {
 	t.Helper()
-	r, err := throttle.NewRedis(url, "test:", time.Now, zaptest.NewLogger(t))
+	return redisOn(t, url, time.Now)
+}
+
+// redisOn is a throttle on the Redis at url whose windows follow now.
+func redisOn(t *testing.T, url string, now func() time.Time) *throttle.Redis {
+	t.Helper()
+	r, err := throttle.NewRedis(url, "test:", now, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -43,12 +70,37 @@ func TestRedisSharesTheCounts(t *testing.T) {
 	if a.Blocked("alice") != 0 {
 		t.Fatal("a reset on one instance did not clear the other's view")
 	}
-	// The window: failures older than it are forgotten.
-	a.Fail("carol", 2, 100*time.Millisecond)
-	time.Sleep(250 * time.Millisecond)
-	a.Fail("carol", 2, 100*time.Millisecond)
-	if a.Blocked("carol") != 0 {
-		t.Fatal("a failure outside the window still counted")
+}
+
+// TestRedisWindowsFollowTheClock: on Redis, failures slide out of the window and blocks end
+// by the instances' clock, as in Memory: the same steps give the same answers.
+func TestRedisWindowsFollowTheClock(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := newClock()
+	a, b := redisOn(t, srv.URL(), c.Now), redisOn(t, srv.URL(), c.Now)
+	const limit, window = 3, time.Minute
+	steps := []struct {
+		advance time.Duration
+		fail    bool
+		blocked bool
+	}{
+		{0, true, false},
+		{10 * time.Second, true, false},
+		// The first failure slides out: two within the window, still allowed.
+		{55 * time.Second, true, false},
+		{time.Second, true, true}, // three within the window: blocked for a minute
+		{59 * time.Second, false, true},
+		{2 * time.Second, false, false},
+	}
+	for i, st := range steps {
+		c.advance(st.advance)
+		if st.fail {
+			[]*throttle.Redis{a, b}[i%2].Fail("carol", limit, window) // both instances count
+		}
+		if got := b.Blocked("carol") > 0; got != st.blocked {
+			t.Fatalf("step %d: blocked=%v", i, got)
+		}
 	}
 }
 
