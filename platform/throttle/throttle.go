@@ -33,6 +33,10 @@ const minSweepAt = 10_000
 type entry struct {
 	failures     []time.Time
 	blockedUntil time.Time
+	// until is when nothing of the entry counts any more: its last failure's window or its
+	// block, whichever ends later. Each key has its own window (the login's, the mail's), so
+	// the sweep asks the entry, not the window of the call that triggers it.
+	until time.Time
 }
 
 // Memory is an in-memory throttle, safe for concurrent use.
@@ -70,7 +74,7 @@ func (m *Memory) Fail(key string, limit int, window time.Duration) {
 	defer m.mu.Unlock()
 	now := m.now()
 	if len(m.keys) >= m.sweepAt {
-		m.sweep(now, window)
+		m.sweep(now)
 		m.sweepAt = max(minSweepAt, 2*len(m.keys))
 	}
 	e, ok := m.keys[key]
@@ -89,6 +93,7 @@ func (m *Memory) Fail(key string, limit int, window time.Duration) {
 		e.blockedUntil = now.Add(window)
 		e.failures = e.failures[:0]
 	}
+	e.until = now.Add(window)
 }
 
 // Reset forgets key.
@@ -98,13 +103,9 @@ func (m *Memory) Reset(key string) {
 	delete(m.keys, key)
 }
 
-func (m *Memory) sweep(now time.Time, window time.Duration) {
+func (m *Memory) sweep(now time.Time) {
 	for k, e := range m.keys {
-		last := e.blockedUntil
-		if n := len(e.failures); n > 0 && e.failures[n-1].Add(window).After(last) {
-			last = e.failures[n-1].Add(window)
-		}
-		if !last.After(now) {
+		if !e.until.After(now) {
 			delete(m.keys, k)
 		}
 	}

@@ -58,3 +58,27 @@ func TestManyKeysAreSwept(t *testing.T) {
 		t.Fatal("sweeping must keep live keys and drop expired ones")
 	}
 }
+
+// TestSweepKeepsEachKeysWindow: a sweep triggered by a key with a short window keeps the
+// failures and blocks of keys whose windows are longer.
+func TestSweepKeepsEachKeysWindow(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := throttle.New(func() time.Time { return now })
+	m.Fail("long-blocked", 1, time.Hour)
+	m.Fail("long-counting", 2, time.Hour)
+	for i := range 20_000 {
+		m.Fail(strconv.Itoa(i), 5, time.Second)
+	}
+	now = now.Add(time.Minute)
+	for i := range 20_000 { // past the sweep size again, with a one-second window
+		m.Fail("short"+strconv.Itoa(i), 5, time.Second)
+	}
+	if m.Blocked("long-blocked") == 0 {
+		t.Fatal("the sweep dropped a block of an hour after a minute")
+	}
+	m.Fail("long-counting", 2, time.Hour)
+	if m.Blocked("long-counting") == 0 {
+		t.Fatal("the sweep dropped a failure an hour's window still counts")
+	}
+}
