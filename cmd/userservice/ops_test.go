@@ -523,7 +523,8 @@ func TestRefusalsAreLoggedAtDebug(t *testing.T) {
 }
 
 // TestLoginThrottleAcrossInstances: with REDIS_URL, two instances share the login throttle:
-// the failures one instance counted block the account on the other.
+// the failures from one address that one instance counted block that address, for the account,
+// on the other.
 func TestLoginThrottleAcrossInstances(t *testing.T) {
 	slow(t)
 	t.Parallel()
@@ -556,7 +557,7 @@ func TestLoginThrottleAcrossInstances(t *testing.T) {
 	}
 	resp := post(bases[1], "/auth/token", `{"email":"shared@example.com","password":"the right password"}`)
 	if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
-		t.Fatalf("the other instance answers %d (Retry-After %q); want 429: the lockout is shared", resp.StatusCode, resp.Header.Get("Retry-After"))
+		t.Fatalf("the other instance answers %d (Retry-After %q); want 429: the block is shared", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/acme/userservice/platform/apptest"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/oas"
+	"github.com/acme/userservice/platform/throttle/redistest"
 )
 
 // forged returns token with its payload replaced, keeping the header and signature.
@@ -195,6 +196,63 @@ func TestLoginThrottlingOverHTTP(t *testing.T) {
 	status, h, body := a.Raw(t, "POST", "/auth/token", "", `{"email":"alice@example.com","password":"alice's password"}`)
 	if status != http.StatusTooManyRequests || h.Get("Retry-After") == "" || !strings.Contains(body, `"status":429`) {
 		t.Fatalf("throttled: %d %q %s", status, h.Get("Retry-After"), body)
+	}
+}
+
+// is reports whether v is a T.
+func is[T any](v any) bool {
+	_, ok := v.(T)
+	return ok
+}
+
+// TestSprayingAnAccountLocksNobodyOutOverHTTP: an attacker guessing one account's password
+// from many addresses is throttled (429 with Retry-After) once the account is under back-off,
+// each address below its own limit, while the owner's right password from an address that has
+// not failed logs in; on every engine, with the throttle in the instance and in Redis.
+func TestSprayingAnAccountLocksNobodyOutOverHTTP(t *testing.T) {
+	t.Parallel()
+	throttles := []struct {
+		name string
+		opts func(t *testing.T) []apptest.Option
+	}{
+		{"memory", func(*testing.T) []apptest.Option { return nil }},
+		{"redis", func(t *testing.T) []apptest.Option {
+			return []apptest.Option{apptest.Env("REDIS_URL", redistest.Start(t).URL())}
+		}},
+	}
+	for _, th := range throttles {
+		t.Run(th.name, func(t *testing.T) {
+			t.Parallel()
+			opts := func(t *testing.T) []apptest.Option {
+				return append(th.opts(t), apptest.Env("LOGIN_MAX_FAILURES", "3"), apptest.Env("LOGIN_MAX_FAILURES_PER_ACCOUNT", "4"))
+			}
+			forEngineWith(t, opts, func(t *testing.T, a *api) {
+				a.registerWithPassword(t, "alice", "alice@example.com", "alice's password")
+				login := func(from, password string) oas.CreateTokenRes {
+					t.Helper()
+					res, err := a.From(t, from).CreateToken(ctx, &oas.TokenRequest{Email: "alice@example.com", Password: password})
+					if err != nil {
+						t.Fatal(err)
+					}
+					return res
+				}
+				attackers := []string{"127.0.0.2", "127.0.0.3", "127.0.0.4", "127.0.0.5"}
+				for _, from := range attackers {
+					if got := login(from, "a guess"); !is[*oas.UnauthorizedHeaders](got) {
+						t.Fatalf("the first guess from %s: %T %+v", from, got, got)
+					}
+				}
+				for _, from := range attackers {
+					got := login(from, "another guess")
+					if res, ok := got.(*oas.TooManyRequestsHeaders); !ok || res.RetryAfter.Or(0) < 1 || res.Response.Status != http.StatusTooManyRequests {
+						t.Fatalf("the second guess from %s, under back-off: %T %+v", from, got, got)
+					}
+				}
+				if got := login("127.0.0.9", "alice's password"); !is[*oas.Token](got) {
+					t.Fatalf("the owner, from an address that has not failed: %T %+v", got, got)
+				}
+			})
+		})
 	}
 }
 

@@ -38,11 +38,17 @@ func startAPI(t *testing.T, engine database.Engine, opts ...apptest.Option) *api
 // users module (alone of the modules) has an adapter for.
 func forEngine(t *testing.T, fn func(t *testing.T, a *api)) {
 	t.Helper()
-	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) { fn(t, startAPI(t, engine)) })
+	forEngineWith(t, func(*testing.T) []apptest.Option { return nil }, fn)
+}
+
+// forEngineWith is forEngine with the options opts gives each engine's subtest.
+func forEngineWith(t *testing.T, opts func(t *testing.T) []apptest.Option, fn func(t *testing.T, a *api)) {
+	t.Helper()
+	apptest.ForEngines(t, func(t *testing.T, engine database.Engine) { fn(t, startAPI(t, engine, opts(t)...)) })
 	t.Run(string(database.MongoDB), func(t *testing.T) {
 		t.Parallel()
 		_, url := mongotest.Database(t)
-		fn(t, startAPI(t, database.MongoDB, apptest.Env("DATABASE_URL", url)))
+		fn(t, startAPI(t, database.MongoDB, append(opts(t), apptest.Env("DATABASE_URL", url))...))
 	})
 }
 

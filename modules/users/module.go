@@ -114,11 +114,12 @@ func NewService(p ServiceParams) (*service.Service, error) {
 		Opaque:   token.Opaque{},
 		Throttle: p.Throttle,
 		Policy: service.LoginPolicy{
-			SessionTTL:           p.Config.SessionTTL,
-			RequireVerifiedEmail: p.Config.RequireVerifiedEmail,
-			MaxFailures:          p.Config.LoginMaxFailures,
-			MaxFailuresPerAddr:   p.Config.LoginMaxFailuresPerAddr,
-			Lockout:              p.Config.LoginLockout,
+			SessionTTL:            p.Config.SessionTTL,
+			RequireVerifiedEmail:  p.Config.RequireVerifiedEmail,
+			MaxFailures:           p.Config.LoginMaxFailures,
+			MaxFailuresPerAddr:    p.Config.LoginMaxFailuresPerAddr,
+			MaxFailuresPerAccount: p.Config.LoginMaxFailuresPerAccount,
+			Lockout:               p.Config.LoginLockout,
 		},
 		BeforeDelete: hooks,
 	}), nil

@@ -78,11 +78,20 @@ type Config struct {
 	// RequireVerifiedEmail refuses logins of accounts whose email is not verified (with 403,
 	// once the password is right).
 	RequireVerifiedEmail bool `env:"REQUIRE_VERIFIED_EMAIL" envDefault:"false"`
-	// LoginMaxFailures is how many failed logins of one account block it for LoginLockout.
+	// LoginMaxFailures is how many failed logins of one account from one client address (an
+	// IPv6 client's /64) block that address, for that account, for LoginLockout. (It used to
+	// count the account's failures from every address and lock the account, which let anyone
+	// lock anyone out; LoginMaxFailuresPerAccount counts those now, as a back-off.)
 	LoginMaxFailures int `env:"LOGIN_MAX_FAILURES" envDefault:"5"`
-	// LoginMaxFailuresPerAddr is how many failed logins from one client address block it.
+	// LoginMaxFailuresPerAddr is how many failed logins from one client address, whatever the
+	// accounts, block it for every account.
 	LoginMaxFailuresPerAddr int `env:"LOGIN_MAX_FAILURES_PER_ADDR" envDefault:"20"`
-	// LoginLockout is the window failures are counted in, and how long a block lasts.
+	// LoginMaxFailuresPerAccount is how many failed logins of one account, from all addresses,
+	// put it under back-off for LoginLockout: an address that has failed on it waits, one that
+	// has not may still try, so nobody can lock the owner out. 0 turns the back-off off.
+	LoginMaxFailuresPerAccount int `env:"LOGIN_MAX_FAILURES_PER_ACCOUNT" envDefault:"10"`
+	// LoginLockout is the window failures are counted in, and how long a block or a back-off
+	// lasts.
 	LoginLockout time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
 	// EventRetention is how long published events stay in the changes feed (GET /events), and
 	// in the JetStream stream with NATSURL, before they are pruned.
@@ -161,6 +170,9 @@ func (c Config) validate() error {
 	}
 	if c.LoginMaxFailures < 1 || c.LoginMaxFailuresPerAddr < 1 {
 		return errors.New("config: LOGIN_MAX_FAILURES and LOGIN_MAX_FAILURES_PER_ADDR: must be at least 1")
+	}
+	if c.LoginMaxFailuresPerAccount < 0 {
+		return fmt.Errorf("config: LOGIN_MAX_FAILURES_PER_ACCOUNT=%d: must be 0 (no back-off) or more", c.LoginMaxFailuresPerAccount)
 	}
 	if c.DebugAddr != "" {
 		if _, _, err := net.SplitHostPort(c.DebugAddr); err != nil {

@@ -20,6 +20,9 @@ type Throttle interface {
 	Blocked(key string) time.Duration
 	// Fail records a failure of key; the limit-th failure within window blocks key for window.
 	Fail(key string, limit int, window time.Duration)
+	// Failures returns how many failures of key are within window and not yet turned into a
+	// block (the limit-th starts the count again).
+	Failures(key string, window time.Duration) int
 	// Reset forgets key.
 	Reset(key string)
 }
@@ -117,6 +120,18 @@ func (r *Redis) Fail(key string, limit int, window time.Duration) {
 		r.fallback("fail", err)
 		r.local.Fail(key, limit, window)
 	}
+}
+
+// Failures implements Throttle.
+func (r *Redis) Failures(key string, window time.Duration) int {
+	ctx, cancel := context.WithTimeout(context.Background(), kv.Timeout)
+	defer cancel()
+	failures, _ := r.keys(key)
+	n, err := r.client.ZCount(ctx, failures, "("+millis(r.now().Add(-window)), "+inf").Result()
+	if err != nil {
+		r.fallback("failures", err)
+	}
+	return max(int(n), r.local.Failures(key, window)) // as Blocked: what was counted locally counts
 }
 
 // Reset implements Throttle.

@@ -79,27 +79,16 @@ func TestRedisWindowsFollowTheClock(t *testing.T) {
 	srv := redistest.Start(t)
 	c := newClock()
 	a, b := redisOn(t, srv.URL(), c.Now), redisOn(t, srv.URL(), c.Now)
-	const limit, window = 3, time.Minute
-	steps := []struct {
-		advance time.Duration
-		fail    bool
-		blocked bool
-	}{
-		{0, true, false},
-		{10 * time.Second, true, false},
-		// The first failure slides out: two within the window, still allowed.
-		{55 * time.Second, true, false},
-		{time.Second, true, true}, // three within the window: blocked for a minute
-		{59 * time.Second, false, true},
-		{2 * time.Second, false, false},
-	}
-	for i, st := range steps {
+	for i, st := range windowSteps {
 		c.advance(st.advance)
 		if st.fail {
-			[]*throttle.Redis{a, b}[i%2].Fail("carol", limit, window) // both instances count
+			[]*throttle.Redis{a, b}[i%2].Fail("carol", stepLimit, stepWindow) // both instances count
 		}
 		if got := b.Blocked("carol") > 0; got != st.blocked {
 			t.Fatalf("step %d: blocked=%v", i, got)
+		}
+		if got := a.Failures("carol", stepWindow); got != st.failures {
+			t.Fatalf("step %d: %d failures, want %d", i, got, st.failures)
 		}
 	}
 }

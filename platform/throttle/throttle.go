@@ -96,6 +96,24 @@ func (m *Memory) Fail(key string, limit int, window time.Duration) {
 	e.until = now.Add(window)
 }
 
+// Failures returns how many failures of key are within window and not yet turned into a
+// block.
+func (m *Memory) Failures(key string, window time.Duration) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	e, ok := m.keys[key]
+	if !ok {
+		return 0
+	}
+	now, n := m.now(), 0
+	for _, t := range e.failures {
+		if now.Sub(t) < window {
+			n++
+		}
+	}
+	return n
+}
+
 // Reset forgets key.
 func (m *Memory) Reset(key string) {
 	m.mu.Lock()

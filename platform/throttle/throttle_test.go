@@ -8,31 +8,40 @@ import (
 	"github.com/acme/userservice/platform/throttle"
 )
 
+// windowSteps are failures of one key against a limit of 3 in a minute, and what the
+// throttle must say after each: Memory and Redis answer alike.
+var windowSteps = []struct {
+	advance  time.Duration
+	fail     bool
+	blocked  bool
+	failures int
+}{
+	{0, true, false, 1},
+	{10 * time.Second, true, false, 2},
+	// The first failure slides out: two within the window, still allowed.
+	{55 * time.Second, true, false, 2},
+	{time.Second, true, true, 0}, // three within the window: blocked for a minute, counting again
+	{59 * time.Second, false, true, 0},
+	{2 * time.Second, false, false, 0},
+}
+
+const stepLimit, stepWindow = 3, time.Minute
+
 func TestBlocksAfterLimitWithinWindow(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	m := throttle.New(func() time.Time { return now })
-	const limit, window = 3, time.Minute
-	steps := []struct {
-		advance time.Duration
-		fail    bool
-		blocked bool
-	}{
-		{0, true, false},
-		{10 * time.Second, true, false},
-		// The first failure ages out: two within the window, still allowed.
-		{55 * time.Second, true, false},
-		{time.Second, true, true}, // three within the window: blocked for a minute
-		{59 * time.Second, false, true},
-		{2 * time.Second, false, false},
-	}
-	for i, st := range steps {
+	const window = stepWindow
+	for i, st := range windowSteps {
 		now = now.Add(st.advance)
 		if st.fail {
-			m.Fail("k", limit, window)
+			m.Fail("k", stepLimit, window)
 		}
 		if got := m.Blocked("k") > 0; got != st.blocked {
 			t.Fatalf("step %d: blocked=%v", i, got)
+		}
+		if got := m.Failures("k", window); got != st.failures {
+			t.Fatalf("step %d: %d failures, want %d", i, got, st.failures)
 		}
 	}
 	if m.Blocked("other") != 0 {

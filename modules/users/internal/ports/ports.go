@@ -194,6 +194,9 @@ type Throttle interface {
 	// Fail records a failed attempt; after limit failures within window, key is blocked for
 	// window.
 	Fail(key string, limit int, window time.Duration)
+	// Failures returns how many failed attempts of key are within window and have not yet
+	// blocked it.
+	Failures(key string, window time.Duration) int
 	// Reset forgets key's failures.
 	Reset(key string)
 }

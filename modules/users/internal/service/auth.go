@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -48,16 +49,27 @@ func seconds(d time.Duration) int {
 func (e *ThrottledError) RetryAfterSeconds() int { return seconds(e.RetryAfter) }
 
 // LoginPolicy limits password guessing and says how long sessions live.
+//
+// Failures count three ways, each within Lockout: per account and client address, per client
+// address, and per account from every address. The first two block the address (for that
+// account, or for all) for Lockout. The third is only a back-off: it must not let anyone who
+// knows an email address lock its owner out. Under it, an address that has failed on the
+// account waits, and one that has not may still try, so the owner's right password from a
+// clean address passes while an attacker spraying the account from many addresses gets one
+// guess per address (and per IPv6 /64, see network) instead of MaxFailures.
 type LoginPolicy struct {
 	// SessionTTL bounds a session's life from its login, however often it is refreshed.
 	SessionTTL time.Duration
 	// RequireVerifiedEmail refuses logins of accounts whose email is not verified.
 	RequireVerifiedEmail bool
-	// MaxFailures per account and MaxFailuresPerAddr per client address within Lockout block
-	// further attempts for Lockout.
+	// MaxFailures of one account from one client address block that address for that account;
+	// MaxFailuresPerAddr from one client address, whatever the accounts, block it for all.
 	MaxFailures        int
 	MaxFailuresPerAddr int
-	Lockout            time.Duration
+	// MaxFailuresPerAccount from all addresses put the account under back-off; 0 never does.
+	MaxFailuresPerAccount int
+	// Lockout is the window failures count in, and how long a block or a back-off lasts.
+	Lockout time.Duration
 }
 
 // LoginInput is a login attempt.
@@ -69,15 +81,41 @@ type LoginInput struct {
 	Client Client
 }
 
-func accountKey(email string) string { return "account:" + strings.ToLower(email) }
-func addrKey(addr string) string     { return "addr:" + addr }
+// attempt names the throttle's keys of a login of an account (by the email given, so that an
+// unknown one counts as a known one does) from a client address.
+type attempt struct{ account, pair, addr string }
+
+func loginAttempt(email, clientAddr string) attempt {
+	account, network := strings.ToLower(email), network(clientAddr)
+	return attempt{account: "account:" + account, pair: "pair:" + account + "|" + network, addr: "addr:" + network}
+}
+
+// network is what the throttle counts a client address as: an IPv4 address itself, an IPv6
+// address its /64, the smallest network a host is given (RFC 6177), within which it may pick
+// any address and would otherwise be 2^64 clean clients. An IPv4-mapped IPv6 address is its
+// IPv4 address; anything that does not parse is counted as it is.
+func network(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return addr
+	}
+	if ip = ip.Unmap(); ip.Is4() {
+		return ip.String()
+	}
+	p, err := ip.WithZone("").Prefix(64)
+	if err != nil {
+		return addr
+	}
+	return p.String()
+}
 
 // Login checks an email and password, starts a session and issues its tokens. Every failure
 // looks the same (ErrInvalidCredentials) and costs one password verification, whether or not
-// the account exists. Failures count per account and per client address; past the policy's limits the
-// answer is a *ThrottledError until the lockout ends.
+// the account exists. Past the policy's limits the answer is a *ThrottledError until they
+// pass (see LoginPolicy).
 func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
-	if err := s.throttled(accountKey(in.Email), addrKey(in.Client.Addr)); err != nil {
+	at := loginAttempt(in.Email, in.Client.Addr)
+	if err := s.throttled(at); err != nil {
 		return Token{}, err
 	}
 	u, err := s.Users.GetByEmail(ctx, in.Email)
@@ -90,10 +128,13 @@ func (s *Service) Login(ctx context.Context, in LoginInput) (Token, error) {
 		return Token{}, err
 	}
 	if !ok || !u.IsActive() {
-		s.fail(in.Email, in.Client.Addr)
+		s.fail(at)
 		return Token{}, ErrInvalidCredentials
 	}
-	s.Throttle.Reset(accountKey(in.Email))
+	// This address proved itself. The account's count stays: it is everybody's failures,
+	// which the owner's login says nothing about, and resetting it would hand an attacker
+	// spraying the account a fresh allowance each time the owner logs in.
+	s.Throttle.Reset(at.pair)
 	if s.Policy.RequireVerifiedEmail && !u.EmailVerified() {
 		// After the password check: only the account's owner learns this.
 		return Token{}, ErrEmailNotVerified
@@ -122,10 +163,14 @@ func (s *Service) checkPassword(u *domain.User, password string) (ok, rehash boo
 	return s.Hasher.Verify(password, u.PasswordHash())
 }
 
-func (s *Service) throttled(keys ...string) error {
-	var wait time.Duration
-	for _, k := range keys {
-		wait = max(wait, s.Throttle.Blocked(k))
+// throttled says whether the attempt must wait: its address is blocked, or blocked for the
+// account, or the account is under back-off and this address has failed on it.
+func (s *Service) throttled(at attempt) error {
+	wait := max(s.Throttle.Blocked(at.addr), s.Throttle.Blocked(at.pair))
+	if wait == 0 && s.Policy.MaxFailuresPerAccount > 0 {
+		if backoff := s.Throttle.Blocked(at.account); backoff > 0 && s.Throttle.Failures(at.pair, s.Policy.Lockout) > 0 {
+			wait = backoff
+		}
 	}
 	if wait > 0 {
 		return &ThrottledError{RetryAfter: wait}
@@ -133,9 +178,12 @@ func (s *Service) throttled(keys ...string) error {
 	return nil
 }
 
-func (s *Service) fail(email, addr string) {
-	s.Throttle.Fail(accountKey(email), s.Policy.MaxFailures, s.Policy.Lockout)
-	s.Throttle.Fail(addrKey(addr), s.Policy.MaxFailuresPerAddr, s.Policy.Lockout)
+func (s *Service) fail(at attempt) {
+	s.Throttle.Fail(at.pair, s.Policy.MaxFailures, s.Policy.Lockout)
+	s.Throttle.Fail(at.addr, s.Policy.MaxFailuresPerAddr, s.Policy.Lockout)
+	if s.Policy.MaxFailuresPerAccount > 0 {
+		s.Throttle.Fail(at.account, s.Policy.MaxFailuresPerAccount, s.Policy.Lockout)
+	}
 }
 
 // Caller returns the account of a verified token (u.Actor() is who acts); the platform
@@ -177,7 +225,8 @@ func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, curren
 	if err != nil {
 		return err
 	}
-	if err := s.throttled(accountKey(u.Email()), addrKey(clientAddr)); err != nil {
+	at := loginAttempt(u.Email(), clientAddr)
+	if err := s.throttled(at); err != nil {
 		return err
 	}
 	ok, _, err := s.checkPassword(u, current)
@@ -185,7 +234,7 @@ func (s *Service) ChangePassword(ctx context.Context, actor domain.Actor, curren
 		return err
 	}
 	if !ok {
-		s.fail(u.Email(), clientAddr)
+		s.fail(at)
 		return ErrWrongPassword
 	}
 	return s.setPassword(ctx, actor.ID, next, &actor)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"go.uber.org/zap/zaptest"
 
 	"github.com/acme/userservice/modules/users"
 	"github.com/acme/userservice/modules/users/internal/domain"
@@ -17,6 +18,7 @@ import (
 	"github.com/acme/userservice/platform/database/dbtest"
 	"github.com/acme/userservice/platform/password"
 	"github.com/acme/userservice/platform/throttle"
+	"github.com/acme/userservice/platform/throttle/redistest"
 	tokens "github.com/acme/userservice/platform/token"
 	eventsql "github.com/acme/userservice/queries/events"
 )
@@ -124,36 +126,152 @@ func TestEveryLoginFailureLooksTheSame(t *testing.T) {
 	})
 }
 
-func TestLoginThrottling(t *testing.T) {
-	t.Parallel()
-	forEngineWithClock(t, func(t *testing.T, svc *service.Service, clock *fakeClock) {
-		if _, err := svc.Register(ctx, service.RegisterInput{Username: "alice", Email: "alice@example.com", Password: pw}); err != nil {
-			t.Fatal(err)
+// forThrottles runs fn on every engine with each throttle, both on the fake clock: the
+// instance's own, and Redis (a server of the test's, each service under its own prefix).
+func forThrottles(t *testing.T, fn func(t *testing.T, svc *service.Service, clock *fakeClock)) {
+	t.Helper()
+	srv := redistest.Start(t)
+	kinds := []struct {
+		name string
+		on   func(t *testing.T, now func() time.Time) ports.Throttle
+	}{
+		{"memory", func(_ *testing.T, now func() time.Time) ports.Throttle { return throttle.New(now) }},
+		{"redis", func(t *testing.T, now func() time.Time) ports.Throttle {
+			r, err := throttle.NewRedis(srv.URL(), t.Name()+":", now, zaptest.NewLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { _ = r.Close() })
+			return r
+		}},
+	}
+	for _, engine := range dbtest.Engines() {
+		for _, k := range kinds {
+			t.Run(string(engine)+"/"+k.name, func(t *testing.T) {
+				t.Parallel()
+				svc, clock := newServiceOn(t, engine, func(now func() time.Time) ports.Throttle { return k.on(t, now) })
+				fn(t, svc, clock)
+			})
 		}
-		// The account: three failures from three addresses block it, even for the right password.
+	}
+}
+
+// throttledFor checks that err is a *service.ThrottledError whose Retry-After is within the
+// lockout.
+func throttledFor(t *testing.T, what string, err error) {
+	t.Helper()
+	var te *service.ThrottledError
+	if !errors.As(err, &te) || te.RetryAfter <= 0 || te.RetryAfter > loginPolicy.Lockout {
+		t.Fatalf("%s: %v; want throttled for at most %v", what, err, loginPolicy.Lockout)
+	}
+}
+
+// TestLoginLimitPerAccountAndAddress: MaxFailures from one address block that address for
+// that account only, until the lockout has passed.
+func TestLoginLimitPerAccountAndAddress(t *testing.T) {
+	t.Parallel()
+	forThrottles(t, func(t *testing.T, svc *service.Service, clock *fakeClock) {
+		for _, name := range []string{"alice", "bob"} {
+			if _, err := svc.Register(ctx, service.RegisterInput{Username: name, Email: name + "@example.com", Password: pw}); err != nil {
+				t.Fatal(err)
+			}
+		}
 		for i := range loginPolicy.MaxFailures {
-			if _, err := login(svc, "alice@example.com", "wrong password", "10.1.0."+string(rune('0'+i))); !errors.Is(err, service.ErrInvalidCredentials) {
+			if _, err := login(svc, "alice@example.com", "wrong password", "10.1.0.1"); !errors.Is(err, service.ErrInvalidCredentials) {
 				t.Fatalf("failure %d: %v", i, err)
 			}
 		}
-		var te *service.ThrottledError
-		if _, err := login(svc, "ALICE@example.com", pw, "10.1.1.1"); !errors.As(err, &te) || te.RetryAfterSeconds() < 1 || te.RetryAfter > time.Minute {
-			t.Fatalf("blocked account: %v", err)
+		_, err := login(svc, "ALICE@example.com", pw, "10.1.0.1")
+		throttledFor(t, "the right password from the address that failed", err)
+		if _, err := login(svc, "bob@example.com", pw, "10.1.0.1"); err != nil {
+			t.Fatalf("another account from that address: %v", err)
 		}
-		clock.advance(time.Minute + time.Second)
-		if _, err := login(svc, "alice@example.com", pw, "10.1.1.1"); err != nil {
+		if _, err := login(svc, "alice@example.com", pw, "10.1.0.2"); err != nil {
+			t.Fatalf("the account from another address: %v", err)
+		}
+		clock.advance(loginPolicy.Lockout + time.Second)
+		if _, err := login(svc, "alice@example.com", pw, "10.1.0.1"); err != nil {
 			t.Fatalf("after the lockout: %v", err)
 		}
+	})
+}
 
-		// The address: five failures on different accounts block it for everyone.
-		for i := range loginPolicy.MaxFailuresPerAddr {
-			_, _ = login(svc, "x"+string(rune('a'+i))+"@example.com", "whatever1", "10.2.0.1")
+// TestLoginLimitPerAddress: MaxFailuresPerAddr from one address, on any accounts, block it for
+// every account, until the lockout has passed. An IPv6 client counts as its /64, which a host
+// may pick any address from; an IPv4-mapped address as its IPv4 address.
+func TestLoginLimitPerAddress(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		attackers func(i int) string
+		same      string // another address of the attackers' network
+		other     string
+	}{
+		{"IPv4", func(int) string { return "10.2.0.1" }, "10.2.0.1", "10.2.0.2"},
+		{"IPv6 /64", func(i int) string { return fmt.Sprintf("2001:db8::%x", i+1) }, "2001:db8::ffff", "2001:db8:0:1::1"},
+		{"IPv4-mapped", func(int) string { return "::ffff:10.3.0.1" }, "10.3.0.1", "::ffff:10.3.0.2"},
+	}
+	forThrottles(t, func(t *testing.T, svc *service.Service, clock *fakeClock) {
+		if _, err := svc.Register(ctx, service.RegisterInput{Username: "alice", Email: "alice@example.com", Password: pw}); err != nil {
+			t.Fatal(err)
 		}
-		if _, err := login(svc, "alice@example.com", pw, "10.2.0.1"); !errors.As(err, &te) {
-			t.Fatalf("blocked address: %v", err)
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				for i := range loginPolicy.MaxFailuresPerAddr {
+					// One failure per account: the limits per account stay out of it.
+					if _, err := login(svc, fmt.Sprintf("x%d@example.com", i), "whatever1", tc.attackers(i)); !errors.Is(err, service.ErrInvalidCredentials) {
+						t.Fatalf("failure %d: %v", i, err)
+					}
+				}
+				_, err := login(svc, "alice@example.com", pw, tc.same)
+				throttledFor(t, "an account never tried, from the blocked network", err)
+				if _, err := login(svc, "alice@example.com", pw, tc.other); err != nil {
+					t.Fatalf("another network: %v", err)
+				}
+			})
 		}
-		if _, err := login(svc, "alice@example.com", pw, "10.2.0.2"); err != nil {
-			t.Fatalf("another address: %v", err)
+		clock.advance(loginPolicy.Lockout + time.Second)
+		if _, err := login(svc, "alice@example.com", pw, "10.2.0.1"); err != nil {
+			t.Fatalf("after the lockout: %v", err)
+		}
+	})
+}
+
+// TestSprayingAnAccountLocksNobodyOut: failures of one account from many addresses put it
+// under back-off, which throttles every address that failed on it (each below its own limit)
+// and gives a new address one guess; the owner's right password from an address that has not
+// failed still logs in, and the back-off ends with the lockout.
+func TestSprayingAnAccountLocksNobodyOut(t *testing.T) {
+	t.Parallel()
+	forThrottles(t, func(t *testing.T, svc *service.Service, clock *fakeClock) {
+		if _, err := svc.Register(ctx, service.RegisterInput{Username: "alice", Email: "alice@example.com", Password: pw}); err != nil {
+			t.Fatal(err)
+		}
+		attacker := func(i int) string { return fmt.Sprintf("10.3.0.%d", i+1) }
+		for i := range loginPolicy.MaxFailuresPerAccount {
+			if _, err := login(svc, "alice@example.com", "guess", attacker(i)); !errors.Is(err, service.ErrInvalidCredentials) {
+				t.Fatalf("guess from %s: %v", attacker(i), err)
+			}
+		}
+		for i := range loginPolicy.MaxFailuresPerAccount {
+			_, err := login(svc, "alice@example.com", "another guess", attacker(i))
+			throttledFor(t, "a second guess under back-off from "+attacker(i), err)
+		}
+		_, err := login(svc, "alice@example.com", pw, attacker(0))
+		throttledFor(t, "even the right password, from an address that failed", err)
+		fresh := "10.3.1.1"
+		if _, err := login(svc, "alice@example.com", "guess", fresh); !errors.Is(err, service.ErrInvalidCredentials) {
+			t.Fatalf("a new address's one guess: %v", err)
+		}
+		_, err = login(svc, "alice@example.com", "guess", fresh)
+		throttledFor(t, "the new address's second guess", err)
+
+		if _, err := login(svc, "alice@example.com", pw, "192.0.2.7"); err != nil {
+			t.Fatalf("the owner, from an address that has not failed, during the attack: %v", err)
+		}
+		clock.advance(loginPolicy.Lockout + time.Second)
+		if _, err := login(svc, "alice@example.com", pw, attacker(0)); err != nil {
+			t.Fatalf("after the back-off: %v", err)
 		}
 	})
 }
@@ -362,7 +480,7 @@ func TestEveryLoginCostsOneVerification(t *testing.T) {
 	h := &countingHasher{PasswordHasher: password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32})}
 	st := storage(t, db)
 	svc := service.New(service.Deps{Users: st.Users, UoW: st.UoW, Clock: clock, Hasher: h, Tokens: signer,
-		Throttle: throttle.New(clock.Now), Policy: service.LoginPolicy{MaxFailures: 100, MaxFailuresPerAddr: 100, Lockout: time.Minute}})
+		Throttle: throttle.New(clock.Now), Policy: service.LoginPolicy{MaxFailures: 100, MaxFailuresPerAddr: 100, MaxFailuresPerAccount: 100, Lockout: time.Minute}})
 	_, _ = svc.Register(ctx, service.RegisterInput{Username: "alice", Email: "alice@example.com", Password: pw})
 	_, _ = svc.Register(ctx, service.RegisterInput{Username: "nopass", Email: "nopass@example.com"})
 	for _, email := range []string{"alice@example.com", "nobody@example.com", "nopass@example.com"} {

@@ -79,8 +79,9 @@ func as(t *testing.T, svc *service.Service, id uuid.UUID) ports.Credential {
 	return ports.Credential{UserID: id, SessionID: sess.ID}
 }
 
-// loginPolicy blocks an account after 3 failures and an address after 5, for a minute.
-var loginPolicy = service.LoginPolicy{SessionTTL: 24 * time.Hour, MaxFailures: 3, MaxFailuresPerAddr: 5, Lockout: time.Minute}
+// loginPolicy blocks an address for an account after 3 failures, for every account after 5,
+// and puts an account under back-off after 4 failures from anywhere, for a minute.
+var loginPolicy = service.LoginPolicy{SessionTTL: 24 * time.Hour, MaxFailures: 3, MaxFailuresPerAddr: 5, MaxFailuresPerAccount: 4, Lockout: time.Minute}
 
 // newService returns a service on a fresh database of the engine, with cheap password hashing
 // and the fake clock driving timestamps, token expiry and the throttle.
@@ -91,6 +92,13 @@ func newService(t *testing.T, engine database.Engine) *service.Service {
 }
 
 func newServiceWithClock(t *testing.T, engine database.Engine) (*service.Service, *fakeClock) {
+	t.Helper()
+	return newServiceOn(t, engine, func(now func() time.Time) ports.Throttle { return throttle.New(now) })
+}
+
+// newServiceOn is newServiceWithClock with the throttle that throttleOn makes on the fake
+// clock.
+func newServiceOn(t *testing.T, engine database.Engine, throttleOn func(now func() time.Time) ports.Throttle) (*service.Service, *fakeClock) {
 	t.Helper()
 	db := dbtest.Open(t, engine, users.Migrations(), eventsql.Migrations())
 	clock := &fakeClock{now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)}
@@ -107,7 +115,7 @@ func newServiceWithClock(t *testing.T, engine database.Engine) (*service.Service
 		Hasher:   password.New(password.Params{Memory: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}),
 		Tokens:   signer,
 		Opaque:   token.Opaque{},
-		Throttle: throttle.New(clock.Now),
+		Throttle: throttleOn(clock.Now),
 		Policy:   loginPolicy,
 	}), clock
 }
