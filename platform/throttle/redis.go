@@ -23,8 +23,15 @@ type Throttle interface {
 	// Failures returns how many failures of key are within window and not yet turned into a
 	// block (the limit-th starts the count again).
 	Failures(key string, window time.Duration) int
-	// Reset forgets key.
+	// Reset forgets key's failures and block.
 	Reset(key string)
+	// Allow counts a use of key, named use, when fewer than limit (at least 1) are counted
+	// within window, and returns 0; else it counts nothing and returns how long until the
+	// oldest leaves the window. A use already counted under its name is allowed again without
+	// being counted twice (an event delivered again); "" names a new use each time. Counting
+	// and checking are one step, so a burst of concurrent requests, on one instance or many,
+	// gets exactly limit through. Its counts are apart from Fail's.
+	Allow(key, use string, limit int, window time.Duration) time.Duration
 }
 
 var (
@@ -47,6 +54,20 @@ if n >= limit then
 	redis.call('DEL', KEYS[1])
 end
 return n`)
+
+// allow is Allow in one round trip: a sliding log of uses, as fail's of failures, each named
+// by its use.
+var allow = redis.NewScript(`
+local limit, window, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZSCORE', KEYS[1], ARGV[4]) then return 0 end
+if redis.call('ZCARD', KEYS[1]) < limit then
+	redis.call('ZADD', KEYS[1], now, ARGV[4])
+	redis.call('PEXPIRE', KEYS[1], window)
+	return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + window - now`)
 
 // Redis keeps the counts and blocks in Redis, so that the limits hold across instances. When
 // Redis does not answer, it falls back to its own in-memory throttle, with a warning, so that
@@ -120,6 +141,22 @@ func (r *Redis) Fail(key string, limit int, window time.Duration) {
 		r.fallback("fail", err)
 		r.local.Fail(key, limit, window)
 	}
+}
+
+// Allow implements Throttle.
+func (r *Redis) Allow(key, use string, limit int, window time.Duration) time.Duration {
+	ctx, cancel := context.WithTimeout(context.Background(), kv.Timeout)
+	defer cancel()
+	if use == "" {
+		use = member()
+	}
+	wait, err := allow.Run(ctx, r.client, []string{r.prefix + "uses:" + key},
+		limit, window.Milliseconds(), millis(r.now()), use).Int64()
+	if err != nil {
+		r.fallback("allow", err)
+		return r.local.Allow(key, use, limit, window)
+	}
+	return time.Duration(wait) * time.Millisecond
 }
 
 // Failures implements Throttle.

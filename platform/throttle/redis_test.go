@@ -93,6 +93,22 @@ func TestRedisWindowsFollowTheClock(t *testing.T) {
 	}
 }
 
+// TestRedisAllowFollowsTheClock: Allow on Redis gives Memory's answers, whichever instance
+// asks, and a burst over two instances gets exactly the limit through.
+func TestRedisAllowFollowsTheClock(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	c := newClock()
+	a, b := redisOn(t, srv.URL(), c.Now), redisOn(t, srv.URL(), c.Now)
+	for i, st := range allowSteps {
+		c.advance(st.advance)
+		if got := []*throttle.Redis{a, b}[i%2].Allow("dora", st.use, allowLimit, allowWindow); got != st.wait {
+			t.Fatalf("step %d: wait %v, want %v", i, got, st.wait)
+		}
+	}
+	burst(t, redisThrottle(t, srv.URL()), redisThrottle(t, srv.URL()))
+}
+
 // TestRedisDownFallsBackToTheInstance: with Redis gone, failures are counted in the instance
 // (a login never fails because Redis does), and once Redis is back the counts are shared again.
 func TestRedisDownFallsBackToTheInstance(t *testing.T) {
@@ -106,6 +122,9 @@ func TestRedisDownFallsBackToTheInstance(t *testing.T) {
 	}
 	if r.Blocked("dave") == 0 {
 		t.Fatal("with Redis down, the limit was not enforced in the instance")
+	}
+	if r.Allow("dave", "", 1, time.Minute) != 0 || r.Allow("dave", "", 1, time.Minute) == 0 {
+		t.Fatal("with Redis down, Allow did not count in the instance")
 	}
 	if took := time.Since(start); took > 5*time.Second {
 		t.Fatalf("failing with Redis down took %v", took)

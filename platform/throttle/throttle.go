@@ -33,6 +33,8 @@ const minSweepAt = 10_000
 type entry struct {
 	failures     []time.Time
 	blockedUntil time.Time
+	// uses are Allow's, oldest first, on keys of their own (usesKey).
+	uses []use
 	// until is when nothing of the entry counts any more: its last failure's window or its
 	// block, whichever ends later. Each key has its own window (the login's, the mail's), so
 	// the sweep asks the entry, not the window of the call that triggers it.
@@ -112,6 +114,53 @@ func (m *Memory) Failures(key string, window time.Duration) int {
 		}
 	}
 	return n
+}
+
+type use struct {
+	at   time.Time
+	name string
+}
+
+// usesKey is where Memory keeps Allow's uses of key: apart from Fail's failures, as in Redis.
+func usesKey(key string) string { return "uses\x00" + key }
+
+// Allow counts a use of key, named use, when fewer than limit are counted within window, and
+// returns 0; else it returns how long until the oldest leaves the window. A use counted under
+// its name before is allowed without being counted again; "" is a new use each time.
+func (m *Memory) Allow(key, name string, limit int, window time.Duration) time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	if len(m.keys) >= m.sweepAt {
+		m.sweep(now)
+		m.sweepAt = max(minSweepAt, 2*len(m.keys))
+	}
+	e, ok := m.keys[usesKey(key)]
+	if !ok {
+		e = &entry{}
+		m.keys[usesKey(key)] = e
+	}
+	kept := e.uses[:0]
+	for _, u := range e.uses {
+		if now.Sub(u.at) < window {
+			kept = append(kept, u)
+		}
+	}
+	e.uses = kept
+	for _, u := range e.uses {
+		if name != "" && u.name == name {
+			return 0
+		}
+	}
+	if len(e.uses) >= max(limit, 0) {
+		if len(e.uses) == 0 {
+			return window
+		}
+		return e.uses[0].at.Add(window).Sub(now)
+	}
+	e.uses = append(e.uses, use{at: now, name: name})
+	e.until = now.Add(window)
+	return 0
 }
 
 // Reset forgets key.

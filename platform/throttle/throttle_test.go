@@ -2,6 +2,8 @@ package throttle_test
 
 import (
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -89,5 +91,63 @@ func TestSweepKeepsEachKeysWindow(t *testing.T) {
 	m.Fail("long-counting", 2, time.Hour)
 	if m.Blocked("long-counting") == 0 {
 		t.Fatal("the sweep dropped a failure an hour's window still counts")
+	}
+}
+
+// allowSteps are uses of one key against a limit of 2 in a minute, and what Allow must answer
+// to each: Memory and Redis answer alike.
+var allowSteps = []struct {
+	advance time.Duration
+	use     string
+	wait    time.Duration
+}{
+	{0, "first", 0},
+	{10 * time.Second, "", 0},
+	{10 * time.Second, "", 40 * time.Second}, // two in the minute: until the first leaves it
+	{0, "first", 0},                          // counted already: allowed, not counted again
+	{41 * time.Second, "", 0},                // the first left the window
+	{0, "", 9 * time.Second},                 // the second leaves it at 70 s
+}
+
+const allowLimit, allowWindow = 2, time.Minute
+
+func TestAllowCountsUsesWithinWindow(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := throttle.New(func() time.Time { return now })
+	for i, st := range allowSteps {
+		now = now.Add(st.advance)
+		if got := m.Allow("k", st.use, allowLimit, allowWindow); got != st.wait {
+			t.Fatalf("step %d: wait %v, want %v", i, got, st.wait)
+		}
+	}
+	if m.Allow("other", "", allowLimit, allowWindow) != 0 || m.Blocked("k") != 0 {
+		t.Fatal("uses are counted per key, apart from failures")
+	}
+}
+
+// TestAllowLetsExactlyTheLimitThroughABurst: concurrent uses get exactly limit through.
+func TestAllowLetsExactlyTheLimitThroughABurst(t *testing.T) {
+	t.Parallel()
+	burst(t, throttle.New(time.Now))
+}
+
+// burst sends 40 concurrent uses of one key through th, against a limit of 20.
+func burst(t *testing.T, th ...throttle.Throttle) {
+	t.Helper()
+	var (
+		wg      sync.WaitGroup
+		allowed atomic.Int32
+	)
+	for i := range 40 {
+		wg.Go(func() {
+			if th[i%len(th)].Allow("burst", "", 20, time.Hour) == 0 {
+				allowed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if n := allowed.Load(); n != 20 {
+		t.Fatalf("%d of 40 concurrent uses allowed; want 20", n)
 	}
 }
