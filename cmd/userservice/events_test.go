@@ -108,7 +108,9 @@ func TestCrashBetweenCommitAndPublish(t *testing.T) {
 		t.Run(broker, func(t *testing.T) {
 			t.Parallel()
 			dbURL := dbtest.URL(t, database.Postgres)
-			env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": freeAddr(t), "JWT_SECRET": apptest.Secret, "LOG_LEVEL": "error"}
+			// REGISTRATION_MAX_PER_ADDR=0: the load comes from one address, which the limit would stop.
+			env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": freeAddr(t), "JWT_SECRET": apptest.Secret, "LOG_LEVEL": "error",
+				"REGISTRATION_MAX_PER_ADDR": "0"}
 			if broker == "nats" {
 				env["NATS_URL"] = natstest.Start(t).URL()
 			}
@@ -146,8 +148,9 @@ func TestEventsThroughNATS(t *testing.T) {
 	dbURL := dbtest.URL(t, database.Postgres)
 	var bases []string
 	for range 2 {
+		// REGISTRATION_MAX_PER_ADDR=0: 40 registrations from one address, past the limit.
 		env := map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": freeAddr(t), "JWT_SECRET": apptest.Secret,
-			"LOG_LEVEL": "error", "NATS_URL": nats.URL()}
+			"LOG_LEVEL": "error", "NATS_URL": nats.URL(), "REGISTRATION_MAX_PER_ADDR": "0"}
 		startServe(t, bin, env)
 		bases = append(bases, "http://"+env["HTTP_ADDR"])
 	}

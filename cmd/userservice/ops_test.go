@@ -210,7 +210,9 @@ func TestShutdownUnderLoad(t *testing.T) {
 	bin := buildBinary(t)
 	dbURL := dbtest.URL(t, database.Postgres)
 	addr := freeAddr(t)
-	cmd, stderr := startServe(t, bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": apptest.Secret, "SHUTDOWN_TIMEOUT": "10s"})
+	// REGISTRATION_MAX_PER_ADDR=0: the load comes from one address, which the limit would stop.
+	cmd, stderr := startServe(t, bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": apptest.Secret, "SHUTDOWN_TIMEOUT": "10s",
+		"REGISTRATION_MAX_PER_ADDR": "0"})
 
 	stop := make(chan struct{})
 	done := make(chan []string)
@@ -253,7 +255,9 @@ func TestTwoInstances(t *testing.T) {
 	var cmds []*startedCmd
 	for range 2 {
 		addr := freeAddr(t)
-		c := command(bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": apptest.Secret})
+		// REGISTRATION_MAX_PER_ADDR=0: the 64 racers come from one address, past the limit.
+		c := command(bin, map[string]string{"DATABASE_URL": dbURL, "HTTP_ADDR": addr, "JWT_SECRET": apptest.Secret,
+			"REGISTRATION_MAX_PER_ADDR": "0"})
 		cmds = append(cmds, &startedCmd{cmd: c})
 		bases = append(bases, "http://"+addr)
 	}

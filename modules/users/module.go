@@ -121,6 +121,10 @@ func NewService(p ServiceParams) (*service.Service, error) {
 			MaxFailuresPerAccount: p.Config.LoginMaxFailuresPerAccount,
 			Lockout:               p.Config.LoginLockout,
 		},
+		Registrations: service.RegistrationPolicy{
+			MaxPerAddr: p.Config.RegistrationMaxPerAddr,
+			Window:     p.Config.RegistrationWindow,
+		},
 		BeforeDelete: hooks,
 	}), nil
 }

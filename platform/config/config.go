@@ -93,6 +93,13 @@ type Config struct {
 	// LoginLockout is the window failures are counted in, and how long a block or a back-off
 	// lasts.
 	LoginLockout time.Duration `env:"LOGIN_LOCKOUT" envDefault:"15m"`
+	// RegistrationMaxPerAddr is how many self-registrations (POST /users, answered 201, 409 or
+	// 422 alike) one client address (an IPv6 client's /64) may make within RegistrationWindow; past it,
+	// 429 with Retry-After. 0 turns the limit off (load tests and benchmarks, which register
+	// many users from one address).
+	RegistrationMaxPerAddr int `env:"REGISTRATION_MAX_PER_ADDR" envDefault:"20"`
+	// RegistrationWindow is the sliding window RegistrationMaxPerAddr counts in.
+	RegistrationWindow time.Duration `env:"REGISTRATION_WINDOW" envDefault:"1h"`
 	// EventRetention is how long published events stay in the changes feed (GET /events), and
 	// in the JetStream stream with NATSURL, before they are pruned.
 	EventRetention time.Duration `env:"EVENT_RETENTION" envDefault:"168h"`
@@ -115,7 +122,8 @@ type Config struct {
 	// (/verify-email?token=…, /reset-password?token=…).
 	PublicBaseURL string `env:"PUBLIC_BASE_URL" envDefault:"http://localhost:8080"`
 	// RedisURL, when set (redis://host:6379/0 or rediss://…), keeps what several instances must
-	// share in Redis: the login throttle's counts, and the users cache (CacheTTL).
+	// share in Redis: the throttles' counts (logins, registrations, mails), and the users
+	// cache (CacheTTL).
 	RedisURL string `env:"REDIS_URL"`
 }
 
@@ -171,6 +179,9 @@ func (c Config) validate() error {
 	if c.LoginMaxFailures < 1 || c.LoginMaxFailuresPerAddr < 1 {
 		return errors.New("config: LOGIN_MAX_FAILURES and LOGIN_MAX_FAILURES_PER_ADDR: must be at least 1")
 	}
+	if c.RegistrationMaxPerAddr < 0 {
+		return fmt.Errorf("config: REGISTRATION_MAX_PER_ADDR=%d: must be 0 (no limit) or more", c.RegistrationMaxPerAddr)
+	}
 	if c.LoginMaxFailuresPerAccount < 0 {
 		return fmt.Errorf("config: LOGIN_MAX_FAILURES_PER_ACCOUNT=%d: must be 0 (no back-off) or more", c.LoginMaxFailuresPerAccount)
 	}
@@ -211,6 +222,7 @@ func (c Config) validate() error {
 		"HTTP_IDLE_TIMEOUT":        c.IdleTimeout,
 		"JWT_TTL":                  c.JWTTTL,
 		"LOGIN_LOCKOUT":            c.LoginLockout,
+		"REGISTRATION_WINDOW":      c.RegistrationWindow,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("config: %s=%s: must be a positive duration, e.g. 15s", name, d)

@@ -22,6 +22,7 @@ func TestDefaults(t *testing.T) {
 		MigrateOnStart: true, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		JWTTTL: 15 * time.Minute, SessionTTL: 720 * time.Hour, CacheTTL: 30 * time.Second, MailFrom: "userservice <no-reply@localhost>", PublicBaseURL: "http://localhost:8080", LoginMaxFailures: 5, LoginMaxFailuresPerAddr: 20, LoginMaxFailuresPerAccount: 10, LoginLockout: 15 * time.Minute,
+		RegistrationMaxPerAddr: 20, RegistrationWindow: time.Hour,
 		EventRetention: 7 * 24 * time.Hour, DBConnectTimeout: 10 * time.Second, DocsEnabled: true,
 	}
 	if !reflect.DeepEqual(cfg, want) {
@@ -55,6 +56,8 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"JWT_TTL", "0s"},
 		{"LOGIN_MAX_FAILURES", "0"},
 		{"LOGIN_MAX_FAILURES_PER_ACCOUNT", "-1"},
+		{"REGISTRATION_MAX_PER_ADDR", "-1"},
+		{"REGISTRATION_WINDOW", "0s"},
 		{"LOGIN_LOCKOUT", "forever"},
 		{"DATABASE_URL", "mysql://x"},
 		{"DATABASE_URL", "sqlite://"},

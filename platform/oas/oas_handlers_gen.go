@@ -2389,7 +2389,8 @@ func (s *Server) handleRefreshTokenRequest(args [0]string, argsEscaped bool, w h
 //
 // Public self-registration: creates an active user with role `user`. Email and username are unique,
 // compared without regard to case. A user registered without a password cannot log in until one is
-// set.
+// set. Registrations are limited per client address (`REGISTRATION_MAX_PER_ADDR` in
+// `REGISTRATION_WINDOW`, 20 an hour by default), every attempt counting, with 429 and `Retry-After`.
 //
 // POST /users
 func (s *Server) handleRegisterUserRequest(args [0]string, argsEscaped bool, w http.ResponseWriter, r *http.Request) {

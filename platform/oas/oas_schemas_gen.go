@@ -2005,6 +2005,7 @@ func (s *TooManyRequestsHeaders) SetResponse(val Problem) {
 
 func (*TooManyRequestsHeaders) changePasswordRes()        {}
 func (*TooManyRequestsHeaders) createTokenRes()           {}
+func (*TooManyRequestsHeaders) registerUserRes()          {}
 func (*TooManyRequestsHeaders) requestPasswordResetRes()  {}
 func (*TooManyRequestsHeaders) sendVerificationEmailRes() {}
 

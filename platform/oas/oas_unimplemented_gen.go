@@ -212,7 +212,8 @@ func (UnimplementedHandler) RefreshToken(ctx context.Context, req *RefreshReques
 //
 // Public self-registration: creates an active user with role `user`. Email and username are unique,
 // compared without regard to case. A user registered without a password cannot log in until one is
-// set.
+// set. Registrations are limited per client address (`REGISTRATION_MAX_PER_ADDR` in
+// `REGISTRATION_WINDOW`, 20 an hour by default), every attempt counting, with 429 and `Retry-After`.
 //
 // POST /users
 func (UnimplementedHandler) RegisterUser(ctx context.Context, req *RegisterUserRequest) (r RegisterUserRes, _ error) {

@@ -88,9 +88,10 @@ func (h *Handler) actor(ctx context.Context) (domain.Actor, error) {
 // RegisterUser handles POST /users.
 func (h *Handler) RegisterUser(ctx context.Context, req *oas.RegisterUserRequest) (oas.RegisterUserRes, error) {
 	u, err := h.svc.Register(ctx, service.RegisterInput{
-		Username: string(req.Username),
-		Email:    string(req.Email),
-		Password: string(req.Password.Or("")),
+		Username:   string(req.Username),
+		Email:      string(req.Email),
+		Password:   string(req.Password.Or("")),
+		ClientAddr: httpserver.ClientAddr(ctx),
 	})
 	if err != nil {
 		return nil, err
@@ -408,7 +409,7 @@ func Problem(err error) (*problem.Problem, bool) {
 		return problem.New(http.StatusForbidden, "The current password is wrong.",
 			problem.FieldError{Field: "current_password", Message: "is wrong"}), true
 	case errors.As(err, &throttled):
-		p := problem.New(http.StatusTooManyRequests, "Too many failed attempts; retry after "+
+		p := problem.New(http.StatusTooManyRequests, "Too many "+throttled.What()+"; retry after "+
 			strconv.Itoa(throttled.RetryAfterSeconds())+" seconds.")
 		p.Headers = map[string]string{"Retry-After": strconv.Itoa(throttled.RetryAfterSeconds())}
 		return p, true

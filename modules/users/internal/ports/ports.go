@@ -187,7 +187,8 @@ type OpaqueTokens interface {
 }
 
 // Throttle counts failed attempts per key (an account, a client address) and blocks keys that
-// fail too often. The in-memory one serves one instance; a shared store can replace it.
+// fail too often, and counts uses (registrations) against a limit. The in-memory one serves
+// one instance; a shared store can replace it.
 type Throttle interface {
 	// Blocked returns how long key must still wait before trying again; 0 when it may try.
 	Blocked(key string) time.Duration
@@ -199,4 +200,9 @@ type Throttle interface {
 	Failures(key string, window time.Duration) int
 	// Reset forgets key's failures.
 	Reset(key string)
+	// Allow counts a use of key (a registration from an address) and returns 0 when fewer than
+	// limit were counted within window, else how long until one leaves it; use names the use
+	// ("" for a new one each time). Counting and checking are one step, so a concurrent burst
+	// gets exactly limit through.
+	Allow(key, use string, limit int, window time.Duration) time.Duration
 }

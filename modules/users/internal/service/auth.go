@@ -29,14 +29,24 @@ var (
 	ErrEmailNotVerified = errors.New("the email address is not verified")
 )
 
-// ThrottledError says the caller failed too often and must wait.
+// ThrottledError says the caller failed, or asked, too often and must wait.
 type ThrottledError struct {
 	RetryAfter time.Duration
+	// Of is what there were too many of, as the answer says it; "" for failed attempts.
+	Of string
+}
+
+// What is what there were too many of: Of, or failed attempts.
+func (e *ThrottledError) What() string {
+	if e.Of == "" {
+		return "failed attempts"
+	}
+	return e.Of
 }
 
 // Error implements error.
 func (e *ThrottledError) Error() string {
-	return fmt.Sprintf("too many failed attempts; retry in %d seconds", seconds(e.RetryAfter))
+	return fmt.Sprintf("too many %s; retry in %d seconds", e.What(), seconds(e.RetryAfter))
 }
 
 // seconds rounds d up to whole seconds, at least 1, as Retry-After wants.

@@ -491,3 +491,62 @@ func TestEveryLoginCostsOneVerification(t *testing.T) {
 		}
 	}
 }
+
+// TestRegistrationsPerAddress: a client address may register MaxPerAddr times within the
+// window, refused attempts included (a 409 tells an enumeration what it wants); then it waits
+// until the oldest leaves the window, while other addresses register. An IPv6 client counts as
+// its /64, and a limit of 0 is none.
+func TestRegistrationsPerAddress(t *testing.T) {
+	t.Parallel()
+	policy := service.RegistrationPolicy{MaxPerAddr: 3, Window: time.Hour}
+	forThrottles(t, func(t *testing.T, svc *service.Service, clock *fakeClock) {
+		svc.Registrations = policy
+		n := 0
+		register := func(addr string) error {
+			n++
+			_, err := svc.Register(ctx, service.RegisterInput{Username: fmt.Sprintf("user_%d", n), Email: fmt.Sprintf("u%d@example.com", n), ClientAddr: addr})
+			return err
+		}
+		tests := []struct {
+			name       string
+			from       func(i int) string
+			same, next string
+		}{
+			{"IPv4", func(int) string { return "10.5.0.1" }, "10.5.0.1", "10.5.0.2"},
+			{"IPv6 /64", func(i int) string { return fmt.Sprintf("2001:db8:5::%x", i+1) }, "2001:db8:5::ffff", "2001:db8:5:1::1"},
+		}
+		for _, tc := range tests {
+			t.Run(tc.name, func(t *testing.T) {
+				if err := register(tc.from(0)); err != nil {
+					t.Fatal(err)
+				}
+				// A taken email counts too.
+				var exists *domain.AlreadyExistsError
+				if _, err := svc.Register(ctx, service.RegisterInput{Username: "another", Email: fmt.Sprintf("u%d@example.com", n), ClientAddr: tc.from(1)}); !errors.As(err, &exists) {
+					t.Fatalf("a taken email: %v", err)
+				}
+				if err := register(tc.from(2)); err != nil {
+					t.Fatal(err)
+				}
+				var te *service.ThrottledError
+				if err := register(tc.same); !errors.As(err, &te) || te.RetryAfter <= 0 || te.RetryAfter > policy.Window || te.What() != "registrations from your address" {
+					t.Fatalf("a registration past the limit: %v", err)
+				}
+				if err := register(tc.next); err != nil {
+					t.Fatalf("another address: %v", err)
+				}
+			})
+		}
+		clock.advance(policy.Window)
+		if err := register("10.5.0.1"); err != nil {
+			t.Fatalf("after the window: %v", err)
+		}
+
+		svc.Registrations = service.RegistrationPolicy{MaxPerAddr: 0, Window: time.Hour}
+		for range 2 * policy.MaxPerAddr {
+			if err := register("10.5.0.9"); err != nil {
+				t.Fatalf("no limit: %v", err)
+			}
+		}
+	})
+}

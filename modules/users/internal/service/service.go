@@ -54,6 +54,8 @@ type Deps struct {
 	Opaque   ports.OpaqueTokens
 	Throttle ports.Throttle
 	Policy   LoginPolicy
+	// Registrations limits registrations per client address.
+	Registrations RegistrationPolicy
 	// BeforeDelete are the other modules' reactions to a user's deletion, run before it.
 	BeforeDelete []ports.DeletionHook
 }
@@ -80,12 +82,31 @@ type RegisterInput struct {
 	Email    string
 	// Password is optional: "" registers a user who cannot log in until one is set.
 	Password string
+	// ClientAddr is where a self-registration comes from: its registrations are limited.
+	ClientAddr string
+}
+
+// RegistrationPolicy limits self-registrations: each asks for a mail to an address its caller
+// chose, and each answer tells whether an email or username is taken, so unthrottled they are
+// a mail cannon and a fast way to list accounts.
+type RegistrationPolicy struct {
+	// MaxPerAddr registrations from one client address (an IPv6 client's /64) within Window;
+	// 0 means no limit.
+	MaxPerAddr int
+	Window     time.Duration
 }
 
 // Register creates an active user with role user. A taken email or username is a
 // *domain.AlreadyExistsError, decided by the database's unique index so that concurrent
-// registrations have one winner.
+// registrations have one winner. Every attempt counts against its client address's
+// registrations, those refused included (a 409 is what an enumeration wants); past the
+// policy's limit the answer is a *ThrottledError.
 func (s *Service) Register(ctx context.Context, in RegisterInput) (*domain.User, error) {
+	if p := s.Registrations; p.MaxPerAddr > 0 {
+		if wait := s.Throttle.Allow("register:"+network(in.ClientAddr), "", p.MaxPerAddr, p.Window); wait > 0 {
+			return nil, &ThrottledError{RetryAfter: wait, Of: "registrations from your address"}
+		}
+	}
 	u, err := s.newUser(in)
 	if err != nil {
 		return nil, err
