@@ -133,6 +133,10 @@ type Throttle interface {
 	Blocked(key string) time.Duration
 	// Fail counts one request of key; after limit within window, key is blocked for window.
 	Fail(key string, limit int, window time.Duration)
+	// Allow counts a use of key named use (an event's id: delivered twice, it counts once)
+	// and returns 0 when fewer than limit were counted within window, else how long until
+	// one leaves it.
+	Allow(key, use string, limit int, window time.Duration) time.Duration
 }
 
 // Clock tells the time.

@@ -25,6 +25,28 @@ const (
 	MailWindow      = 15 * time.Minute
 )
 
+// Limits on verification mails per recipient address, whoever asks: a registration or a new
+// address asks for one to an address its caller chose, so this is what keeps the service from
+// being aimed at a mailbox. An hour, so that what passes the per-account limits of resends
+// (MailsPerAccount per MailWindow) is still bounded per mailbox.
+const (
+	MailsPerRecipient = 5
+	RecipientWindow   = time.Hour
+)
+
+// recipientKey is the throttle's key of the mailbox at email: in lower case and without a
+// +tag, which most providers deliver to the same mailbox, so that alice+1@, alice+2@, … count
+// as the one mailbox they reach. (Only the key: the mail goes to the address as given.)
+func recipientKey(email string) string {
+	email = strings.ToLower(email)
+	if at := strings.LastIndexByte(email, '@'); at > 0 {
+		if plus := strings.IndexByte(email[:at], '+'); plus > 0 {
+			email = email[:plus] + email[at:]
+		}
+	}
+	return "verify:recipient:" + email
+}
+
 // ActorAnonymous is the actor of a password reset request: whoever asked did not log in.
 const ActorAnonymous = "anonymous"
 
@@ -174,6 +196,9 @@ func (s *Service) ResendVerification(ctx context.Context, userID uuid.UUID, clie
 	}); err != nil {
 		return err
 	}
+	if wait := s.Throttle.Allow(recipientKey(a.Email), "", MailsPerRecipient, RecipientWindow); wait > 0 {
+		return &ThrottledError{RetryAfter: wait}
+	}
 	j, err := newJob(domain.PurposeVerifyEmail, a.ID, a.Email, "", s.Clock.Now())
 	if err != nil {
 		return err
@@ -190,25 +215,33 @@ type Ask struct {
 }
 
 // AskVerification asks for the verification mails of events (on registration, and when an
-// address changes), once per event and handler, in one transaction.
-func (s *Service) AskVerification(ctx context.Context, handler string, asks ...Ask) error {
-	if len(asks) == 0 {
-		return nil
-	}
+// address changes), once per event and handler, in one transaction. An ask whose recipient
+// has had MailsPerRecipient within RecipientWindow is dropped, not failed: failing would only
+// have the event delivered again, and the mail is one nobody should get. It is returned in
+// throttled, for the log and the metrics. Each ask counts under its event's id, so an event
+// delivered again (a batch whose transaction failed) does not count twice.
+func (s *Service) AskVerification(ctx context.Context, handler string, asks ...Ask) (throttled []Ask, err error) {
 	now := s.Clock.Now()
-	jobs := make([]ports.EventJob, len(asks))
-	for i, a := range asks {
+	jobs := make([]ports.EventJob, 0, len(asks))
+	for _, a := range asks {
+		if s.Throttle.Allow(recipientKey(a.Email), a.EventID.String(), MailsPerRecipient, RecipientWindow) > 0 {
+			throttled = append(throttled, a)
+			continue
+		}
 		j, err := newJob(domain.PurposeVerifyEmail, a.UserID, a.Email, a.RequestID, now)
 		if err != nil {
-			return err
+			return throttled, err
 		}
-		jobs[i] = ports.EventJob{EventID: a.EventID, Job: j}
+		jobs = append(jobs, ports.EventJob{EventID: a.EventID, Job: j})
+	}
+	if len(jobs) == 0 {
+		return throttled, nil
 	}
 	if err := s.Store.AddJobsOnce(ctx, handler, jobs...); err != nil {
-		return err
+		return throttled, err
 	}
 	s.wake()
-	return nil
+	return throttled, nil
 }
 
 // VerifyEmail takes back a verification token: the address it was sent to becomes verified.

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"go.uber.org/zap"
+
 	userevents "github.com/acme/userservice/modules/users/events"
 
 	"github.com/acme/userservice/modules/notifications/internal/service"
@@ -17,20 +20,36 @@ import (
 // Handler is the name under which the subscription's processed events are recorded.
 const Handler = "notifications.verification"
 
-// New asks for a verification mail when a user registers and when an address changes.
-func New(svc *service.Service) events.Subscription {
+// New asks for a verification mail when a user registers and when an address changes. The
+// asks dropped because their recipient had too many (service.MailsPerRecipient) are logged and
+// counted in notifications_verifications_throttled_total.
+func New(svc *service.Service, log *zap.Logger, reg prometheus.Registerer) (events.Subscription, error) {
+	throttled := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "notifications_verifications_throttled_total",
+		Help: "Verification mails not sent because their recipient address had too many within the hour (a mail cannon aimed at a mailbox).",
+	})
+	if err := reg.Register(throttled); err != nil {
+		return events.Subscription{}, err
+	}
+	h := handler{svc: svc, log: log.Named("mail"), throttled: throttled}
 	return events.Subscription{
 		Handler: Handler,
 		Types:   []string{userevents.TypeRegistered, userevents.TypeUpdated},
 		Handle: func(ctx context.Context, e events.Event) error {
-			return handleBatch(ctx, svc, []events.Event{e})
+			return h.handleBatch(ctx, []events.Event{e})
 		},
 		// A relay's batch in one transaction: the jobs keep up with registrations.
-		HandleBatch: func(ctx context.Context, evs []events.Event) error { return handleBatch(ctx, svc, evs) },
-	}
+		HandleBatch: h.handleBatch,
+	}, nil
 }
 
-func handleBatch(ctx context.Context, svc *service.Service, evs []events.Event) error {
+type handler struct {
+	svc       *service.Service
+	log       *zap.Logger
+	throttled prometheus.Counter
+}
+
+func (h handler) handleBatch(ctx context.Context, evs []events.Event) error {
 	asks := make([]service.Ask, 0, len(evs))
 	for _, e := range evs {
 		a, wanted, err := askOf(e)
@@ -41,7 +60,14 @@ func handleBatch(ctx context.Context, svc *service.Service, evs []events.Event) 
 			asks = append(asks, a)
 		}
 	}
-	return svc.AskVerification(ctx, Handler, asks...)
+	throttled, err := h.svc.AskVerification(ctx, Handler, asks...)
+	for _, a := range throttled {
+		// Not the address: the log is no place for it, and the user id finds it.
+		h.log.Warn("verification mail dropped: its recipient had too many within the hour",
+			zap.Stringer("user_id", a.UserID), zap.Stringer("event_id", a.EventID), zap.String("request_id", a.RequestID))
+	}
+	h.throttled.Add(float64(len(throttled)))
+	return err
 }
 
 // askOf reads the verification mail an event asks for; wanted is false for an update that
