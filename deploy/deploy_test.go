@@ -8,6 +8,7 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -175,8 +176,8 @@ func TestDockerfileBuildsAsMakeDoes(t *testing.T) {
 }
 
 // TestCompose: compose.yaml's services, with the keys Compose knows (strictly), the service
-// waiting for a healthy PostgreSQL, checking its own health, and refusing to start without a
-// JWT_SECRET.
+// waiting for a healthy PostgreSQL, checking its own health, refusing to start without a
+// JWT_SECRET, and mailing through a mail catcher.
 func TestCompose(t *testing.T) {
 	type healthcheck struct {
 		Test        []string `json:"test"`
@@ -218,5 +219,60 @@ func TestCompose(t *testing.T) {
 	if !strings.HasPrefix(us.Environment["DATABASE_URL"], "postgres://") || !strings.HasPrefix(us.Environment["NATS_URL"], "nats://") ||
 		!strings.HasPrefix(us.Environment["REDIS_URL"], "redis://") {
 		t.Errorf("the service's DATABASE_URL and NATS_URL: %+v", us.Environment)
+	}
+
+	// Mail goes to a real mail catcher, so that the verification and reset links of a compose
+	// session can be followed: SMTP_URL names a Mailpit service on its SMTP port, the service
+	// waits for it, and its web UI is published.
+	smtp, err := url.Parse(us.Environment["SMTP_URL"])
+	if err != nil || smtp.Scheme != "smtp" {
+		t.Fatalf("SMTP_URL %q: want smtp://<mail catcher>:1025 (%v)", us.Environment["SMTP_URL"], err)
+	}
+	catcher, ok := compose.Services[smtp.Hostname()]
+	switch {
+	case !ok:
+		t.Errorf("SMTP_URL names %q, which is no service of compose.yaml", smtp.Hostname())
+	case !strings.HasPrefix(catcher.Image, "axllent/mailpit:") || strings.HasSuffix(catcher.Image, ":latest"):
+		t.Errorf("the mail catcher's image is %q; want axllent/mailpit at a pinned version", catcher.Image)
+	case smtp.Port() != "1025":
+		t.Errorf("SMTP_URL %q: Mailpit takes SMTP on port 1025", us.Environment["SMTP_URL"])
+	case !slices.ContainsFunc(catcher.Ports, func(p string) bool { return strings.HasSuffix(p, ":8025") }):
+		t.Errorf("the mail catcher's web UI (8025) is not published: %v", catcher.Ports)
+	case catcher.Healthcheck == nil || us.DependsOn[smtp.Hostname()]["condition"] != "service_healthy":
+		t.Errorf("the service must wait for a healthy mail catcher: %+v", us.DependsOn)
+	}
+	if base := us.Environment["PUBLIC_BASE_URL"]; !slices.ContainsFunc(us.Ports, func(p string) bool {
+		return strings.HasSuffix(base, "://localhost:"+strings.Split(p, ":")[0])
+	}) {
+		t.Errorf("PUBLIC_BASE_URL %q is not where compose publishes the service (%v): mailed links would not work", base, us.Ports)
+	}
+}
+
+// TestDockerignore: what `make run` leaves in the work tree (the mails it keeps in MAIL_DIR,
+// the SQLite files, the binaries) stays out of the image's build context: it would bloat
+// every build and could carry a developer's mails and accounts into an image.
+func TestDockerignore(t *testing.T) {
+	raw, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var patterns []string
+	for _, line := range strings.Split(string(raw), "\n") {
+		if line = strings.TrimSpace(line); line != "" && !strings.HasPrefix(line, "#") {
+			patterns = append(patterns, strings.Trim(line, "/"))
+		}
+	}
+	makefile, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mailDir := regexp.MustCompile(`(?m)^MAIL_DIR\s*\?=\s*(\S+)`).FindSubmatch(makefile)
+	if mailDir == nil {
+		t.Fatal("the Makefile no longer sets MAIL_DIR for make run")
+	}
+	for _, path := range []string{string(mailDir[1]), "userservice.db", "userservice.db-wal", "bin", ".git"} {
+		if !slices.ContainsFunc(patterns, func(p string) bool { ok, _ := filepath.Match(p, path); return ok }) {
+			t.Errorf(".dockerignore lets %s into the build context (patterns: %v)", path, patterns)
+		}
 	}
 }
