@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/url"
 	"reflect"
+	"regexp"
 	"strings"
 	"time"
 
@@ -90,6 +91,13 @@ type Config struct {
 	// NATSURL, when set (nats://host:4222 or tls://host:4222), publishes events through NATS
 	// JetStream instead of the embedded in-process broker.
 	NATSURL string `env:"NATS_URL"`
+	// NATSStream is the prefix of this deployment's names in NATS, the service's name by
+	// default: its events go to the stream <PREFIX>_EVENTS (USERSERVICE_EVENTS) on the
+	// subjects <prefix>.events.<type>, and its consumers are that stream's. Deployments sharing
+	// a NATS server need prefixes of their own (such as userservice-staging), or each takes
+	// the other's events; start-up refuses a stream that holds another prefix's subjects.
+	// Lowercase letters, digits, - and _, at most 32.
+	NATSStream string `env:"NATS_STREAM" envDefault:"userservice"`
 	// CacheTTL is how long the users cache (in Redis, with REDIS_URL) keeps an entry; 0 turns
 	// the cache off.
 	CacheTTL time.Duration `env:"CACHE_TTL" envDefault:"30s"`
@@ -170,6 +178,9 @@ func (c Config) validate() error {
 	if c.NATSURL != "" && !strings.HasPrefix(c.NATSURL, "nats://") && !strings.HasPrefix(c.NATSURL, "tls://") {
 		return fmt.Errorf("config: NATS_URL=%q: must be nats://host:port or tls://host:port", c.NATSURL)
 	}
+	if !natsStream.MatchString(c.NATSStream) {
+		return fmt.Errorf("config: NATS_STREAM=%q: must be 1-32 lowercase letters, digits, - or _, starting with a letter or digit (such as userservice)", c.NATSStream)
+	}
 	if c.RedisURL != "" && !strings.HasPrefix(c.RedisURL, "redis://") && !strings.HasPrefix(c.RedisURL, "rediss://") {
 		return errors.New("config: REDIS_URL: must be redis://host:port[/db] or rediss://host:port[/db]") // no value: it may hold a password
 	}
@@ -206,6 +217,11 @@ func (c Config) validate() error {
 	}
 	return nil
 }
+
+// natsStream is what NATS_STREAM may be: one token of a NATS subject and, in capitals, part of
+// a stream's name (neither takes dots, wildcards or spaces), lowercase so that two prefixes
+// never name the same stream.
+var natsStream = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 // Variables returns the names of the environment variables Config reads, in its order.
 func Variables() []string {

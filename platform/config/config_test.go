@@ -22,7 +22,7 @@ func TestDefaults(t *testing.T) {
 		MigrateOnStart: true, ShutdownTimeout: 15 * time.Second, RequestTimeout: 10 * time.Second, ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout: 15 * time.Second, WriteTimeout: 30 * time.Second, IdleTimeout: 120 * time.Second,
 		JWTTTL: 15 * time.Minute, SessionTTL: 720 * time.Hour, CacheTTL: 30 * time.Second, MailFrom: "userservice <no-reply@localhost>", PublicBaseURL: "http://localhost:8080", LoginMaxFailures: 5, LoginMaxFailuresPerAddr: 20, LoginLockout: 15 * time.Minute,
-		EventRetention: 7 * 24 * time.Hour, DBConnectTimeout: 10 * time.Second, DocsEnabled: true,
+		EventRetention: 7 * 24 * time.Hour, DBConnectTimeout: 10 * time.Second, DocsEnabled: true, NATSStream: "userservice",
 	}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Fatalf("got %+v\nwant %+v", cfg, want)
@@ -74,6 +74,10 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		{"EVENT_RETENTION", "0s"},
 		{"EVENT_RETENTION", "a week"},
 		{"NATS_URL", "localhost:4222"},
+		{"NATS_STREAM", "user.service"},
+		{"NATS_STREAM", "UserService"},
+		{"NATS_STREAM", "users>"},
+		{"NATS_STREAM", strings.Repeat("a", 33)},
 	}
 	for _, tc := range tests {
 		_, err := config.Parse(map[string]string{tc.name: tc.value})

@@ -58,7 +58,7 @@ func NewBroker(p BrokerParams, s store, m *Metrics) Broker {
 	if p.Config.NATSURL == "" {
 		return &Local{subs: p.Subscriptions, store: s, retry: DefaultRetry(), log: log, metrics: m}
 	}
-	n := &NATS{url: p.Config.NATSURL, subs: p.Subscriptions, store: s, retry: DefaultRetry(), log: log, metrics: m,
+	n := &NATS{url: p.Config.NATSURL, names: natsNames{Prefix: p.Config.NATSStream}, subs: p.Subscriptions, store: s, retry: DefaultRetry(), log: log, metrics: m,
 		retention: p.Config.EventRetention, ackWait: 10 * time.Second}
 	p.Lifecycle.Append(fx.Hook{OnStart: n.Start, OnStop: n.Stop})
 	return n

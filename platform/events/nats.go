@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,11 +16,50 @@ import (
 	"github.com/acme/userservice/platform/database"
 )
 
-// The JetStream stream of the service's events: one subject per event type under the prefix.
-const (
-	streamName    = "USERSERVICE_EVENTS"
-	subjectPrefix = "userservice.events."
-)
+// natsNames are the JetStream names of one deployment's events, all derived from its prefix
+// (NATS_STREAM): deployments sharing a NATS server with prefixes of their own share no stream,
+// subject or consumer, so none takes another's events.
+type natsNames struct {
+	// Prefix is the deployment's prefix, such as "userservice" (NATS_STREAM).
+	Prefix string
+}
+
+// stream is the stream's name: the prefix in capitals, then _EVENTS (USERSERVICE_EVENTS).
+func (n natsNames) stream() string { return strings.ToUpper(n.Prefix) + "_EVENTS" }
+
+// subjects is the subject filter of the stream: <prefix>.events.>.
+func (n natsNames) subjects() string { return n.subjectPrefix() + ">" }
+
+func (n natsNames) subjectPrefix() string { return n.Prefix + ".events." }
+
+// subject is the subject of an event type, or of a type pattern ("x.*": every type with the
+// prefix x.; "*": every type).
+func (n natsNames) subject(typ string) string {
+	switch {
+	case typ == "*":
+		return n.subjects()
+	case strings.HasSuffix(typ, ".*"):
+		return n.subjectPrefix() + strings.TrimSuffix(typ, "*") + ">"
+	}
+	return n.subjectPrefix() + typ
+}
+
+// owns reports whether a subject filter of a stream is within this deployment's subjects.
+func (n natsNames) owns(subject string) bool { return strings.HasPrefix(subject, n.subjectPrefix()) }
+
+// ForeignStreamError is the refusal to use a stream that holds another deployment's subjects:
+// taking it over would move that deployment's events to this one's consumers.
+type ForeignStreamError struct {
+	// Stream is the stream's name; Want, the subjects this deployment would give it; Has, the
+	// subjects it holds.
+	Stream, Want string
+	Has          []string
+}
+
+func (e *ForeignStreamError) Error() string {
+	return fmt.Sprintf("events: the NATS stream %s holds the subjects %s, not %s: it belongs to another deployment; "+
+		"give each deployment sharing the NATS server its own NATS_STREAM", e.Stream, strings.Join(e.Has, ", "), e.Want)
+}
 
 // NATS is the broker when NATS_URL is set: events go to a JetStream stream (created when
 // missing), each with Nats-Msg-Id = the event's id so that JetStream drops a relay's duplicate
@@ -29,9 +70,12 @@ const (
 //
 // The broker being down fails no request: the relay leaves events in the outbox and publishes
 // them when it is back (the connection reconnects forever, and the stream and consumers are set
-// up as soon as it answers).
+// up as soon as it answers). A stream of the same name holding another deployment's subjects
+// is never taken over: Start fails on it (ForeignStreamError) when the server answers then,
+// and later it stops the set-up with an error in the log.
 type NATS struct {
 	url     string
+	names   natsNames
 	subs    []Subscription
 	store   store
 	retry   Retry
@@ -52,9 +96,10 @@ type NATS struct {
 	ready bool // the stream and the consumers exist
 }
 
-// Start connects and, in the background, sets up the stream and the consumers.
+// Start connects and sets up the stream and the consumers: at once when the server answers,
+// so that a stream of another deployment stops start-up, otherwise in the background.
 func (n *NATS) Start(context.Context) error {
-	nc, err := nats.Connect(n.url, nats.Name("userservice"), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
+	nc, err := nats.Connect(n.url, nats.Name(n.names.Prefix), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
 		nats.ReconnectWait(500*time.Millisecond))
 	if err != nil {
 		return err
@@ -65,11 +110,22 @@ func (n *NATS) Start(context.Context) error {
 		return err
 	}
 	n.nc, n.js = nc, js
-	ctx, cancel := context.WithCancel(context.Background())
+	bg, cancel := context.WithCancel(context.Background())
+	var running []jetstream.ConsumeContext
+	err = errors.New("events: NATS is not connected yet")
+	if nc.IsConnected() {
+		running, err = n.consume(bg)
+		if foreign := (*ForeignStreamError)(nil); errors.As(err, &foreign) {
+			stopAll(running)
+			cancel()
+			nc.Close()
+			return err
+		}
+	}
 	n.stop, n.done = cancel, make(chan struct{})
 	go func() {
 		defer close(n.done)
-		n.setUp(ctx)
+		n.setUp(bg, running, err)
 	}()
 	return nil
 }
@@ -85,38 +141,53 @@ func (n *NATS) Stop(ctx context.Context) error {
 }
 
 // setUp creates the stream and the consumers, retrying until the server answers, then consumes
-// until ctx ends.
-func (n *NATS) setUp(ctx context.Context) {
-	var running []jetstream.ConsumeContext
-	defer func() {
-		for _, c := range running {
-			c.Stop()
-		}
-	}()
+// until ctx ends. running and err are the outcome of the attempt Start made.
+func (n *NATS) setUp(ctx context.Context, running []jetstream.ConsumeContext, err error) {
+	defer func() { stopAll(running) }()
 	for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 5*time.Second) {
-		var err error
-		if running, err = n.consume(ctx); err == nil {
+		if err == nil {
 			n.mu.Lock()
 			n.ready = true
 			n.mu.Unlock()
 			<-ctx.Done()
 			return
 		}
-		for _, c := range running {
-			c.Stop()
+		stopAll(running)
+		if foreign := (*ForeignStreamError)(nil); errors.As(err, &foreign) {
+			n.log.Error("events: refusing the NATS stream of another deployment; events wait in the outbox", zap.Error(err))
+		} else {
+			n.log.Warn("events: NATS not ready; retrying", zap.Error(err))
 		}
-		n.log.Warn("events: NATS not ready; retrying", zap.Error(err))
 		if sleep(ctx, wait) != nil {
 			return
 		}
+		running, err = n.consume(ctx)
+	}
+}
+
+func stopAll(running []jetstream.ConsumeContext) {
+	for _, c := range running {
+		c.Stop()
 	}
 }
 
 func (n *NATS) consume(ctx context.Context) ([]jetstream.ConsumeContext, error) {
 	setup, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
+	stream := n.names.stream()
+	// CreateOrUpdateStream would give an existing stream this deployment's subjects: look first.
+	switch existing, err := n.js.Stream(setup, stream); {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+	case err != nil:
+		return nil, err
+	default:
+		has := existing.CachedInfo().Config.Subjects
+		if slices.ContainsFunc(has, func(s string) bool { return !n.names.owns(s) }) {
+			return nil, &ForeignStreamError{Stream: stream, Want: n.names.subjects(), Has: has}
+		}
+	}
 	if _, err := n.js.CreateOrUpdateStream(setup, jetstream.StreamConfig{
-		Name: streamName, Subjects: []string{subjectPrefix + ">"}, Storage: jetstream.FileStorage,
+		Name: stream, Subjects: []string{n.names.subjects()}, Storage: jetstream.FileStorage,
 		MaxAge: n.retention, Duplicates: 2 * time.Minute,
 	}); err != nil {
 		return nil, err
@@ -130,9 +201,9 @@ func (n *NATS) consume(ctx context.Context) ([]jetstream.ConsumeContext, error) 
 		// One type is filtered by the server; several are filtered here (several filter
 		// subjects need a newer server than some distributions ship).
 		if len(s.Types) == 1 {
-			cfg.FilterSubject = natsSubject(s.Types[0])
+			cfg.FilterSubject = n.names.subject(s.Types[0])
 		}
-		cons, err := n.js.CreateOrUpdateConsumer(setup, streamName, cfg)
+		cons, err := n.js.CreateOrUpdateConsumer(setup, stream, cfg)
 		if err != nil {
 			return running, err
 		}
@@ -197,7 +268,7 @@ func (n *NATS) Publish(ctx context.Context, evs []Event) (int, error) {
 		if err != nil {
 			return i, err
 		}
-		if _, err := n.js.Publish(ctx, natsSubject(e.Type), data, jetstream.WithMsgID(e.ID.String())); err != nil {
+		if _, err := n.js.Publish(ctx, n.names.subject(e.Type), data, jetstream.WithMsgID(e.ID.String())); err != nil {
 			return i, err
 		}
 		n.metrics.Published.Inc()
@@ -205,19 +276,8 @@ func (n *NATS) Publish(ctx context.Context, evs []Event) (int, error) {
 	return len(evs), nil
 }
 
-// natsSubject is the subject of an event type, or of a type pattern ("x.*": every type with the
-// prefix x.).
-func natsSubject(typ string) string {
-	switch {
-	case typ == "*":
-		return subjectPrefix + ">"
-	case strings.HasSuffix(typ, ".*"):
-		return subjectPrefix + strings.TrimSuffix(typ, "*") + ">"
-	}
-	return subjectPrefix + typ
-}
-
-// consumerName is a durable consumer's name for a handler (no dots allowed).
+// consumerName is a durable consumer's name for a handler (no dots allowed). Consumers belong
+// to their stream, so deployments with streams of their own have consumers of their own.
 func consumerName(handler string) string {
 	return strings.NewReplacer(".", "_", " ", "_", "*", "_", ">", "_").Replace(handler)
 }

@@ -1,26 +1,43 @@
 package events
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events/natstest"
 )
 
-// natsBroker starts a NATS broker on the server for subs, stopped with the test.
+// natsBroker starts a NATS broker of the deployment "userservice" on the server for subs,
+// stopped with the test.
 func (h *harness) natsBroker(t *testing.T, url string, subs ...Subscription) *NATS {
 	t.Helper()
-	n := &NATS{url: url, subs: subs, store: h.store, retry: testRetry, log: zaptest.NewLogger(t), metrics: h.metrics(t), retention: time.Hour, ackWait: time.Second}
-	if err := n.Start(ctx); err != nil {
+	n, err := h.startNATS(t, url, "userservice", subs...)
+	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = n.Stop(ctx) })
 	return n
+}
+
+// startNATS starts a NATS broker of the deployment prefix on the server for subs; when it
+// starts, it is stopped with the test.
+func (h *harness) startNATS(t *testing.T, url, prefix string, subs ...Subscription) (*NATS, error) {
+	t.Helper()
+	n := &NATS{url: url, names: natsNames{Prefix: prefix}, subs: subs, store: h.store, retry: testRetry, log: zaptest.NewLogger(t),
+		metrics: h.metrics(t), retention: time.Hour, ackWait: time.Second}
+	if err := n.Start(ctx); err != nil {
+		return nil, err
+	}
+	t.Cleanup(func() { _ = n.Stop(ctx) })
+	return n, nil
 }
 
 // once checks that seen holds each of want exactly once.
@@ -97,4 +114,83 @@ func TestNATSTwoInstancesHandleEachEventOnce(t *testing.T) {
 	seen := h.recorded()
 	once(t, seen, 40)
 	inOrderPerSubject(t, seen)
+}
+
+// TestNATSDeploymentsSharingAServerKeepTheirEvents: two deployments (each its own database,
+// relay and broker) on one NATS server, with the same handler names, as two environments of
+// the service would be: with prefixes of their own, each handles exactly its own events.
+func TestNATSDeploymentsSharingAServerKeepTheirEvents(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	deployments := map[string]*harness{"alpha": newHarness(t, database.Postgres), "beta": newHarness(t, database.Postgres)}
+	written := map[string]map[uuid.UUID]bool{}
+	for prefix, h := range deployments {
+		n, err := h.startNATS(t, srv.URL(), prefix, h.subscription())
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.relayWith(t, n)
+		written[prefix] = map[uuid.UUID]bool{}
+	}
+	for n := range 20 {
+		for prefix, h := range deployments {
+			e := event(t, fmt.Sprintf("%s-s%d", prefix, n%2), n)
+			h.append(t, e)
+			written[prefix][e.ID] = true
+		}
+	}
+	for prefix, h := range deployments {
+		eventually(t, prefix+"'s 20 events", func() bool { return len(h.recorded()) >= 20 })
+	}
+	// Anything misrouted would arrive within the deliveries' own time.
+	time.Sleep(300 * time.Millisecond)
+	for prefix, h := range deployments {
+		seen := h.recorded()
+		for _, e := range seen {
+			if !written[prefix][e.ID] {
+				t.Errorf("%s handled %s, an event of another deployment", prefix, e.Subject)
+			}
+		}
+		once(t, seen, 20)
+	}
+}
+
+// TestNATSRefusesAnotherDeploymentsStream: a stream of this deployment's name that holds
+// other subjects (another deployment's, made before prefixes, or by hand) stops start-up with
+// an error naming both, and is left as it was.
+func TestNATSRefusesAnotherDeploymentsStream(t *testing.T) {
+	t.Parallel()
+	srv := natstest.Start(t)
+	nc, err := nats.Connect(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs := jetstream.StreamConfig{Name: "GAMMA_EVENTS", Subjects: []string{"delta.events.>"}}
+	if _, err := js.CreateStream(ctx, theirs); err != nil {
+		t.Fatal(err)
+	}
+
+	h := newHarness(t, database.Postgres)
+	_, err = h.startNATS(t, srv.URL(), "gamma", h.subscription())
+	var foreign *ForeignStreamError
+	if !errors.As(err, &foreign) {
+		t.Fatalf("start on another deployment's stream: %v, want a ForeignStreamError", err)
+	}
+	for _, want := range []string{"GAMMA_EVENTS", "delta.events.>", "gamma.events.>", "NATS_STREAM"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error %q does not name %s", err, want)
+		}
+	}
+	s, err := js.Stream(ctx, "GAMMA_EVENTS")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s.CachedInfo().Config.Subjects; len(got) != 1 || got[0] != "delta.events.>" {
+		t.Errorf("the stream's subjects became %v", got)
+	}
 }
