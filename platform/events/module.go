@@ -56,7 +56,9 @@ type BrokerParams struct {
 func NewBroker(p BrokerParams, s store, m *Metrics) Broker {
 	log := p.Log.Named("events")
 	if p.Config.NATSURL == "" {
-		return &Local{subs: p.Subscriptions, store: s, retry: DefaultRetry(), log: log, metrics: m}
+		l := &Local{subs: p.Subscriptions, store: s, retry: DefaultRetry(), log: log, metrics: m}
+		p.Lifecycle.Append(fx.Hook{OnStart: l.Start, OnStop: l.Stop})
+		return l
 	}
 	n := &NATS{url: p.Config.NATSURL, names: natsNames{Prefix: p.Config.NATSStream}, subs: p.Subscriptions, store: s, retry: DefaultRetry(), log: log, metrics: m,
 		retention: p.Config.EventRetention, ackWait: 10 * time.Second}

@@ -30,6 +30,8 @@ const (
 	// mongoLease holds the relay's lease: one instance relays at a time.
 	mongoLease       = "event_relay"
 	mongoDeadLetters = "event_dead_letters"
+	// mongoSubscriptions holds the subscriptions the embedded broker has started, by handler.
+	mongoSubscriptions = "event_subscriptions"
 )
 
 // mongoLeaseFor is how long a relay holds the lease without renewing it (it renews at every
@@ -403,4 +405,31 @@ func (s *mongoStore) deleteDeadLetter(ctx context.Context, handler string, id uu
 		return database.ClassifyMongo(fmt.Errorf("dead letter: %w", err))
 	}
 	return nil
+}
+
+func (s *mongoStore) subscriptions(ctx context.Context) (map[string]bool, error) {
+	cur, err := s.db.Collection(mongoSubscriptions).Find(ctx, bson.D{}, options.Find().SetProjection(bson.D{{Key: "_id", Value: 1}}))
+	if err != nil {
+		return nil, database.ClassifyMongo(err)
+	}
+	var docs []struct {
+		Handler string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return nil, database.ClassifyMongo(err)
+	}
+	handlers := make([]string, len(docs))
+	for i, d := range docs {
+		handlers[i] = d.Handler
+	}
+	return setOf(handlers), nil
+}
+
+func (s *mongoStore) addSubscription(ctx context.Context, handler string, at time.Time) error {
+	_, err := s.db.Collection(mongoSubscriptions).UpdateOne(ctx, bson.D{{Key: "_id", Value: handler}},
+		bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "started_at", Value: at.UnixMicro()}}}}, options.UpdateOne().SetUpsert(true))
+	if database.MongoDuplicate(err) {
+		return nil // a concurrent start recorded it
+	}
+	return database.ClassifyMongo(err)
 }

@@ -64,9 +64,11 @@ func (e *ForeignStreamError) Error() string {
 // NATS is the broker when NATS_URL is set: events go to a JetStream stream (created when
 // missing), each with Nats-Msg-Id = the event's id so that JetStream drops a relay's duplicate
 // publication; every subscription is a durable consumer shared by all instances, so an event
-// is handled once per subscribing module, not once per instance. A consumer has one message in
-// flight at a time, which keeps each subject's order through retries; a handler failing every
-// attempt dead-letters the event, as with the embedded broker.
+// is handled once per subscribing module, not once per instance. A new consumer starts where
+// its subscription's Start says: at the stream's first event, or at the next one published. A
+// consumer has one message in flight at a time, which keeps each subject's order through
+// retries; a handler failing every attempt dead-letters the event, as with the embedded
+// broker.
 //
 // The broker being down fails no request: the relay leaves events in the outbox and publishes
 // them when it is back (the connection reconnects forever, and the stream and consumers are set
@@ -196,7 +198,20 @@ func (n *NATS) consume(ctx context.Context) ([]jetstream.ConsumeContext, error) 
 	for _, s := range n.subs {
 		cfg := jetstream.ConsumerConfig{
 			Durable: consumerName(s.Handler), AckPolicy: jetstream.AckExplicitPolicy, AckWait: n.ackWait,
-			MaxAckPending: 1, DeliverPolicy: jetstream.DeliverAllPolicy,
+			MaxAckPending: 1, DeliverPolicy: jetstream.DeliverNewPolicy,
+		}
+		if s.Start == StartBeginning {
+			cfg.DeliverPolicy = jetstream.DeliverAllPolicy
+		}
+		// A consumer's start is fixed when it is created (the server refuses to change it), as a
+		// subscription's is: an existing consumer keeps its own and goes on from where it was.
+		switch existing, err := n.js.Consumer(setup, stream, cfg.Durable); {
+		case errors.Is(err, jetstream.ErrConsumerNotFound):
+		case err != nil:
+			return running, err
+		default:
+			was := existing.CachedInfo().Config
+			cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = was.DeliverPolicy, was.OptStartSeq, was.OptStartTime
 		}
 		// One type is filtered by the server; several are filtered here (several filter
 		// subjects need a newer server than some distributions ship).

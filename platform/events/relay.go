@@ -111,7 +111,7 @@ func (r *Relay) deliver(ctx context.Context) {
 	for ctx.Err() == nil {
 		began := time.Now()
 		n, err := r.store.deliver(ctx, r.opts.Batch, r.broker.Publish)
-		if err != nil && ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil && !errors.Is(err, errStarting) {
 			r.log.Warn("event relay: publishing failed; retrying later", zap.Error(err))
 		}
 		if err == nil && n == r.opts.Batch {

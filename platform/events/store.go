@@ -32,6 +32,10 @@ type store interface {
 	// deadLetter returns errNoDeadLetter when there is none.
 	deadLetter(ctx context.Context, handler string, id uuid.UUID) (DeadLetter, error)
 	deleteDeadLetter(ctx context.Context, handler string, id uuid.UUID) error
+	// subscriptions returns the handlers of the subscriptions the embedded broker has started.
+	subscriptions(ctx context.Context) (map[string]bool, error)
+	// addSubscription records that the subscription of handler has started; again is a no-op.
+	addSubscription(ctx context.Context, handler string, at time.Time) error
 }
 
 // FeedEntry is an event at its position in the changes feed.
@@ -165,6 +169,23 @@ func (s *pgStore) backlog(ctx context.Context) (int64, time.Time, error) {
 	return b.Pending, b.Oldest, database.ClassifyPostgres(err)
 }
 
+func (s *pgStore) subscriptions(ctx context.Context) (map[string]bool, error) {
+	handlers, err := pgstore.New(s.pool).ListSubscriptions(ctx)
+	return setOf(handlers), database.ClassifyPostgres(err)
+}
+
+func (s *pgStore) addSubscription(ctx context.Context, handler string, at time.Time) error {
+	return database.ClassifyPostgres(pgstore.New(s.pool).AddSubscription(ctx, pgstore.AddSubscriptionParams{Handler: handler, StartedAt: at}))
+}
+
+func setOf(handlers []string) map[string]bool {
+	set := make(map[string]bool, len(handlers))
+	for _, h := range handlers {
+		set[h] = true
+	}
+	return set
+}
+
 // liteStore is the SQLite store. SQLite has one writer, which the handlers of the in-process
 // broker need too: deliver reads the pending events, publishes them, and only then moves the
 // mark. One relay runs per process, and one process per file.
@@ -237,6 +258,15 @@ func (s *liteStore) backlog(ctx context.Context) (int64, time.Time, error) {
 		return 0, time.Time{}, nil
 	}
 	return n, oldest, database.ClassifySQLite(err)
+}
+
+func (s *liteStore) subscriptions(ctx context.Context) (map[string]bool, error) {
+	handlers, err := litestore.New(s.db).ListSubscriptions(ctx)
+	return setOf(handlers), database.ClassifySQLite(err)
+}
+
+func (s *liteStore) addSubscription(ctx context.Context, handler string, at time.Time) error {
+	return database.ClassifySQLite(litestore.New(s.db).AddSubscription(ctx, litestore.AddSubscriptionParams{Handler: handler, StartedAt: at}))
 }
 
 // MarkProcessedPostgres records, in tx (the handler's own transaction), that handler has

@@ -38,3 +38,8 @@ type EventRelay struct {
 	Part    int64
 	LastSeq int64
 }
+
+type EventSubscription struct {
+	Handler   string
+	StartedAt time.Time
+}

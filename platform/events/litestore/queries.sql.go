@@ -40,6 +40,22 @@ func (q *Queries) AddDeadLetter(ctx context.Context, arg AddDeadLetterParams) er
 	return err
 }
 
+const addSubscription = `-- name: AddSubscription :exec
+INSERT INTO event_subscriptions (handler, started_at)
+VALUES (?1, ?2)
+ON CONFLICT (handler) DO NOTHING
+`
+
+type AddSubscriptionParams struct {
+	Handler   string
+	StartedAt time.Time
+}
+
+func (q *Queries) AddSubscription(ctx context.Context, arg AddSubscriptionParams) error {
+	_, err := q.db.ExecContext(ctx, addSubscription, arg.Handler, arg.StartedAt)
+	return err
+}
+
 const appendEvent = `-- name: AppendEvent :exec
 
 INSERT INTO event_outbox (event_id, type, part, occurred_at, envelope)
@@ -223,6 +239,33 @@ func (q *Queries) ListDeadLetters(ctx context.Context, lim int64) ([]EventDeadLe
 			return nil, err
 		}
 		items = append(items, i)
+	}
+	if err := rows.Close(); err != nil {
+		return nil, err
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const listSubscriptions = `-- name: ListSubscriptions :many
+SELECT handler FROM event_subscriptions
+`
+
+func (q *Queries) ListSubscriptions(ctx context.Context) ([]string, error) {
+	rows, err := q.db.QueryContext(ctx, listSubscriptions)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var items []string
+	for rows.Next() {
+		var handler string
+		if err := rows.Scan(&handler); err != nil {
+			return nil, err
+		}
+		items = append(items, handler)
 	}
 	if err := rows.Close(); err != nil {
 		return nil, err

@@ -39,3 +39,8 @@ type EventRelay struct {
 	LastXid   int64
 	LastEvent pgtype.UUID
 }
+
+type EventSubscription struct {
+	Handler   string
+	StartedAt time.Time
+}

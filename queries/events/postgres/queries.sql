@@ -117,3 +117,11 @@ WHERE handler = sqlc.arg(handler) AND event_id = sqlc.arg(event_id);
 
 -- name: DeleteDeadLetter :exec
 DELETE FROM event_dead_letters WHERE handler = sqlc.arg(handler) AND event_id = sqlc.arg(event_id);
+
+-- name: ListSubscriptions :many
+SELECT handler FROM event_subscriptions;
+
+-- name: AddSubscription :exec
+INSERT INTO event_subscriptions (handler, started_at)
+VALUES (sqlc.arg(handler), sqlc.arg(started_at))
+ON CONFLICT (handler) DO NOTHING;

@@ -37,6 +37,9 @@ func New(svc *service.Service) events.Subscription {
 			}
 			return svc.RecordAll(ctx, entries)
 		},
+		// Added to a running service, the trail begins with every event still retained; an
+		// event it already holds is recorded once (its id is the entry's key).
+		Start: events.StartBeginning,
 	}
 }
 

@@ -27,6 +27,9 @@ func New(svc *service.Service) events.Subscription {
 		},
 		// A relay's batch in one transaction: the jobs keep up with registrations.
 		HandleBatch: func(ctx context.Context, evs []events.Event) error { return handleBatch(ctx, svc, evs) },
+		// Added to a running service, the module mails no one for the registrations it was
+		// not there for.
+		Start: events.StartNow,
 	}
 }
 

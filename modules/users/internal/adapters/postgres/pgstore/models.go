@@ -40,6 +40,11 @@ type EventRelay struct {
 	LastEvent pgtype.UUID
 }
 
+type EventSubscription struct {
+	Handler   string
+	StartedAt time.Time
+}
+
 type RefreshToken struct {
 	TokenHash []byte
 	SessionID pgtype.UUID
