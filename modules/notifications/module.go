@@ -29,6 +29,7 @@ import (
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events"
 	"github.com/acme/userservice/platform/identity"
+	"github.com/acme/userservice/platform/logging"
 	"github.com/acme/userservice/platform/oas"
 	"github.com/acme/userservice/platform/problem"
 	"github.com/acme/userservice/platform/throttle"
@@ -55,6 +56,7 @@ var Module = fx.Module("notifications",
 		fx.Annotate(func() events.OutboxCollection { return events.OutboxCollection{Name: mongodb.Jobs} },
 			fx.ResultTags(`group:"mongo_outboxes"`)),
 		events.AsSubscription(subscriber.New),
+		logging.AsBackend(mailerBackend),
 		// On the store, not the service: the service needs the users module's Directory, whose
 		// service needs these hooks, and that would be a cycle.
 		identity.AsUserDeleted(func(store ports.Store) identity.UserDeleted {
@@ -83,12 +85,20 @@ func NewMailer(cfg config.Config, log *zap.Logger) (ports.Mailer, error) {
 	if cfg.SMTPURL == "" {
 		return devmail.New(cfg.MailFrom, cfg.MailDir, log)
 	}
-	m, err := smtpmail.New(cfg.SMTPURL, cfg.MailFrom)
-	if err != nil {
-		return nil, err
+	return smtpmail.New(cfg.SMTPURL, cfg.MailFrom)
+}
+
+// mailerBackend names the mailer in the start-up line of backends.
+func mailerBackend(cfg config.Config) logging.Backend {
+	use := "SMTP " + smtpmail.Server(cfg.SMTPURL)
+	switch {
+	case cfg.SMTPURL != "":
+	case cfg.MailDir != "":
+		use = "development mailer (SMTP_URL unset): not sent, kept in " + cfg.MailDir
+	default:
+		use = "development mailer (SMTP_URL unset): not sent, not kept (MAIL_DIR unset)"
 	}
-	log.Info("mail goes through SMTP", zap.String("server", smtpmail.Redacted(cfg.SMTPURL)))
-	return m, nil
+	return logging.Backend{Role: "mailer", Use: use}
 }
 
 // ServiceParams are what the notifications service needs.

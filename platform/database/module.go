@@ -10,17 +10,22 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/database/dburl"
 	"github.com/acme/userservice/platform/health"
+	"github.com/acme/userservice/platform/logging"
 )
 
 // Module opens the database on start (and closes it on stop), provides the Migrator over
 // every module's migrations and, when MIGRATE_ON_START is true, migrates before the server
-// starts serving.
+// starts serving. It names the database in the start-up line of backends.
 var Module = fx.Module("database",
 	fx.Provide(
 		NewFromConfig,
 		NewMigratorFromGroup,
 		fx.Annotate(NewHealthCheck, fx.ResultTags(`group:"health_checks"`)),
+		logging.AsBackend(func(cfg config.Config) logging.Backend {
+			return logging.Backend{Role: "database", Use: dburl.Describe(cfg.DatabaseURL)}
+		}),
 	),
 	fx.Invoke(migrateOnStart),
 )

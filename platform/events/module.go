@@ -1,6 +1,8 @@
 package events
 
 import (
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -12,6 +14,7 @@ import (
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/identity"
+	"github.com/acme/userservice/platform/logging"
 	"github.com/acme/userservice/platform/oas"
 )
 
@@ -38,6 +41,7 @@ var Module = fx.Module("events",
 		NewRelay,
 		NewFeed,
 		func(f *Feed) oas.EventsHandler { return f },
+		logging.AsBackend(brokerBackend),
 	),
 	fx.Invoke(func(lc fx.Lifecycle, r *Relay) { lc.Append(fx.Hook{OnStart: r.Start, OnStop: r.Stop}) }),
 )
@@ -64,6 +68,29 @@ func NewBroker(p BrokerParams, s store, m *Metrics) Broker {
 		retention: p.Config.EventRetention, ackWait: 10 * time.Second}
 	p.Lifecycle.Append(fx.Hook{OnStart: n.Start, OnStop: n.Stop})
 	return n
+}
+
+// brokerBackend names the broker in the start-up line of backends.
+func brokerBackend(cfg config.Config) logging.Backend {
+	if cfg.NATSURL == "" {
+		return logging.Backend{Role: "broker", Use: "in-process"}
+	}
+	return logging.Backend{Role: "broker", Use: "NATS " + redactNATS(cfg.NATSURL) + " stream " + (natsNames{Prefix: cfg.NATSStream}).stream()}
+}
+
+// redactNATS is NATS_URL (one or more URLs, comma-separated) without its credentials (a user
+// and password, or a token, before the host).
+func redactNATS(raw string) string {
+	servers := strings.Split(raw, ",")
+	for i, s := range servers {
+		u, err := url.Parse(strings.TrimSpace(s))
+		if err != nil {
+			return "(NATS_URL not valid)"
+		}
+		u.User = nil
+		servers[i] = u.String()
+	}
+	return strings.Join(servers, ",")
 }
 
 // NewRelay returns the relay of the open database's outbox, woken by sig.

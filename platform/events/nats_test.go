@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"go.uber.org/zap/zaptest"
 
+	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
 	"github.com/acme/userservice/platform/events/natstest"
 )
@@ -192,5 +193,21 @@ func TestNATSRefusesAnotherDeploymentsStream(t *testing.T) {
 	}
 	if got := s.CachedInfo().Config.Subjects; len(got) != 1 || got[0] != "delta.events.>" {
 		t.Errorf("the stream's subjects became %v", got)
+	}
+}
+
+// TestBrokerBackendLeavesOutCredentials: the start-up log names the NATS servers and the
+// stream, never a user's password or a token.
+func TestBrokerBackendLeavesOutCredentials(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ url, stream, want string }{
+		{"", "userservice", "in-process"},
+		{"nats://nats:4222", "userservice", "NATS nats://nats:4222 stream USERSERVICE_EVENTS"},
+		{"nats://app:secret@n1:4222, tls://token-secret@n2:4222", "staging", "NATS nats://n1:4222,tls://n2:4222 stream STAGING_EVENTS"},
+	} {
+		got := brokerBackend(config.Config{NATSURL: tc.url, NATSStream: tc.stream})
+		if got.Role != "broker" || got.Use != tc.want {
+			t.Errorf("%q: %+v, want broker %q", tc.url, got, tc.want)
+		}
 	}
 }

@@ -31,3 +31,12 @@ func Open(url string) (*redis.Client, error) {
 	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = Timeout, Timeout, Timeout
 	return redis.NewClient(opt), nil
 }
+
+// Describe names the Redis of url for a log: Redis host:port/db, without the credentials.
+func Describe(url string) string {
+	u, err := neturl.Parse(url)
+	if err != nil || u.Host == "" {
+		return "Redis (REDIS_URL not valid)"
+	}
+	return "Redis " + u.Host + u.Path
+}

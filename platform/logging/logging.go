@@ -1,10 +1,13 @@
 // Package logging builds the service's zap logger from the configuration and routes fx's own
-// event log through it, so every line the process writes is structured the same way.
+// event log through it, so every line the process writes is structured the same way. At start
+// it logs one line naming the backends in use.
 package logging
 
 import (
+	"cmp"
 	"io"
 	"os"
+	"slices"
 	"time"
 
 	"go.uber.org/fx"
@@ -15,10 +18,11 @@ import (
 	"github.com/acme/userservice/platform/config"
 )
 
-// Module provides the *zap.Logger, makes fx log through it, and flushes it on stop. The
-// fx.WithLogger stays outside fx.Module: inside, it would apply to this module's events only.
+// Module provides the *zap.Logger, makes fx log through it, flushes it on stop, and logs the
+// backends in use at start. The fx.WithLogger stays outside fx.Module: inside, it would apply
+// to this module's events only.
 var Module = fx.Options(
-	fx.Module("logging", fx.Provide(New)),
+	fx.Module("logging", fx.Provide(New), fx.Invoke(logBackends)),
 	fx.WithLogger(func(log *zap.Logger) fxevent.Logger {
 		// fx's start-up chatter is debug-level: useful when wiring breaks, noise otherwise. So
 		// are its errors: each is returned to the command, which prints it in one line; logged
@@ -93,4 +97,53 @@ func (f flushOnWarning) Write(e zapcore.Entry, fields []zapcore.Field) error {
 		_ = f.sync()
 	}
 	return err
+}
+
+// Backend is one backend the service runs on, for the start-up line that names them all
+// (database, broker, cache, mailer): whoever chooses a backend contributes its Backend to the
+// "backends" group (AsBackend), so the line names what is in use, a removed module's
+// backend included, without this package knowing any of them.
+type Backend struct {
+	// Role is what the backend is for: database, broker, cache, mailer...
+	Role string
+	// Use says which backend serves the role, without credentials: "postgres
+	// db.internal:5432/users", "in-process", "none".
+	Use string
+}
+
+// AsBackend annotates a constructor of a Backend for the "backends" group.
+func AsBackend(constructor any) any {
+	return fx.Annotate(constructor, fx.ResultTags(`group:"backends"`))
+}
+
+// roleOrder is the order of the start-up line's first fields; other roles follow by name.
+var roleOrder = []string{"database", "broker", "cache", "mailer"}
+
+// backendsParams are the inputs of logBackends.
+type backendsParams struct {
+	fx.In
+	Lifecycle fx.Lifecycle
+	Log       *zap.Logger
+	Backends  []Backend `group:"backends"`
+}
+
+// logBackends logs, as the application starts (before anything connects), one line naming
+// every backend in use, one field per role: what an operator asks first of a service that
+// misbehaves, and what a misconfigured deployment shows at a glance.
+func logBackends(p backendsParams) {
+	rank := func(role string) int {
+		if i := slices.Index(roleOrder, role); i >= 0 {
+			return i
+		}
+		return len(roleOrder)
+	}
+	backends := slices.Clone(p.Backends)
+	slices.SortStableFunc(backends, func(a, b Backend) int {
+		return cmp.Or(cmp.Compare(rank(a.Role), rank(b.Role)), cmp.Compare(a.Role, b.Role))
+	})
+	fields := make([]zap.Field, len(backends))
+	for i, b := range backends {
+		fields[i] = zap.String(b.Role, b.Use)
+	}
+	p.Lifecycle.Append(fx.StartHook(func() { p.Log.Info("backends", fields...) }))
 }

@@ -11,20 +11,32 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/acme/userservice/platform/config"
+	"github.com/acme/userservice/platform/kv"
+	"github.com/acme/userservice/platform/logging"
 )
 
 // Module provides the Throttle on the real clock: Redis when REDIS_URL is set, else Memory.
-var Module = fx.Module("throttle", fx.Provide(func(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (Throttle, error) {
-	if cfg.RedisURL == "" {
-		return New(time.Now), nil
-	}
-	r, err := NewRedis(cfg.RedisURL, "userservice:throttle:", time.Now, log.Named("throttle"))
-	if err != nil {
-		return nil, err
-	}
-	lc.Append(fx.StopHook(r.Close))
-	return r, nil
-}))
+// It names Redis (or none) as the cache in the start-up line of backends: Redis holds what
+// instances share, the throttle's counts and the users cache.
+var Module = fx.Module("throttle", fx.Provide(
+	func(lc fx.Lifecycle, cfg config.Config, log *zap.Logger) (Throttle, error) {
+		if cfg.RedisURL == "" {
+			return New(time.Now), nil
+		}
+		r, err := NewRedis(cfg.RedisURL, "userservice:throttle:", time.Now, log.Named("throttle"))
+		if err != nil {
+			return nil, err
+		}
+		lc.Append(fx.StopHook(r.Close))
+		return r, nil
+	},
+	logging.AsBackend(func(cfg config.Config) logging.Backend {
+		if cfg.RedisURL == "" {
+			return logging.Backend{Role: "cache", Use: "none"}
+		}
+		return logging.Backend{Role: "cache", Use: kv.Describe(cfg.RedisURL)}
+	}),
+))
 
 // minSweepAt is the number of keys past which Fail first drops expired entries, bounding
 // memory under a flood of distinct keys.

@@ -60,3 +60,25 @@ func sqliteDSN(path string) string {
 	q.Set("_timefmt", TimeLayout)
 	return "file:" + path + "?" + q.Encode()
 }
+
+// Describe names the database of a DATABASE_URL for a log: its engine, its host(s) and
+// database, or its file. Credentials and parameters are left out (a PostgreSQL URL may carry
+// a password in either), but for a PostgreSQL host given as a parameter (a socket directory).
+func Describe(raw string) string {
+	engine, _, err := Parse(raw)
+	if err != nil {
+		return "(DATABASE_URL not valid)"
+	}
+	if engine == SQLite {
+		return "sqlite " + strings.TrimPrefix(raw, "sqlite://")
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return string(engine) + " (DATABASE_URL not valid)"
+	}
+	host := u.Host
+	if host == "" && engine == Postgres {
+		host = u.Query().Get("host")
+	}
+	return string(engine) + " " + host + u.Path
+}

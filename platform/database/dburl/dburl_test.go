@@ -42,3 +42,22 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestDescribeLeavesOutCredentials: the start-up log names the database by engine, host and
+// database, never with a password (in the URL's user or in a parameter).
+func TestDescribeLeavesOutCredentials(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ url, want string }{
+		{"postgres://app:secret@db.internal:5432/users?sslmode=require&password=secret", "postgres db.internal:5432/users"},
+		{"postgresql://app:secret@db1:5432,db2:5432/users?target_session_attrs=read-write", "postgres db1:5432,db2:5432/users"},
+		{"postgres:///users?host=/var/run/postgresql&password=secret", "postgres /var/run/postgresql/users"},
+		{"mongodb://app:secret@mongo1,mongo2/userservice?replicaSet=rs0", "mongodb mongo1,mongo2/userservice"},
+		{"mongodb+srv://app:secret@cluster.example.com/userservice", "mongodb cluster.example.com/userservice"},
+		{"sqlite://./userservice.db", "sqlite ./userservice.db"},
+		{"mysql://app:secret@db/users", "(DATABASE_URL not valid)"},
+	} {
+		if got := dburl.Describe(tc.url); got != tc.want {
+			t.Errorf("Describe(%q) = %q, want %q", tc.url, got, tc.want)
+		}
+	}
+}

@@ -43,13 +43,11 @@ func New(from, dir string, log *zap.Logger) (*Mailer, error) {
 	}
 	m := &Mailer{from: sender, dir: dir, log: log}
 	if dir == "" {
-		log.Info("devmail: mail is not sent (SMTP_URL is unset) nor kept (MAIL_DIR is unset)")
 		return m, nil
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("MAIL_DIR: %w", err)
 	}
-	log.Info("devmail: mail is not sent (SMTP_URL is unset) but kept as .eml files", zap.String("dir", dir))
 	return m, nil
 }
 

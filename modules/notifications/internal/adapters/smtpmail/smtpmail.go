@@ -161,7 +161,7 @@ func parse(raw string) (*Mailer, error) {
 
 // misplacedAt reports whether raw has an @ after its host, as a password with an unencoded
 // / ? or # gives: url.Parse takes the password's rest for a path, query or fragment, where
-// whatever shows them (an error, Redacted) would show it. An address in a parameter looks the
+// whatever shows them (an error, Server) would show it. An address in a parameter looks the
 // same and is refused with it: no parameter takes one.
 func misplacedAt(raw string) bool {
 	_, rest, ok := strings.Cut(raw, "://")
@@ -218,14 +218,14 @@ func (m *Mailer) parameters(q url.Values) error {
 	return nil
 }
 
-// Redacted returns smtpURL fit for a log: its password replaced by xxxxx. A URL that does not
-// parse, or has an @ past its host, is replaced whole: its password could be anywhere in it.
-func Redacted(smtpURL string) string {
-	u, err := url.Parse(smtpURL)
-	if err != nil || u.Opaque != "" || misplacedAt(smtpURL) {
-		return "(SMTP_URL redacted: not a valid URL)"
+// Server is the host:port of SMTP_URL's server (its default port when the URL has none),
+// without credentials, for a log.
+func Server(smtpURL string) string {
+	m, err := parse(smtpURL)
+	if err != nil {
+		return "(SMTP_URL not valid)"
 	}
-	return u.Redacted()
+	return net.JoinHostPort(m.host, strconv.Itoa(m.port))
 }
 
 // Send implements ports.Mailer. The message is delivered once the server has accepted its
