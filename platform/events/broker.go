@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/logging"
 )
 
 // Subscription is a module's interest in events: a module subscribes by adding one to the
@@ -121,8 +122,10 @@ type Local struct {
 	// joining are the handlers of the new subscriptions reading the retained events: Publish
 	// leaves them out until they have caught up.
 	joining map[string]bool
-	stop    context.CancelFunc
-	done    chan struct{}
+	// database logs an outage met while starting the subscriptions, once each way.
+	database *logging.Dependency
+	stop     context.CancelFunc
+	done     chan struct{}
 }
 
 // errStarting is Publish's answer until the broker knows which subscriptions are new.
@@ -136,6 +139,7 @@ const catchUpPage = 500
 func (l *Local) Start(context.Context) error {
 	ctx, cancel := context.WithCancel(context.Background())
 	l.stop, l.done = cancel, make(chan struct{})
+	l.database = logging.NewDependency(l.log, "event subscriptions", "database")
 	l.mu.Lock()
 	l.starting = slices.ContainsFunc(l.subs, func(s Subscription) bool { return s.Start == StartBeginning })
 	l.mu.Unlock()
@@ -199,13 +203,17 @@ func (l *Local) startSubscriptions(ctx context.Context) {
 func (l *Local) retrying(ctx context.Context, fn func() error) bool {
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		err := fn()
-		if err == nil {
+		switch {
+		case err == nil:
+			l.database.Reachable()
 			return true
-		}
-		if ctx.Err() != nil {
+		case ctx.Err() != nil:
 			return false
+		case errors.Is(err, database.ErrUnavailable):
+			l.database.Unreachable(err)
+		default:
+			l.log.Warn("events: starting the subscriptions failed; retrying", zap.Error(err))
 		}
-		l.log.Warn("events: starting the subscriptions failed; retrying", zap.Error(err))
 		if sleep(ctx, wait) != nil {
 			return false
 		}

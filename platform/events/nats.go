@@ -14,6 +14,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/logging"
 )
 
 // natsNames are the JetStream names of one deployment's events, all derived from its prefix
@@ -46,6 +47,10 @@ func (n natsNames) subject(typ string) string {
 
 // owns reports whether a subject filter of a stream is within this deployment's subjects.
 func (n natsNames) owns(subject string) bool { return strings.HasPrefix(subject, n.subjectPrefix()) }
+
+// errNATSUnavailable marks a publication NATS did not take (not set up yet, unreachable, too
+// slow): an outage of the broker, which the relay waits out, not a fault of the events.
+var errNATSUnavailable = errors.New("events: NATS unavailable")
 
 // ForeignStreamError is the refusal to use a stream that holds another deployment's subjects:
 // taking it over would move that deployment's events to this one's consumers.
@@ -94,6 +99,9 @@ type NATS struct {
 	stop context.CancelFunc
 	done chan struct{}
 
+	// reach logs the server's outages (a lost connection, a set-up that fails) once each way.
+	reach *logging.Dependency
+
 	mu    sync.Mutex
 	ready bool // the stream and the consumers exist
 }
@@ -101,8 +109,15 @@ type NATS struct {
 // Start connects and sets up the stream and the consumers: at once when the server answers,
 // so that a stream of another deployment stops start-up, otherwise in the background.
 func (n *NATS) Start(context.Context) error {
+	n.reach = logging.NewDependency(n.log, "events broker", "NATS")
 	nc, err := nats.Connect(n.url, nats.Name(n.names.Prefix), nats.RetryOnFailedConnect(true), nats.MaxReconnects(-1),
-		nats.ReconnectWait(500*time.Millisecond))
+		nats.ReconnectWait(500*time.Millisecond),
+		nats.DisconnectErrHandler(func(c *nats.Conn, err error) {
+			if !c.IsClosed() && !c.IsDraining() { // not our own stop
+				n.reach.Unreachable(fmt.Errorf("disconnected: %w", err))
+			}
+		}),
+		nats.ReconnectHandler(func(*nats.Conn) { n.reach.Reachable() }))
 	if err != nil {
 		return err
 	}
@@ -146,8 +161,10 @@ func (n *NATS) Stop(ctx context.Context) error {
 // until ctx ends. running and err are the outcome of the attempt Start made.
 func (n *NATS) setUp(ctx context.Context, running []jetstream.ConsumeContext, err error) {
 	defer func() { stopAll(running) }()
+	refused := false
 	for wait := 100 * time.Millisecond; ctx.Err() == nil; wait = min(2*wait, 5*time.Second) {
 		if err == nil {
+			n.reach.Reachable()
 			n.mu.Lock()
 			n.ready = true
 			n.mu.Unlock()
@@ -155,10 +172,11 @@ func (n *NATS) setUp(ctx context.Context, running []jetstream.ConsumeContext, er
 			return
 		}
 		stopAll(running)
-		if foreign := (*ForeignStreamError)(nil); errors.As(err, &foreign) {
+		if foreign := (*ForeignStreamError)(nil); !errors.As(err, &foreign) {
+			n.reach.Unreachable(fmt.Errorf("setting up the stream and consumers: %w", err))
+		} else if !refused {
+			refused = true // once: it lasts until an operator acts
 			n.log.Error("events: refusing the NATS stream of another deployment; events wait in the outbox", zap.Error(err))
-		} else {
-			n.log.Warn("events: NATS not ready; retrying", zap.Error(err))
 		}
 		if sleep(ctx, wait) != nil {
 			return
@@ -276,7 +294,7 @@ func (n *NATS) Publish(ctx context.Context, evs []Event) (int, error) {
 	ready := n.ready
 	n.mu.Unlock()
 	if !ready {
-		return 0, errors.New("events: the NATS stream is not set up yet")
+		return 0, fmt.Errorf("%w: the stream is not set up yet", errNATSUnavailable)
 	}
 	for i, e := range evs {
 		data, err := e.MarshalJSON()
@@ -284,7 +302,7 @@ func (n *NATS) Publish(ctx context.Context, evs []Event) (int, error) {
 			return i, err
 		}
 		if _, err := n.js.Publish(ctx, n.names.subject(e.Type), data, jetstream.WithMsgID(e.ID.String())); err != nil {
-			return i, err
+			return i, fmt.Errorf("%w: %w", errNATSUnavailable, err)
 		}
 		n.metrics.Published.Inc()
 	}

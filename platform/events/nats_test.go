@@ -10,7 +10,10 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/acme/userservice/platform/config"
 	"github.com/acme/userservice/platform/database"
@@ -209,5 +212,48 @@ func TestBrokerBackendLeavesOutCredentials(t *testing.T) {
 		if got.Role != "broker" || got.Use != tc.want {
 			t.Errorf("%q: %+v, want broker %q", tc.url, got, tc.want)
 		}
+	}
+}
+
+// TestNATSOutageIsLoggedOnceEachWay: with the broker down while events keep coming, the
+// broker and the relay (which retries every few milliseconds here) each warn once that NATS
+// is unreachable and once that it is back.
+func TestNATSOutageIsLoggedOnceEachWay(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, database.Postgres)
+	srv := natstest.Start(t)
+	core, logs := observer.New(zapcore.DebugLevel)
+	log := zap.New(core)
+	n := &NATS{url: srv.URL(), names: natsNames{Prefix: "userservice"}, subs: []Subscription{h.subscription()}, store: h.store, retry: testRetry,
+		log: log, metrics: h.metrics(t), retention: time.Hour, ackWait: time.Second}
+	if err := n.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = n.Stop(ctx) })
+	r := newRelay(h.store, n, log, RelayOptions{Batch: 10, Poll: 20 * time.Millisecond, Retention: time.Hour, PruneEvery: time.Hour}, h.db.Pool)
+	if err := r.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = r.Stop(ctx) })
+	h.append(t, event(t, "s", 0))
+	eventually(t, "the first event", func() bool { return len(h.recorded()) >= 1 })
+
+	srv.Stop()
+	h.append(t, event(t, "s", 1))
+	// A publication waits for JetStream's answer up to its timeout: a retry takes seconds.
+	eventually(t, "the relay to retry", func() bool { return logs.FilterMessage("NATS still unreachable").Len() >= 1 })
+	srv.Restart()
+	eventually(t, "the event of the outage", func() bool { return len(h.recorded()) >= 2 })
+	eventually(t, "both to see NATS again", func() bool { return logs.FilterMessage("NATS reachable again").Len() >= 2 })
+
+	for _, component := range []string{"events broker", "event relay"} {
+		for _, msg := range []string{"NATS unreachable", "NATS reachable again"} {
+			if got := logs.FilterMessage(msg).FilterField(zap.String("component", component)).Len(); got != 1 {
+				t.Errorf("%s: %d warnings %q, want 1", component, got, msg)
+			}
+		}
+	}
+	if w := logs.FilterLevelExact(zapcore.WarnLevel).Len(); w != 4 {
+		t.Errorf("%d warnings, want 4: %v", w, logs.FilterLevelExact(zapcore.WarnLevel).All())
 	}
 }

@@ -9,6 +9,9 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"go.uber.org/zap"
+
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/logging"
 )
 
 // RelayOptions tune the relay.
@@ -40,17 +43,21 @@ type Relay struct {
 	store  store
 	broker Broker
 	log    *zap.Logger
-	opts   RelayOptions
-	listen *pgxpool.Pool // nil: no notifications (SQLite)
-	wake   chan struct{}
-	signal <-chan struct{} // this instance's writers' Signal; nil: none
-	stop   context.CancelFunc
-	done   chan struct{}
+	// database and nats are what the relay depends on, each logged once when it goes away and
+	// once when it is back, however often the relay retries in between.
+	database, nats *logging.Dependency
+	opts           RelayOptions
+	listen         *pgxpool.Pool // nil: no notifications (SQLite)
+	wake           chan struct{}
+	signal         <-chan struct{} // this instance's writers' Signal; nil: none
+	stop           context.CancelFunc
+	done           chan struct{}
 }
 
 func newRelay(s store, b Broker, log *zap.Logger, opts RelayOptions, listen *pgxpool.Pool) *Relay {
 	return &Relay{store: s, broker: b, log: log, opts: opts, listen: listen, done: make(chan struct{}),
-		wake: make(chan struct{}, 1)}
+		wake:     make(chan struct{}, 1),
+		database: logging.NewDependency(log, "event relay", "database"), nats: logging.NewDependency(log, "event relay", "NATS")}
 }
 
 // Start starts the relay in the background.
@@ -111,8 +118,8 @@ func (r *Relay) deliver(ctx context.Context) {
 	for ctx.Err() == nil {
 		began := time.Now()
 		n, err := r.store.deliver(ctx, r.opts.Batch, r.broker.Publish)
-		if err != nil && ctx.Err() == nil && !errors.Is(err, errStarting) {
-			r.log.Warn("event relay: publishing failed; retrying later", zap.Error(err))
+		if ctx.Err() == nil {
+			r.outcome(err, n > 0, "event relay: publishing failed; retrying later")
 		}
 		if err == nil && n == r.opts.Batch {
 			continue
@@ -134,15 +141,39 @@ func (r *Relay) deliver(ctx context.Context) {
 func (r *Relay) prune(ctx context.Context) {
 	for {
 		n, err := r.store.prune(ctx, time.Now().Add(-r.opts.Retention))
-		switch {
-		case err != nil && ctx.Err() == nil:
-			r.log.Warn("event relay: pruning failed", zap.Error(err))
-		case n > 0:
+		if ctx.Err() == nil {
+			r.outcome(err, false, "event relay: pruning failed")
+		}
+		if n > 0 {
 			r.log.Info("event relay: pruned delivered events", zap.Int64("events", n))
 		}
 		if sleep(ctx, r.opts.PruneEvery) != nil {
 			return
 		}
+	}
+}
+
+// outcome logs what a try of the relay's came to (published: it gave the broker events, so
+// that a success says the broker is there too): an outage of a dependency on its transitions
+// only (the relay tries again within a second, for as long as it lasts), any other failure (a
+// fault, not an outage) with what, each time.
+func (r *Relay) outcome(err error, published bool, what string) {
+	switch {
+	case err == nil:
+		r.database.Reachable()
+		if published {
+			r.nats.Reachable()
+		}
+	case errors.Is(err, errStarting):
+	// The broker's own failure first: a store wraps what publishing returned, and some of
+	// NATS's errors (a timeout) would pass for the database's.
+	case errors.Is(err, errNATSUnavailable):
+		r.database.Reachable()
+		r.nats.Unreachable(err)
+	case errors.Is(err, database.ErrUnavailable):
+		r.database.Unreachable(err)
+	default:
+		r.log.Warn(what, zap.Error(err))
 	}
 }
 

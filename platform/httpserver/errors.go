@@ -76,7 +76,9 @@ func (p *Problems) fromError(err error) *problem.Problem {
 		return problem.New(http.StatusNotFound, "No such operation in this service.")
 	}
 	if errors.Is(err, database.ErrUnavailable) {
-		p.log.Warn("database unavailable", zap.Error(err))
+		// Debug, not a warning per request: the request's line has its 503, and the outage
+		// itself is logged by the background loops, once when it begins and once when it ends.
+		p.log.Debug("database unavailable", zap.Error(err))
 		return problem.New(http.StatusServiceUnavailable, "The database is unavailable; try again later.")
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {

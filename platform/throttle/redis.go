@@ -3,6 +3,7 @@ package throttle
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/acme/userservice/platform/kv"
+	"github.com/acme/userservice/platform/logging"
 )
 
 // Throttle is what the platform provides to modules that limit failed attempts: the in-memory
@@ -41,13 +43,15 @@ end
 return n`)
 
 // Redis keeps the counts and blocks in Redis, so that the limits hold across instances. When
-// Redis does not answer, it falls back to its own in-memory throttle, with a warning, so that
-// a Redis outage never fails a login (the limits then hold per instance until it is back).
+// Redis does not answer, it falls back to its own in-memory throttle (with a warning when Redis
+// goes away and one when it is back), so that a Redis outage never fails a login (the limits
+// then hold per instance until it is back).
 type Redis struct {
 	client *redis.Client
 	prefix string
 	local  *Memory
-	log    *zap.Logger
+	// redis logs an outage once when it begins and once when it ends, not at every login.
+	redis *logging.Dependency
 }
 
 // NewRedis returns a throttle on the Redis of url (redis:// or rediss://), its keys under
@@ -57,7 +61,7 @@ func NewRedis(url, prefix string, now func() time.Time, log *zap.Logger) (*Redis
 	if err != nil {
 		return nil, err
 	}
-	return &Redis{client: client, prefix: prefix, local: New(now), log: log}, nil
+	return &Redis{client: client, prefix: prefix, local: New(now), redis: logging.NewDependency(log, "login throttle", "Redis")}, nil
 }
 
 // Close closes the connections to Redis.
@@ -67,8 +71,9 @@ func (r *Redis) keys(key string) (failures, blocked string) {
 	return r.prefix + "fail:" + key, r.prefix + "blocked:" + key
 }
 
+// fallback records that Redis failed op: the throttle counts in this instance meanwhile.
 func (r *Redis) fallback(op string, err error) {
-	r.log.Warn("throttle: Redis unavailable; counting in this instance", zap.String("op", op), zap.Error(err))
+	r.redis.Unreachable(fmt.Errorf("%s (counting in this instance meanwhile): %w", op, err))
 }
 
 // Blocked implements Throttle.
@@ -81,6 +86,7 @@ func (r *Redis) Blocked(key string) time.Duration {
 		r.fallback("blocked", err)
 		return r.local.Blocked(key)
 	}
+	r.redis.Reachable()
 	return max(ttl, r.local.Blocked(key), 0) // a block counted locally during an outage holds
 }
 
@@ -93,7 +99,9 @@ func (r *Redis) Fail(key string, limit int, window time.Duration) {
 	if err != nil && !errors.Is(err, redis.Nil) {
 		r.fallback("fail", err)
 		r.local.Fail(key, limit, window)
+		return
 	}
+	r.redis.Reachable()
 }
 
 // Reset implements Throttle.
@@ -103,6 +111,8 @@ func (r *Redis) Reset(key string) {
 	failures, blocked := r.keys(key)
 	if err := r.client.Del(ctx, failures, blocked).Err(); err != nil {
 		r.fallback("reset", err)
+	} else {
+		r.redis.Reachable()
 	}
 	r.local.Reset(key)
 }

@@ -5,6 +5,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 
 	"github.com/acme/userservice/modules/notifications/internal/ports"
 	"github.com/acme/userservice/modules/notifications/internal/service"
+	"github.com/acme/userservice/platform/database"
+	"github.com/acme/userservice/platform/logging"
 )
 
 // Nudge wakes the sender when a job is stored, so a mail leaves at once rather than at the
@@ -32,13 +35,16 @@ func (n Nudge) Wake() {
 
 // Sender mails the jobs as they come due, in the background, for the application's life.
 type Sender struct {
-	svc     *service.Service
-	store   ports.Store
-	nudge   Nudge
-	log     *zap.Logger
-	mails   *prometheus.CounterVec
-	cancel  context.CancelFunc
-	stopped chan struct{}
+	svc   *service.Service
+	store ports.Store
+	nudge Nudge
+	log   *zap.Logger
+	// database logs an outage once when it begins and once when it ends, for both workers,
+	// which would otherwise each warn at every poll for as long as it lasts.
+	database *logging.Dependency
+	mails    *prometheus.CounterVec
+	cancel   context.CancelFunc
+	stopped  chan struct{}
 }
 
 // pollEvery is how often an idle sender looks for due jobs (retries, other instances' jobs).
@@ -50,7 +56,7 @@ const workers = 2
 
 // NewSender returns the sender of svc's jobs, counting outcomes in reg.
 func NewSender(svc *service.Service, store ports.Store, n Nudge, log *zap.Logger, reg prometheus.Registerer) (*Sender, error) {
-	s := &Sender{svc: svc, store: store, nudge: n, log: log.Named("mail"),
+	s := &Sender{svc: svc, store: store, nudge: n, log: log.Named("mail"), database: logging.NewDependency(log, "mail sender", "database"),
 		mails: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "notifications_mails_total",
 			Help: "Mail jobs handled, by outcome: sent, dropped (no longer wanted), retried (sending failed), rejected (the recipient refused for good) or abandoned.",
@@ -121,8 +127,17 @@ func (s *Sender) run(ctx context.Context, pruner bool) {
 		for out, n := range outcomes {
 			s.mails.WithLabelValues(outcomeNames[out]).Add(float64(n))
 		}
-		if err != nil && ctx.Err() == nil {
-			s.log.Warn("mail", zap.Error(err))
+		switch {
+		case ctx.Err() != nil:
+		case errors.Is(err, database.ErrUnavailable):
+			s.database.Unreachable(err)
+		case err != nil:
+			// The jobs' own failures (a mail server refusing, a job abandoned): each says which
+			// mail and what becomes of it, and comes back only with its job's backoff.
+			s.database.Reachable()
+			s.log.Warn("mail not sent", zap.Error(err))
+		default:
+			s.database.Reachable()
 		}
 		if len(outcomes) > 0 {
 			// There may be more: a sibling takes the next batch while this one goes on.
